@@ -1,0 +1,204 @@
+package v1
+
+import (
+	"net/url"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// KindService is the kind of a Service object.
+const KindService = "Service"
+
+// Service is one process or network dependency the watchdog supervises. It
+// renders into ~/.sanctum/services/<name>.yaml when enabled.
+type Service struct {
+	TypeMeta   `yaml:",inline" json:",inline"`
+	ObjectMeta `yaml:"metadata" json:"metadata"`
+	Spec       ServiceSpec `yaml:"spec" json:"spec"`
+	Status     Status      `yaml:"status,omitempty" json:"status,omitempty"`
+}
+
+// ServiceSpec is the desired shape of a Service.
+type ServiceSpec struct {
+	DisplayName string   `yaml:"displayName,omitempty" json:"displayName,omitempty"`
+	Host        string   `yaml:"host" json:"host"`                     // mac | vm
+	Type        string   `yaml:"type,omitempty" json:"type,omitempty"` // service (default) | network
+	Provides    []string `yaml:"provides,omitempty" json:"provides,omitempty"`
+	DependsOn   []string `yaml:"dependsOn,omitempty" json:"dependsOn,omitempty"`
+	Port        int      `yaml:"port,omitempty" json:"port,omitempty"`
+	// Enabled switches the service on or off directly. Leave it unset and name
+	// an InstanceKey to take both the switch and the default port from
+	// instance.yaml's services.<key>.
+	Enabled     *bool             `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	InstanceKey string            `yaml:"instanceKey,omitempty" json:"instanceKey,omitempty"`
+	LaunchAgent *ServiceAgentRef  `yaml:"launchAgent,omitempty" json:"launchAgent,omitempty"`
+	Health      Health            `yaml:"health,omitempty" json:"health,omitempty"`
+	Remediation *Remediation      `yaml:"remediation,omitempty" json:"remediation,omitempty"`
+}
+
+// ServiceAgentRef names the launch agent that runs a service.
+type ServiceAgentRef struct {
+	Label string `yaml:"label" json:"label"`
+}
+
+// Health holds the three watchdog probes.
+type Health struct {
+	Startup   *Probe `yaml:"startup,omitempty" json:"startup,omitempty"`
+	Readiness *Probe `yaml:"readiness,omitempty" json:"readiness,omitempty"`
+	Liveness  *Probe `yaml:"liveness,omitempty" json:"liveness,omitempty"`
+}
+
+// Probe types the watchdog understands.
+const (
+	ProbeCommand   = "command"
+	ProbeHTTP      = "http"
+	ProbePort      = "port"
+	ProbeProcess   = "process"
+	ProbeInterface = "interface"
+)
+
+// Probe is one health check. Timeout and Interval are seconds.
+type Probe struct {
+	Type         string            `yaml:"type" json:"type"`
+	Port         int               `yaml:"port,omitempty" json:"port,omitempty"`
+	URL          string            `yaml:"url,omitempty" json:"url,omitempty"`
+	ExpectStatus int               `yaml:"expectStatus,omitempty" json:"expectStatus,omitempty"`
+	Headers      map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Command      string            `yaml:"command,omitempty" json:"command,omitempty"`
+	Process      string            `yaml:"process,omitempty" json:"process,omitempty"`
+	Interface    string            `yaml:"interface,omitempty" json:"interface,omitempty"`
+	Timeout      int               `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	Interval     int               `yaml:"interval,omitempty" json:"interval,omitempty"`
+}
+
+// Remediation is what the watchdog does when a service fails.
+type Remediation struct {
+	RestartCommand   string `yaml:"restartCommand,omitempty" json:"restartCommand,omitempty"`
+	ResponsibleAgent string `yaml:"responsibleAgent,omitempty" json:"responsibleAgent,omitempty"`
+	EscalationLevel  int    `yaml:"escalationLevel,omitempty" json:"escalationLevel,omitempty"`
+	MaxRestarts      int    `yaml:"maxRestarts,omitempty" json:"maxRestarts,omitempty"`
+	Cooldown         int    `yaml:"cooldown,omitempty" json:"cooldown,omitempty"`
+}
+
+// GetKind implements Object.
+func (s *Service) GetKind() string { return KindService }
+
+// GetName implements Object.
+func (s *Service) GetName() string { return s.Name }
+
+// IsEnabled reports the resolved switch; desired resolves InstanceKey into
+// Enabled before controllers see the object.
+func (s *Service) IsEnabled() bool { return s.Spec.Enabled == nil || *s.Spec.Enabled }
+
+// Validate implements Object.
+func (s *Service) Validate() field.ErrorList {
+	errs := validateMeta(s.TypeMeta, s.ObjectMeta, KindService)
+	spec := field.NewPath("spec")
+	switch s.Spec.Host {
+	case "mac", "vm":
+	case "":
+		errs = append(errs, field.Required(spec.Child("host"), "mac or vm"))
+	default:
+		errs = append(errs, field.NotSupported(spec.Child("host"), s.Spec.Host, []string{"mac", "vm"}))
+	}
+	switch s.Spec.Type {
+	case "", "service", "network":
+	default:
+		errs = append(errs, field.NotSupported(spec.Child("type"), s.Spec.Type, []string{"service", "network"}))
+	}
+	if s.Spec.Port != 0 {
+		errs = append(errs, validatePort(spec.Child("port"), s.Spec.Port)...)
+	}
+	if s.Spec.Enabled != nil && s.Spec.InstanceKey != "" {
+		errs = append(errs, field.Invalid(spec.Child("enabled"), *s.Spec.Enabled, "set either enabled or instanceKey, not both"))
+	}
+	for i, p := range s.Spec.Provides {
+		if p == "" {
+			errs = append(errs, field.Required(spec.Child("provides").Index(i), "empty capability"))
+		}
+	}
+	seen := make(map[string]bool, len(s.Spec.DependsOn))
+	for i, d := range s.Spec.DependsOn {
+		p := spec.Child("dependsOn").Index(i)
+		switch {
+		case d == s.Name:
+			errs = append(errs, field.Invalid(p, d, "a service cannot depend on itself"))
+		case seen[d]:
+			errs = append(errs, field.Duplicate(p, d))
+		}
+		seen[d] = true
+	}
+	if la := s.Spec.LaunchAgent; la != nil && la.Label == "" {
+		errs = append(errs, field.Required(spec.Child("launchAgent", "label"), "e.g. com.sanctum."+s.Name))
+	}
+	hp := spec.Child("health")
+	errs = append(errs, s.Spec.Health.Startup.validate(hp.Child("startup"))...)
+	errs = append(errs, s.Spec.Health.Readiness.validate(hp.Child("readiness"))...)
+	errs = append(errs, s.Spec.Health.Liveness.validate(hp.Child("liveness"))...)
+	if r := s.Spec.Remediation; r != nil {
+		rp := spec.Child("remediation")
+		for _, f := range []struct {
+			name  string
+			value int
+		}{{"escalationLevel", r.EscalationLevel}, {"maxRestarts", r.MaxRestarts}, {"cooldown", r.Cooldown}} {
+			if f.value < 0 {
+				errs = append(errs, field.Invalid(rp.Child(f.name), f.value, "must not be negative"))
+			}
+		}
+	}
+	return errs
+}
+
+func (p *Probe) validate(path *field.Path) field.ErrorList {
+	if p == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	need := func(name, value string) {
+		if value == "" {
+			errs = append(errs, field.Required(path.Child(name), "a "+p.Type+" probe needs "+name))
+		}
+	}
+	switch p.Type {
+	case ProbePort:
+		errs = append(errs, validatePort(path.Child("port"), p.Port)...)
+	case ProbeHTTP:
+		need("url", p.URL)
+		if p.URL != "" {
+			if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errs = append(errs, field.Invalid(path.Child("url"), p.URL, "must be an absolute http or https URL"))
+			}
+		}
+		if p.ExpectStatus != 0 && (p.ExpectStatus < 100 || p.ExpectStatus > 599) {
+			errs = append(errs, field.Invalid(path.Child("expectStatus"), p.ExpectStatus, "must be an HTTP status code"))
+		}
+	case ProbeCommand:
+		need("command", p.Command)
+	case ProbeProcess:
+		need("process", p.Process)
+	case ProbeInterface:
+		need("interface", p.Interface)
+	case "":
+		errs = append(errs, field.Required(path.Child("type"), "command, http, port, process or interface"))
+	default:
+		errs = append(errs, field.NotSupported(path.Child("type"), p.Type,
+			[]string{ProbeCommand, ProbeHTTP, ProbePort, ProbeProcess, ProbeInterface}))
+	}
+	if p.Type != ProbeHTTP && (len(p.Headers) > 0 || p.ExpectStatus != 0) {
+		errs = append(errs, field.Forbidden(path.Child("headers"), "only http probes take headers and expectStatus"))
+	}
+	if p.Timeout < 0 {
+		errs = append(errs, field.Invalid(path.Child("timeout"), p.Timeout, "must not be negative"))
+	}
+	if p.Interval < 0 {
+		errs = append(errs, field.Invalid(path.Child("interval"), p.Interval, "must not be negative"))
+	}
+	return errs
+}
+
+func validatePort(path *field.Path, port int) field.ErrorList {
+	if port < 1 || port > 65535 {
+		return field.ErrorList{field.Invalid(path, port, "must be between 1 and 65535")}
+	}
+	return nil
+}

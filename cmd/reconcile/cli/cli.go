@@ -1,0 +1,246 @@
+// Package cli is the reconcile command line: flags, exit codes and output.
+// main only calls Main; the testscript harness registers the same Main, so
+// scripts run exactly what users run.
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/sanctum-haus/reconcile/desired"
+	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/sanctum"
+)
+
+// Exit codes, as DESIGN.md's CLI contract has them.
+const (
+	ExitOK         = 0
+	ExitError      = 1
+	ExitDrift      = 2
+	ExitIncomplete = 3
+)
+
+// BuiltinCatalog names the embedded example catalog.
+const BuiltinCatalog = "builtin:example"
+
+// Config owns what the process shares with the world.
+type Config struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Now            func() time.Time
+	// Color is decided once: stdout is a terminal and NO_COLOR is unset.
+	Color bool
+}
+
+// exitError carries an exit status up to Main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// Main runs reconcile with the process's stdio and environment.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := &Config{
+		Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now,
+		Color: isatty.IsTerminal(os.Stdout.Fd()) && os.Getenv("NO_COLOR") == "",
+	}
+	return Run(ctx, cfg, args)
+}
+
+// Run runs one command line and returns the exit status.
+func Run(ctx context.Context, cfg *Config, args []string) int {
+	a := &app{cfg: cfg}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(cfg.Stdout)
+	root.SetErr(cfg.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(cfg.Stderr, "reconcile: "+a.redact(ee.err.Error()))
+		}
+		return ee.code
+	}
+	fmt.Fprintln(cfg.Stderr, "reconcile: "+a.redact(err.Error()))
+	return ExitError
+}
+
+// app holds the flags and what one invocation learned.
+type app struct {
+	cfg      *Config
+	home     string
+	catalog  string
+	output   string
+	redactor *drift.Redactor
+}
+
+func (a *app) redact(s string) string { return a.redactor.String(s) }
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	var dryRun, check bool
+	root := &cobra.Command{
+		Use:   "reconcile",
+		Short: "Make a Sanctum host match its checked-in catalog",
+		Long: `reconcile makes a Sanctum host match its checked-in catalog (sanctum/) and says
+exactly where it does not.
+
+  reconcile --dry-run    the full plan with diffs; exit 0 no drift, 2 drift
+  reconcile --check      terse drift list for CI; exit 0 no drift, 2 drift
+  reconcile apply        converge the host and record the pass
+
+Every command exits 1 on error (invalid catalog, I/O failure).`,
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case dryRun:
+				return a.runPass(cmd.Context(), modeDryRun, passOptions{})
+			case check:
+				return a.runPass(cmd.Context(), modeCheck, passOptions{})
+			}
+			return cmd.Help()
+		},
+	}
+	root.Flags().BoolVar(&dryRun, "dry-run", false, "show the full plan with diffs; write nothing (exit 2 on drift)")
+	root.Flags().BoolVar(&check, "check", false, "list drift tersely for CI; write nothing (exit 2 on drift)")
+	root.MarkFlagsMutuallyExclusive("dry-run", "check")
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.home, "home", "", "the home to reconcile (default $HOME)")
+	pf.StringVar(&a.catalog, "catalog", "", "catalog directory (default $SANCTUM_CATALOG, else ./sanctum, else "+BuiltinCatalog+")")
+	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	root.SetVersionTemplate("reconcile {{.Version}}\n")
+	root.AddCommand(a.applyCommand(), a.validateCommand(), a.renderCommand(), a.versionCommand())
+	return root
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version from the build info",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(a.cfg.Stdout, "reconcile %s\n", version())
+			return nil
+		},
+	}
+}
+
+func (a *app) validateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Decode and validate the catalog only (secrets are resolved against --home)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cat, err := a.loadCatalog(cmd.Context(), desired.ResolveSecrets)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.cfg.Stdout, "%s: valid (%d services, %d calibration files, %s)\n",
+				cat.Name, len(cat.Services), len(cat.Calibration), cat.Digest)
+			return nil
+		},
+	}
+}
+
+// resolveHome returns the absolute home and whether the user named it.
+func (a *app) resolveHome() (string, bool, error) {
+	home, explicit := a.home, a.home != ""
+	if !explicit {
+		home = a.cfg.Getenv("HOME")
+	}
+	if home == "" {
+		return "", false, &exitError{ExitError, errors.New("no home: set $HOME or pass --home")}
+	}
+	abs, err := filepath.Abs(home)
+	if err != nil {
+		return "", false, &exitError{ExitError, err}
+	}
+	return abs, explicit, nil
+}
+
+// catalogFS picks the catalog: --catalog, $SANCTUM_CATALOG, ./sanctum, or the
+// embedded example.
+func (a *app) catalogFS() (fs.FS, string, error) {
+	name := a.catalog
+	if name == "" {
+		name = a.cfg.Getenv("SANCTUM_CATALOG")
+	}
+	if name == "" {
+		if info, err := os.Stat("sanctum"); err == nil && info.IsDir() {
+			name = "sanctum"
+		} else {
+			name = BuiltinCatalog
+		}
+	}
+	if name == BuiltinCatalog {
+		return sanctum.Example(), name, nil
+	}
+	info, err := os.Stat(name)
+	if err != nil {
+		return nil, name, &exitError{ExitError, fmt.Errorf("catalog: %w", err)}
+	}
+	if !info.IsDir() {
+		return nil, name, &exitError{ExitError, fmt.Errorf("catalog %s: not a directory", name)}
+	}
+	return os.DirFS(name), name, nil
+}
+
+func (a *app) loadCatalog(ctx context.Context, secrets desired.SecretMode) (*desired.Catalog, error) {
+	fsys, name, err := a.catalogFS()
+	if err != nil {
+		return nil, err
+	}
+	home, _, err := a.resolveHome()
+	if err != nil {
+		return nil, err
+	}
+	cat, err := desired.Load(ctx, desired.Options{FS: fsys, Name: name, Home: home, Secrets: secrets})
+	if err != nil {
+		return nil, &exitError{ExitError, fmt.Errorf("invalid catalog:\n%w", err)}
+	}
+	a.redactor = drift.NewRedactor(cat.SecretValues)
+	return cat, nil
+}
+
+func newRunID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}

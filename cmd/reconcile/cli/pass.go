@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sanctum-haus/reconcile/controllers"
+	"github.com/sanctum-haus/reconcile/desired"
+	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/observed"
+)
+
+const (
+	modeApply  = controllers.ModeApply
+	modeDryRun = controllers.ModeDryRun
+	modeCheck  = controllers.ModeCheck
+)
+
+type passOptions struct {
+	lockTimeout time.Duration
+}
+
+func (a *app) applyCommand() *cobra.Command {
+	var o passOptions
+	cmd := &cobra.Command{
+		Use:   "apply",
+		Short: "Converge the host to the catalog, back up what is replaced, record the pass",
+		Long: `apply converges the host: it writes what differs (after backing up what was
+there under ~/.sanctum/state/backups/<run-id>/), removes what it created earlier
+and the catalog no longer wants, and records the pass and its inventory in
+~/.sanctum/state/reconcile.json. It holds ~/.sanctum/state/reconcile.lock while
+it runs. The shipped example catalog is applied only to a home named with --home.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runPass(cmd.Context(), modeApply, o)
+		},
+	}
+	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another pass to finish (0: do not wait)")
+	return cmd
+}
+
+// runPass is the one code path of --dry-run, --check and apply; only the
+// Host decorator differs.
+func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions) error {
+	if a.output != "text" && a.output != "json" {
+		return &exitError{ExitError, fmt.Errorf("-o %q: want text or json", a.output)}
+	}
+	cat, err := a.loadCatalog(ctx, desired.ResolveSecrets)
+	if err != nil {
+		return err
+	}
+	home, explicitHome, err := a.resolveHome()
+	if err != nil {
+		return err
+	}
+	if mode == modeApply && cat.Instance.Instance.Example && !explicitHome {
+		return &exitError{ExitError, fmt.Errorf("%s is the shipped example catalog (instance.example: true); "+
+			"refusing to apply it to $HOME (%s). Name the home explicitly with --home DIR, "+
+			"preferably a disposable one such as $(mktemp -d)", cat.Name, home)}
+	}
+	real, err := observed.NewFileHost(home)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	defer real.Close()
+	var host observed.Host
+	switch mode {
+	case modeApply:
+		host = real
+		lock, err := observed.AcquireLock(ctx, filepath.Join(home, filepath.FromSlash(controllers.LockFile)), o.lockTimeout, func() {
+			fmt.Fprintf(a.cfg.Stderr, "reconcile: another pass holds ~/%s; waiting up to %s\n", controllers.LockFile, o.lockTimeout)
+		})
+		if err != nil {
+			return &exitError{ExitError, err}
+		}
+		defer lock.Release()
+	case modeDryRun:
+		host = observed.NewDryRunHost(real)
+	case modeCheck:
+		host = observed.NewDryRunHost(observed.ReadOnlyHost{Host: real})
+	}
+	state, err := controllers.LoadState(host)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	now := a.cfg.Now()
+	runID := newRunID(now)
+	pass := controllers.NewPass(host, mode, runID, now, cat.SecretValues, state.Inventory)
+	cs, runErr := pass.Run(ctx, cat, controllers.Controllers())
+	a.redactor.ChangeSet(cs)
+	if err := a.report(mode, runID, now, home, cat, cs, runErr); err != nil {
+		return &exitError{ExitError, err}
+	}
+	switch {
+	case runErr != nil:
+		return &exitError{ExitError, fmt.Errorf("%d object(s) failed", len(cs.Failed()))}
+	case mode != modeApply && cs.HasDrift():
+		return &exitError{code: ExitDrift}
+	}
+	return nil
+}
+
+func (a *app) report(mode controllers.Mode, runID string, now time.Time, home string, cat *desired.Catalog, cs *drift.ChangeSet, runErr error) error {
+	if a.output == "json" {
+		r := &drift.Report{
+			SchemaVersion: drift.SchemaVersion, Mode: string(mode), Time: now.UTC(), Home: home,
+			Catalog: cat.Name, CatalogDigest: cat.Digest, Drift: cs.HasDrift(), Summary: cs.Summary(), Changes: cs.Changes,
+		}
+		if mode == modeApply {
+			r.RunID = runID
+		}
+		var merr interface{ WrappedErrors() []error }
+		if errors.As(runErr, &merr) {
+			for _, e := range merr.WrappedErrors() {
+				r.Errors = append(r.Errors, a.redact(e.Error()))
+			}
+		}
+		return drift.WriteJSON(a.cfg.Stdout, r)
+	}
+	o := drift.TextOptions{Color: a.cfg.Color}
+	switch mode {
+	case modeDryRun:
+		o.Label = "dry run"
+	case modeCheck:
+		o.Label, o.Terse = "check", true
+	case modeApply:
+		o.Label, o.Quiet = "applied, run "+runID, true
+	}
+	return drift.WriteText(a.cfg.Stdout, cs, o)
+}

@@ -1,0 +1,138 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+
+	"github.com/hashicorp/go-multierror"
+
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
+	"github.com/sanctum-haus/reconcile/desired"
+	"github.com/sanctum-haus/reconcile/drift"
+)
+
+// Controller reconciles every object of one kind.
+type Controller interface {
+	Kind() string
+	Reconcile(ctx context.Context, p *Pass, cat *desired.Catalog) []drift.Change
+}
+
+// Controllers returns the controllers in the order a pass runs them:
+// calibration files and service manifests first (the rest reads them).
+func Controllers() []Controller {
+	return []Controller{CalibrationController{}, ServiceController{}}
+}
+
+// KindRank orders kinds in reports as the pass runs them.
+func KindRank(kind string) int {
+	switch kind {
+	case v1.KindCalibrationFile:
+		return 0
+	case v1.KindService:
+		return 1
+	}
+	return 100
+}
+
+// Run runs every controller, prunes what the inventory says reconcile owns
+// and no object wants, and, when applying, records the pass. It keeps going
+// past failing objects; their errors come back combined, next to the full
+// ChangeSet.
+func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Controller) (*drift.ChangeSet, error) {
+	cs := &drift.ChangeSet{}
+	for _, c := range controllers {
+		cs.Add(c.Reconcile(ctx, p, cat)...)
+	}
+	pruned := p.prune()
+	cs.Changes = supersede(cs.Changes, pruned)
+	cs.Add(pruned...)
+	cs.Sort(KindRank)
+
+	var result *multierror.Error
+	for _, c := range cs.Failed() {
+		result = multierror.Append(result, fmt.Errorf("%s: %s", c.ID(), c.Error))
+	}
+	if p.Mode == ModeApply {
+		if err := p.Host.MkdirAll(StateDir, 0o700); err != nil {
+			return cs, multierror.Append(result, fmt.Errorf("state: %w", err))
+		}
+		if err := p.writeBackupIndex(); err != nil {
+			result = multierror.Append(result, fmt.Errorf("backup index: %w", err))
+		}
+		if err := writeJSON(p.Host, StateFile, p.record(cat.Digest, cs), 0o600); err != nil {
+			result = multierror.Append(result, fmt.Errorf("state: %w", err))
+		}
+	}
+	return cs, result.ErrorOrNil()
+}
+
+// supersede drops "skipped" entries of objects the prune acted on: a
+// disabled service whose manifest is removed reads as deleted, once.
+func supersede(changes, pruned []drift.Change) []drift.Change {
+	if len(pruned) == 0 {
+		return changes
+	}
+	acted := make(map[string]bool, len(pruned))
+	for _, c := range pruned {
+		acted[c.ID()] = true
+	}
+	out := changes[:0]
+	for _, c := range changes {
+		if c.Action == drift.Skipped && acted[c.ID()] {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// prune removes files of the previous inventory that no object wants any
+// more, only while they still hold exactly what reconcile wrote; a file
+// changed since is reported and left in place, and stays in the inventory.
+func (p *Pass) prune() []drift.Change {
+	paths := make([]string, 0, len(p.prev))
+	for path := range p.prev {
+		if !p.desired[path] {
+			paths = append(paths, path)
+		}
+	}
+	sort.Strings(paths)
+	var out []drift.Change
+	for _, path := range paths {
+		e := p.prev[path]
+		c := drift.Change{Kind: e.Kind, Name: e.Name, Path: path}
+		data, info, err := p.Host.ReadFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue // gone already: nothing left to own
+		case err != nil:
+			out = append(out, p.fail(c, err))
+			continue
+		case digest(data) != e.SHA256:
+			c.Action = drift.Unmanaged
+			c.Reason = "no longer in the catalog, but changed since reconcile wrote it; left in place"
+			p.own(e)
+			out = append(out, c)
+			continue
+		}
+		backup, err := p.backup(e.Kind, e.Name, path, data, info.Mode().Perm(), "removed")
+		if err != nil {
+			out = append(out, p.fail(c, err))
+			continue
+		}
+		if err := p.Host.Remove(path); err != nil {
+			out = append(out, p.fail(c, err))
+			continue
+		}
+		c.Action = drift.Deleted
+		c.Reason = "no longer in the catalog"
+		if p.Mode == ModeApply {
+			c.Backup = backup
+		}
+		out = append(out, c)
+	}
+	return out
+}

@@ -1,0 +1,216 @@
+// Package controllers holds one controller per kind and the manager that runs
+// them. Each controller is level-triggered: it reads everything it needs,
+// compares with the catalog, writes only on difference and returns its
+// entries of the ChangeSet. The manager runs them in order, keeps going past
+// a failing object, prunes through the inventory and records the pass.
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/observed"
+)
+
+// Paths under HOME that belong to reconcile itself.
+const (
+	StateDir   = ".sanctum/state"
+	StateFile  = StateDir + "/reconcile.json"
+	LockFile   = StateDir + "/reconcile.lock"
+	BackupsDir = StateDir + "/backups"
+)
+
+// Mode is the kind of pass.
+type Mode string
+
+// Modes of a pass.
+const (
+	ModeApply  Mode = "apply"
+	ModeDryRun Mode = "dry-run"
+	ModeCheck  Mode = "check"
+)
+
+// Pass is what every controller shares during one run: the host, the run's
+// identity, and what the pass learns about ownership and backups.
+type Pass struct {
+	Host  observed.Host
+	Mode  Mode
+	RunID string
+	Now   time.Time
+	// Diffs asks for unified diffs of changed content (dry-run, apply).
+	Diffs bool
+
+	secrets [][]byte
+	prev    map[string]InventoryEntry // inventory of the previous pass, by path
+
+	mu      sync.Mutex
+	owned   map[string]InventoryEntry // what this pass owns, by path
+	desired map[string]bool           // every path some object wants
+	backups []BackupEntry
+}
+
+// NewPass prepares a pass.
+func NewPass(host observed.Host, mode Mode, runID string, now time.Time, secrets []string, prev []InventoryEntry) *Pass {
+	p := &Pass{
+		Host: host, Mode: mode, RunID: runID, Now: now, Diffs: mode != ModeCheck,
+		prev:    make(map[string]InventoryEntry, len(prev)),
+		owned:   make(map[string]InventoryEntry, len(prev)),
+		desired: make(map[string]bool, len(prev)),
+	}
+	for _, s := range secrets {
+		p.secrets = append(p.secrets, []byte(s))
+	}
+	for _, e := range prev {
+		p.prev[e.Path] = e
+	}
+	return p
+}
+
+// FileTarget is one file under HOME whose bytes the catalog decides.
+type FileTarget struct {
+	Kind, Name string
+	Path       string // relative to HOME
+	Content    []byte
+}
+
+// holdsSecret reports whether content carries a resolved secret value.
+func (p *Pass) holdsSecret(content []byte) bool {
+	for _, s := range p.secrets {
+		if bytes.Contains(content, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Files reconciles many file targets with bounded parallelism; results keep
+// the order of targets.
+func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
+	out := make([]drift.Change, len(targets))
+	workers := min(runtime.GOMAXPROCS(0)*2, len(targets))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i] = p.File(ctx, targets[i])
+			}
+		}()
+	}
+	for i := range targets {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+// File makes one file hold exactly the target's bytes: created when missing,
+// configured (after a backup of what was there) when different, unchanged
+// otherwise. A file that holds a secret must be 0600; any other keeps the
+// mode it has.
+func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
+	c := drift.Change{Kind: t.Kind, Name: t.Name, Path: t.Path}
+	p.mu.Lock()
+	p.desired[t.Path] = true
+	p.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return p.fail(c, err)
+	}
+	secret := p.holdsSecret(t.Content)
+	current, info, err := p.Host.ReadFile(t.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		mode := fs.FileMode(0o644)
+		if secret {
+			mode = 0o600
+		}
+		if err := p.Host.WriteFile(t.Path, t.Content, mode); err != nil {
+			return p.fail(c, err)
+		}
+		c.Action = drift.Created
+	case err != nil:
+		return p.fail(c, err)
+	case bytes.Equal(current, t.Content):
+		c.Action = drift.Unchanged
+		if perm := info.Mode().Perm(); secret && perm != 0o600 {
+			if err := p.Host.Chmod(t.Path, 0o600); err != nil {
+				return p.fail(c, err)
+			}
+			c.Action = drift.Configured
+			c.Reason = fmt.Sprintf("mode %#o, holds a secret: want 0600", perm)
+		}
+	default:
+		mode := info.Mode().Perm()
+		if secret {
+			mode = 0o600
+		}
+		backup, err := p.backup(t.Kind, t.Name, t.Path, current, info.Mode().Perm(), "overwritten")
+		if err != nil {
+			return p.fail(c, err)
+		}
+		if err := p.Host.WriteFile(t.Path, t.Content, mode); err != nil {
+			return p.fail(c, err)
+		}
+		c.Action = drift.Configured
+		c.Reason = "content differs"
+		if p.Mode == ModeApply {
+			c.Backup = backup
+		}
+		if p.Diffs {
+			c.Diff = drift.Diff(t.Path, current, t.Content)
+		}
+	}
+	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: digest(t.Content)})
+	return c
+}
+
+// fail records a failed object; what it owned before stays owned, so that a
+// later pass still knows about it.
+func (p *Pass) fail(c drift.Change, err error) drift.Change {
+	c.Action = drift.Failed
+	c.Error = err.Error()
+	p.mu.Lock()
+	if e, ok := p.prev[c.Path]; ok {
+		p.owned[c.Path] = e
+	}
+	p.mu.Unlock()
+	return c
+}
+
+func (p *Pass) own(e InventoryEntry) {
+	p.mu.Lock()
+	p.owned[e.Path] = e
+	p.mu.Unlock()
+}
+
+// backup keeps bytes about to be overwritten or removed under
+// backups/<run-id>/<path>, 0600, and remembers them for the run's index.
+func (p *Pass) backup(kind, name, target string, data []byte, mode fs.FileMode, reason string) (string, error) {
+	dst := path.Join(BackupsDir, p.RunID, target)
+	if err := p.Host.WriteFile(dst, data, 0o600); err != nil {
+		return "", fmt.Errorf("backup before overwrite: %w", err)
+	}
+	p.mu.Lock()
+	p.backups = append(p.backups, BackupEntry{Kind: kind, Name: name, Path: target, Backup: dst,
+		Mode: fmt.Sprintf("%#o", mode), SHA256: digest(data), Reason: reason})
+	p.mu.Unlock()
+	return dst, nil
+}

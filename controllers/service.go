@@ -1,0 +1,217 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
+	"github.com/sanctum-haus/reconcile/desired"
+	"github.com/sanctum-haus/reconcile/drift"
+)
+
+// ServicesDir is where the watchdog reads manifests, relative to HOME.
+const ServicesDir = ".sanctum/services"
+
+// ServiceController renders every enabled Service into the manifest the
+// watchdog reads, and reports strangers in the manifest folder.
+type ServiceController struct{}
+
+// Kind implements Controller.
+func (ServiceController) Kind() string { return v1.KindService }
+
+// ManifestPath is where a service's manifest lives under HOME.
+func ManifestPath(name string) string { return path.Join(ServicesDir, name+".yaml") }
+
+// Reconcile implements Controller.
+func (ServiceController) Reconcile(ctx context.Context, p *Pass, cat *desired.Catalog) []drift.Change {
+	var targets []FileTarget
+	var changes []drift.Change
+	for _, s := range cat.Services {
+		if !s.IsEnabled() {
+			reason := "disabled"
+			if s.Spec.InstanceKey != "" {
+				reason = "disabled by services." + s.Spec.InstanceKey + ".enabled in " + v1.InstanceFile
+			}
+			changes = append(changes, drift.Change{Kind: v1.KindService, Name: s.Name, Action: drift.Skipped, Reason: reason})
+			continue
+		}
+		content, err := RenderManifest(s, cat)
+		if err != nil {
+			changes = append(changes, p.fail(drift.Change{Kind: v1.KindService, Name: s.Name, Path: ManifestPath(s.Name)}, err))
+			continue
+		}
+		targets = append(targets, FileTarget{Kind: v1.KindService, Name: s.Name, Path: ManifestPath(s.Name), Content: content})
+	}
+	changes = append(changes, p.Files(ctx, targets)...)
+	changes = append(changes, p.strangers(ServicesDir, ".yaml", v1.KindService, targets)...)
+	return changes
+}
+
+// strangers reports files in dir with the suffix that no object wants and
+// that reconcile never wrote: they are somebody else's, never touched.
+func (p *Pass) strangers(dir, suffix, kind string, targets []FileTarget) []drift.Change {
+	entries, err := p.Host.ReadDir(dir)
+	if err != nil {
+		return []drift.Change{{Kind: kind, Name: dir, Action: drift.Failed, Error: err.Error()}}
+	}
+	want := make(map[string]bool, len(targets))
+	for _, t := range targets {
+		want[t.Path] = true
+	}
+	var out []drift.Change
+	for _, e := range entries {
+		rel := path.Join(dir, e.Name())
+		if e.IsDir() || !strings.HasSuffix(e.Name(), suffix) || want[rel] {
+			continue
+		}
+		if _, ours := p.prev[rel]; ours {
+			continue // the inventory prunes it
+		}
+		out = append(out, drift.Change{Kind: kind, Name: strings.TrimSuffix(e.Name(), suffix), Action: drift.Unmanaged,
+			Path: rel, Reason: "not in the catalog and not written by reconcile; left alone"})
+	}
+	return out
+}
+
+// manifest is the watchdog's schema (reference/sanctum.md), field order kept.
+type manifest struct {
+	Name        string               `yaml:"name"`
+	DisplayName string               `yaml:"display_name"`
+	Host        string               `yaml:"host"`
+	Type        string               `yaml:"type"`
+	Provides    []string             `yaml:"provides"`
+	Requires    []string             `yaml:"requires"`
+	LaunchAgent *string              `yaml:"launchagent"`
+	Port        int                  `yaml:"port,omitempty"`
+	Health      *manifestHealth      `yaml:"health,omitempty"`
+	Remediation *manifestRemediation `yaml:"remediation,omitempty"`
+	Metadata    map[string]string    `yaml:"metadata"`
+}
+
+type manifestHealth struct {
+	Startup   *manifestProbe `yaml:"startup,omitempty"`
+	Readiness *manifestProbe `yaml:"readiness,omitempty"`
+	Liveness  *manifestProbe `yaml:"liveness,omitempty"`
+}
+
+type manifestProbe struct {
+	Type         string            `yaml:"type"`
+	Port         int               `yaml:"port,omitempty"`
+	URL          string            `yaml:"url,omitempty"`
+	ExpectStatus int               `yaml:"expect_status,omitempty"`
+	Headers      map[string]string `yaml:"headers,omitempty"`
+	Command      string            `yaml:"command,omitempty"`
+	Process      string            `yaml:"process,omitempty"`
+	Interface    string            `yaml:"interface,omitempty"`
+	Timeout      int               `yaml:"timeout,omitempty"`
+	Interval     int               `yaml:"interval,omitempty"`
+}
+
+type manifestRemediation struct {
+	RestartCmd       string `yaml:"restart_cmd,omitempty"`
+	ResponsibleAgent string `yaml:"responsible_agent,omitempty"`
+	EscalationLevel  int    `yaml:"escalation_level,omitempty"`
+	MaxRestarts      int    `yaml:"max_restarts,omitempty"`
+	Cooldown         int    `yaml:"cooldown,omitempty"`
+}
+
+func probe(p *v1.Probe) *manifestProbe {
+	if p == nil {
+		return nil
+	}
+	return &manifestProbe{Type: p.Type, Port: p.Port, URL: p.URL, ExpectStatus: p.ExpectStatus, Headers: p.Headers,
+		Command: p.Command, Process: p.Process, Interface: p.Interface, Timeout: p.Timeout, Interval: p.Interval}
+}
+
+// RenderManifest renders a service into the watchdog's YAML, byte for byte
+// deterministic: probes and lists in flow style as the hand-written
+// manifests had them.
+func RenderManifest(s *v1.Service, cat *desired.Catalog) ([]byte, error) {
+	m := manifest{
+		Name: s.Name, DisplayName: s.Spec.DisplayName, Host: s.Spec.Host, Type: s.Spec.Type,
+		Provides: s.Spec.Provides, Requires: s.Spec.DependsOn, Port: s.Spec.Port,
+		Metadata: map[string]string{"generated_from": "sanctum/" + cat.Sources[v1.KindService+"/"+s.Name]},
+	}
+	if m.DisplayName == "" {
+		m.DisplayName = s.Name
+	}
+	if m.Type == "" {
+		m.Type = "service"
+	}
+	if m.Provides == nil {
+		m.Provides = []string{s.Name}
+	}
+	if m.Requires == nil {
+		m.Requires = []string{}
+	}
+	if la := s.Spec.LaunchAgent; la != nil {
+		m.LaunchAgent = &la.Label
+	}
+	if h := s.Spec.Health; h.Startup != nil || h.Readiness != nil || h.Liveness != nil {
+		m.Health = &manifestHealth{Startup: probe(h.Startup), Readiness: probe(h.Readiness), Liveness: probe(h.Liveness)}
+	}
+	if r := s.Spec.Remediation; r != nil || m.LaunchAgent != nil {
+		mr := &manifestRemediation{}
+		if r != nil {
+			*mr = manifestRemediation{RestartCmd: r.RestartCommand, ResponsibleAgent: r.ResponsibleAgent,
+				EscalationLevel: r.EscalationLevel, MaxRestarts: r.MaxRestarts, Cooldown: r.Cooldown}
+		}
+		if mr.RestartCmd == "" && m.LaunchAgent != nil {
+			mr.RestartCmd = fmt.Sprintf("launchctl kickstart -k gui/%d/%s", macUID(cat), *m.LaunchAgent)
+		}
+		m.Remediation = mr
+	}
+	var n yaml.Node
+	if err := n.Encode(&m); err != nil {
+		return nil, fmt.Errorf("render manifest: %w", err)
+	}
+	flowStyle(&n)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return nil, fmt.Errorf("render manifest: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("render manifest: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// flowStyle writes lists, probes and metadata in flow style, one line each.
+func flowStyle(n *yaml.Node) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i].Value, n.Content[i+1]
+		switch {
+		case v.Kind == yaml.SequenceNode, k == "metadata":
+			v.Style = yaml.FlowStyle
+		case k == "health":
+			for j := 1; j < len(v.Content); j += 2 {
+				setFlow(v.Content[j])
+			}
+		}
+	}
+}
+
+func setFlow(n *yaml.Node) {
+	n.Style = yaml.FlowStyle
+	for _, c := range n.Content {
+		setFlow(c)
+	}
+}
+
+// macUID is the uid of the Mac user, whose gui/<uid> domain runs the agents.
+func macUID(cat *desired.Catalog) int {
+	if u, ok := cat.Instance.Users["mac"]; ok && u.UID != 0 {
+		return u.UID
+	}
+	return 501
+}

@@ -1,0 +1,132 @@
+package controllers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"time"
+
+	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/observed"
+)
+
+// StateSchemaVersion is the version of reconcile.json.
+const StateSchemaVersion = 1
+
+// State is ~/.sanctum/state/reconcile.json: the record of the last pass that
+// wrote it, and the inventory of every file reconcile owns.
+type State struct {
+	SchemaVersion int              `json:"schemaVersion"`
+	RunID         string           `json:"runId"`
+	Time          time.Time        `json:"time"`
+	Mode          Mode             `json:"mode"`
+	CatalogDigest string           `json:"catalogDigest"`
+	Summary       drift.Summary    `json:"summary"`
+	Objects       []ObjectRecord   `json:"objects"`
+	Inventory     []InventoryEntry `json:"inventory"`
+}
+
+// ObjectRecord is one object's outcome in the pass record.
+type ObjectRecord struct {
+	Kind   string       `json:"kind"`
+	Name   string       `json:"name"`
+	Action drift.Action `json:"action"`
+	Path   string       `json:"path,omitempty"`
+	Reason string       `json:"reason,omitempty"`
+	Backup string       `json:"backup,omitempty"`
+	Error  string       `json:"error,omitempty"`
+}
+
+// InventoryEntry is a file reconcile wrote, with the digest of what it wrote:
+// it may remove the file later only while the file still has that digest.
+type InventoryEntry struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// BackupEntry is one file kept in a run's backups, listed in its index.json.
+type BackupEntry struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	Backup string `json:"backup"`
+	Mode   string `json:"mode"`
+	SHA256 string `json:"sha256"`
+	Reason string `json:"reason"` // overwritten | removed
+}
+
+// LoadState reads the last pass record; a home without one has an empty state.
+func LoadState(h observed.Host) (*State, error) {
+	data, _, err := h.ReadFile(StateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &State{SchemaVersion: StateSchemaVersion}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	return ParseState(data)
+}
+
+// ParseState decodes reconcile.json strictly.
+func ParseState(data []byte) (*State, error) {
+	var s State
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("state %s is damaged (%w); move it aside to start a fresh inventory", StateFile, err)
+	}
+	if s.SchemaVersion != StateSchemaVersion {
+		return nil, fmt.Errorf("state %s has schemaVersion %d; this reconcile reads %d", StateFile, s.SchemaVersion, StateSchemaVersion)
+	}
+	return &s, nil
+}
+
+func writeJSON(h observed.Host, name string, v any, perm fs.FileMode) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	return h.WriteFile(name, buf.Bytes(), perm)
+}
+
+// record builds the state this pass leaves behind.
+func (p *Pass) record(digest string, cs *drift.ChangeSet) *State {
+	s := &State{
+		SchemaVersion: StateSchemaVersion, RunID: p.RunID, Time: p.Now.UTC(), Mode: p.Mode,
+		CatalogDigest: digest, Summary: cs.Summary(),
+		Objects:   make([]ObjectRecord, 0, len(cs.Changes)),
+		Inventory: make([]InventoryEntry, 0, len(p.owned)),
+	}
+	for _, c := range cs.Changes {
+		s.Objects = append(s.Objects, ObjectRecord{Kind: c.Kind, Name: c.Name, Action: c.Action, Path: c.Path,
+			Reason: c.Reason, Backup: c.Backup, Error: c.Error})
+	}
+	for _, e := range p.owned {
+		s.Inventory = append(s.Inventory, e)
+	}
+	sort.Slice(s.Inventory, func(i, j int) bool { return s.Inventory[i].Path < s.Inventory[j].Path })
+	return s
+}
+
+// writeBackupIndex lists the run's backups next to them.
+func (p *Pass) writeBackupIndex() error {
+	if len(p.backups) == 0 {
+		return nil
+	}
+	sort.Slice(p.backups, func(i, j int) bool { return p.backups[i].Path < p.backups[j].Path })
+	idx := struct {
+		RunID   string        `json:"runId"`
+		Time    time.Time     `json:"time"`
+		Entries []BackupEntry `json:"entries"`
+	}{p.RunID, p.Now.UTC(), p.backups}
+	return writeJSON(p.Host, path.Join(BackupsDir, p.RunID, "index.json"), idx, 0o600)
+}

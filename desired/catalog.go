@@ -1,0 +1,514 @@
+// Package desired reads a catalog directory and compiles it into sorted,
+// validated, deterministic typed objects. It reads only the catalog and the
+// secret sources; it never looks at the host's current state.
+package desired
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"reflect"
+	"sort"
+	"strings"
+	"text/template"
+	"unicode/utf8"
+
+	"github.com/hashicorp/go-multierror"
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
+)
+
+// Files of the catalog with a fixed meaning; every other top-level *.yaml
+// holds objects.
+const (
+	CapabilitiesFile = "agent_capabilities.yaml"
+	// ServicesDir holds the rendered manifests checked into the catalog.
+	ServicesDir = "services"
+	// MaxFileSize bounds what a catalog file may weigh; a catalog is text
+	// written by people.
+	MaxFileSize = 16 << 20
+)
+
+// Paths under HOME of the calibration files.
+const (
+	InstanceJSONPath      = ".sanctum/.instance.json"
+	AgentCapabilitiesPath = ".sanctum/config/agent-capabilities.yaml"
+)
+
+// Options says where the catalog is and how to resolve secrets.
+type Options struct {
+	FS      fs.FS  // the catalog directory
+	Name    string // how errors name the catalog directory, e.g. "sanctum"
+	Home    string // the home whose ~/.sanctum/secrets resolves secret "x"
+	Secrets SecretMode
+}
+
+// Catalog is the compiled desired state.
+type Catalog struct {
+	Name        string
+	Instance    *v1.InstanceSettings
+	Services    []*v1.Service // sorted by name
+	Calibration []*v1.CalibrationFile
+	// Sources maps Kind/name to the catalog file that declared it.
+	Sources      map[string]string
+	Digest       string   // sha256 over every catalog file read
+	SecretValues []string // resolved secret values, for masking
+}
+
+// ServiceGraph is the dependsOn graph of every service.
+func (c *Catalog) ServiceGraph() Graph {
+	g := make(Graph, len(c.Services))
+	for _, s := range c.Services {
+		g[s.Name] = s.Spec.DependsOn
+	}
+	return g
+}
+
+// loader carries the state of one Load.
+type loader struct {
+	opts    Options
+	errs    []*Error
+	strict  *strictChecker
+	secrets *secretResolver
+	data    map[string]any // template data: instance.yaml as read
+	funcs   template.FuncMap
+	digest  io.Writer
+	cat     *Catalog
+	// where each object was declared, for cross-object errors
+	origin map[string]origin
+}
+
+type origin struct {
+	file string
+	root *yaml.Node
+}
+
+// Load reads, templates, decodes strictly and validates the catalog. On any
+// problem it returns every problem found, each with file:line:column and field
+// path, as a *multierror.Error of *Error.
+func Load(ctx context.Context, opts Options) (*Catalog, error) {
+	if opts.Name == "" {
+		opts.Name = "."
+	}
+	h := sha256.New()
+	l := &loader{
+		opts:   opts,
+		strict: newStrictChecker(),
+		secrets: &secretResolver{ctx: ctx, mode: opts.Secrets, home: opts.Home,
+			keychain: opts.Secrets == ResolveSecrets && keychainAvailable()},
+		digest: h,
+		cat:    &Catalog{Name: opts.Name, Sources: make(map[string]string)},
+		origin: make(map[string]origin),
+	}
+	l.funcs = template.FuncMap{"secret": l.secrets.lookup}
+
+	entries, err := fs.ReadDir(opts.FS, ".")
+	if err != nil {
+		return nil, fmt.Errorf("read catalog %s: %w", opts.Name, err)
+	}
+	l.loadInstance()
+	capabilities := l.readFile(CapabilitiesFile, true)
+	if capabilities != nil {
+		var probe yaml.Node
+		if err := yaml.Unmarshal(capabilities, &probe); err != nil {
+			l.yamlError(CapabilitiesFile, err)
+		}
+	}
+	if l.cat.Instance != nil {
+		l.secrets.account = l.cat.Instance.Secrets.KeychainAccount
+		for _, e := range entries {
+			name := e.Name()
+			if e.IsDir() || !strings.HasSuffix(name, ".yaml") || name == v1.InstanceFile || name == CapabilitiesFile {
+				continue
+			}
+			l.loadObjects(name)
+		}
+	}
+	if len(l.errs) == 0 {
+		l.resolve()
+		l.validateCatalog()
+	}
+	if len(l.errs) > 0 {
+		return nil, l.combined()
+	}
+	l.compileCalibration(capabilities)
+	sort.Slice(l.cat.Services, func(i, j int) bool { return l.cat.Services[i].Name < l.cat.Services[j].Name })
+	l.cat.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	l.cat.SecretValues = l.secrets.values
+	return l.cat, nil
+}
+
+func (l *loader) combined() error {
+	sort.SliceStable(l.errs, func(i, j int) bool {
+		a, b := l.errs[i], l.errs[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	var result *multierror.Error
+	for _, e := range l.errs {
+		// A message may quote a templated value; secrets never leave here.
+		for _, v := range l.secrets.values {
+			e.Msg = strings.ReplaceAll(e.Msg, v, "***")
+		}
+		result = multierror.Append(result, e)
+	}
+	result.ErrorFormat = func(es []error) string {
+		lines := make([]string, len(es))
+		for i, e := range es {
+			lines[i] = e.Error()
+		}
+		return strings.Join(lines, "\n")
+	}
+	return result
+}
+
+func (l *loader) display(file string) string { return path.Join(l.opts.Name, file) }
+
+func (l *loader) add(file string, line, col int, object, fieldPath, msg string) {
+	l.errs = append(l.errs, &Error{File: l.display(file), Line: line, Column: col, Object: object, Field: fieldPath, Msg: msg})
+}
+
+// readFile reads one catalog file and feeds the digest.
+func (l *loader) readFile(name string, optional bool) []byte {
+	f, err := l.opts.FS.Open(name)
+	if err != nil {
+		if optional && errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		l.add(name, 0, 0, "", "", err.Error())
+		return nil
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		l.add(name, 0, 0, "", "", err.Error())
+		return nil
+	}
+	if len(data) > MaxFileSize {
+		l.add(name, 0, 0, "", "", fmt.Sprintf("file is larger than %d MiB", MaxFileSize>>20))
+		return nil
+	}
+	fmt.Fprintf(l.digest, "%s\x00%d\x00", name, len(data))
+	l.digest.Write(data)
+	return data
+}
+
+// yamlError turns a yaml.v3 syntax error ("yaml: line 3: ...") into a located error.
+func (l *loader) yamlError(file string, err error) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
+		msg = strings.TrimSpace(msg[strings.IndexByte(msg, ':')+1:])
+	}
+	l.add(file, line, 0, "", "", "invalid YAML: "+msg)
+}
+
+func (l *loader) loadInstance() {
+	data := l.readFile(v1.InstanceFile, false)
+	if data == nil {
+		if len(l.errs) == 0 {
+			l.add(v1.InstanceFile, 0, 0, "", "", "missing")
+		}
+		return
+	}
+	if !utf8.Valid(data) {
+		l.add(v1.InstanceFile, 0, 0, "", "", "not valid UTF-8")
+		return
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		l.yamlError(v1.InstanceFile, err)
+		return
+	}
+	if doc.Kind == 0 {
+		l.add(v1.InstanceFile, 0, 0, "", "", "empty: instance.slug is required")
+		return
+	}
+	in := &v1.InstanceSettings{}
+	if !l.decodeStrict(v1.InstanceFile, "", &doc, in) {
+		return
+	}
+	if errs := in.Validate(); len(errs) > 0 {
+		l.errs = append(l.errs, fieldErrors(l.display(v1.InstanceFile), "", &doc, errs)...)
+		return
+	}
+	var generic map[string]any
+	if err := doc.Decode(&generic); err != nil {
+		l.add(v1.InstanceFile, 0, 0, "", "", err.Error())
+		return
+	}
+	l.data = generic
+	l.cat.Instance = in
+}
+
+// decodeStrict checks the node against the type of out, then decodes.
+func (l *loader) decodeStrict(file, object string, n *yaml.Node, out any) bool {
+	var serrs []strictError
+	l.strict.check(n, reflect.TypeOf(out), "", &serrs)
+	for _, e := range serrs {
+		l.add(file, e.line, e.col, object, e.path, e.msg)
+	}
+	if len(serrs) > 0 {
+		return false
+	}
+	if err := n.Decode(out); err != nil {
+		line, col := n.Line, n.Column
+		l.add(file, line, col, object, "", err.Error())
+		return false
+	}
+	return true
+}
+
+// loadObjects decodes every document of one object file.
+func (l *loader) loadObjects(file string) {
+	data := l.readFile(file, false)
+	if data == nil {
+		return
+	}
+	if !utf8.Valid(data) {
+		l.add(file, 0, 0, "", "", "not valid UTF-8")
+		return
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			l.yamlError(file, err)
+			return
+		}
+		if len(doc.Content) == 0 || doc.Content[0].ShortTag() == "!!null" {
+			continue // an empty document between ---
+		}
+		l.loadObject(file, &doc)
+	}
+}
+
+func (l *loader) loadObject(file string, doc *yaml.Node) {
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		l.add(file, root.Line, root.Column, "", "", "an object must be a mapping with apiVersion, kind, metadata and spec")
+		return
+	}
+	kind, kindNode := scalarField(root, "kind")
+	name, _ := scalarField(root, "metadata", "name")
+	object := kind + "/" + name
+	switch kind {
+	case v1.KindService:
+		if !l.expandTemplates(file, object, root) {
+			return
+		}
+		svc := &v1.Service{}
+		if !l.decodeStrict(file, object, doc, svc) {
+			return
+		}
+		if errs := svc.Validate(); len(errs) > 0 {
+			l.errs = append(l.errs, fieldErrors(l.display(file), object, doc, errs)...)
+			return
+		}
+		key := object
+		if prev, dup := l.origin[key]; dup {
+			line, col := locate(doc, "metadata.name")
+			pl, _ := locate(prev.root, "metadata.name")
+			l.add(file, line, col, object, "metadata.name",
+				fmt.Sprintf("Duplicate value: %q (first declared at %s:%d)", name, l.display(prev.file), pl))
+			return
+		}
+		l.origin[key] = origin{file: file, root: doc}
+		l.cat.Sources[key] = file
+		l.cat.Services = append(l.cat.Services, svc)
+	case "":
+		at := root
+		if kindNode != nil {
+			at = kindNode
+		}
+		l.add(file, at.Line, at.Column, "", "kind", "Required value: every object needs a kind (known: "+v1.KindService+")")
+	default:
+		l.add(file, kindNode.Line, kindNode.Column, object, "kind",
+			fmt.Sprintf("Unsupported value: unknown kind %q (known: %s)", kind, v1.KindService))
+	}
+}
+
+// scalarField returns the value of a scalar at a key path and its node.
+func scalarField(n *yaml.Node, keys ...string) (string, *yaml.Node) {
+	for _, k := range keys {
+		if n.Kind != yaml.MappingNode {
+			return "", nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return "", nil
+		}
+		n = next
+	}
+	if n.Kind != yaml.ScalarNode {
+		return "", n
+	}
+	return n.Value, n
+}
+
+// expandTemplates executes every scalar that holds {{ ... }} as a Go
+// template over the instance settings, in place, so that positions stay those
+// of the file. Missing keys are errors.
+func (l *loader) expandTemplates(file, object string, n *yaml.Node) bool {
+	ok := true
+	var walk func(n *yaml.Node, p string)
+	walk = func(n *yaml.Node, p string) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], joinPath(p, n.Content[i].Value))
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", p, i))
+			}
+		case yaml.ScalarNode:
+			if !strings.Contains(n.Value, "{{") {
+				return
+			}
+			t, err := template.New(object).Option("missingkey=error").Funcs(l.funcs).Parse(n.Value)
+			if err != nil {
+				l.add(file, n.Line, n.Column, object, p, "template: "+templateMessage(err))
+				ok = false
+				return
+			}
+			var out strings.Builder
+			if err := t.Execute(&out, l.data); err != nil {
+				l.add(file, n.Line, n.Column, object, p, "template: "+templateMessage(err))
+				ok = false
+				return
+			}
+			n.Value = out.String()
+			// Let the result resolve as if written plainly, so that a
+			// templated port is an integer.
+			n.Tag = ""
+			n.Style = 0
+		}
+	}
+	walk(n, "")
+	return ok
+}
+
+// templateMessage strips text/template's own "template: name:1:2: " prefix;
+// the caller prefixes the catalog position instead.
+func templateMessage(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "template: ")
+	if i := strings.Index(msg, ": "); i >= 0 && strings.Count(msg[:i], ":") >= 1 {
+		msg = msg[i+2:]
+	}
+	return msg
+}
+
+// resolve applies instance settings to objects: instanceKey switches.
+func (l *loader) resolve() {
+	for _, s := range l.cat.Services {
+		key := s.Spec.InstanceKey
+		if key == "" {
+			continue
+		}
+		entry, ok := l.cat.Instance.Services[key]
+		if !ok {
+			o := l.origin[v1.KindService+"/"+s.Name]
+			l.errs = append(l.errs, fieldErrors(l.display(o.file), v1.KindService+"/"+s.Name, o.root, field.ErrorList{
+				field.NotFound(field.NewPath("spec", "instanceKey"), key+" (no services."+key+" in "+v1.InstanceFile+")")})...)
+			continue
+		}
+		enabled := entry.Enabled
+		s.Spec.Enabled = &enabled
+		if s.Spec.Port == 0 {
+			s.Spec.Port = entry.Port
+		}
+	}
+}
+
+// validateCatalog checks the rules that span objects.
+func (l *loader) validateCatalog() {
+	byName := make(map[string]*v1.Service, len(l.cat.Services))
+	for _, s := range l.cat.Services {
+		byName[s.Name] = s
+	}
+	errAt := func(s *v1.Service, fe *field.Error) {
+		o := l.origin[v1.KindService+"/"+s.Name]
+		l.errs = append(l.errs, fieldErrors(l.display(o.file), v1.KindService+"/"+s.Name, o.root, field.ErrorList{fe})...)
+	}
+	ports := make(map[int]*v1.Service)
+	for _, s := range sortedServices(l.cat.Services) {
+		for i, d := range s.Spec.DependsOn {
+			if _, ok := byName[d]; !ok {
+				errAt(s, field.NotFound(field.NewPath("spec", "dependsOn").Index(i), d))
+			}
+		}
+		if s.Spec.Port == 0 || !s.IsEnabled() {
+			continue
+		}
+		if other, taken := ports[s.Spec.Port]; taken {
+			errAt(s, field.Duplicate(field.NewPath("spec", "port"), s.Spec.Port))
+			l.errs[len(l.errs)-1].Msg += " (also the port of enabled Service/" + other.Name + ")"
+			continue
+		}
+		ports[s.Spec.Port] = s
+	}
+	for _, cyc := range l.cat.ServiceGraph().Cycles() {
+		s := byName[cyc[0]]
+		idx := 0
+		for i, d := range s.Spec.DependsOn {
+			if d == cyc[1] {
+				idx = i
+			}
+		}
+		errAt(s, field.Invalid(field.NewPath("spec", "dependsOn").Index(idx), cyc[1],
+			"dependency cycle: "+strings.Join(cyc, " -> ")))
+	}
+}
+
+func sortedServices(in []*v1.Service) []*v1.Service {
+	out := append([]*v1.Service(nil), in...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// compileCalibration derives the calibration files from the catalog.
+func (l *loader) compileCalibration(capabilities []byte) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(l.data) // decoded from YAML: always encodable
+	l.cat.Calibration = append(l.cat.Calibration, newCalibration("instance-json", InstanceJSONPath, v1.InstanceFile, buf.Bytes()))
+	if capabilities != nil {
+		l.cat.Calibration = append(l.cat.Calibration, newCalibration("agent-capabilities", AgentCapabilitiesPath, CapabilitiesFile, capabilities))
+	}
+}
+
+func newCalibration(name, p, source string, content []byte) *v1.CalibrationFile {
+	return &v1.CalibrationFile{
+		TypeMeta:   v1.TypeMeta{APIVersion: v1.APIVersion, Kind: v1.KindCalibrationFile},
+		ObjectMeta: v1.ObjectMeta{Name: name},
+		Spec:       v1.CalibrationFileSpec{Path: p, Source: source, Content: content},
+	}
+}

@@ -1,0 +1,126 @@
+package desired
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Error is one problem with the catalog, located in its file.
+type Error struct {
+	File   string // catalog-relative, e.g. sanctum/catalog.yaml
+	Line   int
+	Column int
+	Object string // Kind/name when known
+	Field  string // field path such as spec.dependsOn[0]
+	Msg    string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
+	}
+	b.WriteString(": ")
+	if e.Object != "" {
+		b.WriteString(e.Object)
+		b.WriteString(": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// fieldErrors turns validation errors into located errors, looking each path
+// up in the object's YAML node.
+func fieldErrors(file, object string, root *yaml.Node, errs field.ErrorList) []*Error {
+	out := make([]*Error, 0, len(errs))
+	for _, fe := range errs {
+		line, col := locate(root, fe.Field)
+		msg := fe.ErrorBody()
+		out = append(out, &Error{File: file, Line: line, Column: col, Object: object, Field: fe.Field, Msg: msg})
+	}
+	return out
+}
+
+// locate finds the position of a field path such as spec.dependsOn[0] or
+// services[voice_agent].port in a decoded document; when the path does not
+// exist (a required field is missing) it returns the deepest node that does.
+func locate(root *yaml.Node, path string) (int, int) {
+	if root == nil {
+		return 0, 0
+	}
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line, col := n.Line, n.Column
+	for _, seg := range splitPath(path) {
+		next, at := child(n, seg)
+		if next == nil {
+			break
+		}
+		n = next
+		line, col = at.Line, at.Column
+	}
+	return line, col
+}
+
+// child descends one segment and returns the node to descend further and the
+// node whose position to report: a scalar points at itself, a nested block at
+// its key, which is where a reader looks.
+func child(n *yaml.Node, seg string) (next, at *yaml.Node) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == seg {
+				v := n.Content[i+1]
+				if v.Kind == yaml.ScalarNode || v.Style&yaml.FlowStyle != 0 {
+					return v, v
+				}
+				return v, n.Content[i]
+			}
+		}
+	case yaml.SequenceNode:
+		if idx, err := strconv.Atoi(seg); err == nil && idx >= 0 && idx < len(n.Content) {
+			return n.Content[idx], n.Content[idx]
+		}
+	}
+	return nil, nil
+}
+
+// splitPath splits "spec.a[0].b[key]" into spec, a, 0, b, key.
+func splitPath(p string) []string {
+	var segs []string
+	for len(p) > 0 {
+		switch p[0] {
+		case '.':
+			p = p[1:]
+		case '[':
+			end := strings.IndexByte(p, ']')
+			if end < 0 {
+				return append(segs, p[1:])
+			}
+			segs = append(segs, p[1:end])
+			p = p[end+1:]
+		default:
+			end := strings.IndexAny(p, ".[")
+			if end < 0 {
+				return append(segs, p)
+			}
+			segs = append(segs, p[:end])
+			p = p[end:]
+		}
+	}
+	return segs
+}

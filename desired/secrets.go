@@ -1,0 +1,110 @@
+package desired
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+)
+
+// SecretMode says what the template function secret does.
+type SecretMode int
+
+const (
+	// ResolveSecrets reads each secret from ~/.sanctum/secrets/<name> under
+	// the target home, or from the macOS login keychain.
+	ResolveSecrets SecretMode = iota
+	// PlaceholderSecrets renders <secret:name> instead, for manifests that
+	// are checked into the catalog and must never hold a value.
+	PlaceholderSecrets
+)
+
+// SecretDir is where secret files live, relative to HOME.
+const SecretDir = ".sanctum/secrets"
+
+var secretName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// ErrSecretNotFound is returned when no source has the secret.
+var ErrSecretNotFound = errors.New("secret not found")
+
+// secretResolver resolves secret names once each and remembers every value so
+// that reports can mask them.
+type secretResolver struct {
+	ctx      context.Context
+	mode     SecretMode
+	home     string
+	account  string
+	keychain bool
+	cache    map[string]string
+	values   []string
+}
+
+func (r *secretResolver) lookup(name string) (string, error) {
+	if !secretName.MatchString(name) {
+		return "", fmt.Errorf("secret name %q: use letters, digits, '.', '_' and '-' only", name)
+	}
+	if r.mode == PlaceholderSecrets {
+		return "<secret:" + name + ">", nil
+	}
+	if v, ok := r.cache[name]; ok {
+		return v, nil
+	}
+	path := filepath.Join(r.home, SecretDir, name)
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist) && r.keychain:
+		data, err = r.fromKeychain(name)
+		if err != nil {
+			return "", err
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("secret %q: %w: no file ~/%s/%s", name, ErrSecretNotFound, SecretDir, name)
+	default:
+		return "", fmt.Errorf("secret %q: %w", name, err)
+	}
+	v := strings.TrimRight(string(data), "\r\n")
+	if v == "" {
+		return "", fmt.Errorf("secret %q is empty", name)
+	}
+	if r.cache == nil {
+		r.cache = make(map[string]string)
+	}
+	r.cache[name] = v
+	r.values = append(r.values, v)
+	return v, nil
+}
+
+// fromKeychain asks the login keychain, as the Python-era renderer did with
+// security find-generic-password -a <account> -s <name> -w.
+func (r *secretResolver) fromKeychain(name string) ([]byte, error) {
+	account := r.account
+	if account == "" {
+		account = "sanctum"
+	}
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(r.ctx, "security", "find-generic-password", "-a", account, "-s", name, "-w")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("secret %q: %w: not in ~/%s/ and the login keychain says: %s",
+			name, ErrSecretNotFound, SecretDir, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// keychainAvailable reports whether the macOS security tool can be asked.
+func keychainAvailable() bool {
+	if runtime.GOOS != "darwin" {
+		return false
+	}
+	_, err := exec.LookPath("security")
+	return err == nil
+}

@@ -1,0 +1,146 @@
+// Package drift is the vocabulary of differences between desired and observed
+// state: a ChangeSet of "Kind/name action" entries with content diffs, its
+// text and JSON renderings, and the masking of secret values in all of them.
+package drift
+
+import (
+	"sort"
+	"strings"
+
+	udiff "github.com/aymanbagabas/go-udiff"
+)
+
+// Action is what a pass did, or would do, to one object.
+type Action string
+
+// Actions, as Flux's ssa names them, plus failed.
+const (
+	Created    Action = "created"
+	Configured Action = "configured"
+	Unchanged  Action = "unchanged"
+	Deleted    Action = "deleted"
+	Skipped    Action = "skipped"
+	Unmanaged  Action = "unmanaged"
+	Failed     Action = "failed"
+)
+
+// IsDrift reports whether the action means the host differs from the catalog.
+// Skipped and unmanaged objects are reported but are not drift: reconcile
+// has nothing it may do about them.
+func (a Action) IsDrift() bool {
+	return a == Created || a == Configured || a == Deleted
+}
+
+// Change is one entry of a ChangeSet.
+type Change struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Action Action `json:"action"`
+	// Path is the affected file relative to HOME, when there is one.
+	Path string `json:"path,omitempty"`
+	// Reason says why, in words: "content differs", "mode 0644, want 0600".
+	Reason string `json:"reason,omitempty"`
+	// Diff is a unified diff of the content, secrets masked.
+	Diff string `json:"diff,omitempty"`
+	// Backup is where the previous bytes were kept, relative to HOME.
+	Backup string `json:"backup,omitempty"`
+	// Error is set when Action is Failed.
+	Error string `json:"error,omitempty"`
+}
+
+// ID is "Kind/name".
+func (c Change) ID() string { return c.Kind + "/" + c.Name }
+
+// ChangeSet is the one result of both a plan and an apply.
+type ChangeSet struct {
+	Changes []Change
+}
+
+// Add appends changes.
+func (cs *ChangeSet) Add(c ...Change) { cs.Changes = append(cs.Changes, c...) }
+
+// Sort orders entries by kind rank, then name, then path.
+func (cs *ChangeSet) Sort(kindRank func(string) int) {
+	sort.SliceStable(cs.Changes, func(i, j int) bool {
+		a, b := cs.Changes[i], cs.Changes[j]
+		if ra, rb := kindRank(a.Kind), kindRank(b.Kind); ra != rb {
+			return ra < rb
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.Path < b.Path
+	})
+}
+
+// HasDrift reports whether any entry is drift.
+func (cs *ChangeSet) HasDrift() bool {
+	for _, c := range cs.Changes {
+		if c.Action.IsDrift() {
+			return true
+		}
+	}
+	return false
+}
+
+// Failed reports the failed entries.
+func (cs *ChangeSet) Failed() []Change {
+	var out []Change
+	for _, c := range cs.Changes {
+		if c.Action == Failed {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Summary counts entries per action.
+type Summary struct {
+	Created    int `json:"created"`
+	Configured int `json:"configured"`
+	Unchanged  int `json:"unchanged"`
+	Deleted    int `json:"deleted"`
+	Skipped    int `json:"skipped"`
+	Unmanaged  int `json:"unmanaged"`
+	Failed     int `json:"failed"`
+}
+
+// Summary counts the ChangeSet.
+func (cs *ChangeSet) Summary() Summary {
+	var s Summary
+	for _, c := range cs.Changes {
+		switch c.Action {
+		case Created:
+			s.Created++
+		case Configured:
+			s.Configured++
+		case Unchanged:
+			s.Unchanged++
+		case Deleted:
+			s.Deleted++
+		case Skipped:
+			s.Skipped++
+		case Unmanaged:
+			s.Unmanaged++
+		case Failed:
+			s.Failed++
+		}
+	}
+	return s
+}
+
+// Diff returns a unified diff from old to new, labelled a/path and b/path,
+// or "" when they are equal.
+func Diff(path string, old, new []byte) string {
+	if string(old) == string(new) {
+		return ""
+	}
+	d := udiff.Unified("a/"+path, "b/"+path, string(old), string(new))
+	if d == "" {
+		return ""
+	}
+	if !strings.HasSuffix(d, "\n") {
+		d += "\n"
+	}
+	return d
+}

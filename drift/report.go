@@ -1,0 +1,149 @@
+package drift
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the version of the JSON report; bumped only on an
+// incompatible change.
+const SchemaVersion = 1
+
+// Report is the JSON form of one pass (-o json), documented in the README.
+type Report struct {
+	SchemaVersion int       `json:"schemaVersion"`
+	RunID         string    `json:"runId,omitempty"`
+	Mode          string    `json:"mode"`
+	Time          time.Time `json:"time"`
+	Home          string    `json:"home"`
+	Catalog       string    `json:"catalog"`
+	CatalogDigest string    `json:"catalogDigest"`
+	Drift         bool      `json:"drift"`
+	Summary       Summary   `json:"summary"`
+	Changes       []Change  `json:"changes"`
+	Errors        []string  `json:"errors"`
+}
+
+// WriteJSON writes the report, indented, with a final newline.
+func WriteJSON(w io.Writer, r *Report) error {
+	if r.Changes == nil {
+		r.Changes = []Change{}
+	}
+	if r.Errors == nil {
+		r.Errors = []string{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// TextOptions shape the text report.
+type TextOptions struct {
+	Color bool
+	// Terse lists only drift and failures, without diffs (--check).
+	Terse bool
+	// Quiet leaves out unchanged entries (apply).
+	Quiet bool
+	// Label ends the summary line: "dry run", "check", "applied".
+	Label string
+}
+
+const (
+	red     = "\x1b[31m"
+	green   = "\x1b[32m"
+	yellow  = "\x1b[33m"
+	magenta = "\x1b[35m"
+	cyan    = "\x1b[36m"
+	bold    = "\x1b[1m"
+	reset   = "\x1b[0m"
+)
+
+func actionColor(a Action) string {
+	switch a {
+	case Created:
+		return green
+	case Configured:
+		return yellow
+	case Deleted, Failed:
+		return red
+	case Unmanaged:
+		return magenta
+	}
+	return ""
+}
+
+// WriteText writes one line per entry, each diff under its entry, and a
+// summary line.
+func WriteText(w io.Writer, cs *ChangeSet, o TextOptions) error {
+	paint := func(color, s string) string {
+		if !o.Color || color == "" {
+			return s
+		}
+		return color + s + reset
+	}
+	width := 0
+	for _, c := range cs.Changes {
+		if n := len(c.ID()); n > width {
+			width = n
+		}
+	}
+	var b strings.Builder
+	for _, c := range cs.Changes {
+		if o.Terse && !c.Action.IsDrift() && c.Action != Failed {
+			continue
+		}
+		if o.Quiet && c.Action == Unchanged {
+			continue
+		}
+		fmt.Fprintf(&b, "%-*s %s", width, c.ID(), paint(actionColor(c.Action), string(c.Action)))
+		if c.Path != "" {
+			b.WriteString(" ~/" + c.Path)
+		}
+		var notes []string
+		if c.Reason != "" {
+			notes = append(notes, c.Reason)
+		}
+		if c.Backup != "" && !o.Terse {
+			notes = append(notes, "backup ~/"+c.Backup)
+		}
+		if c.Error != "" {
+			notes = append(notes, c.Error)
+		}
+		if len(notes) > 0 {
+			b.WriteString(" (" + strings.Join(notes, "; ") + ")")
+		}
+		b.WriteByte('\n')
+		if c.Diff != "" && !o.Terse {
+			for _, line := range strings.SplitAfter(c.Diff, "\n") {
+				if line == "" {
+					continue
+				}
+				switch {
+				case strings.HasPrefix(line, "+++"), strings.HasPrefix(line, "---"):
+					b.WriteString(paint(bold, strings.TrimSuffix(line, "\n")) + "\n")
+				case strings.HasPrefix(line, "@@"):
+					b.WriteString(paint(cyan, strings.TrimSuffix(line, "\n")) + "\n")
+				case strings.HasPrefix(line, "+"):
+					b.WriteString(paint(green, strings.TrimSuffix(line, "\n")) + "\n")
+				case strings.HasPrefix(line, "-"):
+					b.WriteString(paint(red, strings.TrimSuffix(line, "\n")) + "\n")
+				default:
+					b.WriteString(line)
+				}
+			}
+		}
+	}
+	s := cs.Summary()
+	fmt.Fprintf(&b, "%d created, %d configured, %d deleted, %d unchanged, %d skipped, %d unmanaged, %d failed",
+		s.Created, s.Configured, s.Deleted, s.Unchanged, s.Skipped, s.Unmanaged, s.Failed)
+	if o.Label != "" {
+		b.WriteString(" (" + o.Label + ")")
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,209 @@
+// Package observed is every contact reconcile has with the host: files under
+// a HOME root (and, in later kinds, launchctl and ssh). All of it goes through
+// the Host interface, so that --dry-run runs the very code path of apply with
+// a decorator that records writes instead of doing them, and --check runs it
+// behind a guard that turns any write into a programming error.
+package observed
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/google/renameio/v2"
+)
+
+// Errors callers decide on.
+var (
+	// ErrOutsideHome: the path, or a symlink on it, leads out of HOME.
+	ErrOutsideHome = errors.New("leads outside HOME")
+	// ErrSymlink: a write would replace a symlink.
+	ErrSymlink = errors.New("is a symlink")
+	// ErrReadOnly: a write was attempted through the read-only guard.
+	ErrReadOnly = errors.New("write attempted in a read-only pass")
+)
+
+// Host is the one door to the machine. Paths are slash-separated and
+// relative to HOME.
+type Host interface {
+	// Home is the absolute HOME this host is rooted at.
+	Home() string
+	// ReadFile reads a regular file, following symlinks only inside HOME.
+	// A missing file gives an error that matches fs.ErrNotExist.
+	ReadFile(name string) ([]byte, fs.FileInfo, error)
+	// Lstat describes a path without following a final symlink.
+	Lstat(name string) (fs.FileInfo, error)
+	// ReadDir lists a directory; a missing one lists as empty.
+	ReadDir(name string) ([]fs.DirEntry, error)
+	// WriteFile replaces a file atomically (temp file, fsync, rename) with
+	// the given mode, creating parent directories 0755.
+	WriteFile(name string, data []byte, perm fs.FileMode) error
+	// Chmod changes a file's mode.
+	Chmod(name string, perm fs.FileMode) error
+	// Remove removes a file.
+	Remove(name string) error
+	// MkdirAll makes a directory and its parents, and sets its mode.
+	MkdirAll(name string, perm fs.FileMode) error
+}
+
+// FileHost is the real Host, rooted at a HOME directory through os.Root so
+// that no path and no symlink can lead out of it.
+type FileHost struct {
+	home string
+	root *os.Root
+}
+
+var _ Host = (*FileHost)(nil)
+
+// NewFileHost opens HOME, creating it if it does not exist yet (a fresh
+// disposable home).
+func NewFileHost(home string) (*FileHost, error) {
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		return nil, fmt.Errorf("home: %w", err)
+	}
+	root, err := os.OpenRoot(home)
+	if err != nil {
+		return nil, fmt.Errorf("home: %w", err)
+	}
+	return &FileHost{home: home, root: root}, nil
+}
+
+// Close releases the root.
+func (h *FileHost) Close() error { return h.root.Close() }
+
+// Home implements Host.
+func (h *FileHost) Home() string { return h.home }
+
+// clean checks that a name stays inside HOME before any system call.
+func clean(name string) (string, error) {
+	c := path.Clean(name)
+	if path.IsAbs(c) || c == ".." || strings.HasPrefix(c, "../") {
+		return "", &fs.PathError{Op: "resolve", Path: name, Err: ErrOutsideHome}
+	}
+	return c, nil
+}
+
+// wrap names an os.Root escape for what it is.
+func wrap(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if strings.Contains(err.Error(), "path escapes from parent") {
+		return &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("a symlink on the path %w", ErrOutsideHome)}
+	}
+	return err
+}
+
+// ReadFile implements Host.
+func (h *FileHost) ReadFile(name string) ([]byte, fs.FileInfo, error) {
+	c, err := clean(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := h.root.Open(c)
+	if err != nil {
+		return nil, nil, wrap("open", name, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, info, &fs.PathError{Op: "read", Path: name, Err: errors.New("not a regular file")}
+	}
+	data := make([]byte, info.Size())
+	if _, err := readFull(f, data); err != nil {
+		return nil, nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	return data, info, nil
+}
+
+// Lstat implements Host.
+func (h *FileHost) Lstat(name string) (fs.FileInfo, error) {
+	c, err := clean(name)
+	if err != nil {
+		return nil, err
+	}
+	info, err := h.root.Lstat(c)
+	return info, wrap("lstat", name, err)
+}
+
+// ReadDir implements Host.
+func (h *FileHost) ReadDir(name string) ([]fs.DirEntry, error) {
+	c, err := clean(name)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := fs.ReadDir(h.root.FS(), c)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return entries, wrap("readdir", name, err)
+}
+
+// WriteFile implements Host.
+func (h *FileHost) WriteFile(name string, data []byte, perm fs.FileMode) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	if info, err := h.root.Lstat(c); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+		target, _ := h.root.Readlink(c)
+		return &fs.PathError{Op: "write", Path: name, Err: fmt.Errorf("%w (-> %s); refusing to replace it", ErrSymlink, target)}
+	}
+	if dir := path.Dir(c); dir != "." {
+		if err := h.root.MkdirAll(dir, 0o755); err != nil {
+			return wrap("mkdir", dir, err)
+		}
+	}
+	err = renameio.WriteFile(c, data, perm, renameio.WithRoot(h.root), renameio.WithStaticPermissions(perm))
+	return wrap("write", name, err)
+}
+
+// Chmod implements Host.
+func (h *FileHost) Chmod(name string, perm fs.FileMode) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	return wrap("chmod", name, h.root.Chmod(c, perm))
+}
+
+// Remove implements Host.
+func (h *FileHost) Remove(name string) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	return wrap("remove", name, h.root.Remove(c))
+}
+
+// MkdirAll implements Host.
+func (h *FileHost) MkdirAll(name string, perm fs.FileMode) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	if err := h.root.MkdirAll(c, perm); err != nil {
+		return wrap("mkdir", name, err)
+	}
+	return wrap("chmod", name, h.root.Chmod(c, perm|fs.ModeDir))
+}
+
+func readFull(f *os.File, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := f.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	// A file that grew between stat and read is read again next pass; what
+	// we compared is what we had.
+	return n, nil
+}

@@ -155,12 +155,21 @@ func (h *FileHost) WriteFile(name string, data []byte, perm fs.FileMode) error {
 		target, _ := h.root.Readlink(c)
 		return &fs.PathError{Op: "write", Path: name, Err: fmt.Errorf("%w (-> %s); refusing to replace it", ErrSymlink, target)}
 	}
-	if dir := path.Dir(c); dir != "." {
+	dir := path.Dir(c)
+	if dir != "." {
 		if err := h.root.MkdirAll(dir, 0o755); err != nil {
 			return wrap("mkdir", dir, err)
 		}
 	}
-	err = renameio.WriteFile(c, data, perm, renameio.WithRoot(h.root), renameio.WithStaticPermissions(perm))
+	// renameio makes its temporary file in the root it is given: give it the
+	// target's own directory, so the temp file sits next to the target and a
+	// crash leaves debris nowhere else.
+	sub, err := h.root.OpenRoot(dir)
+	if err != nil {
+		return wrap("open", dir, err)
+	}
+	defer sub.Close()
+	err = renameio.WriteFile(path.Base(c), data, perm, renameio.WithRoot(sub), renameio.WithStaticPermissions(perm))
 	return wrap("write", name, err)
 }
 

@@ -29,11 +29,11 @@ type ServiceSpec struct {
 	// Enabled switches the service on or off directly. Leave it unset and name
 	// an InstanceKey to take both the switch and the default port from
 	// instance.yaml's services.<key>.
-	Enabled     *bool             `yaml:"enabled,omitempty" json:"enabled,omitempty"`
-	InstanceKey string            `yaml:"instanceKey,omitempty" json:"instanceKey,omitempty"`
-	LaunchAgent *ServiceAgentRef  `yaml:"launchAgent,omitempty" json:"launchAgent,omitempty"`
-	Health      Health            `yaml:"health,omitempty" json:"health,omitempty"`
-	Remediation *Remediation      `yaml:"remediation,omitempty" json:"remediation,omitempty"`
+	Enabled     *bool            `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	InstanceKey string           `yaml:"instanceKey,omitempty" json:"instanceKey,omitempty"`
+	LaunchAgent *ServiceAgentRef `yaml:"launchAgent,omitempty" json:"launchAgent,omitempty"`
+	Health      Health           `yaml:"health,omitempty" json:"health,omitempty"`
+	Remediation *Remediation     `yaml:"remediation,omitempty" json:"remediation,omitempty"`
 }
 
 // ServiceAgentRef names the launch agent that runs a service.

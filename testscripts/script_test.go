@@ -1,0 +1,270 @@
+// Package testscripts drives the real reconcile entry point through
+// testscript suites (*.txtar), each in a disposable HOME under $WORK.
+package testscripts
+
+import (
+	"crypto/sha256"
+	"errors"
+	"os/exec"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sanctum-haus/reconcile/cmd/reconcile/cli"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"reconcile": func() { os.Exit(cli.Main(os.Args[1:])) },
+	})
+}
+
+// TestScripts runs every *.txtar here. UPDATE_GOLDEN=1 rewrites the golden
+// files inside the archives from what the commands printed.
+func TestScripts(t *testing.T) {
+	catalog, err := filepath.Abs("../sanctum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 ".",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		UpdateScripts:       os.Getenv("UPDATE_GOLDEN") != "",
+		Setup: func(env *testscript.Env) error {
+			home := filepath.Join(env.WorkDir, "home")
+			if err := os.MkdirAll(home, 0o755); err != nil {
+				return err
+			}
+			env.Setenv("HOME", home)
+			env.Setenv("NO_COLOR", "1")
+			env.Setenv("SANCTUM_CATALOG", "")
+			bin := filepath.Join(env.WorkDir, "bin")
+			if err := os.MkdirAll(bin, 0o755); err != nil {
+				return err
+			}
+			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
+			// The shipped catalog, copied under $WORK/sanctum so that a
+			// script may edit it; files the archive brings win.
+			return copyMissing(catalog, filepath.Join(env.WorkDir, "sanctum"))
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"snapshot": cmdSnapshot,
+			"lock":     cmdLock,
+			"unlock":   cmdUnlock,
+			"backupof": cmdBackupOf,
+			"perm":     cmdPerm,
+			"exitcode": cmdExitCode,
+		},
+	})
+}
+
+func copyMissing(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if strings.HasSuffix(p, ".go") {
+			return nil
+		}
+		if _, err := os.Lstat(target); err == nil {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+}
+
+// cmdSnapshot writes one line per file under dir (path, type, mode, size,
+// mtime in ns, sha256) into out, so that two snapshots compare with cmp.
+//
+//	snapshot [-exclude relprefix]... dir out
+func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! snapshot")
+	}
+	var excludes []string
+	for len(args) >= 2 && args[0] == "-exclude" {
+		excludes = append(excludes, filepath.FromSlash(args[1]))
+		args = args[2:]
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: snapshot [-exclude relprefix]... dir out")
+	}
+	dir := ts.MkAbs(args[0])
+	var lines []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		for _, ex := range excludes {
+			if rel == ex || strings.HasPrefix(rel, ex+string(filepath.Separator)) {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+		}
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("%s %s %d %d", filepath.ToSlash(rel), info.Mode(), info.Size(), info.ModTime().UnixNano())
+		if info.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(data)
+			line += " " + hex.EncodeToString(sum[:])
+		} else if info.Mode()&fs.ModeSymlink != 0 {
+			target, _ := os.Readlink(p)
+			line += " -> " + target
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	ts.Check(err)
+	sort.Strings(lines)
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+}
+
+// Locks held by scripts, by absolute path.
+var (
+	locksMu sync.Mutex
+	locks   = map[string]*flock.Flock{}
+)
+
+// cmdLock holds an exclusive flock on a file, as a running pass would; with
+// a duration it lets go after that long, otherwise at unlock or script end.
+//
+//	lock file [duration]
+func cmdLock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: lock file [duration]")
+	}
+	p := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(filepath.Dir(p), 0o700))
+	f := flock.New(p)
+	ok, err := f.TryLock()
+	ts.Check(err)
+	if !ok {
+		ts.Fatalf("lock %s: already held", p)
+	}
+	locksMu.Lock()
+	locks[p] = f
+	locksMu.Unlock()
+	ts.Defer(func() { _ = f.Unlock() })
+	if len(args) == 2 {
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		time.AfterFunc(d, func() { _ = f.Unlock() })
+	}
+}
+
+// cmdUnlock releases a lock taken by lock.
+//
+//	unlock file
+func cmdUnlock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: unlock file")
+	}
+	p := ts.MkAbs(args[0])
+	locksMu.Lock()
+	f := locks[p]
+	delete(locks, p)
+	locksMu.Unlock()
+	if f == nil {
+		ts.Fatalf("unlock %s: not locked by this script", p)
+	}
+	ts.Check(f.Unlock())
+}
+
+// cmdBackupOf checks that some run's backup of a HOME-relative path holds
+// exactly the bytes of a file.
+//
+//	backupof home relpath want
+func cmdBackupOf(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: backupof home relpath want")
+	}
+	want, err := os.ReadFile(ts.MkAbs(args[2]))
+	ts.Check(err)
+	matches, err := filepath.Glob(filepath.Join(ts.MkAbs(args[0]), ".sanctum/state/backups/*", filepath.FromSlash(args[1])))
+	ts.Check(err)
+	found := false
+	for _, m := range matches {
+		if got, err := os.ReadFile(m); err == nil && string(got) == string(want) {
+			found = true
+		}
+	}
+	switch {
+	case neg && found:
+		ts.Fatalf("a backup of %s holds the bytes of %s", args[1], args[2])
+	case !neg && !found:
+		ts.Fatalf("no backup of %s holds the bytes of %s (%d backups of that path)", args[1], args[2], len(matches))
+	}
+}
+
+// cmdPerm checks a file's permission bits.
+//
+//	perm path 0600
+func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: perm path mode")
+	}
+	want, err := strconv.ParseUint(args[1], 8, 32)
+	ts.Check(err)
+	info, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	got := info.Mode().Perm()
+	if (got == fs.FileMode(want)) == neg {
+		ts.Fatalf("%s has mode %#o; want %s%#o", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
+	}
+}
+
+// cmdExitCode runs a program like exec, keeping its stdout and stderr for
+// the next stdout/stderr checks, and checks its exact exit status (exec
+// only tells zero from non-zero, and reconcile's 1, 2 and 3 mean different
+// things).
+//
+//	exitcode N program [args...]
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N program [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d; want %d", args[1], got, want)
+	}
+}

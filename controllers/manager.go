@@ -69,19 +69,23 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 	return cs, result.ErrorOrNil()
 }
 
-// supersede drops "skipped" entries of objects the prune acted on: a
-// disabled service whose manifest is removed reads as deleted, once.
+// supersede drops "skipped" entries of objects the prune acted on, and gives
+// the prune's entry the skip's reason: a disabled service whose manifest is
+// removed reads as deleted, once, saying why.
 func supersede(changes, pruned []drift.Change) []drift.Change {
 	if len(pruned) == 0 {
 		return changes
 	}
-	acted := make(map[string]bool, len(pruned))
-	for _, c := range pruned {
-		acted[c.ID()] = true
+	acted := make(map[string]int, len(pruned))
+	for i, c := range pruned {
+		acted[c.ID()] = i
 	}
 	out := changes[:0]
 	for _, c := range changes {
-		if c.Action == drift.Skipped && acted[c.ID()] {
+		if i, ok := acted[c.ID()]; ok && c.Action == drift.Skipped {
+			if pruned[i].Action == drift.Deleted {
+				pruned[i].Reason = c.Reason
+			}
 			continue
 		}
 		out = append(out, c)

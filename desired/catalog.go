@@ -85,6 +85,8 @@ type loader struct {
 	cat     *Catalog
 	// where each object was declared, for cross-object errors
 	origin map[string]origin
+	// every Kind/name some document declares, decoded or not
+	declared map[string]bool
 }
 
 type origin struct {
@@ -105,9 +107,10 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 		strict: newStrictChecker(),
 		secrets: &secretResolver{ctx: ctx, mode: opts.Secrets, home: opts.Home,
 			keychain: opts.Secrets == ResolveSecrets && keychainAvailable()},
-		digest: h,
-		cat:    &Catalog{Name: opts.Name, Sources: make(map[string]string)},
-		origin: make(map[string]origin),
+		digest:   h,
+		cat:      &Catalog{Name: opts.Name, Sources: make(map[string]string)},
+		origin:   make(map[string]origin),
+		declared: make(map[string]bool),
 	}
 	l.funcs = template.FuncMap{"secret": l.secrets.lookup}
 
@@ -133,7 +136,9 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 			l.loadObjects(name)
 		}
 	}
-	if len(l.errs) == 0 {
+	if l.cat.Instance != nil {
+		// Objects that decoded are checked against each other even when
+		// others did not: every problem is reported at once.
 		l.resolve()
 		l.validateCatalog()
 	}
@@ -310,6 +315,7 @@ func (l *loader) loadObject(file string, doc *yaml.Node) {
 	kind, kindNode := scalarField(root, "kind")
 	name, _ := scalarField(root, "metadata", "name")
 	object := kind + "/" + name
+	l.declared[object] = true
 	switch kind {
 	case v1.KindService:
 		if !l.expandTemplates(file, object, root) {
@@ -459,7 +465,7 @@ func (l *loader) validateCatalog() {
 	ports := make(map[int]*v1.Service)
 	for _, s := range sortedServices(l.cat.Services) {
 		for i, d := range s.Spec.DependsOn {
-			if _, ok := byName[d]; !ok {
+			if _, ok := byName[d]; !ok && !l.declared[v1.KindService+"/"+d] {
 				errAt(s, field.NotFound(field.NewPath("spec", "dependsOn").Index(i), d))
 			}
 		}

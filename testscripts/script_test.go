@@ -4,12 +4,12 @@ package testscripts
 
 import (
 	"crypto/sha256"
-	"errors"
-	"os/exec"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -66,6 +66,7 @@ func TestScripts(t *testing.T) {
 			"backupof": cmdBackupOf,
 			"perm":     cmdPerm,
 			"exitcode": cmdExitCode,
+			"dropobj":  cmdDropObject,
 		},
 	})
 }
@@ -267,4 +268,31 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited %d; want %d", args[1], got, want)
 	}
+}
+
+// cmdDropObject removes the YAML document of one object from a catalog file,
+// as a user deleting it from the catalog would.
+//
+//	dropobj file Kind name
+func cmdDropObject(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: dropobj file Kind name")
+	}
+	p := ts.MkAbs(args[0])
+	data, err := os.ReadFile(p)
+	ts.Check(err)
+	docs := strings.Split(string(data), "\n---\n")
+	kept := docs[:0]
+	dropped := 0
+	for _, d := range docs {
+		if strings.Contains(d, "\nkind: "+args[1]+"\n") && strings.Contains(d, "\n  name: "+args[2]+"\n") {
+			dropped++
+			continue
+		}
+		kept = append(kept, d)
+	}
+	if dropped != 1 {
+		ts.Fatalf("%s: found %d documents of %s/%s; want 1", args[0], dropped, args[1], args[2])
+	}
+	ts.Check(os.WriteFile(p, []byte(strings.Join(kept, "\n---\n")), 0o644))
 }

@@ -156,7 +156,7 @@ func (p *Probe) validate(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	need := func(name, value string) {
 		if value == "" {
-			errs = append(errs, field.Required(path.Child(name), "a "+p.Type+" probe needs "+name))
+			errs = append(errs, field.Required(path.Child(name), p.Type+" probes need "+name))
 		}
 	}
 	switch p.Type {

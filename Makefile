@@ -1,0 +1,47 @@
+# reconcile: make a Sanctum host match its checked-in catalog.
+GO      ?= go
+BIN     := bin/reconcile
+CATALOG := sanctum
+
+.PHONY: build test lint demo render-check clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/reconcile
+
+# The whole suite: formatting and vet, unit tests, testscript suites.
+test: lint
+	$(GO) test -count=1 ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# The checked-in manifests under sanctum/services are what the catalog renders.
+render-check: build
+	./$(BIN) render --check --catalog $(CATALOG)
+
+# The main job on the shipped catalog, in a disposable home made here (with
+# the one demo secret the catalog needs); the real HOME is never touched.
+demo: build
+	@set -e; home=$$(mktemp -d -t reconcile-demo.XXXXXX); \
+	mkdir -p "$$home/.sanctum/secrets"; chmod 700 "$$home/.sanctum/secrets"; \
+	printf 'demo-%s\n' "$$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" > "$$home/.sanctum/secrets/openclaw-gateway-token"; \
+	chmod 600 "$$home/.sanctum/secrets/openclaw-gateway-token"; \
+	r="./$(BIN) --home $$home --catalog $(CATALOG)"; \
+	echo "== disposable home: $$home"; \
+	echo "== reconcile --dry-run: the full plan (exit 2: drift)"; \
+	$$r --dry-run || [ $$? -eq 2 ]; \
+	echo; echo "== reconcile apply"; $$r apply; \
+	echo; echo "== reconcile --check: zero drift (exit 0)"; $$r --check; \
+	echo; echo "== a hand edit of ~/.sanctum/services/voice-agent.yaml"; \
+	sed -i.orig 's/port: 1138$$/port: 1139/' "$$home/.sanctum/services/voice-agent.yaml"; rm -f "$$home/.sanctum/services/voice-agent.yaml.orig"; \
+	$$r --check || [ $$? -eq 2 ]; \
+	$$r --dry-run | grep -v ' unchanged ' || true; \
+	echo; echo "== reconcile apply restores it, keeping the edited bytes in a backup"; $$r apply; \
+	$$r --check; \
+	echo; echo "== backups:"; find "$$home/.sanctum/state/backups" -type f | sed "s|$$home|~|"; \
+	echo; echo "The demo home stays at $$home (rm -rf it when done)."
+
+clean:
+	rm -rf bin

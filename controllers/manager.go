@@ -23,7 +23,7 @@ type Controller interface {
 // Controllers returns the controllers in the order a pass runs them:
 // calibration files and service manifests first (the rest reads them).
 func Controllers() []Controller {
-	return []Controller{CalibrationController{}, ServiceController{}}
+	return []Controller{CalibrationController{}, ServiceController{}, PersonaController{}}
 }
 
 // KindRank orders kinds in reports as the pass runs them.
@@ -33,6 +33,8 @@ func KindRank(kind string) int {
 		return 0
 	case v1.KindService:
 		return 1
+	case v1.KindPersonaFile:
+		return 3
 	}
 	return 100
 }
@@ -99,7 +101,7 @@ func supersede(changes, pruned []drift.Change) []drift.Change {
 func (p *Pass) prune() []drift.Change {
 	paths := make([]string, 0, len(p.prev))
 	for path := range p.prev {
-		if !p.desired[path] {
+		if _, wanted := p.desired[path]; !wanted {
 			paths = append(paths, path)
 		}
 	}

@@ -49,23 +49,29 @@ type Pass struct {
 	Now   time.Time
 	// Diffs asks for unified diffs of changed content (dry-run, apply).
 	Diffs bool
+	// Record asks a --check pass to write the audit ledgers anyway, through
+	// RecordHost (the undecorated host); nothing else is written.
+	Record     bool
+	RecordHost observed.Host
 
 	secrets [][]byte
 	prev    map[string]InventoryEntry // inventory of the previous pass, by path
 
-	mu      sync.Mutex
-	owned   map[string]InventoryEntry // what this pass owns, by path
-	desired map[string]bool           // every path some object wants
-	backups []BackupEntry
+	mu       sync.Mutex
+	owned    map[string]InventoryEntry // what this pass owns, by path
+	desired  map[string]string         // every path some object wants, and which object
+	observed map[string]string         // sha256 of what a drifted file held
+	backups  []BackupEntry
 }
 
 // NewPass prepares a pass.
 func NewPass(host observed.Host, mode Mode, runID string, now time.Time, secrets []string, prev []InventoryEntry) *Pass {
 	p := &Pass{
 		Host: host, Mode: mode, RunID: runID, Now: now, Diffs: mode != ModeCheck,
-		prev:    make(map[string]InventoryEntry, len(prev)),
-		owned:   make(map[string]InventoryEntry, len(prev)),
-		desired: make(map[string]bool, len(prev)),
+		prev:     make(map[string]InventoryEntry, len(prev)),
+		owned:    make(map[string]InventoryEntry, len(prev)),
+		desired:  make(map[string]string, len(prev)),
+		observed: make(map[string]string),
 	}
 	for _, s := range secrets {
 		p.secrets = append(p.secrets, []byte(s))
@@ -129,8 +135,14 @@ func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 	c := drift.Change{Kind: t.Kind, Name: t.Name, Path: t.Path}
 	p.mu.Lock()
-	p.desired[t.Path] = true
+	other, taken := p.desired[t.Path]
+	if !taken {
+		p.desired[t.Path] = c.ID()
+	}
 	p.mu.Unlock()
+	if taken {
+		return p.fail(c, fmt.Errorf("%s is already written by %s; two objects cannot own one file", t.Path, other))
+	}
 	if err := ctx.Err(); err != nil {
 		return p.fail(c, err)
 	}
@@ -158,6 +170,9 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 			c.Reason = fmt.Sprintf("mode %#o, holds a secret: want 0600", perm)
 		}
 	default:
+		p.mu.Lock()
+		p.observed[t.Path] = digest(current)
+		p.mu.Unlock()
 		mode := info.Mode().Perm()
 		if secret {
 			mode = 0o600
@@ -180,6 +195,14 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 	}
 	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: digest(t.Content)})
 	return c
+}
+
+// ObservedDigest is the sha256 of what a file held before this pass
+// changed it, or "" when it was missing or already right.
+func (p *Pass) ObservedDigest(path string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.observed[path]
 }
 
 // fail records a failed object; what it owned before stays owned, so that a

@@ -56,8 +56,11 @@ type Options struct {
 type Catalog struct {
 	Name        string
 	Instance    *v1.InstanceSettings
-	Services    []*v1.Service // sorted by name
+	Services    []*v1.Service     // sorted by name
+	Personas    []*v1.PersonaFile // sorted by name
 	Calibration []*v1.CalibrationFile
+	// FS is the catalog directory, for sources that live in it.
+	FS fs.FS
 	// Sources maps Kind/name to the catalog file that declared it.
 	Sources      map[string]string
 	Digest       string   // sha256 over every catalog file read
@@ -108,7 +111,7 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 		secrets: &secretResolver{ctx: ctx, mode: opts.Secrets, home: opts.Home,
 			keychain: opts.Secrets == ResolveSecrets && keychainAvailable()},
 		digest:   h,
-		cat:      &Catalog{Name: opts.Name, Sources: make(map[string]string)},
+		cat:      &Catalog{Name: opts.Name, FS: opts.FS, Sources: make(map[string]string)},
 		origin:   make(map[string]origin),
 		declared: make(map[string]bool),
 	}
@@ -145,8 +148,10 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 	if len(l.errs) > 0 {
 		return nil, l.combined()
 	}
+	l.loadPersonaSources()
 	l.compileCalibration(capabilities)
 	sort.Slice(l.cat.Services, func(i, j int) bool { return l.cat.Services[i].Name < l.cat.Services[j].Name })
+	sort.Slice(l.cat.Personas, func(i, j int) bool { return l.cat.Personas[i].Name < l.cat.Personas[j].Name })
 	l.cat.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	l.cat.SecretValues = l.secrets.values
 	return l.cat, nil
@@ -316,40 +321,68 @@ func (l *loader) loadObject(file string, doc *yaml.Node) {
 	name, _ := scalarField(root, "metadata", "name")
 	object := kind + "/" + name
 	l.declared[object] = true
-	switch kind {
-	case v1.KindService:
-		if !l.expandTemplates(file, object, root) {
-			return
-		}
-		svc := &v1.Service{}
-		if !l.decodeStrict(file, object, doc, svc) {
-			return
-		}
-		if errs := svc.Validate(); len(errs) > 0 {
-			l.errs = append(l.errs, fieldErrors(l.display(file), object, doc, errs)...)
-			return
-		}
-		key := object
-		if prev, dup := l.origin[key]; dup {
-			line, col := locate(doc, "metadata.name")
-			pl, _ := locate(prev.root, "metadata.name")
-			l.add(file, line, col, object, "metadata.name",
-				fmt.Sprintf("Duplicate value: %q (first declared at %s:%d)", name, l.display(prev.file), pl))
-			return
-		}
-		l.origin[key] = origin{file: file, root: doc}
-		l.cat.Sources[key] = file
-		l.cat.Services = append(l.cat.Services, svc)
-	case "":
+	info, known := kinds[kind]
+	switch {
+	case kind == "":
 		at := root
 		if kindNode != nil {
 			at = kindNode
 		}
-		l.add(file, at.Line, at.Column, "", "kind", "Required value: every object needs a kind (known: "+v1.KindService+")")
-	default:
+		l.add(file, at.Line, at.Column, "", "kind", "Required value: every object needs a kind (known: "+knownKinds()+")")
+		return
+	case !known:
 		l.add(file, kindNode.Line, kindNode.Column, object, "kind",
-			fmt.Sprintf("Unsupported value: unknown kind %q (known: %s)", kind, v1.KindService))
+			fmt.Sprintf("Unsupported value: unknown kind %q (known: %s)", kind, knownKinds()))
+		return
 	}
+	if !l.expandTemplates(file, object, root) {
+		return
+	}
+	obj := info.newObject()
+	if !l.decodeStrict(file, object, doc, obj) {
+		return
+	}
+	if errs := obj.Validate(); len(errs) > 0 {
+		l.errs = append(l.errs, fieldErrors(l.display(file), object, doc, errs)...)
+		return
+	}
+	if prev, dup := l.origin[object]; dup {
+		line, col := locate(doc, "metadata.name")
+		pl, _ := locate(prev.root, "metadata.name")
+		l.add(file, line, col, object, "metadata.name",
+			fmt.Sprintf("Duplicate value: %q (first declared at %s:%d)", name, l.display(prev.file), pl))
+		return
+	}
+	l.origin[object] = origin{file: file, root: doc}
+	l.cat.Sources[object] = file
+	info.add(l.cat, obj)
+}
+
+// kindInfo is what the loader knows about one kind.
+type kindInfo struct {
+	newObject func() v1.Object
+	add       func(*Catalog, v1.Object)
+}
+
+// kinds a catalog may declare.
+var kinds = map[string]kindInfo{
+	v1.KindService: {
+		newObject: func() v1.Object { return &v1.Service{} },
+		add:       func(c *Catalog, o v1.Object) { c.Services = append(c.Services, o.(*v1.Service)) },
+	},
+	v1.KindPersonaFile: {
+		newObject: func() v1.Object { return &v1.PersonaFile{} },
+		add:       func(c *Catalog, o v1.Object) { c.Personas = append(c.Personas, o.(*v1.PersonaFile)) },
+	},
+}
+
+func knownKinds() string {
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // scalarField returns the value of a scalar at a key path and its node.
@@ -496,6 +529,27 @@ func sortedServices(in []*v1.Service) []*v1.Service {
 	out := append([]*v1.Service(nil), in...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// loadPersonaSources reads the persona sources that live in the catalog. A
+// missing one is an error of that object only, reported by its controller.
+func (l *loader) loadPersonaSources() {
+	for _, pf := range l.cat.Personas {
+		dir := pf.Spec.Source.Catalog
+		if dir == "" {
+			continue
+		}
+		pf.Spec.Loaded = make(map[string]v1.LoadedSource)
+		for _, f := range pf.FileNames() {
+			name := path.Join(path.Clean(dir), f)
+			data, err := fs.ReadFile(l.opts.FS, name)
+			if err == nil {
+				fmt.Fprintf(l.digest, "%s\x00%d\x00", name, len(data))
+				l.digest.Write(data)
+			}
+			pf.Spec.Loaded[f] = v1.LoadedSource{Content: data, Err: err}
+		}
+	}
 }
 
 // compileCalibration derives the calibration files from the catalog.

@@ -34,6 +34,8 @@ type Host interface {
 	// ReadFile reads a regular file, following symlinks only inside HOME.
 	// A missing file gives an error that matches fs.ErrNotExist.
 	ReadFile(name string) ([]byte, fs.FileInfo, error)
+	// Stat describes a path, following symlinks only inside HOME.
+	Stat(name string) (fs.FileInfo, error)
 	// Lstat describes a path without following a final symlink.
 	Lstat(name string) (fs.FileInfo, error)
 	// ReadDir lists a directory; a missing one lists as empty.
@@ -120,6 +122,25 @@ func (h *FileHost) ReadFile(name string) ([]byte, fs.FileInfo, error) {
 		return nil, nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
 	return data, info, nil
+}
+
+// Stat implements Host.
+func (h *FileHost) Stat(name string) (fs.FileInfo, error) {
+	c, err := clean(name)
+	if err != nil {
+		return nil, err
+	}
+	info, err := h.root.Stat(c)
+	return info, wrap("stat", name, err)
+}
+
+// Readlink returns a symlink's target as written.
+func (h *FileHost) Readlink(name string) (string, error) {
+	c, err := clean(name)
+	if err != nil {
+		return "", err
+	}
+	return h.root.Readlink(c)
 }
 
 // Lstat implements Host.

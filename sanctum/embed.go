@@ -10,7 +10,7 @@ import (
 	"io/fs"
 )
 
-//go:embed *.yaml services/*.yaml
+//go:embed *.yaml services/*.yaml personas
 var files embed.FS
 
 // Example returns the example catalog.

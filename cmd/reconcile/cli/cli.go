@@ -112,7 +112,7 @@ func version() string {
 }
 
 func (a *app) rootCommand() *cobra.Command {
-	var dryRun, check bool
+	var dryRun, check, record bool
 	root := &cobra.Command{
 		Use:   "reconcile",
 		Short: "Make a Sanctum host match its checked-in catalog",
@@ -133,13 +133,16 @@ Every command exits 1 on error (invalid catalog, I/O failure).`,
 			case dryRun:
 				return a.runPass(cmd.Context(), modeDryRun, passOptions{})
 			case check:
-				return a.runPass(cmd.Context(), modeCheck, passOptions{})
+				return a.runPass(cmd.Context(), modeCheck, passOptions{record: record})
+			case record:
+				return &exitError{ExitError, errors.New("--record goes with --check (the audit pass)")}
 			}
 			return cmd.Help()
 		},
 	}
 	root.Flags().BoolVar(&dryRun, "dry-run", false, "show the full plan with diffs; write nothing (exit 2 on drift)")
 	root.Flags().BoolVar(&check, "check", false, "list drift tersely for CI; write nothing (exit 2 on drift)")
+	root.Flags().BoolVar(&record, "record", false, "with --check: write the audit ledgers (agent-markdown-sync.json), nothing else")
 	root.MarkFlagsMutuallyExclusive("dry-run", "check")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.home, "home", "", "the home to reconcile (default $HOME)")

@@ -23,6 +23,7 @@ const (
 
 type passOptions struct {
 	lockTimeout time.Duration
+	record      bool // --check --record: the audit pass writes its ledgers
 }
 
 func (a *app) applyCommand() *cobra.Command {
@@ -91,6 +92,9 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	now := a.cfg.Now()
 	runID := newRunID(now)
 	pass := controllers.NewPass(host, mode, runID, now, cat.SecretValues, state.Inventory)
+	if o.record {
+		pass.Record, pass.RecordHost = true, real
+	}
 	cs, runErr := pass.Run(ctx, cat, controllers.Controllers())
 	a.redactor.ChangeSet(cs)
 	if err := a.report(mode, runID, now, home, cat, cs, runErr); err != nil {

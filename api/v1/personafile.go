@@ -1,0 +1,168 @@
+package v1
+
+import (
+	"path"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// KindPersonaFile is the kind of a PersonaFile object.
+const KindPersonaFile = "PersonaFile"
+
+// PersonaFileNames are the persona files an agent has, in the order reports
+// list them.
+var PersonaFileNames = []string{"IDENTITY.md", "SOUL.md", "TOOLS.md", "HEARTBEAT.md"}
+
+// PersonaFile keeps one agent's canonical persona markdown identical in each
+// of its workspaces. One object covers an agent's files and targets; the
+// controller expands it into one entry per file and target.
+type PersonaFile struct {
+	TypeMeta   `yaml:",inline" json:",inline"`
+	ObjectMeta `yaml:"metadata" json:"metadata"`
+	Spec       PersonaFileSpec `yaml:"spec" json:"spec"`
+	Status     Status          `yaml:"status,omitempty" json:"status,omitempty"`
+}
+
+// PersonaFileSpec is the desired shape of a PersonaFile.
+type PersonaFileSpec struct {
+	// Agent defaults to metadata.name.
+	Agent string `yaml:"agent,omitempty" json:"agent,omitempty"`
+	// Files defaults to all of PersonaFileNames.
+	Files  []string      `yaml:"files,omitempty" json:"files,omitempty"`
+	Source PersonaSource `yaml:"source" json:"source"`
+	// Targets are workspace directories ("~/.openclaw/workspace-windu") or
+	// globs over them ("~/.openclaw/workspace*"), under HOME.
+	Targets []string `yaml:"targets" json:"targets"`
+	// Optional: a missing workspace is skipped and reported as such, never
+	// created. Otherwise a missing workspace fails the object.
+	Optional bool `yaml:"optional,omitempty" json:"optional,omitempty"`
+	// Nodes are the remote nodes that receive these files too.
+	Nodes []string `yaml:"nodes,omitempty" json:"nodes,omitempty"`
+	// AllowSecrets lets a source that looks like it holds secret material
+	// (a private key, an API token) travel anyway.
+	AllowSecrets bool `yaml:"allowSecrets,omitempty" json:"allowSecrets,omitempty"`
+
+	// Loaded holds the sources read from the catalog by file name, each with
+	// its bytes or the error reading it; desired fills it, so that catalog
+	// sources count in the catalog digest and are read once.
+	Loaded map[string]LoadedSource `yaml:"-" json:"-"`
+}
+
+// LoadedSource is one source file read from the catalog.
+type LoadedSource struct {
+	Content []byte
+	Err     error
+}
+
+// PersonaSource says where the canonical files are: a folder inside the
+// catalog, or a folder under HOME (such as the persona root of the
+// instance settings, ~/Projects/mlx-finetune/data/raw/<agent>-workspace).
+type PersonaSource struct {
+	Catalog string `yaml:"catalog,omitempty" json:"catalog,omitempty"`
+	Path    string `yaml:"path,omitempty" json:"path,omitempty"`
+}
+
+// GetKind implements Object.
+func (p *PersonaFile) GetKind() string { return KindPersonaFile }
+
+// GetName implements Object.
+func (p *PersonaFile) GetName() string { return p.Name }
+
+// AgentName is the agent, defaulted.
+func (p *PersonaFile) AgentName() string {
+	if p.Spec.Agent != "" {
+		return p.Spec.Agent
+	}
+	return p.Name
+}
+
+// FileNames are the files, defaulted.
+func (p *PersonaFile) FileNames() []string {
+	if len(p.Spec.Files) > 0 {
+		return p.Spec.Files
+	}
+	return PersonaFileNames
+}
+
+// HomePath turns "~/x" into the HOME-relative "x"; ok is false for anything
+// that is not under HOME.
+func HomePath(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "~/")
+	if !ok || rest == "" {
+		return "", false
+	}
+	c := path.Clean(rest)
+	if c == "." || c == ".." || strings.HasPrefix(c, "../") || path.IsAbs(c) {
+		return "", false
+	}
+	return c, true
+}
+
+// Validate implements Object.
+func (p *PersonaFile) Validate() field.ErrorList {
+	errs := validateMeta(p.TypeMeta, p.ObjectMeta, KindPersonaFile)
+	spec := field.NewPath("spec")
+	if p.Spec.Agent != "" {
+		for _, msg := range validation.IsDNS1123Label(p.Spec.Agent) {
+			errs = append(errs, field.Invalid(spec.Child("agent"), p.Spec.Agent, msg))
+		}
+	}
+	seen := make(map[string]bool)
+	for i, f := range p.Spec.Files {
+		fp := spec.Child("files").Index(i)
+		switch {
+		case !isPersonaFileName(f):
+			errs = append(errs, field.NotSupported(fp, f, PersonaFileNames))
+		case seen[f]:
+			errs = append(errs, field.Duplicate(fp, f))
+		}
+		seen[f] = true
+	}
+	src := spec.Child("source")
+	switch s := p.Spec.Source; {
+	case s.Catalog == "" && s.Path == "":
+		errs = append(errs, field.Required(src, "catalog (a folder in the catalog) or path (~/... under HOME)"))
+	case s.Catalog != "" && s.Path != "":
+		errs = append(errs, field.Invalid(src, s, "set catalog or path, not both"))
+	case s.Catalog != "":
+		c := path.Clean(s.Catalog)
+		if path.IsAbs(c) || c == ".." || strings.HasPrefix(c, "../") || c == "." {
+			errs = append(errs, field.Invalid(src.Child("catalog"), s.Catalog, "must be a folder inside the catalog"))
+		}
+	default:
+		if _, ok := HomePath(s.Path); !ok {
+			errs = append(errs, field.Invalid(src.Child("path"), s.Path, "must be ~/... under HOME"))
+		}
+	}
+	if len(p.Spec.Targets) == 0 {
+		errs = append(errs, field.Required(spec.Child("targets"), "workspaces such as ~/.openclaw/workspace-"+p.AgentName()))
+	}
+	for i, t := range p.Spec.Targets {
+		tp := spec.Child("targets").Index(i)
+		rel, ok := HomePath(t)
+		if !ok {
+			errs = append(errs, field.Invalid(tp, t, "must be ~/... under HOME"))
+			continue
+		}
+		if _, err := path.Match(path.Base(rel), ""); err != nil || strings.ContainsAny(path.Dir(rel), "*?[") {
+			errs = append(errs, field.Invalid(tp, t, "a glob may only be in the last path element"))
+		}
+	}
+	for i, n := range p.Spec.Nodes {
+		for _, msg := range validation.IsDNS1123Label(n) {
+			errs = append(errs, field.Invalid(spec.Child("nodes").Index(i), n, msg))
+		}
+	}
+	return errs
+}
+
+func isPersonaFileName(f string) bool {
+	for _, n := range PersonaFileNames {
+		if f == n {
+			return true
+		}
+	}
+	return false
+}

@@ -211,8 +211,15 @@ func (p *Pass) fail(c drift.Change, err error) drift.Change {
 	c.Action = drift.Failed
 	c.Error = err.Error()
 	p.mu.Lock()
-	if e, ok := p.prev[c.Path]; ok {
-		p.owned[c.Path] = e
+	if c.Path != "" {
+		// Still wanted: a failure must never read as "no longer in the
+		// catalog" to the prune.
+		if _, taken := p.desired[c.Path]; !taken {
+			p.desired[c.Path] = c.ID()
+		}
+		if e, ok := p.prev[c.Path]; ok {
+			p.owned[c.Path] = e
+		}
 	}
 	p.mu.Unlock()
 	return c

@@ -12,6 +12,7 @@ import (
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/observed"
 )
 
 // Controller reconciles every object of one kind.
@@ -23,7 +24,7 @@ type Controller interface {
 // Controllers returns the controllers in the order a pass runs them:
 // calibration files and service manifests first (the rest reads them).
 func Controllers() []Controller {
-	return []Controller{CalibrationController{}, ServiceController{}, PersonaController{}}
+	return []Controller{CalibrationController{}, ServiceController{}, LaunchAgentController{}, PersonaController{}}
 }
 
 // KindRank orders kinds in reports as the pass runs them.
@@ -33,6 +34,8 @@ func KindRank(kind string) int {
 		return 0
 	case v1.KindService:
 		return 1
+	case v1.KindLaunchAgent:
+		return 2
 	case v1.KindPersonaFile:
 		return 3
 	}
@@ -48,7 +51,7 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 	for _, c := range controllers {
 		cs.Add(c.Reconcile(ctx, p, cat)...)
 	}
-	pruned := p.prune()
+	pruned := p.prune(ctx)
 	cs.Changes = supersede(cs.Changes, pruned)
 	cs.Add(pruned...)
 	cs.Sort(KindRank)
@@ -69,6 +72,21 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 		}
 	}
 	return cs, result.ErrorOrNil()
+}
+
+// unload boots a service out before its plist goes, if launchd has it.
+func (p *Pass) unload(ctx context.Context, target string) error {
+	if p.Launchd == nil || p.Launchd.Available() != nil {
+		return nil
+	}
+	_, err := p.Launchd.Print(ctx, target)
+	switch {
+	case errors.Is(err, observed.ErrNotLoaded):
+		return nil
+	case err != nil:
+		return err
+	}
+	return observed.BootoutAndWait(ctx, p.Launchd, target, p.Reload)
 }
 
 // supersede drops "skipped" entries of objects the prune acted on, and gives
@@ -98,7 +116,7 @@ func supersede(changes, pruned []drift.Change) []drift.Change {
 // prune removes files of the previous inventory that no object wants any
 // more, only while they still hold exactly what reconcile wrote; a file
 // changed since is reported and left in place, and stays in the inventory.
-func (p *Pass) prune() []drift.Change {
+func (p *Pass) prune(ctx context.Context) []drift.Change {
 	paths := make([]string, 0, len(p.prev))
 	for path := range p.prev {
 		if _, wanted := p.desired[path]; !wanted {
@@ -123,6 +141,13 @@ func (p *Pass) prune() []drift.Change {
 			p.own(e)
 			out = append(out, c)
 			continue
+		}
+		if e.Launchd != "" {
+			c.Target = e.Launchd
+			if err := p.unload(ctx, e.Launchd); err != nil {
+				out = append(out, p.fail(c, err))
+				continue
+			}
 		}
 		backup, err := p.backup(e.Kind, e.Name, path, data, info.Mode().Perm(), "removed")
 		if err != nil {

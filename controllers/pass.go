@@ -53,6 +53,10 @@ type Pass struct {
 	// RecordHost (the undecorated host); nothing else is written.
 	Record     bool
 	RecordHost observed.Host
+	// Launchd is launchd, behind the same decorator as Host; Reload bounds
+	// its waits.
+	Launchd observed.Launchd
+	Reload  observed.ReloadPolicy
 
 	secrets [][]byte
 	prev    map[string]InventoryEntry // inventory of the previous pass, by path
@@ -62,22 +66,31 @@ type Pass struct {
 	desired  map[string]string         // every path some object wants, and which object
 	observed map[string]string         // sha256 of what a drifted file held
 	backups  []BackupEntry
+
+	prevAgents map[string]AgentRecord // launch agents as the last apply loaded them
+	agents     map[string]AgentRecord
 }
 
 // NewPass prepares a pass.
-func NewPass(host observed.Host, mode Mode, runID string, now time.Time, secrets []string, prev []InventoryEntry) *Pass {
+func NewPass(host observed.Host, launchd observed.Launchd, mode Mode, runID string, now time.Time, secrets []string, prev *State) *Pass {
 	p := &Pass{
-		Host: host, Mode: mode, RunID: runID, Now: now, Diffs: mode != ModeCheck,
-		prev:     make(map[string]InventoryEntry, len(prev)),
-		owned:    make(map[string]InventoryEntry, len(prev)),
-		desired:  make(map[string]string, len(prev)),
+		Host: host, Launchd: launchd, Reload: observed.DefaultReloadPolicy,
+		Mode: mode, RunID: runID, Now: now, Diffs: mode != ModeCheck,
+		prevAgents: make(map[string]AgentRecord, len(prev.Agents)),
+		agents:     make(map[string]AgentRecord, len(prev.Agents)),
+		prev:     make(map[string]InventoryEntry, len(prev.Inventory)),
+		owned:    make(map[string]InventoryEntry, len(prev.Inventory)),
+		desired:  make(map[string]string, len(prev.Inventory)),
 		observed: make(map[string]string),
 	}
 	for _, s := range secrets {
 		p.secrets = append(p.secrets, []byte(s))
 	}
-	for _, e := range prev {
+	for _, e := range prev.Inventory {
 		p.prev[e.Path] = e
+	}
+	for _, a := range prev.Agents {
+		p.prevAgents[a.Name] = a
 	}
 	return p
 }
@@ -87,6 +100,9 @@ type FileTarget struct {
 	Kind, Name string
 	Path       string // relative to HOME
 	Content    []byte
+	// Launchd is the service target loaded from this file, if any: a prune
+	// boots it out before removing the file.
+	Launchd string
 }
 
 // holdsSecret reports whether content carries a resolved secret value.
@@ -193,7 +209,7 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 			c.Diff = drift.Diff(t.Path, current, t.Content)
 		}
 	}
-	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: digest(t.Content)})
+	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: digest(t.Content), Launchd: t.Launchd})
 	return c
 }
 

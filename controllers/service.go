@@ -149,8 +149,8 @@ func RenderManifest(s *v1.Service, cat *desired.Catalog) ([]byte, error) {
 	if m.Requires == nil {
 		m.Requires = []string{}
 	}
-	if la := s.Spec.LaunchAgent; la != nil {
-		m.LaunchAgent = &la.Label
+	if label := s.AgentLabel(); label != "" {
+		m.LaunchAgent = &label
 	}
 	if h := s.Spec.Health; h.Startup != nil || h.Readiness != nil || h.Liveness != nil {
 		m.Health = &manifestHealth{Startup: probe(h.Startup), Readiness: probe(h.Readiness), Liveness: probe(h.Liveness)}

@@ -28,6 +28,8 @@ type State struct {
 	Summary       drift.Summary    `json:"summary"`
 	Objects       []ObjectRecord   `json:"objects"`
 	Inventory     []InventoryEntry `json:"inventory"`
+	// Agents are the launch agents as reconcile last loaded them.
+	Agents []AgentRecord `json:"agents"`
 }
 
 // ObjectRecord is one object's outcome in the pass record.
@@ -48,6 +50,9 @@ type InventoryEntry struct {
 	Name   string `json:"name"`
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
+	// Launchd is the service loaded from the file (a plist), booted out
+	// before the file is pruned.
+	Launchd string `json:"launchd,omitempty"`
 }
 
 // BackupEntry is one file kept in a run's backups, listed in its index.json.
@@ -114,6 +119,11 @@ func (p *Pass) record(digest string, cs *drift.ChangeSet) *State {
 		s.Inventory = append(s.Inventory, e)
 	}
 	sort.Slice(s.Inventory, func(i, j int) bool { return s.Inventory[i].Path < s.Inventory[j].Path })
+	s.Agents = make([]AgentRecord, 0, len(p.agents))
+	for _, a := range p.agents {
+		s.Agents = append(s.Agents, a)
+	}
+	sort.Slice(s.Agents, func(i, j int) bool { return s.Agents[i].Name < s.Agents[j].Name })
 	return s
 }
 

@@ -54,10 +54,13 @@ type Options struct {
 
 // Catalog is the compiled desired state.
 type Catalog struct {
-	Name        string
-	Instance    *v1.InstanceSettings
-	Services    []*v1.Service     // sorted by name
-	Personas    []*v1.PersonaFile // sorted by name
+	Name     string
+	Instance *v1.InstanceSettings
+	Services []*v1.Service     // sorted by name
+	Personas []*v1.PersonaFile // sorted by name
+	// Agents are the standalone LaunchAgents and those compiled from
+	// Services, sorted by name.
+	Agents      []*v1.LaunchAgent
 	Calibration []*v1.CalibrationFile
 	// FS is the catalog directory, for sources that live in it.
 	FS fs.FS
@@ -144,12 +147,15 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 		// others did not: every problem is reported at once.
 		l.resolve()
 		l.validateCatalog()
+		l.compileAgents()
+		l.validateAgents()
 	}
 	if len(l.errs) > 0 {
 		return nil, l.combined()
 	}
 	l.loadPersonaSources()
 	l.compileCalibration(capabilities)
+	sort.Slice(l.cat.Agents, func(i, j int) bool { return l.cat.Agents[i].Name < l.cat.Agents[j].Name })
 	sort.Slice(l.cat.Services, func(i, j int) bool { return l.cat.Services[i].Name < l.cat.Services[j].Name })
 	sort.Slice(l.cat.Personas, func(i, j int) bool { return l.cat.Personas[i].Name < l.cat.Personas[j].Name })
 	l.cat.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
@@ -370,6 +376,10 @@ var kinds = map[string]kindInfo{
 		newObject: func() v1.Object { return &v1.Service{} },
 		add:       func(c *Catalog, o v1.Object) { c.Services = append(c.Services, o.(*v1.Service)) },
 	},
+	v1.KindLaunchAgent: {
+		newObject: func() v1.Object { return &v1.LaunchAgent{} },
+		add:       func(c *Catalog, o v1.Object) { c.Agents = append(c.Agents, o.(*v1.LaunchAgent)) },
+	},
 	v1.KindPersonaFile: {
 		newObject: func() v1.Object { return &v1.PersonaFile{} },
 		add:       func(c *Catalog, o v1.Object) { c.Personas = append(c.Personas, o.(*v1.PersonaFile)) },
@@ -482,6 +492,112 @@ func (l *loader) resolve() {
 		if s.Spec.Port == 0 {
 			s.Spec.Port = entry.Port
 		}
+	}
+}
+
+// compileAgents turns each Service's embedded launch agent into a
+// LaunchAgent owned by it, and resolves standalone agents' instanceKey.
+func (l *loader) compileAgents() {
+	for _, a := range l.cat.Agents {
+		key := a.Spec.InstanceKey
+		if key == "" {
+			continue
+		}
+		entry, ok := l.cat.Instance.Services[key]
+		if !ok {
+			o := l.origin[v1.KindLaunchAgent+"/"+a.Name]
+			l.errs = append(l.errs, fieldErrors(l.display(o.file), v1.KindLaunchAgent+"/"+a.Name, o.root, field.ErrorList{
+				field.NotFound(field.NewPath("spec", "instanceKey"), key+" (no services."+key+" in "+v1.InstanceFile+")")})...)
+			continue
+		}
+		enabled := entry.Enabled
+		a.Spec.Enabled = &enabled
+	}
+	withAgent := make(map[string]bool)
+	for _, s := range l.cat.Services {
+		if s.Spec.LaunchAgent != nil {
+			withAgent[s.Name] = true
+		}
+	}
+	for _, s := range l.cat.Services {
+		if s.Spec.LaunchAgent == nil {
+			continue
+		}
+		spec := *s.Spec.LaunchAgent
+		spec.Label = s.AgentLabel()
+		enabled := s.IsEnabled()
+		spec.Enabled = &enabled
+		spec.Owner = v1.KindService + "/" + s.Name
+		spec.DependsOn = nil
+		for _, d := range s.Spec.DependsOn {
+			if withAgent[d] {
+				spec.DependsOn = append(spec.DependsOn, d)
+			}
+		}
+		key := v1.KindLaunchAgent + "/" + s.Name
+		if prev, dup := l.origin[key]; dup {
+			line, col := locate(prev.root, "metadata.name")
+			l.add(prev.file, line, col, key, "metadata.name",
+				fmt.Sprintf("Duplicate value: %q is also the agent of Service/%s", s.Name, s.Name))
+			continue
+		}
+		l.origin[key] = l.origin[v1.KindService+"/"+s.Name]
+		l.cat.Sources[key] = l.cat.Sources[v1.KindService+"/"+s.Name]
+		l.cat.Agents = append(l.cat.Agents, &v1.LaunchAgent{
+			TypeMeta:   v1.TypeMeta{APIVersion: v1.APIVersion, Kind: v1.KindLaunchAgent},
+			ObjectMeta: v1.ObjectMeta{Name: s.Name, Labels: s.Labels},
+			Spec:       spec,
+		})
+	}
+}
+
+// AgentGraph is the dependsOn graph of the launch agents.
+func (c *Catalog) AgentGraph() Graph {
+	g := make(Graph, len(c.Agents))
+	for _, a := range c.Agents {
+		g[a.Name] = a.Spec.DependsOn
+	}
+	return g
+}
+
+// validateAgents checks labels, file names and dependencies across agents.
+func (l *loader) validateAgents() {
+	labels := make(map[string]string)
+	files := make(map[string]string)
+	names := make(map[string]bool)
+	for _, a := range l.cat.Agents {
+		names[a.Name] = true
+	}
+	for _, a := range l.cat.Agents {
+		key := v1.KindLaunchAgent + "/" + a.Name
+		o := l.origin[key]
+		base := field.NewPath("spec")
+		if a.Spec.Owner != "" {
+			key = a.Spec.Owner
+			base = field.NewPath("spec", "launchAgent")
+		}
+		var fe field.ErrorList
+		if other, dup := labels[a.LabelName()]; dup {
+			fe = append(fe, field.Duplicate(base.Child("label"), a.LabelName()+" (also the label of "+other+")"))
+		}
+		labels[a.LabelName()] = "LaunchAgent/" + a.Name
+		if other, dup := files[a.PlistName()]; dup {
+			fe = append(fe, field.Duplicate(base.Child("fileName"), a.PlistName()+" (also the file of "+other+")"))
+		}
+		files[a.PlistName()] = "LaunchAgent/" + a.Name
+		if a.Spec.Owner == "" {
+			for i, d := range a.Spec.DependsOn {
+				if !names[d] {
+					fe = append(fe, field.NotFound(base.Child("dependsOn").Index(i), d))
+				}
+			}
+		}
+		l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.root, fe)...)
+	}
+	for _, cyc := range l.cat.AgentGraph().Cycles() {
+		o := l.origin[v1.KindLaunchAgent+"/"+cyc[0]]
+		l.add(o.file, o.root.Line, o.root.Column, v1.KindLaunchAgent+"/"+cyc[0], "spec.dependsOn",
+			"Invalid value: dependency cycle: "+strings.Join(cyc, " -> "))
 	}
 }
 

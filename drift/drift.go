@@ -38,6 +38,9 @@ type Change struct {
 	Action Action `json:"action"`
 	// Path is the affected file relative to HOME, when there is one.
 	Path string `json:"path,omitempty"`
+	// Target is a non-file target, such as a launchd service
+	// (gui/501/com.sanctum.x).
+	Target string `json:"target,omitempty"`
 	// Reason says why, in words: "content differs", "mode 0644, want 0600".
 	Reason string `json:"reason,omitempty"`
 	// Diff is a unified diff of the content, secrets masked.
@@ -68,6 +71,10 @@ func (cs *ChangeSet) Sort(kindRank func(string) int) {
 		}
 		if a.Name != b.Name {
 			return a.Name < b.Name
+		}
+		// A file before what runs from it (a plist before its launchd entry).
+		if (a.Path == "") != (b.Path == "") {
+			return a.Path != ""
 		}
 		return a.Path < b.Path
 	})

@@ -103,6 +103,9 @@ func WriteText(w io.Writer, cs *ChangeSet, o TextOptions) error {
 		if c.Path != "" {
 			b.WriteString(" ~/" + c.Path)
 		}
+		if c.Target != "" {
+			b.WriteString(" launchd:" + c.Target)
+		}
 		var notes []string
 		if c.Reason != "" {
 			notes = append(notes, c.Reason)

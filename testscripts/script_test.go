@@ -26,7 +26,8 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"reconcile": func() { os.Exit(cli.Main(os.Args[1:])) },
+		"reconcile":        func() { os.Exit(cli.Main(os.Args[1:])) },
+		"launchctl-double": func() { os.Exit(launchctlDouble()) },
 	})
 }
 
@@ -49,6 +50,7 @@ func TestScripts(t *testing.T) {
 			}
 			env.Setenv("HOME", home)
 			env.Setenv("NO_COLOR", "1")
+			env.Setenv("UID", strconv.Itoa(os.Getuid()))
 			env.Setenv("SANCTUM_CATALOG", "")
 			bin := filepath.Join(env.WorkDir, "bin")
 			if err := os.MkdirAll(bin, 0o755); err != nil {
@@ -60,13 +62,15 @@ func TestScripts(t *testing.T) {
 			return copyMissing(catalog, filepath.Join(env.WorkDir, "sanctum"))
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"snapshot": cmdSnapshot,
-			"lock":     cmdLock,
-			"unlock":   cmdUnlock,
-			"backupof": cmdBackupOf,
-			"perm":     cmdPerm,
-			"exitcode": cmdExitCode,
-			"dropobj":  cmdDropObject,
+			"snapshot":      cmdSnapshot,
+			"lock":          cmdLock,
+			"unlock":        cmdUnlock,
+			"backupof":      cmdBackupOf,
+			"perm":          cmdPerm,
+			"exitcode":      cmdExitCode,
+			"dropobj":       cmdDropObject,
+			"mocklaunchctl": cmdMockLaunchctl,
+			"plistcheck":    cmdPlistCheck,
 		},
 	})
 }

@@ -29,16 +29,14 @@ type ServiceSpec struct {
 	// Enabled switches the service on or off directly. Leave it unset and name
 	// an InstanceKey to take both the switch and the default port from
 	// instance.yaml's services.<key>.
-	Enabled     *bool            `yaml:"enabled,omitempty" json:"enabled,omitempty"`
-	InstanceKey string           `yaml:"instanceKey,omitempty" json:"instanceKey,omitempty"`
-	LaunchAgent *ServiceAgentRef `yaml:"launchAgent,omitempty" json:"launchAgent,omitempty"`
+	Enabled     *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	InstanceKey string `yaml:"instanceKey,omitempty" json:"instanceKey,omitempty"`
+	// LaunchAgent, when set, is the agent that runs the service; it
+	// compiles into LaunchAgent/<service name>, enabled with the service
+	// and depending on the agents of the service's dependencies.
+	LaunchAgent *LaunchAgentSpec `yaml:"launchAgent,omitempty" json:"launchAgent,omitempty"`
 	Health      Health           `yaml:"health,omitempty" json:"health,omitempty"`
 	Remediation *Remediation     `yaml:"remediation,omitempty" json:"remediation,omitempty"`
-}
-
-// ServiceAgentRef names the launch agent that runs a service.
-type ServiceAgentRef struct {
-	Label string `yaml:"label" json:"label"`
 }
 
 // Health holds the three watchdog probes.
@@ -86,6 +84,17 @@ func (s *Service) GetKind() string { return KindService }
 // GetName implements Object.
 func (s *Service) GetName() string { return s.Name }
 
+// AgentLabel is the label of the service's launch agent, or "".
+func (s *Service) AgentLabel() string {
+	if la := s.Spec.LaunchAgent; la != nil {
+		if la.Label != "" {
+			return la.Label
+		}
+		return "com.sanctum." + s.Name
+	}
+	return ""
+}
+
 // IsEnabled reports the resolved switch; desired resolves InstanceKey into
 // Enabled before controllers see the object.
 func (s *Service) IsEnabled() bool { return s.Spec.Enabled == nil || *s.Spec.Enabled }
@@ -128,8 +137,12 @@ func (s *Service) Validate() field.ErrorList {
 		}
 		seen[d] = true
 	}
-	if la := s.Spec.LaunchAgent; la != nil && la.Label == "" {
-		errs = append(errs, field.Required(spec.Child("launchAgent", "label"), "e.g. com.sanctum."+s.Name))
+	if la := s.Spec.LaunchAgent; la != nil {
+		lp := spec.Child("launchAgent")
+		errs = append(errs, la.validate(lp)...)
+		if la.Enabled != nil || la.InstanceKey != "" || len(la.DependsOn) > 0 || la.Retired {
+			errs = append(errs, field.Forbidden(lp, "an embedded agent takes enabled, instanceKey and dependsOn from its service, and is retired by removing it"))
+		}
 	}
 	hp := spec.Child("health")
 	errs = append(errs, s.Spec.Health.Startup.validate(hp.Child("startup"))...)

@@ -37,7 +37,7 @@ func testValidService() *Service {
 			DependsOn:   []string{"qwen3-tts", "whisper"},
 			Port:        1138,
 			InstanceKey: "voice_agent",
-			LaunchAgent: &ServiceAgentRef{Label: "com.sanctum.voice-agent"},
+			LaunchAgent: &LaunchAgentSpec{Label: "com.sanctum.voice-agent", ProgramArguments: []string{"/Users/neo/.sanctum/bin/sanctum-voice-agent"}},
 			Health: Health{
 				Startup:   &Probe{Type: ProbePort, Port: 1138, Timeout: 120},
 				Readiness: &Probe{Type: ProbeHTTP, URL: "http://127.0.0.1:1138/health", ExpectStatus: 200, Headers: map[string]string{"Authorization": "Bearer x"}, Timeout: 10},
@@ -97,8 +97,12 @@ func TestServiceValidate(t *testing.T) {
 			want: []testFieldErr{{invalid, "spec.dependsOn[0]"}, {invalid, "spec.dependsOn[1]"}}},
 		{name: "empty provides entry", mutate: func(s *Service) { s.Spec.Provides = []string{"voice", ""} },
 			want: []testFieldErr{{required, "spec.provides[1]"}}},
-		{name: "launchAgent without label", mutate: func(s *Service) { s.Spec.LaunchAgent = &ServiceAgentRef{} },
-			want: []testFieldErr{{required, "spec.launchAgent.label"}}},
+		{name: "launchAgent without program", mutate: func(s *Service) { s.Spec.LaunchAgent = &LaunchAgentSpec{} },
+			want: []testFieldErr{{required, "spec.launchAgent.programArguments"}}},
+		{name: "launchAgent with a relative program", mutate: func(s *Service) {
+			s.Spec.LaunchAgent = &LaunchAgentSpec{ProgramArguments: []string{"sanctum-voice-agent", "~/x"}}
+		},
+			want: []testFieldErr{{invalid, "spec.launchAgent.programArguments[0]"}, {invalid, "spec.launchAgent.programArguments[1]"}}},
 		{name: "port probe missing port", mutate: func(s *Service) { s.Spec.Health.Startup = &Probe{Type: ProbePort} },
 			want: []testFieldErr{{invalid, "spec.health.startup.port"}}},
 		{name: "port probe port out of range", mutate: func(s *Service) { s.Spec.Health.Startup = &Probe{Type: ProbePort, Port: 70000} },

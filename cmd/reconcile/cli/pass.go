@@ -70,6 +70,7 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	}
 	defer real.Close()
 	var host observed.Host
+	var launchd observed.Launchd = observed.NewLaunchctl()
 	switch mode {
 	case modeApply:
 		host = real
@@ -82,8 +83,10 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 		defer lock.Release()
 	case modeDryRun:
 		host = observed.NewDryRunHost(real)
+		launchd = observed.NewDryRunLaunchd(launchd)
 	case modeCheck:
 		host = observed.NewDryRunHost(observed.ReadOnlyHost{Host: real})
+		launchd = observed.NewDryRunLaunchd(observed.ReadOnlyLaunchd{Launchd: launchd})
 	}
 	state, err := controllers.LoadState(host)
 	if err != nil {
@@ -91,7 +94,7 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	}
 	now := a.cfg.Now()
 	runID := newRunID(now)
-	pass := controllers.NewPass(host, mode, runID, now, cat.SecretValues, state.Inventory)
+	pass := controllers.NewPass(host, launchd, mode, runID, now, cat.SecretValues, state)
 	if o.record {
 		pass.Record, pass.RecordHost = true, real
 	}

@@ -1,0 +1,338 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"howett.net/plist"
+
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
+	"github.com/sanctum-haus/reconcile/desired"
+	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/observed"
+)
+
+// LaunchAgentsDir is where launchd reads user agents, relative to HOME.
+const LaunchAgentsDir = "Library/LaunchAgents"
+
+// SchedulePlist is the agent of the scheduled pass (reconcile schedule
+// install); it belongs to no catalog and is never reported as a stranger.
+const SchedulePlist = LaunchAgentsDir + "/com.sanctum.reconcile.plist"
+
+// AgentRecord is what the state keeps about an agent reconcile loaded: the
+// digests of its plist and restartOn inputs at that moment. A reload is due
+// only when one of them changed.
+type AgentRecord struct {
+	Name      string            `json:"name"`
+	Target    string            `json:"target"` // gui/501/com.sanctum.x
+	PlistPath string            `json:"plistPath"`
+	PlistSHA  string            `json:"plistSha256"`
+	RestartOn map[string]string `json:"restartOn,omitempty"` // ~/path -> sha256, "" when absent
+}
+
+// LaunchAgentController renders plists and keeps launchd's loaded state in
+// line with them, reloading only with a reason.
+type LaunchAgentController struct{}
+
+// Kind implements Controller.
+func (LaunchAgentController) Kind() string { return v1.KindLaunchAgent }
+
+// PlistPath is an agent's plist, relative to HOME.
+func PlistPath(a *v1.LaunchAgent) string { return path.Join(LaunchAgentsDir, a.PlistName()) }
+
+// Domain is the launchd domain an agent of this user loads into.
+func Domain(a *v1.LaunchAgent) string { return fmt.Sprintf("%s/%d", a.DomainKind(), os.Getuid()) }
+
+// RenderPlist renders an agent's XML plist, byte for byte deterministic
+// (keys sorted, tab-indented, as plutil writes them).
+func RenderPlist(a *v1.LaunchAgent) ([]byte, error) {
+	s := a.Spec
+	d := map[string]any{
+		"Label":            a.LabelName(),
+		"ProgramArguments": s.ProgramArguments,
+	}
+	if len(s.Environment) > 0 {
+		d["EnvironmentVariables"] = s.Environment
+	}
+	if s.WorkingDirectory != "" {
+		d["WorkingDirectory"] = s.WorkingDirectory
+	}
+	if s.StandardOutPath != "" {
+		d["StandardOutPath"] = s.StandardOutPath
+	}
+	if s.StandardErrorPath != "" {
+		d["StandardErrorPath"] = s.StandardErrorPath
+	}
+	if s.RunAtLoad {
+		d["RunAtLoad"] = true
+	}
+	if s.KeepAlive {
+		d["KeepAlive"] = true
+	}
+	if s.StartInterval > 0 {
+		d["StartInterval"] = s.StartInterval
+	}
+	if len(s.StartCalendarInterval) > 0 {
+		var cal []map[string]int
+		for _, c := range s.StartCalendarInterval {
+			m := map[string]int{}
+			for k, v := range map[string]*int{"Minute": c.Minute, "Hour": c.Hour, "Day": c.Day, "Weekday": c.Weekday, "Month": c.Month} {
+				if v != nil {
+					m[k] = *v
+				}
+			}
+			cal = append(cal, m)
+		}
+		d["StartCalendarInterval"] = cal
+	}
+	if s.ProcessType != "" {
+		d["ProcessType"] = s.ProcessType
+	}
+	out, err := plist.MarshalIndent(d, plist.XMLFormat, "\t")
+	if err != nil {
+		return nil, fmt.Errorf("render plist: %w", err)
+	}
+	return append(out, '\n'), nil
+}
+
+// Reconcile implements Controller.
+func (LaunchAgentController) Reconcile(ctx context.Context, p *Pass, cat *desired.Catalog) []drift.Change {
+	if len(cat.Agents) == 0 {
+		return nil
+	}
+	byName := make(map[string]*v1.LaunchAgent, len(cat.Agents))
+	for _, a := range cat.Agents {
+		byName[a.Name] = a
+	}
+	var changes []drift.Change
+	var targets []FileTarget
+	var active []*v1.LaunchAgent
+	retired := make(map[string]bool)
+	for _, name := range cat.AgentGraph().Order() {
+		a := byName[name]
+		switch {
+		case a.Spec.Retired:
+			retired[PlistPath(a)] = true
+		case !a.IsEnabled():
+			changes = append(changes, drift.Change{Kind: v1.KindLaunchAgent, Name: a.Name, Action: drift.Skipped,
+				Reason: "disabled" + ownerNote(a)})
+		default:
+			content, err := RenderPlist(a)
+			if err != nil {
+				changes = append(changes, p.fail(drift.Change{Kind: v1.KindLaunchAgent, Name: a.Name, Path: PlistPath(a)}, err))
+				continue
+			}
+			targets = append(targets, FileTarget{Kind: v1.KindLaunchAgent, Name: a.Name, Path: PlistPath(a), Content: content,
+				Launchd: Domain(a) + "/" + a.LabelName()})
+			active = append(active, a)
+		}
+	}
+	files := p.Files(ctx, targets)
+	changes = append(changes, files...)
+	// launchd's side, one agent at a time in dependency order: an agent is
+	// (re)started only after the agents it depends on.
+	for i, a := range active {
+		changes = append(changes, p.agentRuntime(ctx, a, targets[i], files[i]))
+	}
+	for _, name := range cat.AgentGraph().Order() {
+		if a := byName[name]; a.Spec.Retired {
+			changes = append(changes, p.retire(ctx, a))
+		}
+	}
+	var strangers []drift.Change
+	for _, c := range p.strangers(LaunchAgentsDir, ".plist", v1.KindLaunchAgent, targets) {
+		if strings.HasPrefix(path.Base(c.Path), "com.sanctum.") && !retired[c.Path] && c.Path != SchedulePlist {
+			strangers = append(strangers, c)
+		}
+	}
+	return append(changes, strangers...)
+}
+
+func ownerNote(a *v1.LaunchAgent) string {
+	if a.Spec.Owner != "" {
+		return " with " + a.Spec.Owner
+	}
+	return ""
+}
+
+// restartInputs digests the restartOn files as they are now ("" if absent).
+func (p *Pass) restartInputs(a *v1.LaunchAgent) (map[string]string, error) {
+	if len(a.Spec.RestartOn) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(a.Spec.RestartOn))
+	for _, r := range a.Spec.RestartOn {
+		rel, _ := v1.HomePath(r)
+		data, _, err := p.Host.ReadFile(rel)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			out[r] = ""
+		case err != nil:
+			return nil, fmt.Errorf("restartOn %s: %w", r, err)
+		default:
+			out[r] = digest(data)
+		}
+	}
+	return out, nil
+}
+
+// agentRuntime compares what launchd has loaded with the plist and acts:
+// enable when disabled, bootstrap when not loaded, reload when the plist or a
+// restartOn input changed since it was loaded, nothing otherwise.
+func (p *Pass) agentRuntime(ctx context.Context, a *v1.LaunchAgent, t FileTarget, file drift.Change) drift.Change {
+	c := drift.Change{Kind: v1.KindLaunchAgent, Name: a.Name, Target: t.Launchd}
+	if err := p.Launchd.Available(); err != nil {
+		c.Action, c.Reason = drift.Skipped, "launchd state unknown: "+err.Error()
+		return c
+	}
+	if file.Action == drift.Failed {
+		c.Action, c.Reason = drift.Skipped, "plist not reconciled; launchd left as it is"
+		return p.keepAgent(c, a)
+	}
+	inputs, err := p.restartInputs(a)
+	if err != nil {
+		return p.keepAgent(p.fail(c, err), a)
+	}
+	domain := Domain(a)
+	plistAbs := filepath.Join(p.Host.Home(), filepath.FromSlash(t.Path))
+	rec := AgentRecord{Name: a.Name, Target: t.Launchd, PlistPath: t.Path, PlistSHA: digest(t.Content), RestartOn: inputs}
+
+	disabled, err := p.Launchd.Disabled(ctx, domain)
+	if err != nil {
+		return p.keepAgent(p.fail(c, err), a)
+	}
+	info, err := p.Launchd.Print(ctx, t.Launchd)
+	loaded := err == nil
+	if err != nil && !errors.Is(err, observed.ErrNotLoaded) {
+		return p.keepAgent(p.fail(c, err), a)
+	}
+	var steps []string
+	if disabled[a.LabelName()] {
+		if err := p.Launchd.Enable(ctx, t.Launchd); err != nil {
+			return p.keepAgent(p.fail(c, err), a)
+		}
+		steps = append(steps, "disabled in launchd: enable")
+	}
+	reason := ""
+	if loaded {
+		reason = p.reloadReason(a, info, plistAbs, rec, file)
+		if reason == "" {
+			c.Action = drift.Unchanged
+			if len(steps) > 0 {
+				c.Action, c.Reason = drift.Configured, strings.Join(steps, "; ")
+			}
+			p.recordAgent(rec)
+			return c
+		}
+		if err := observed.BootoutAndWait(ctx, p.Launchd, t.Launchd, p.Reload); err != nil {
+			return p.keepAgent(p.fail(c, err), a)
+		}
+		steps = append(steps, reason+": reload")
+		c.Action = drift.Configured
+	} else {
+		steps = append(steps, "not loaded: bootstrap")
+		c.Action = drift.Created
+	}
+	tries, err := observed.BootstrapWithRetry(ctx, p.Launchd, domain, plistAbs, p.Reload)
+	if tries > 1 {
+		steps = append(steps, fmt.Sprintf("bootstrap took %d tries", tries))
+	}
+	c.Reason = strings.Join(steps, "; ")
+	if err != nil {
+		return p.keepAgent(p.fail(c, err), a)
+	}
+	p.recordAgent(rec)
+	return c
+}
+
+// reloadReason says why a loaded agent must be reloaded, or "".
+func (p *Pass) reloadReason(a *v1.LaunchAgent, info *observed.ServiceInfo, plistAbs string, rec AgentRecord, file drift.Change) string {
+	prev, known := p.prevAgents[a.Name]
+	if known && prev.Target == rec.Target {
+		if prev.PlistSHA != rec.PlistSHA {
+			return "plist changed since it was loaded"
+		}
+		for _, r := range a.Spec.RestartOn {
+			if prev.RestartOn[r] != rec.RestartOn[r] {
+				return "restartOn " + r + " changed since it was loaded"
+			}
+		}
+	} else if file.Action == drift.Created || file.Action == drift.Configured {
+		return "plist written while loaded"
+	}
+	if info.Path != "" && info.Path != plistAbs {
+		return "loaded from " + info.Path + ", not from the plist"
+	}
+	if len(info.Arguments) > 0 && !slices.Equal(info.Arguments, a.Spec.ProgramArguments) {
+		return "loaded program arguments differ from the plist"
+	}
+	return ""
+}
+
+func (p *Pass) recordAgent(r AgentRecord) {
+	p.mu.Lock()
+	p.agents[r.Name] = r
+	p.mu.Unlock()
+}
+
+// keepAgent carries an agent's previous record over a failure, so that the
+// reason to reload is not forgotten.
+func (p *Pass) keepAgent(c drift.Change, a *v1.LaunchAgent) drift.Change {
+	if prev, ok := p.prevAgents[a.Name]; ok {
+		p.recordAgent(prev)
+	}
+	return c
+}
+
+// retire makes a retired agent gone: booted out if loaded, its plist moved
+// into the run's backups.
+func (p *Pass) retire(ctx context.Context, a *v1.LaunchAgent) drift.Change {
+	rel := PlistPath(a)
+	target := Domain(a) + "/" + a.LabelName()
+	c := drift.Change{Kind: v1.KindLaunchAgent, Name: a.Name, Path: rel, Target: target, Action: drift.Unchanged, Reason: "retired"}
+	p.mu.Lock()
+	p.desired[rel] = c.ID() // never pruned or reported as a stranger
+	p.mu.Unlock()
+	var steps []string
+	if err := p.Launchd.Available(); err == nil {
+		_, err := p.Launchd.Print(ctx, target)
+		switch {
+		case err == nil:
+			if err := observed.BootoutAndWait(ctx, p.Launchd, target, p.Reload); err != nil {
+				return p.fail(c, err)
+			}
+			steps = append(steps, "retired: booted out")
+		case !errors.Is(err, observed.ErrNotLoaded):
+			return p.fail(c, err)
+		}
+	}
+	data, info, err := p.Host.ReadFile(rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return p.fail(c, err)
+	default:
+		backup, err := p.backup(c.Kind, c.Name, rel, data, info.Mode().Perm(), "removed")
+		if err != nil {
+			return p.fail(c, err)
+		}
+		if err := p.Host.Remove(rel); err != nil {
+			return p.fail(c, err)
+		}
+		if p.Mode == ModeApply {
+			c.Backup = backup
+		}
+		steps = append(steps, "retired: plist moved to backups")
+	}
+	if len(steps) > 0 {
+		c.Action, c.Reason = drift.Deleted, strings.Join(steps, "; ")
+	}
+	return c
+}

@@ -1,0 +1,623 @@
+//go:build unix
+
+package observed
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func newTestHost(t *testing.T) (*FileHost, string) {
+	t.Helper()
+	home := t.TempDir()
+	h, err := NewFileHost(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h, home
+}
+
+// setUmask sets the process umask for one test; tests that call it do not
+// run in parallel.
+func setUmask(t *testing.T, mask int) {
+	t.Helper()
+	old := syscall.Umask(mask)
+	t.Cleanup(func() { syscall.Umask(old) })
+}
+
+func writeRaw(t *testing.T, path, content string, perm fs.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, perm); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readRaw(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestFileHostWriteFile(t *testing.T) {
+	tests := []struct {
+		name     string
+		umask    int
+		existing *fs.FileMode // a file already there, with this mode
+		path     string
+		perm     fs.FileMode
+		bug      string // a known bug: the case is skipped
+	}{
+		{name: "0644 under umask 077", umask: 0o077, path: "a.txt", perm: 0o644},
+		{name: "0600 under umask 022", umask: 0o022, path: "a.txt", perm: 0o600},
+		{name: "0644 under umask 0", umask: 0, path: "a.txt", perm: 0o644},
+		{name: "0600 nested, parents created", umask: 0o022, path: ".sanctum/state/backups/r1/x.yaml", perm: 0o600},
+		{name: "0644 nested under umask 077", umask: 0o077, path: ".sanctum/services/voice-agent.yaml", perm: 0o644},
+		{name: "replaces a 0644 file with 0644", umask: 0o077, existing: modeOf(0o644), path: "d/a.txt", perm: 0o644},
+		{name: "replaces a 0600 file with 0600", umask: 0o022, existing: modeOf(0o600), path: "d/a.txt", perm: 0o600},
+		{name: "replaces a 0644 file with 0600", umask: 0o022, existing: modeOf(0o644), path: "d/a.txt", perm: 0o600, bug: existingModeBug},
+		{name: "replaces a 0600 file with 0644", umask: 0o077, existing: modeOf(0o600), path: "d/a.txt", perm: 0o644, bug: existingModeBug},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.bug != "" {
+				t.Skip("BUG: " + tt.bug)
+			}
+			h, home := newTestHost(t)
+			target := filepath.Join(home, filepath.FromSlash(tt.path))
+			if tt.existing != nil {
+				writeRaw(t, target, "old bytes\n", *tt.existing)
+			}
+			setUmask(t, tt.umask)
+			if err := h.WriteFile(tt.path, []byte("new bytes\n"), tt.perm); err != nil {
+				t.Fatalf("WriteFile: %v", err)
+			}
+			info, err := os.Lstat(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.perm.String(), info.Mode().String()); diff != "" {
+				t.Errorf("mode mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff("new bytes\n", readRaw(t, target)); diff != "" {
+				t.Errorf("content mismatch (-want +got):\n%s", diff)
+			}
+			data, rinfo, err := h.ReadFile(tt.path)
+			if err != nil {
+				t.Fatalf("ReadFile: %v", err)
+			}
+			if diff := cmp.Diff("new bytes\n", string(data)); diff != "" {
+				t.Errorf("ReadFile content mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.perm, rinfo.Mode().Perm()); diff != "" {
+				t.Errorf("ReadFile mode mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func modeOf(m fs.FileMode) *fs.FileMode { return &m }
+
+// existingModeBug: renameio.WriteFile puts WithExistingPermissions before the
+// caller's options, and NewPendingFile applies the existing file's mode after
+// every option, so the WithStaticPermissions(perm) that FileHost.WriteFile
+// passes is overridden whenever the target exists.
+const existingModeBug = "observed/host.go FileHost.WriteFile keeps the mode of an existing target instead of " +
+	"setting perm (Host.WriteFile: \"with the given mode\"): renameio.WriteFile's WithExistingPermissions wins over " +
+	"WithStaticPermissions; a secret-bearing file whose content changes therefore stays 0644"
+
+func TestFileHostWriteFileLeavesNoTempFile(t *testing.T) {
+	h, home := newTestHost(t)
+	for i, content := range []string{"one\n", "two\n"} {
+		if err := h.WriteFile("a/b/c.txt", []byte(content), 0o644); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		if diff := cmp.Diff([]string{"a"}, listDir(t, home)); diff != "" {
+			t.Errorf("write %d: home root mismatch (-want +got):\n%s", i, diff)
+		}
+		if diff := cmp.Diff([]string{"b"}, listDir(t, filepath.Join(home, "a"))); diff != "" {
+			t.Errorf("write %d: a/ mismatch (-want +got):\n%s", i, diff)
+		}
+		if diff := cmp.Diff([]string{"c.txt"}, listDir(t, filepath.Join(home, "a", "b"))); diff != "" {
+			t.Errorf("write %d: a/b/ mismatch (-want +got):\n%s", i, diff)
+		}
+	}
+	if err := h.WriteFile("top.txt", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a", "top.txt"}, listDir(t, home)); diff != "" {
+		t.Errorf("home root after a top-level write mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestFileHostReadFile(t *testing.T) {
+	h, home := newTestHost(t)
+	writeRaw(t, filepath.Join(home, "real.txt"), "inside\n", 0o640)
+	if err := os.Symlink("real.txt", filepath.Join(home, "alias.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(home, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		path     string
+		want     string
+		wantMode fs.FileMode
+		wantErr  error // errors.Is; nil: success
+		anyErr   bool
+	}{
+		{name: "regular file", path: "real.txt", want: "inside\n", wantMode: 0o640},
+		{name: "cleaned path", path: "dir/../real.txt", want: "inside\n", wantMode: 0o640},
+		{name: "symlink inside home is followed", path: "alias.txt", want: "inside\n", wantMode: 0o640},
+		{name: "missing file", path: "missing.txt", wantErr: fs.ErrNotExist},
+		{name: "missing parent", path: "nope/missing.txt", wantErr: fs.ErrNotExist},
+		{name: "directory", path: "dir", anyErr: true},
+		{name: "parent", path: "../x", wantErr: ErrOutsideHome},
+		{name: "absolute", path: "/etc/passwd", wantErr: ErrOutsideHome},
+		{name: "up through a subdirectory", path: "dir/../../x", wantErr: ErrOutsideHome},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, info, err := h.ReadFile(tt.path)
+			switch {
+			case tt.anyErr:
+				if err == nil || errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("ReadFile(%q) error = %v, want a non-NotExist error", tt.path, err)
+				}
+				return
+			case tt.wantErr != nil:
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("ReadFile(%q) error = %v, want errors.Is %v", tt.path, err, tt.wantErr)
+				}
+				return
+			case err != nil:
+				t.Fatalf("ReadFile(%q): %v", tt.path, err)
+			}
+			if diff := cmp.Diff(tt.want, string(data)); diff != "" {
+				t.Errorf("content mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantMode, info.Mode().Perm()); diff != "" {
+				t.Errorf("mode mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestFileHostRefusesPathsOutsideHome(t *testing.T) {
+	h, home := newTestHost(t)
+	ops := []struct {
+		name string
+		do   func(name string) error
+	}{
+		{"ReadFile", func(n string) error { _, _, err := h.ReadFile(n); return err }},
+		{"Lstat", func(n string) error { _, err := h.Lstat(n); return err }},
+		{"ReadDir", func(n string) error { _, err := h.ReadDir(n); return err }},
+		{"WriteFile", func(n string) error { return h.WriteFile(n, []byte("x"), 0o644) }},
+		{"Chmod", func(n string) error { return h.Chmod(n, 0o600) }},
+		{"Remove", func(n string) error { return h.Remove(n) }},
+		{"MkdirAll", func(n string) error { return h.MkdirAll(n, 0o700) }},
+	}
+	for _, path := range []string{"../x", "..", "/etc/passwd", "a/../../x", "/"} {
+		for _, op := range ops {
+			t.Run(op.name+" "+path, func(t *testing.T) {
+				if err := op.do(path); !errors.Is(err, ErrOutsideHome) {
+					t.Errorf("%s(%q) error = %v, want errors.Is ErrOutsideHome", op.name, path, err)
+				}
+			})
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(home, "..", "x")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("something was written beside HOME: %v", err)
+	}
+}
+
+func TestFileHostSymlinks(t *testing.T) {
+	tests := []struct {
+		name string
+		// setup makes the home's links; outside is another directory holding
+		// target.txt ("outside\n").
+		setup   func(t *testing.T, home, outside string)
+		op      func(h *FileHost) error
+		wantErr error
+	}{
+		{
+			name: "read through an absolute link out of home",
+			setup: func(t *testing.T, home, outside string) {
+				symlink(t, filepath.Join(outside, "target.txt"), filepath.Join(home, "link"))
+			},
+			op:      func(h *FileHost) error { _, _, err := h.ReadFile("link"); return err },
+			wantErr: ErrOutsideHome,
+		},
+		{
+			name: "read through a relative link out of home",
+			setup: func(t *testing.T, home, outside string) {
+				rel, err := filepath.Rel(home, filepath.Join(outside, "target.txt"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				symlink(t, rel, filepath.Join(home, "link"))
+			},
+			op:      func(h *FileHost) error { _, _, err := h.ReadFile("link"); return err },
+			wantErr: ErrOutsideHome,
+		},
+		{
+			name: "read through a linked directory out of home",
+			setup: func(t *testing.T, home, outside string) {
+				symlink(t, outside, filepath.Join(home, "dir"))
+			},
+			op:      func(h *FileHost) error { _, _, err := h.ReadFile("dir/target.txt"); return err },
+			wantErr: ErrOutsideHome,
+		},
+		{
+			name: "write over a link out of home",
+			setup: func(t *testing.T, home, outside string) {
+				symlink(t, filepath.Join(outside, "target.txt"), filepath.Join(home, "link"))
+			},
+			op:      func(h *FileHost) error { return h.WriteFile("link", []byte("new\n"), 0o644) },
+			wantErr: ErrSymlink,
+		},
+		{
+			name: "write over a link inside home",
+			setup: func(t *testing.T, home, outside string) {
+				writeRaw(t, filepath.Join(home, "real.txt"), "inside\n", 0o644)
+				symlink(t, "real.txt", filepath.Join(home, "link"))
+			},
+			op:      func(h *FileHost) error { return h.WriteFile("link", []byte("new\n"), 0o644) },
+			wantErr: ErrSymlink,
+		},
+		{
+			name: "write through a linked directory out of home",
+			setup: func(t *testing.T, home, outside string) {
+				symlink(t, outside, filepath.Join(home, "dir"))
+			},
+			op:      func(h *FileHost) error { return h.WriteFile("dir/target.txt", []byte("new\n"), 0o644) },
+			wantErr: ErrOutsideHome,
+		},
+		{
+			name: "write a new file through a linked directory out of home",
+			setup: func(t *testing.T, home, outside string) {
+				symlink(t, outside, filepath.Join(home, "dir"))
+			},
+			op:      func(h *FileHost) error { return h.WriteFile("dir/sub/new.txt", []byte("new\n"), 0o644) },
+			wantErr: ErrOutsideHome,
+		},
+		{
+			name: "chmod through a link out of home",
+			setup: func(t *testing.T, home, outside string) {
+				symlink(t, filepath.Join(outside, "target.txt"), filepath.Join(home, "link"))
+			},
+			op:      func(h *FileHost) error { return h.Chmod("link", 0o600) },
+			wantErr: ErrOutsideHome,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, home := newTestHost(t)
+			outside := t.TempDir()
+			writeRaw(t, filepath.Join(outside, "target.txt"), "outside\n", 0o644)
+			tt.setup(t, home, outside)
+			before := snapshot(t, home)
+			err := tt.op(h)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error = %v, want errors.Is %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(map[string]string{"target.txt": "outside\n 0644"}, snapshot(t, outside)); diff != "" {
+				t.Errorf("outside directory changed (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(before, snapshot(t, home)); diff != "" {
+				t.Errorf("home changed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshot describes every entry under dir without following links: file
+// content and mode, link target, or "dir".
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := make(map[string]string)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = "-> " + target
+		case info.IsDir():
+			out[rel] = "dir " + fmtPerm(info.Mode().Perm())
+		default:
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = string(data) + " " + fmtPerm(info.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func fmtPerm(m fs.FileMode) string {
+	const digits = "01234567"
+	return "0" + string(digits[m>>6&7]) + string(digits[m>>3&7]) + string(digits[m&7])
+}
+
+func TestFileHostReadDir(t *testing.T) {
+	h, home := newTestHost(t)
+	writeRaw(t, filepath.Join(home, "d", "b.yaml"), "b", 0o644)
+	writeRaw(t, filepath.Join(home, "d", "a.yaml"), "a", 0o644)
+	if err := os.Mkdir(filepath.Join(home, "d", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		dir  string
+		want []string
+	}{
+		{name: "sorted entries", dir: "d", want: []string{"a.yaml", "b.yaml", "sub/"}},
+		{name: "missing lists as empty", dir: "missing", want: nil},
+		{name: "empty", dir: "d/sub", want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entries, err := h.ReadDir(tt.dir)
+			if err != nil {
+				t.Fatalf("ReadDir: %v", err)
+			}
+			var got []string
+			for _, e := range entries {
+				n := e.Name()
+				if e.IsDir() {
+					n += "/"
+				}
+				got = append(got, n)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ReadDir mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestFileHostMkdirAllChmodRemove(t *testing.T) {
+	h, home := newTestHost(t)
+	setUmask(t, 0o077)
+	if err := h.MkdirAll(".sanctum/state", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.MkdirAll(".sanctum/state", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	info, err := h.Lstat(".sanctum/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff((fs.ModeDir | 0o700).String(), info.Mode().String()); diff != "" {
+		t.Errorf("MkdirAll mode mismatch (-want +got):\n%s", diff)
+	}
+	if err := h.WriteFile("f.txt", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Chmod("f.txt", 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{".sanctum": "dir 0700", ".sanctum/state": "dir 0700", "f.txt": "x 0600"}, snapshot(t, home)); diff != "" {
+		t.Errorf("home mismatch (-want +got):\n%s", diff)
+	}
+	if err := h.Remove("f.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Lstat("f.txt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Lstat after Remove: %v, want fs.ErrNotExist", err)
+	}
+	if err := h.Remove("f.txt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Remove of a missing file: %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestDryRunHost(t *testing.T) {
+	real, home := newTestHost(t)
+	writeRaw(t, filepath.Join(home, "keep.txt"), "kept\n", 0o644)
+	before := snapshot(t, home)
+	d := NewDryRunHost(real)
+
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"write", func() error { return d.WriteFile("new/a.txt", []byte("x"), 0o600) }},
+		{"write over existing", func() error { return d.WriteFile("keep.txt", []byte("changed"), 0o644) }},
+		{"chmod", func() error { return d.Chmod("keep.txt", 0o600) }},
+		{"remove", func() error { return d.Remove("keep.txt") }},
+		{"mkdir", func() error { return d.MkdirAll(".sanctum/state", 0o700) }},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Errorf("%s: %v", s.name, err)
+		}
+	}
+	if err := d.WriteFile("../x", []byte("x"), 0o644); !errors.Is(err, ErrOutsideHome) {
+		t.Errorf("WriteFile(../x) error = %v, want errors.Is ErrOutsideHome", err)
+	}
+	want := []Op{
+		{Verb: "write", Path: "new/a.txt", Mode: 0o600},
+		{Verb: "write", Path: "keep.txt", Mode: 0o644},
+		{Verb: "chmod", Path: "keep.txt", Mode: 0o600},
+		{Verb: "remove", Path: "keep.txt"},
+		{Verb: "mkdir", Path: ".sanctum/state", Mode: 0o700},
+	}
+	if diff := cmp.Diff(want, d.Ops()); diff != "" {
+		t.Errorf("Ops mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(before, snapshot(t, home)); diff != "" {
+		t.Errorf("dry run changed the home (-want +got):\n%s", diff)
+	}
+	// Reads pass through to the real home.
+	data, _, err := d.ReadFile("keep.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff("kept\n", string(data)); diff != "" {
+		t.Errorf("ReadFile through the dry run mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(home, d.Home()); diff != "" {
+		t.Errorf("Home mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestDryRunHostRefusesPathsOutsideHome(t *testing.T) {
+	real, _ := newTestHost(t)
+	d := NewDryRunHost(real)
+	tests := []struct {
+		name string
+		do   func() error
+		bug  bool
+	}{
+		{name: "WriteFile", do: func() error { return d.WriteFile("../x", nil, 0o644) }},
+		{name: "Chmod", do: func() error { return d.Chmod("../x", 0o600) }, bug: true},
+		{name: "Remove", do: func() error { return d.Remove("/etc/passwd") }, bug: true},
+		{name: "MkdirAll", do: func() error { return d.MkdirAll("../x", 0o700) }, bug: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.bug {
+				t.Skip("BUG (latent): observed/dryrun.go DryRunHost.Chmod, Remove and MkdirAll record a path outside HOME " +
+					"without clean(), unlike DryRunHost.WriteFile and every FileHost method; a dry run would report " +
+					"success where apply fails with ErrOutsideHome (today every caller reads the path first)")
+			}
+			before := len(d.Ops())
+			if err := tt.do(); !errors.Is(err, ErrOutsideHome) {
+				t.Errorf("error = %v, want errors.Is ErrOutsideHome", err)
+			}
+			if got := len(d.Ops()) - before; got != 0 {
+				t.Errorf("recorded %d ops for a refused path", got)
+			}
+		})
+	}
+}
+
+func TestReadOnlyHost(t *testing.T) {
+	real, home := newTestHost(t)
+	writeRaw(t, filepath.Join(home, "keep.txt"), "kept\n", 0o644)
+	before := snapshot(t, home)
+	r := ReadOnlyHost{Host: real}
+	tests := []struct {
+		name string
+		do   func() error
+	}{
+		{"WriteFile", func() error { return r.WriteFile("keep.txt", []byte("x"), 0o644) }},
+		{"WriteFile new", func() error { return r.WriteFile("new/a.txt", []byte("x"), 0o644) }},
+		{"Chmod", func() error { return r.Chmod("keep.txt", 0o600) }},
+		{"Remove", func() error { return r.Remove("keep.txt") }},
+		{"MkdirAll", func() error { return r.MkdirAll(".sanctum/state", 0o700) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.do(); !errors.Is(err, ErrReadOnly) {
+				t.Errorf("error = %v, want errors.Is ErrReadOnly", err)
+			}
+		})
+	}
+	if diff := cmp.Diff(before, snapshot(t, home)); diff != "" {
+		t.Errorf("read-only host changed the home (-want +got):\n%s", diff)
+	}
+	data, _, err := r.ReadFile("keep.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff("kept\n", string(data)); diff != "" {
+		t.Errorf("ReadFile through the guard mismatch (-want +got):\n%s", diff)
+	}
+	// A dry run over the guard (--check) records instead of failing.
+	d := NewDryRunHost(r)
+	if err := d.WriteFile("keep.txt", []byte("x"), 0o644); err != nil {
+		t.Errorf("dry run over the guard: %v", err)
+	}
+}
+
+func TestAcquireLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "reconcile.lock")
+	ctx := context.Background()
+	first, err := AcquireLock(ctx, path, 0, nil)
+	if err != nil {
+		t.Fatalf("first lock: %v", err)
+	}
+	waited := false
+	if _, err := AcquireLock(ctx, path, 0, func() { waited = true }); !errors.Is(err, ErrLocked) {
+		t.Errorf("second lock with no timeout: error = %v, want errors.Is ErrLocked", err)
+	}
+	if waited {
+		t.Errorf("onWait called although the lock does not wait")
+	}
+	if err := first.Release(); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	again, err := AcquireLock(ctx, path, 0, nil)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	if err := again.Release(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(fs.FileMode(0o600), info.Mode().Perm()); diff != "" {
+		t.Errorf("lock file mode mismatch (-want +got):\n%s", diff)
+	}
+}

@@ -78,10 +78,10 @@ func NewPass(host observed.Host, launchd observed.Launchd, mode Mode, runID stri
 		Mode: mode, RunID: runID, Now: now, Diffs: mode != ModeCheck,
 		prevAgents: make(map[string]AgentRecord, len(prev.Agents)),
 		agents:     make(map[string]AgentRecord, len(prev.Agents)),
-		prev:     make(map[string]InventoryEntry, len(prev.Inventory)),
-		owned:    make(map[string]InventoryEntry, len(prev.Inventory)),
-		desired:  make(map[string]string, len(prev.Inventory)),
-		observed: make(map[string]string),
+		prev:       make(map[string]InventoryEntry, len(prev.Inventory)),
+		owned:      make(map[string]InventoryEntry, len(prev.Inventory)),
+		desired:    make(map[string]string, len(prev.Inventory)),
+		observed:   make(map[string]string),
 	}
 	for _, s := range secrets {
 		p.secrets = append(p.secrets, []byte(s))

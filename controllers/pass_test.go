@@ -111,7 +111,6 @@ func TestPassFile(t *testing.T) {
 		wantFile *fileState
 		// wantBackup is the backup under backups/<runID>/<path>; nil: none.
 		wantBackup *fileState
-		bug        string
 	}{
 		{
 			name:     "created",
@@ -180,9 +179,6 @@ func TestPassFile(t *testing.T) {
 			want:       drift.Change{Action: drift.Configured, Reason: "content differs", Backup: backup, Diff: drift.Diff(path, []byte("token: old\n"), []byte("token: "+secret+"\n"))},
 			wantFile:   &fileState{"token: " + secret + "\n", 0o600},
 			wantBackup: &fileState{"token: old\n", 0o600},
-			bug: "controllers/pass.go Pass.File asks for 0600 but observed.FileHost.WriteFile keeps the existing " +
-				"target's 0644 (renameio WithExistingPermissions overrides WithStaticPermissions); the secret file " +
-				"stays world-readable until the next pass chmods it",
 		},
 		{
 			name:     "dry run: created, nothing written",
@@ -210,9 +206,6 @@ func TestPassFile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.bug != "" {
-				t.Skip("BUG: " + tt.bug)
-			}
 			real, home := newTestFileHost(t)
 			if tt.existing != nil {
 				putFile(t, home, path, tt.existing.content, tt.existing.mode)

@@ -155,6 +155,9 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 	}
 	l.loadPersonaSources()
 	l.compileCalibration(capabilities)
+	if len(l.errs) > 0 {
+		return nil, l.combined()
+	}
 	sort.Slice(l.cat.Agents, func(i, j int) bool { return l.cat.Agents[i].Name < l.cat.Agents[j].Name })
 	sort.Slice(l.cat.Services, func(i, j int) bool { return l.cat.Services[i].Name < l.cat.Services[j].Name })
 	sort.Slice(l.cat.Personas, func(i, j int) bool { return l.cat.Personas[i].Name < l.cat.Personas[j].Name })
@@ -674,11 +677,41 @@ func (l *loader) compileCalibration(capabilities []byte) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(l.data) // decoded from YAML: always encodable
+	if err := enc.Encode(jsonable(l.data)); err != nil {
+		l.add(v1.InstanceFile, 0, 0, "", "", "cannot be written as JSON: "+err.Error())
+		return
+	}
 	l.cat.Calibration = append(l.cat.Calibration, newCalibration("instance-json", InstanceJSONPath, v1.InstanceFile, buf.Bytes()))
 	if capabilities != nil {
 		l.cat.Calibration = append(l.cat.Calibration, newCalibration("agent-capabilities", AgentCapabilitiesPath, CapabilitiesFile, capabilities))
 	}
+}
+
+// jsonable turns the maps yaml.v3 decodes with non-string keys (users:
+// {501: ...}) into string-keyed ones, as JSON needs and as Python's json
+// module wrote them.
+func jsonable(v any) any {
+	switch m := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(m))
+		for k, e := range m {
+			out[k] = jsonable(e)
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(m))
+		for k, e := range m {
+			out[fmt.Sprint(k)] = jsonable(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(m))
+		for i, e := range m {
+			out[i] = jsonable(e)
+		}
+		return out
+	}
+	return v
 }
 
 func newCalibration(name, p, source string, content []byte) *v1.CalibrationFile {

@@ -176,11 +176,13 @@ func describe(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		v := n.Value
-		if len(v) > 40 {
-			v = v[:40] + "…"
+		tag := strings.TrimPrefix(n.ShortTag(), "!!")
+		if len(n.Value) > 40 {
+			// Never a prefix: a cut value could be the start of a secret
+			// that masking would no longer recognise.
+			return fmt.Sprintf("a %s of %d bytes", tag, len(n.Value))
 		}
-		return fmt.Sprintf("%s %q", strings.TrimPrefix(n.ShortTag(), "!!"), v)
+		return fmt.Sprintf("%s %q", tag, n.Value)
 	}
 	return "something else"
 }

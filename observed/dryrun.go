@@ -47,20 +47,38 @@ func (d *DryRunHost) WriteFile(name string, _ []byte, perm fs.FileMode) error {
 	return nil
 }
 
+// AppendFile implements Host.
+func (d *DryRunHost) AppendFile(name string, _ []byte, perm fs.FileMode) error {
+	if _, err := clean(name); err != nil {
+		return err
+	}
+	d.record(Op{Verb: "append", Path: name, Mode: perm})
+	return nil
+}
+
 // Chmod implements Host.
 func (d *DryRunHost) Chmod(name string, perm fs.FileMode) error {
+	if _, err := clean(name); err != nil {
+		return err
+	}
 	d.record(Op{Verb: "chmod", Path: name, Mode: perm})
 	return nil
 }
 
 // Remove implements Host.
 func (d *DryRunHost) Remove(name string) error {
+	if _, err := clean(name); err != nil {
+		return err
+	}
 	d.record(Op{Verb: "remove", Path: name})
 	return nil
 }
 
 // MkdirAll implements Host.
 func (d *DryRunHost) MkdirAll(name string, perm fs.FileMode) error {
+	if _, err := clean(name); err != nil {
+		return err
+	}
 	d.record(Op{Verb: "mkdir", Path: name, Mode: perm})
 	return nil
 }
@@ -78,6 +96,11 @@ func readOnly(verb, name string) error {
 // WriteFile implements Host.
 func (r ReadOnlyHost) WriteFile(name string, _ []byte, _ fs.FileMode) error {
 	return readOnly("write", name)
+}
+
+// AppendFile implements Host.
+func (r ReadOnlyHost) AppendFile(name string, _ []byte, _ fs.FileMode) error {
+	return readOnly("append", name)
 }
 
 // Chmod implements Host.

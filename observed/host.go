@@ -43,6 +43,10 @@ type Host interface {
 	// WriteFile replaces a file atomically (temp file, fsync, rename) with
 	// the given mode, creating parent directories 0755.
 	WriteFile(name string, data []byte, perm fs.FileMode) error
+	// AppendFile appends one record to a log file (O_APPEND: a record
+	// written in one call is never interleaved with another's), creating it
+	// with the mode.
+	AppendFile(name string, data []byte, perm fs.FileMode) error
 	// Chmod changes a file's mode.
 	Chmod(name string, perm fs.FileMode) error
 	// Remove removes a file.
@@ -190,8 +194,44 @@ func (h *FileHost) WriteFile(name string, data []byte, perm fs.FileMode) error {
 		return wrap("open", dir, err)
 	}
 	defer sub.Close()
-	err = renameio.WriteFile(path.Base(c), data, perm, renameio.WithRoot(sub), renameio.WithStaticPermissions(perm))
-	return wrap("write", name, err)
+	// NewPendingFile rather than renameio.WriteFile: the latter prefers an
+	// existing file's mode over the one asked for, and a file that now
+	// holds a secret must become 0600 in the same rename.
+	f, err := renameio.NewPendingFile(path.Base(c), renameio.WithRoot(sub), renameio.WithStaticPermissions(perm))
+	if err != nil {
+		return wrap("write", name, err)
+	}
+	defer f.Cleanup()
+	if _, err := f.Write(data); err != nil {
+		return wrap("write", name, err)
+	}
+	return wrap("write", name, f.CloseAtomicallyReplace())
+}
+
+// AppendFile implements Host.
+func (h *FileHost) AppendFile(name string, data []byte, perm fs.FileMode) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	if dir := path.Dir(c); dir != "." {
+		if err := h.root.MkdirAll(dir, 0o755); err != nil {
+			return wrap("mkdir", dir, err)
+		}
+	}
+	f, err := h.root.OpenFile(c, os.O_WRONLY|os.O_APPEND|os.O_CREATE, perm)
+	if err != nil {
+		return wrap("open", name, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // Chmod implements Host.

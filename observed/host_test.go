@@ -77,7 +77,6 @@ func TestFileHostWriteFile(t *testing.T) {
 		existing *fs.FileMode // a file already there, with this mode
 		path     string
 		perm     fs.FileMode
-		bug      string // a known bug: the case is skipped
 	}{
 		{name: "0644 under umask 077", umask: 0o077, path: "a.txt", perm: 0o644},
 		{name: "0600 under umask 022", umask: 0o022, path: "a.txt", perm: 0o600},
@@ -86,14 +85,11 @@ func TestFileHostWriteFile(t *testing.T) {
 		{name: "0644 nested under umask 077", umask: 0o077, path: ".sanctum/services/voice-agent.yaml", perm: 0o644},
 		{name: "replaces a 0644 file with 0644", umask: 0o077, existing: modeOf(0o644), path: "d/a.txt", perm: 0o644},
 		{name: "replaces a 0600 file with 0600", umask: 0o022, existing: modeOf(0o600), path: "d/a.txt", perm: 0o600},
-		{name: "replaces a 0644 file with 0600", umask: 0o022, existing: modeOf(0o644), path: "d/a.txt", perm: 0o600, bug: existingModeBug},
-		{name: "replaces a 0600 file with 0644", umask: 0o077, existing: modeOf(0o600), path: "d/a.txt", perm: 0o644, bug: existingModeBug},
+		{name: "replaces a 0644 file with 0600", umask: 0o022, existing: modeOf(0o644), path: "d/a.txt", perm: 0o600},
+		{name: "replaces a 0600 file with 0644", umask: 0o077, existing: modeOf(0o600), path: "d/a.txt", perm: 0o644},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.bug != "" {
-				t.Skip("BUG: " + tt.bug)
-			}
 			h, home := newTestHost(t)
 			target := filepath.Join(home, filepath.FromSlash(tt.path))
 			if tt.existing != nil {
@@ -128,14 +124,6 @@ func TestFileHostWriteFile(t *testing.T) {
 }
 
 func modeOf(m fs.FileMode) *fs.FileMode { return &m }
-
-// existingModeBug: renameio.WriteFile puts WithExistingPermissions before the
-// caller's options, and NewPendingFile applies the existing file's mode after
-// every option, so the WithStaticPermissions(perm) that FileHost.WriteFile
-// passes is overridden whenever the target exists.
-const existingModeBug = "observed/host.go FileHost.WriteFile keeps the mode of an existing target instead of " +
-	"setting perm (Host.WriteFile: \"with the given mode\"): renameio.WriteFile's WithExistingPermissions wins over " +
-	"WithStaticPermissions; a secret-bearing file whose content changes therefore stays 0644"
 
 func TestFileHostWriteFileLeavesNoTempFile(t *testing.T) {
 	h, home := newTestHost(t)
@@ -525,20 +513,14 @@ func TestDryRunHostRefusesPathsOutsideHome(t *testing.T) {
 	tests := []struct {
 		name string
 		do   func() error
-		bug  bool
 	}{
 		{name: "WriteFile", do: func() error { return d.WriteFile("../x", nil, 0o644) }},
-		{name: "Chmod", do: func() error { return d.Chmod("../x", 0o600) }, bug: true},
-		{name: "Remove", do: func() error { return d.Remove("/etc/passwd") }, bug: true},
-		{name: "MkdirAll", do: func() error { return d.MkdirAll("../x", 0o700) }, bug: true},
+		{name: "Chmod", do: func() error { return d.Chmod("../x", 0o600) }},
+		{name: "Remove", do: func() error { return d.Remove("/etc/passwd") }},
+		{name: "MkdirAll", do: func() error { return d.MkdirAll("../x", 0o700) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.bug {
-				t.Skip("BUG (latent): observed/dryrun.go DryRunHost.Chmod, Remove and MkdirAll record a path outside HOME " +
-					"without clean(), unlike DryRunHost.WriteFile and every FileHost method; a dry run would report " +
-					"success where apply fails with ErrOutsideHome (today every caller reads the path first)")
-			}
 			before := len(d.Ops())
 			if err := tt.do(); !errors.Is(err, ErrOutsideHome) {
 				t.Errorf("error = %v, want errors.Is ErrOutsideHome", err)

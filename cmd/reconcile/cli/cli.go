@@ -149,7 +149,8 @@ Every command exits 1 on error (invalid catalog, I/O failure).`,
 	pf.StringVar(&a.catalog, "catalog", "", "catalog directory (default $SANCTUM_CATALOG, else ./sanctum, else "+BuiltinCatalog+")")
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	root.SetVersionTemplate("reconcile {{.Version}}\n")
-	root.AddCommand(a.applyCommand(), a.validateCommand(), a.renderCommand(), a.versionCommand())
+	root.AddCommand(a.applyCommand(), a.validateCommand(), a.renderCommand(), a.versionCommand(),
+		a.scheduleCommand(), a.historyCommand(), a.adoptCommand())
 	return root
 }
 

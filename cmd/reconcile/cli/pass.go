@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/spf13/cobra"
 
 	"github.com/sanctum-haus/reconcile/controllers"
@@ -23,6 +24,7 @@ const (
 
 type passOptions struct {
 	lockTimeout time.Duration
+	scheduled   bool // the launchd pass: never waits, quiet unless something happened
 	record      bool // --check --record: the audit pass writes its ledgers
 }
 
@@ -38,10 +40,14 @@ and the catalog no longer wants, and records the pass and its inventory in
 it runs. The shipped example catalog is applied only to a home named with --home.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.scheduled {
+				o.lockTimeout = 0
+			}
 			return a.runPass(cmd.Context(), modeApply, o)
 		},
 	}
 	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another pass to finish (0: do not wait)")
+	cmd.Flags().BoolVar(&o.scheduled, "scheduled", false, "the launchd pass: skip (exit 0) if another pass holds the lock, print only changes and failures")
 	return cmd
 }
 
@@ -77,6 +83,9 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 		lock, err := observed.AcquireLock(ctx, filepath.Join(home, filepath.FromSlash(controllers.LockFile)), o.lockTimeout, func() {
 			fmt.Fprintf(a.cfg.Stderr, "reconcile: another pass holds ~/%s; waiting up to %s\n", controllers.LockFile, o.lockTimeout)
 		})
+		if errors.Is(err, observed.ErrLocked) && o.scheduled {
+			return a.skipScheduled(real, a.cfg.Now(), cat)
+		}
 		if err != nil {
 			return &exitError{ExitError, err}
 		}
@@ -100,8 +109,24 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	}
 	cs, runErr := pass.Run(ctx, cat, controllers.Controllers())
 	a.redactor.ChangeSet(cs)
-	if err := a.report(mode, runID, now, home, cat, cs, runErr); err != nil {
-		return &exitError{ExitError, err}
+	if mode == modeApply {
+		e := controllers.HistoryEntry{RunID: runID, Time: now.UTC(), Mode: "apply", Result: "converged",
+			CatalogDigest: cat.Digest, Changes: controllers.Changes(cs), Summary: cs.Summary()}
+		if o.scheduled {
+			e.Mode = "scheduled"
+		}
+		if runErr != nil {
+			e.Result = "failed"
+		}
+		if err := controllers.AppendHistory(real, e); err != nil {
+			runErr = multierror.Append(runErr, fmt.Errorf("history: %w", err))
+		}
+	}
+	quiet := o.scheduled && runErr == nil && controllers.Changes(cs) == 0
+	if !quiet {
+		if err := a.report(mode, runID, now, home, cat, cs, runErr); err != nil {
+			return &exitError{ExitError, err}
+		}
 	}
 	switch {
 	case runErr != nil:
@@ -109,6 +134,18 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	case mode != modeApply && cs.HasDrift():
 		return &exitError{code: ExitDrift}
 	}
+	return nil
+}
+
+// skipScheduled is the scheduled pass that found another pass running: it
+// leaves a history entry, says so in one line, and succeeds.
+func (a *app) skipScheduled(host observed.Host, t time.Time, cat *desired.Catalog) error {
+	e := controllers.HistoryEntry{RunID: newRunID(t), Time: t.UTC(), Mode: "scheduled", Result: "skipped",
+		Reason: "another pass holds ~/" + controllers.LockFile, CatalogDigest: cat.Digest}
+	if err := controllers.AppendHistory(host, e); err != nil {
+		return &exitError{ExitError, fmt.Errorf("history: %w", err)}
+	}
+	fmt.Fprintf(a.cfg.Stdout, "scheduled pass skipped: %s\n", e.Reason)
 	return nil
 }
 

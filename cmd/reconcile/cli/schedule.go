@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sanctum-haus/reconcile/controllers"
+	"github.com/sanctum-haus/reconcile/desired"
+	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/observed"
+)
+
+func (a *app) scheduleCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "schedule",
+		Short: "Install or remove the launchd agent that runs the scheduled convergence pass",
+		Long: `schedule manages com.sanctum.reconcile, the launch agent that runs
+"reconcile apply --scheduled" at load and every 300 seconds, for this home and
+catalog, logging to ~/.sanctum/logs/reconcile.log.`,
+	}
+	install := &cobra.Command{
+		Use:   "install",
+		Short: "Write com.sanctum.reconcile.plist and load it (reloaded only when it changed)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.schedule(cmd.Context(), true)
+		},
+	}
+	uninstall := &cobra.Command{
+		Use:   "uninstall",
+		Short: "Boot com.sanctum.reconcile out and move its plist into the backups",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.schedule(cmd.Context(), false)
+		},
+	}
+	cmd.AddCommand(install, uninstall)
+	return cmd
+}
+
+func (a *app) schedule(ctx context.Context, install bool) error {
+	home, explicit, err := a.resolveHome()
+	if err != nil {
+		return err
+	}
+	args := []string{}
+	if install {
+		cat, err := a.loadCatalog(ctx, desired.ResolveSecrets)
+		if err != nil {
+			return err
+		}
+		if cat.Instance.Instance.Example && !explicit {
+			return &exitError{ExitError, fmt.Errorf("%s is the shipped example catalog; refusing to schedule it against $HOME (%s): name the home with --home", cat.Name, home)}
+		}
+		self, err := os.Executable()
+		if err != nil {
+			return &exitError{ExitError, err}
+		}
+		catalog := cat.Name
+		if catalog != BuiltinCatalog {
+			if catalog, err = filepath.Abs(catalog); err != nil {
+				return &exitError{ExitError, err}
+			}
+		}
+		args = []string{self, "apply", "--scheduled", "--home", home, "--catalog", catalog}
+	}
+	real, err := observed.NewFileHost(home)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	defer real.Close()
+	lock, err := observed.AcquireLock(ctx, filepath.Join(home, filepath.FromSlash(controllers.LockFile)), 30*time.Second, nil)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	defer lock.Release()
+	now := a.cfg.Now()
+	runID := newRunID(now)
+	pass := controllers.NewPass(real, observed.NewLaunchctl(), controllers.ModeApply, runID, now, nil, &controllers.State{})
+	agent := controllers.ScheduleAgent(home, args)
+	var changes []drift.Change
+	if install {
+		changes = pass.InstallSchedule(ctx, agent)
+	} else {
+		changes = pass.UninstallSchedule(ctx, agent)
+	}
+	if err := pass.Finish(); err != nil {
+		return &exitError{ExitError, err}
+	}
+	cs := &drift.ChangeSet{Changes: changes}
+	e := controllers.HistoryEntry{RunID: runID, Time: now.UTC(), Mode: "schedule", Result: "converged",
+		Changes: controllers.Changes(cs), Summary: cs.Summary()}
+	if len(cs.Failed()) > 0 {
+		e.Result = "failed"
+	}
+	if err := controllers.AppendHistory(real, e); err != nil {
+		return &exitError{ExitError, err}
+	}
+	if err := drift.WriteText(a.cfg.Stdout, cs, drift.TextOptions{Color: a.cfg.Color, Label: "schedule, run " + runID}); err != nil {
+		return &exitError{ExitError, err}
+	}
+	if len(cs.Failed()) > 0 {
+		return &exitError{ExitError, fmt.Errorf("schedule %s failed", map[bool]string{true: "install", false: "uninstall"}[install])}
+	}
+	return nil
+}
+
+func (a *app) historyCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "history",
+		Short: "List the passes recorded in ~/.sanctum/state/history.jsonl",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			home, _, err := a.resolveHome()
+			if err != nil {
+				return err
+			}
+			real, err := observed.NewFileHost(home)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			defer real.Close()
+			entries, damaged, err := controllers.ReadHistory(real)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			if damaged > 0 {
+				fmt.Fprintf(a.cfg.Stderr, "reconcile: %d damaged history line(s) skipped\n", damaged)
+			}
+			switch a.output {
+			case "json":
+				if entries == nil {
+					entries = []controllers.HistoryEntry{}
+				}
+				enc := json.NewEncoder(a.cfg.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(entries)
+			case "text":
+				w := tabwriter.NewWriter(a.cfg.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "RUN\tTIME\tMODE\tRESULT\tCHANGES\tFAILED")
+				for _, e := range entries {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\n", e.RunID, e.Time.Format("2006-01-02 15:04:05Z"), e.Mode, e.Result, e.Changes, e.Summary.Failed)
+				}
+				return w.Flush()
+			}
+			return &exitError{ExitError, fmt.Errorf("-o %q: want text or json", a.output)}
+		},
+	}
+}

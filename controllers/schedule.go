@@ -1,0 +1,95 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
+	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/observed"
+)
+
+// ScheduleLabel is the label of the scheduled convergence pass.
+const ScheduleLabel = "com.sanctum.reconcile"
+
+// ScheduleInterval is how often launchd runs the scheduled pass, in seconds.
+const ScheduleInterval = 300
+
+// ScheduleAgent is the launch agent of the scheduled pass: `reconcile apply
+// --scheduled` at load and every five minutes, logging under ~/.sanctum/logs.
+func ScheduleAgent(home string, args []string) *v1.LaunchAgent {
+	log := filepath.Join(home, ".sanctum", "logs", "reconcile.log")
+	return &v1.LaunchAgent{
+		TypeMeta:   v1.TypeMeta{APIVersion: v1.APIVersion, Kind: v1.KindLaunchAgent},
+		ObjectMeta: v1.ObjectMeta{Name: "reconcile"},
+		Spec: v1.LaunchAgentSpec{
+			Label: ScheduleLabel, ProgramArguments: args, RunAtLoad: true, StartInterval: ScheduleInterval,
+			ProcessType: "Background", StandardOutPath: log, StandardErrorPath: log,
+		},
+	}
+}
+
+// InstallSchedule writes the scheduled pass's plist (backing up what it
+// replaces) and makes launchd run it: bootstrap when not loaded, reload only
+// when the plist changed.
+func (p *Pass) InstallSchedule(ctx context.Context, a *v1.LaunchAgent) []drift.Change {
+	content, err := RenderPlist(a)
+	if err != nil {
+		return []drift.Change{p.fail(drift.Change{Kind: v1.KindLaunchAgent, Name: a.Name}, err)}
+	}
+	if err := p.Host.MkdirAll(".sanctum/logs", 0o755); err != nil {
+		return []drift.Change{p.fail(drift.Change{Kind: v1.KindLaunchAgent, Name: a.Name}, err)}
+	}
+	target := Domain(a) + "/" + a.LabelName()
+	file := p.File(ctx, FileTarget{Kind: v1.KindLaunchAgent, Name: a.Name, Path: PlistPath(a), Content: content, Launchd: target})
+	out := []drift.Change{file}
+	if file.Action == drift.Failed {
+		return out
+	}
+	c := drift.Change{Kind: v1.KindLaunchAgent, Name: a.Name, Target: target, Action: drift.Unchanged}
+	if err := p.Launchd.Available(); err != nil {
+		c.Action, c.Reason = drift.Skipped, "launchd state unknown: "+err.Error()
+		return append(out, c)
+	}
+	_, err = p.Launchd.Print(ctx, target)
+	loaded := err == nil
+	if err != nil && !errors.Is(err, observed.ErrNotLoaded) {
+		return append(out, p.fail(c, err))
+	}
+	var steps []string
+	switch {
+	case loaded && file.Action == drift.Unchanged:
+		return append(out, c)
+	case loaded:
+		if err := observed.BootoutAndWait(ctx, p.Launchd, target, p.Reload); err != nil {
+			return append(out, p.fail(c, err))
+		}
+		c.Action, steps = drift.Configured, []string{"plist changed: reload"}
+	default:
+		c.Action, steps = drift.Created, []string{"not loaded: bootstrap"}
+	}
+	plistAbs := filepath.Join(p.Host.Home(), filepath.FromSlash(PlistPath(a)))
+	if _, err := observed.BootstrapWithRetry(ctx, p.Launchd, Domain(a), plistAbs, p.Reload); err != nil {
+		c.Reason = strings.Join(steps, "; ")
+		return append(out, p.fail(c, err))
+	}
+	c.Reason = strings.Join(steps, "; ")
+	return append(out, c)
+}
+
+// UninstallSchedule boots the scheduled pass out and moves its plist into
+// the run's backups.
+func (p *Pass) UninstallSchedule(ctx context.Context, a *v1.LaunchAgent) []drift.Change {
+	a.Spec.Retired = true
+	return []drift.Change{p.retire(ctx, a)}
+}
+
+// Finish writes what a pass that made backups owes: their index.
+func (p *Pass) Finish() error {
+	if p.Mode != ModeApply {
+		return nil
+	}
+	return p.writeBackupIndex()
+}

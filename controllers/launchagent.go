@@ -170,6 +170,16 @@ func (p *Pass) restartInputs(a *v1.LaunchAgent) (map[string]string, error) {
 	out := make(map[string]string, len(a.Spec.RestartOn))
 	for _, r := range a.Spec.RestartOn {
 		rel, _ := v1.HomePath(r)
+		// A wrapper is a symlink, often to a path outside HOME: what it
+		// points to is the input, not the bytes behind it.
+		if info, err := p.Host.Lstat(rel); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+			target, err := p.Host.Readlink(rel)
+			if err != nil {
+				return nil, fmt.Errorf("restartOn %s: %w", r, err)
+			}
+			out[r] = linkDigest(target)
+			continue
+		}
 		data, _, err := p.Host.ReadFile(rel)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"sort"
 
 	"github.com/hashicorp/go-multierror"
@@ -74,6 +75,37 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 	return cs, result.ErrorOrNil()
 }
 
+// pruneLink removes a symlink reconcile made, while it still points where
+// reconcile pointed it; the link itself is kept in the backups.
+func (p *Pass) pruneLink(e InventoryEntry, c drift.Change) drift.Change {
+	cur, err := p.Host.Readlink(e.Path)
+	if err != nil {
+		return p.fail(c, err)
+	}
+	if linkDigest(cur) != e.SHA256 {
+		c.Action = drift.Unmanaged
+		c.Reason = "no longer in the catalog, but repointed since reconcile made it; left in place"
+		p.own(e)
+		return c
+	}
+	backup := path.Join(BackupsDir, p.RunID, e.Path)
+	if err := p.Host.Symlink(cur, backup); err != nil {
+		return p.fail(c, fmt.Errorf("backup before removal: %w", err))
+	}
+	p.mu.Lock()
+	p.backups = append(p.backups, BackupEntry{Kind: e.Kind, Name: e.Name, Path: e.Path, Backup: backup,
+		Mode: "symlink", SHA256: e.SHA256, Reason: "removed"})
+	p.mu.Unlock()
+	if err := p.Host.Remove(e.Path); err != nil {
+		return p.fail(c, err)
+	}
+	c.Action, c.Reason = drift.Deleted, "no longer in the catalog"
+	if p.Mode == ModeApply {
+		c.Backup = backup
+	}
+	return c
+}
+
 // unload boots a service out before its plist goes, if launchd has it.
 func (p *Pass) unload(ctx context.Context, target string) error {
 	if p.Launchd == nil || p.Launchd.Available() != nil {
@@ -128,6 +160,10 @@ func (p *Pass) prune(ctx context.Context) []drift.Change {
 	for _, path := range paths {
 		e := p.prev[path]
 		c := drift.Change{Kind: e.Kind, Name: e.Name, Path: path}
+		if li, err := p.Host.Lstat(path); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+			out = append(out, p.pruneLink(e, c))
+			continue
+		}
 		data, info, err := p.Host.ReadFile(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):

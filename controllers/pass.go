@@ -103,6 +103,9 @@ type FileTarget struct {
 	// Launchd is the service target loaded from this file, if any: a prune
 	// boots it out before removing the file.
 	Launchd string
+	// Mode, when set, is enforced (a helper script is 0755); otherwise a
+	// file keeps the mode it has and new files are 0644.
+	Mode fs.FileMode
 }
 
 // holdsSecret reports whether content carries a resolved secret value.
@@ -167,6 +170,9 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		mode := fs.FileMode(0o644)
+		if t.Mode != 0 {
+			mode = t.Mode
+		}
 		if secret {
 			mode = 0o600
 		}
@@ -178,18 +184,29 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 		return p.fail(c, err)
 	case bytes.Equal(current, t.Content):
 		c.Action = drift.Unchanged
-		if perm := info.Mode().Perm(); secret && perm != 0o600 {
-			if err := p.Host.Chmod(t.Path, 0o600); err != nil {
+		perm := info.Mode().Perm()
+		want, why := perm, ""
+		switch {
+		case secret && perm != 0o600:
+			want, why = 0o600, "holds a secret"
+		case !secret && t.Mode != 0 && perm != t.Mode:
+			want, why = t.Mode, "declared"
+		}
+		if want != perm {
+			if err := p.Host.Chmod(t.Path, want); err != nil {
 				return p.fail(c, err)
 			}
 			c.Action = drift.Configured
-			c.Reason = fmt.Sprintf("mode %#o, holds a secret: want 0600", perm)
+			c.Reason = fmt.Sprintf("mode %#o, %s: want %#o", perm, why, want)
 		}
 	default:
 		p.mu.Lock()
 		p.observed[t.Path] = digest(current)
 		p.mu.Unlock()
 		mode := info.Mode().Perm()
+		if t.Mode != 0 {
+			mode = t.Mode
+		}
 		if secret {
 			mode = 0o600
 		}
@@ -210,6 +227,84 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 		}
 	}
 	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: digest(t.Content), Launchd: t.Launchd})
+	return c
+}
+
+// LinkTarget is a symlink under HOME whose target the catalog decides.
+type LinkTarget struct {
+	Kind, Name string
+	Path       string // relative to HOME
+	Target     string // what it points to, as written
+}
+
+// linkDigest is what the inventory keeps for a symlink.
+func linkDigest(target string) string { return digest([]byte("symlink:" + target)) }
+
+// Link makes one symlink point where the catalog says: created when
+// missing, repointed when it points elsewhere, and a file in its place is
+// backed up first.
+func (p *Pass) Link(ctx context.Context, t LinkTarget) drift.Change {
+	c := drift.Change{Kind: t.Kind, Name: t.Name, Path: t.Path}
+	p.mu.Lock()
+	other, taken := p.desired[t.Path]
+	if !taken {
+		p.desired[t.Path] = c.ID()
+	}
+	p.mu.Unlock()
+	if taken {
+		return p.fail(c, fmt.Errorf("%s is already written by %s; two objects cannot own one file", t.Path, other))
+	}
+	if err := ctx.Err(); err != nil {
+		return p.fail(c, err)
+	}
+	info, err := p.Host.Lstat(t.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		c.Action = drift.Created
+	case err != nil:
+		return p.fail(c, err)
+	case info.Mode()&fs.ModeSymlink != 0:
+		cur, err := p.Host.Readlink(t.Path)
+		if err != nil {
+			return p.fail(c, err)
+		}
+		if cur == t.Target {
+			c.Action = drift.Unchanged
+			break
+		}
+		c.Action, c.Reason = drift.Configured, "points to "+cur+", want "+t.Target
+		if err := p.Host.Symlink(cur, path.Join(BackupsDir, p.RunID, t.Path)); err != nil {
+			return p.fail(c, fmt.Errorf("backup before overwrite: %w", err))
+		}
+		p.mu.Lock()
+		p.backups = append(p.backups, BackupEntry{Kind: t.Kind, Name: t.Name, Path: t.Path,
+			Backup: path.Join(BackupsDir, p.RunID, t.Path), Mode: "symlink", SHA256: linkDigest(cur), Reason: "overwritten"})
+		p.mu.Unlock()
+	case info.Mode().IsRegular():
+		data, _, err := p.Host.ReadFile(t.Path)
+		if err != nil {
+			return p.fail(c, err)
+		}
+		backup, err := p.backup(t.Kind, t.Name, t.Path, data, info.Mode().Perm(), "overwritten")
+		if err != nil {
+			return p.fail(c, err)
+		}
+		if err := p.Host.Remove(t.Path); err != nil {
+			return p.fail(c, err)
+		}
+		c.Action, c.Reason = drift.Configured, "a regular file, want a symlink to "+t.Target
+		if p.Mode == ModeApply {
+			c.Backup = backup
+		}
+	default:
+		return p.fail(c, fmt.Errorf("%s is a directory; want a symlink to %s", t.Path, t.Target))
+	}
+	if c.Action != drift.Unchanged {
+		if err := p.Host.Symlink(t.Target, t.Path); err != nil {
+			return p.fail(c, err)
+		}
+	}
+	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: linkDigest(t.Target)})
 	return c
 }
 

@@ -49,7 +49,41 @@ func (ServiceController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 	}
 	changes = append(changes, p.Files(ctx, targets)...)
 	changes = append(changes, p.strangers(ServicesDir, ".yaml", v1.KindService, targets)...)
-	return changes
+	return append(changes, p.runtimeFiles(ctx, cat)...)
+}
+
+// Where wrappers and helper scripts live, relative to HOME.
+const (
+	WrapperDir = ".sanctum/bin"
+	HelperDir  = ".sanctum/scripts"
+)
+
+// WrapperPath is a service's wrapper symlink.
+func WrapperPath(name string) string { return path.Join(WrapperDir, "sanctum-"+name) }
+
+// runtimeFiles reconciles the wrappers (symlinks) and helper scripts (0755,
+// from the catalog) of enabled services.
+func (p *Pass) runtimeFiles(ctx context.Context, cat *desired.Catalog) []drift.Change {
+	var changes []drift.Change
+	var helpers []FileTarget
+	for _, s := range cat.Services {
+		if !s.IsEnabled() {
+			continue
+		}
+		if w := s.Spec.Wrapper; w != nil {
+			changes = append(changes, p.Link(ctx, LinkTarget{Kind: v1.KindService, Name: s.Name, Path: WrapperPath(s.Name), Target: w.Target}))
+		}
+		for _, h := range s.Spec.Helpers {
+			t := path.Join(HelperDir, h.Name)
+			if h.Loaded == nil || h.Loaded.Err != nil {
+				err := fmt.Errorf("helper source %s: missing from the catalog", path.Join(cat.Name, h.Source))
+				changes = append(changes, p.fail(drift.Change{Kind: v1.KindService, Name: s.Name, Path: t}, err))
+				continue
+			}
+			helpers = append(helpers, FileTarget{Kind: v1.KindService, Name: s.Name, Path: t, Content: h.Loaded.Content, Mode: 0o755})
+		}
+	}
+	return append(changes, p.Files(ctx, helpers)...)
 }
 
 // strangers reports files in dir with the suffix that no object wants and

@@ -650,9 +650,22 @@ func sortedServices(in []*v1.Service) []*v1.Service {
 	return out
 }
 
-// loadPersonaSources reads the persona sources that live in the catalog. A
-// missing one is an error of that object only, reported by its controller.
+// loadPersonaSources reads the persona and helper sources that live in the
+// catalog. A missing one is an error of that object only, reported by its
+// controller.
 func (l *loader) loadPersonaSources() {
+	for _, s := range l.cat.Services {
+		for i := range s.Spec.Helpers {
+			h := &s.Spec.Helpers[i]
+			name := path.Clean(h.Source)
+			data, err := fs.ReadFile(l.opts.FS, name)
+			if err == nil {
+				fmt.Fprintf(l.digest, "%s\x00%d\x00", name, len(data))
+				l.digest.Write(data)
+			}
+			h.Loaded = &v1.LoadedSource{Content: data, Err: err}
+		}
+	}
 	for _, pf := range l.cat.Personas {
 		dir := pf.Spec.Source.Catalog
 		if dir == "" {

@@ -56,6 +56,15 @@ func (d *DryRunHost) AppendFile(name string, _ []byte, perm fs.FileMode) error {
 	return nil
 }
 
+// Symlink implements Host.
+func (d *DryRunHost) Symlink(target, name string) error {
+	if _, err := clean(name); err != nil {
+		return err
+	}
+	d.record(Op{Verb: "symlink " + target, Path: name})
+	return nil
+}
+
 // Chmod implements Host.
 func (d *DryRunHost) Chmod(name string, perm fs.FileMode) error {
 	if _, err := clean(name); err != nil {
@@ -102,6 +111,9 @@ func (r ReadOnlyHost) WriteFile(name string, _ []byte, _ fs.FileMode) error {
 func (r ReadOnlyHost) AppendFile(name string, _ []byte, _ fs.FileMode) error {
 	return readOnly("append", name)
 }
+
+// Symlink implements Host.
+func (r ReadOnlyHost) Symlink(_, name string) error { return readOnly("symlink", name) }
 
 // Chmod implements Host.
 func (r ReadOnlyHost) Chmod(name string, _ fs.FileMode) error { return readOnly("chmod", name) }

@@ -6,6 +6,8 @@
 package observed
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -49,6 +51,11 @@ type Host interface {
 	AppendFile(name string, data []byte, perm fs.FileMode) error
 	// Chmod changes a file's mode.
 	Chmod(name string, perm fs.FileMode) error
+	// Readlink returns a symlink's target as written.
+	Readlink(name string) (string, error)
+	// Symlink makes name a symlink to target, atomically replacing a
+	// symlink that is there (never a file or directory).
+	Symlink(target, name string) error
 	// Remove removes a file.
 	Remove(name string) error
 	// MkdirAll makes a directory and its parents, and sets its mode.
@@ -138,13 +145,42 @@ func (h *FileHost) Stat(name string) (fs.FileInfo, error) {
 	return info, wrap("stat", name, err)
 }
 
-// Readlink returns a symlink's target as written.
+// Readlink implements Host.
 func (h *FileHost) Readlink(name string) (string, error) {
 	c, err := clean(name)
 	if err != nil {
 		return "", err
 	}
-	return h.root.Readlink(c)
+	t, err := h.root.Readlink(c)
+	return t, wrap("readlink", name, err)
+}
+
+// Symlink implements Host: a temporary link beside the target, renamed over
+// it, so the name always points somewhere.
+func (h *FileHost) Symlink(target, name string) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	if info, err := h.root.Lstat(c); err == nil && info.Mode()&fs.ModeSymlink == 0 {
+		return &fs.PathError{Op: "symlink", Path: name, Err: errors.New("exists and is not a symlink")}
+	}
+	if dir := path.Dir(c); dir != "." {
+		if err := h.root.MkdirAll(dir, 0o755); err != nil {
+			return wrap("mkdir", dir, err)
+		}
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	tmp := path.Join(path.Dir(c), "."+path.Base(c)+".reconcile-"+hex.EncodeToString(b[:]))
+	if err := h.root.Symlink(target, tmp); err != nil {
+		return wrap("symlink", name, err)
+	}
+	if err := h.root.Rename(tmp, c); err != nil {
+		_ = h.root.Remove(tmp)
+		return wrap("symlink", name, err)
+	}
+	return nil
 }
 
 // Lstat implements Host.

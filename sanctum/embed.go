@@ -10,7 +10,7 @@ import (
 	"io/fs"
 )
 
-//go:embed *.yaml services/*.yaml personas
+//go:embed *.yaml services/*.yaml personas scripts
 var files embed.FS
 
 // Example returns the example catalog.

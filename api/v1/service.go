@@ -2,6 +2,8 @@ package v1
 
 import (
 	"net/url"
+	"path"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -35,8 +37,26 @@ type ServiceSpec struct {
 	// compiles into LaunchAgent/<service name>, enabled with the service
 	// and depending on the agents of the service's dependencies.
 	LaunchAgent *LaunchAgentSpec `yaml:"launchAgent,omitempty" json:"launchAgent,omitempty"`
-	Health      Health           `yaml:"health,omitempty" json:"health,omitempty"`
+	// Wrapper is ~/.sanctum/bin/sanctum-<name>, a symlink to Target.
+	Wrapper *Wrapper `yaml:"wrapper,omitempty" json:"wrapper,omitempty"`
+	// Helpers are scripts shipped in the catalog, installed 0755 under
+	// ~/.sanctum/scripts/ and referenced by absolute path.
+	Helpers []Helper `yaml:"helpers,omitempty" json:"helpers,omitempty"`
+	Health  Health   `yaml:"health,omitempty" json:"health,omitempty"`
 	Remediation *Remediation     `yaml:"remediation,omitempty" json:"remediation,omitempty"`
+}
+
+// Wrapper is the symlink that launchd and people run a service through.
+type Wrapper struct {
+	Target string `yaml:"target" json:"target"` // absolute
+}
+
+// Helper is one script of the catalog installed under ~/.sanctum/scripts.
+type Helper struct {
+	Name   string `yaml:"name" json:"name"`     // file name under ~/.sanctum/scripts
+	Source string `yaml:"source" json:"source"` // path inside the catalog
+	// Loaded is the source as desired read it.
+	Loaded *LoadedSource `yaml:"-" json:"-"`
 }
 
 // Health holds the three watchdog probes.
@@ -142,6 +162,23 @@ func (s *Service) Validate() field.ErrorList {
 		errs = append(errs, la.validate(lp)...)
 		if la.Enabled != nil || la.InstanceKey != "" || len(la.DependsOn) > 0 || la.Retired {
 			errs = append(errs, field.Forbidden(lp, "an embedded agent takes enabled, instanceKey and dependsOn from its service, and is retired by removing it"))
+		}
+	}
+	if w := s.Spec.Wrapper; w != nil && !path.IsAbs(w.Target) {
+		errs = append(errs, field.Invalid(spec.Child("wrapper", "target"), w.Target, "must be an absolute path"))
+	}
+	names := make(map[string]bool)
+	for i, h := range s.Spec.Helpers {
+		hp := spec.Child("helpers").Index(i)
+		switch {
+		case h.Name == "" || strings.ContainsAny(h.Name, "/\\") || h.Name == "." || h.Name == "..":
+			errs = append(errs, field.Invalid(hp.Child("name"), h.Name, "a file name"))
+		case names[h.Name]:
+			errs = append(errs, field.Duplicate(hp.Child("name"), h.Name))
+		}
+		names[h.Name] = true
+		if c := path.Clean(h.Source); h.Source == "" || path.IsAbs(c) || c == ".." || strings.HasPrefix(c, "../") {
+			errs = append(errs, field.Invalid(hp.Child("source"), h.Source, "must be a file inside the catalog"))
 		}
 	}
 	hp := spec.Child("health")

@@ -96,17 +96,17 @@ func adoptEntry(label, file string, data []byte) ([]byte, error) {
 		return nil, err
 	}
 	var p struct {
-		Label                 string
-		ProgramArguments      []string
-		Program               string
-		EnvironmentVariables  map[string]string
-		WorkingDirectory      string
-		StandardOutPath       string
-		StandardErrorPath     string
-		RunAtLoad             bool
-		KeepAlive             bool
-		StartInterval         int
-		ProcessType           string
+		Label                string
+		ProgramArguments     []string
+		Program              string
+		EnvironmentVariables map[string]string
+		WorkingDirectory     string
+		StandardOutPath      string
+		StandardErrorPath    string
+		RunAtLoad            bool
+		KeepAlive            bool
+		StartInterval        int
+		ProcessType          string
 	}
 	if _, err := plist.Unmarshal(data, &p); err != nil {
 		return nil, err

@@ -41,9 +41,9 @@ type ServiceSpec struct {
 	Wrapper *Wrapper `yaml:"wrapper,omitempty" json:"wrapper,omitempty"`
 	// Helpers are scripts shipped in the catalog, installed 0755 under
 	// ~/.sanctum/scripts/ and referenced by absolute path.
-	Helpers []Helper `yaml:"helpers,omitempty" json:"helpers,omitempty"`
-	Health  Health   `yaml:"health,omitempty" json:"health,omitempty"`
-	Remediation *Remediation     `yaml:"remediation,omitempty" json:"remediation,omitempty"`
+	Helpers     []Helper     `yaml:"helpers,omitempty" json:"helpers,omitempty"`
+	Health      Health       `yaml:"health,omitempty" json:"health,omitempty"`
+	Remediation *Remediation `yaml:"remediation,omitempty" json:"remediation,omitempty"`
 }
 
 // Wrapper is the symlink that launchd and people run a service through.

@@ -25,7 +25,7 @@ type Controller interface {
 // Controllers returns the controllers in the order a pass runs them:
 // calibration files and service manifests first (the rest reads them).
 func Controllers() []Controller {
-	return []Controller{CalibrationController{}, ServiceController{}, LaunchAgentController{}, PersonaController{}}
+	return []Controller{CalibrationController{}, ServiceController{}, LaunchAgentController{}, PersonaController{}, RemoteNodeController{}}
 }
 
 // KindRank orders kinds in reports as the pass runs them.
@@ -39,6 +39,8 @@ func KindRank(kind string) int {
 		return 2
 	case v1.KindPersonaFile:
 		return 3
+	case v1.KindRemoteNode:
+		return 4
 	}
 	return 100
 }
@@ -55,6 +57,14 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 	pruned := p.prune(ctx)
 	cs.Changes = supersede(cs.Changes, pruned)
 	cs.Add(pruned...)
+	if p.personaLedger != nil {
+		for _, n := range p.nodes {
+			p.personaLedger.Nodes[n.Name] = n
+		}
+		if err := p.writeLedger(PersonaLedgerFile, p.personaLedger); err != nil {
+			cs.Add(p.fail(drift.Change{Kind: v1.KindPersonaFile, Name: "ledger", Path: PersonaLedgerFile}, err))
+		}
+	}
 	cs.Sort(KindRank)
 
 	var result *multierror.Error

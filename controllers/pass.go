@@ -69,6 +69,18 @@ type Pass struct {
 
 	prevAgents map[string]AgentRecord // launch agents as the last apply loaded them
 	agents     map[string]AgentRecord
+
+	// Remote reaches the nodes; Local (--local) leaves them alone.
+	Remote observed.Remote
+	Local  bool
+	// Progress, when set, is told how each node is doing (a terminal).
+	Progress func(node, status string)
+	// Incomplete lists the required nodes that could not be reached.
+	Incomplete []string
+	nodes      []NodeRecord
+
+	sources       map[string]sourceFile
+	personaLedger *PersonaLedger
 }
 
 // NewPass prepares a pass.
@@ -77,6 +89,7 @@ func NewPass(host observed.Host, launchd observed.Launchd, mode Mode, runID stri
 		Host: host, Launchd: launchd, Reload: observed.DefaultReloadPolicy,
 		Mode: mode, RunID: runID, Now: now, Diffs: mode != ModeCheck,
 		prevAgents: make(map[string]AgentRecord, len(prev.Agents)),
+		sources:    make(map[string]sourceFile),
 		agents:     make(map[string]AgentRecord, len(prev.Agents)),
 		prev:       make(map[string]InventoryEntry, len(prev.Inventory)),
 		owned:      make(map[string]InventoryEntry, len(prev.Inventory)),

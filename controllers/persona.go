@@ -37,7 +37,7 @@ type PersonaLedger struct {
 	CatalogDigest string                                   `json:"catalogDigest"`
 	Agents        map[string]map[string]*PersonaFileRecord `json:"agents"`
 	// Nodes holds one section per remote node (the RemoteNode controller's).
-	Nodes map[string]any `json:"nodes"`
+	Nodes map[string]NodeRecord `json:"nodes"`
 }
 
 // PersonaFileRecord is one agent's file: its source and every copy.
@@ -74,7 +74,7 @@ func (PersonaController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 		return nil
 	}
 	ledger := &PersonaLedger{SchemaVersion: 1, Time: p.Now.UTC(), Mode: string(p.Mode), RunID: p.RunID,
-		CatalogDigest: cat.Digest, Agents: map[string]map[string]*PersonaFileRecord{}, Nodes: map[string]any{}}
+		CatalogDigest: cat.Digest, Agents: map[string]map[string]*PersonaFileRecord{}, Nodes: map[string]NodeRecord{}}
 	if p.Mode != ModeApply {
 		ledger.Mode = "audit"
 	}
@@ -91,14 +91,8 @@ func (PersonaController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 			name := agent + "/" + file
 			rec := &PersonaFileRecord{Targets: []PersonaTarget{}}
 			ledger.Agents[agent][file] = rec
-			content, src, err := readPersonaSource(cat, p, pf, file)
+			content, src, err := p.personaSource(cat, pf, file)
 			rec.Source = src
-			if err == nil && !pf.Spec.AllowSecrets {
-				if what, line, found := drift.SecretMaterial(content); found {
-					err = fmt.Errorf("refusing %s: line %d looks like %s, and persona files travel to other machines "+
-						"(set spec.allowSecrets: true on PersonaFile/%s to send it anyway)", src, line, what, pf.Name)
-				}
-			}
 			if err == nil {
 				rec.SourceSHA256 = digest(content)
 			}
@@ -153,10 +147,37 @@ func (PersonaController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 			sort.Slice(rec.Targets, func(i, j int) bool { return rec.Targets[i].Path < rec.Targets[j].Path })
 		}
 	}
-	if err := p.writeLedger(PersonaLedgerFile, ledger); err != nil {
-		changes = append(changes, p.fail(drift.Change{Kind: v1.KindPersonaFile, Name: "ledger", Path: PersonaLedgerFile}, err))
-	}
+	p.personaLedger = ledger
 	return changes
+}
+
+// personaSource reads one canonical file once per pass, whichever
+// controller asks first (the local copies or a remote node's).
+func (p *Pass) personaSource(cat *desired.Catalog, pf *v1.PersonaFile, file string) ([]byte, string, error) {
+	key := pf.Name + "\x00" + file
+	p.mu.Lock()
+	if s, ok := p.sources[key]; ok {
+		p.mu.Unlock()
+		return s.content, s.display, s.err
+	}
+	p.mu.Unlock()
+	content, display, err := readPersonaSource(cat, p, pf, file)
+	if err == nil && !pf.Spec.AllowSecrets {
+		if what, line, found := drift.SecretMaterial(content); found {
+			err = fmt.Errorf("refusing %s: line %d looks like %s, and persona files travel to other machines "+
+				"(set spec.allowSecrets: true on PersonaFile/%s to send it anyway)", display, line, what, pf.Name)
+		}
+	}
+	p.mu.Lock()
+	p.sources[key] = sourceFile{content, display, err}
+	p.mu.Unlock()
+	return content, display, err
+}
+
+type sourceFile struct {
+	content []byte
+	display string
+	err     error
 }
 
 // writeLedger writes an audit ledger: by apply through the pass's host, by

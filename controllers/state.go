@@ -30,6 +30,8 @@ type State struct {
 	Inventory     []InventoryEntry `json:"inventory"`
 	// Agents are the launch agents as reconcile last loaded them.
 	Agents []AgentRecord `json:"agents"`
+	// Nodes are the remote nodes as this pass found them.
+	Nodes []NodeRecord `json:"nodes"`
 }
 
 // ObjectRecord is one object's outcome in the pass record.
@@ -124,6 +126,7 @@ func (p *Pass) record(digest string, cs *drift.ChangeSet) *State {
 		s.Agents = append(s.Agents, a)
 	}
 	sort.Slice(s.Agents, func(i, j int) bool { return s.Agents[i].Name < s.Agents[j].Name })
+	s.Nodes = append([]NodeRecord{}, p.nodes...)
 	return s
 }
 

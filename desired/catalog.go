@@ -58,6 +58,7 @@ type Catalog struct {
 	Instance *v1.InstanceSettings
 	Services []*v1.Service     // sorted by name
 	Personas []*v1.PersonaFile // sorted by name
+	Nodes    []*v1.RemoteNode  // sorted by name
 	// Agents are the standalone LaunchAgents and those compiled from
 	// Services, sorted by name.
 	Agents      []*v1.LaunchAgent
@@ -149,6 +150,7 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 		l.validateCatalog()
 		l.compileAgents()
 		l.validateAgents()
+		l.validateNodes()
 	}
 	if len(l.errs) > 0 {
 		return nil, l.combined()
@@ -161,6 +163,7 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 	sort.Slice(l.cat.Agents, func(i, j int) bool { return l.cat.Agents[i].Name < l.cat.Agents[j].Name })
 	sort.Slice(l.cat.Services, func(i, j int) bool { return l.cat.Services[i].Name < l.cat.Services[j].Name })
 	sort.Slice(l.cat.Personas, func(i, j int) bool { return l.cat.Personas[i].Name < l.cat.Personas[j].Name })
+	sort.Slice(l.cat.Nodes, func(i, j int) bool { return l.cat.Nodes[i].Name < l.cat.Nodes[j].Name })
 	l.cat.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	l.cat.SecretValues = l.secrets.values
 	return l.cat, nil
@@ -383,6 +386,10 @@ var kinds = map[string]kindInfo{
 		newObject: func() v1.Object { return &v1.LaunchAgent{} },
 		add:       func(c *Catalog, o v1.Object) { c.Agents = append(c.Agents, o.(*v1.LaunchAgent)) },
 	},
+	v1.KindRemoteNode: {
+		newObject: func() v1.Object { return &v1.RemoteNode{} },
+		add:       func(c *Catalog, o v1.Object) { c.Nodes = append(c.Nodes, o.(*v1.RemoteNode)) },
+	},
 	v1.KindPersonaFile: {
 		newObject: func() v1.Object { return &v1.PersonaFile{} },
 		add:       func(c *Catalog, o v1.Object) { c.Personas = append(c.Personas, o.(*v1.PersonaFile)) },
@@ -601,6 +608,37 @@ func (l *loader) validateAgents() {
 		o := l.origin[v1.KindLaunchAgent+"/"+cyc[0]]
 		l.add(o.file, o.root.Line, o.root.Column, v1.KindLaunchAgent+"/"+cyc[0], "spec.dependsOn",
 			"Invalid value: dependency cycle: "+strings.Join(cyc, " -> "))
+	}
+}
+
+// validateNodes checks that persona files name existing nodes and nodes
+// name existing agents.
+func (l *loader) validateNodes() {
+	nodes := make(map[string]bool, len(l.cat.Nodes))
+	for _, n := range l.cat.Nodes {
+		nodes[n.Name] = true
+	}
+	agents := make(map[string]bool, len(l.cat.Personas))
+	for _, p := range l.cat.Personas {
+		agents[p.AgentName()] = true
+		key := v1.KindPersonaFile + "/" + p.Name
+		o := l.origin[key]
+		for i, n := range p.Spec.Nodes {
+			if !nodes[n] && !l.declared[v1.KindRemoteNode+"/"+n] {
+				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.root, field.ErrorList{
+					field.NotFound(field.NewPath("spec", "nodes").Index(i), n)})...)
+			}
+		}
+	}
+	for _, n := range l.cat.Nodes {
+		key := v1.KindRemoteNode + "/" + n.Name
+		o := l.origin[key]
+		for i, a := range n.Spec.Receives.Personas {
+			if a != "*" && !agents[a] {
+				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.root, field.ErrorList{
+					field.NotFound(field.NewPath("spec", "receives", "personas").Index(i), a+" (no PersonaFile has that agent)")})...)
+			}
+		}
 	}
 }
 

@@ -38,6 +38,8 @@ type Change struct {
 	Action Action `json:"action"`
 	// Path is the affected file relative to HOME, when there is one.
 	Path string `json:"path,omitempty"`
+	// Node is the remote node a Path is on; "" for this host.
+	Node string `json:"node,omitempty"`
 	// Target is a non-file target, such as a launchd service
 	// (gui/501/com.sanctum.x).
 	Target string `json:"target,omitempty"`

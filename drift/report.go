@@ -25,6 +25,10 @@ type Report struct {
 	Summary       Summary   `json:"summary"`
 	Changes       []Change  `json:"changes"`
 	Errors        []string  `json:"errors"`
+	// Nodes is every remote node's status (a list of objects, see the
+	// README); Incomplete names the required nodes that were unreachable.
+	Nodes      any      `json:"nodes"`
+	Incomplete []string `json:"incomplete"`
 }
 
 // WriteJSON writes the report, indented, with a final newline.
@@ -34,6 +38,9 @@ func WriteJSON(w io.Writer, r *Report) error {
 	}
 	if r.Errors == nil {
 		r.Errors = []string{}
+	}
+	if r.Incomplete == nil {
+		r.Incomplete = []string{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -100,7 +107,10 @@ func WriteText(w io.Writer, cs *ChangeSet, o TextOptions) error {
 			continue
 		}
 		fmt.Fprintf(&b, "%-*s %s", width, c.ID(), paint(actionColor(c.Action), string(c.Action)))
-		if c.Path != "" {
+		switch {
+		case c.Path != "" && c.Node != "":
+			b.WriteString(" " + c.Node + ":~/" + c.Path)
+		case c.Path != "":
 			b.WriteString(" ~/" + c.Path)
 		}
 		if c.Target != "" {

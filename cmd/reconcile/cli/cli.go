@@ -44,6 +44,8 @@ type Config struct {
 	Now            func() time.Time
 	// Color is decided once: stdout is a terminal and NO_COLOR is unset.
 	Color bool
+	// Progress: stderr is a terminal, so a line per remote node is welcome.
+	Progress bool
 }
 
 // exitError carries an exit status up to Main.
@@ -66,7 +68,8 @@ func Main(args []string) int {
 	defer stop()
 	cfg := &Config{
 		Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now,
-		Color: isatty.IsTerminal(os.Stdout.Fd()) && os.Getenv("NO_COLOR") == "",
+		Color:    isatty.IsTerminal(os.Stdout.Fd()) && os.Getenv("NO_COLOR") == "",
+		Progress: isatty.IsTerminal(os.Stderr.Fd()),
 	}
 	return Run(ctx, cfg, args)
 }
@@ -99,6 +102,7 @@ type app struct {
 	home     string
 	catalog  string
 	output   string
+	local    bool
 	redactor *drift.Redactor
 }
 
@@ -148,6 +152,7 @@ Every command exits 1 on error (invalid catalog, I/O failure).`,
 	pf.StringVar(&a.home, "home", "", "the home to reconcile (default $HOME)")
 	pf.StringVar(&a.catalog, "catalog", "", "catalog directory (default $SANCTUM_CATALOG, else ./sanctum, else "+BuiltinCatalog+")")
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	pf.BoolVar(&a.local, "local", false, "this host only: no SSH to remote nodes")
 	root.SetVersionTemplate("reconcile {{.Version}}\n")
 	root.AddCommand(a.applyCommand(), a.validateCommand(), a.renderCommand(), a.versionCommand(),
 		a.scheduleCommand(), a.historyCommand(), a.adoptCommand())

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -77,6 +79,7 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	defer real.Close()
 	var host observed.Host
 	var launchd observed.Launchd = observed.NewLaunchctl()
+	var remote observed.Remote = observed.NewSSH(home)
 	switch mode {
 	case modeApply:
 		host = real
@@ -93,9 +96,11 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	case modeDryRun:
 		host = observed.NewDryRunHost(real)
 		launchd = observed.NewDryRunLaunchd(launchd)
+		remote = observed.NewDryRunRemote(remote)
 	case modeCheck:
 		host = observed.NewDryRunHost(observed.ReadOnlyHost{Host: real})
 		launchd = observed.NewDryRunLaunchd(observed.ReadOnlyLaunchd{Launchd: launchd})
+		remote = observed.NewDryRunRemote(observed.ReadOnlyRemote{Remote: remote})
 	}
 	state, err := controllers.LoadState(host)
 	if err != nil {
@@ -106,6 +111,15 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	pass := controllers.NewPass(host, launchd, mode, runID, now, cat.SecretValues, state)
 	if o.record {
 		pass.Record, pass.RecordHost = true, real
+	}
+	pass.Remote, pass.Local = remote, a.local
+	if a.cfg.Progress {
+		var mu sync.Mutex
+		pass.Progress = func(node, status string) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(a.cfg.Stderr, "reconcile: node %s: %s\n", node, status)
+		}
 	}
 	cs, runErr := pass.Run(ctx, cat, controllers.Controllers())
 	a.redactor.ChangeSet(cs)
@@ -124,13 +138,15 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	}
 	quiet := o.scheduled && runErr == nil && controllers.Changes(cs) == 0
 	if !quiet {
-		if err := a.report(mode, runID, now, home, cat, cs, runErr); err != nil {
+		if err := a.report(mode, runID, now, home, cat, cs, runErr, pass); err != nil {
 			return &exitError{ExitError, err}
 		}
 	}
 	switch {
 	case runErr != nil:
 		return &exitError{ExitError, fmt.Errorf("%d object(s) failed", len(cs.Failed()))}
+	case len(pass.Incomplete) > 0:
+		return &exitError{ExitIncomplete, fmt.Errorf("incomplete: required node(s) %s unreachable", strings.Join(pass.Incomplete, ", "))}
 	case mode != modeApply && cs.HasDrift():
 		return &exitError{code: ExitDrift}
 	}
@@ -149,11 +165,12 @@ func (a *app) skipScheduled(host observed.Host, t time.Time, cat *desired.Catalo
 	return nil
 }
 
-func (a *app) report(mode controllers.Mode, runID string, now time.Time, home string, cat *desired.Catalog, cs *drift.ChangeSet, runErr error) error {
+func (a *app) report(mode controllers.Mode, runID string, now time.Time, home string, cat *desired.Catalog, cs *drift.ChangeSet, runErr error, pass *controllers.Pass) error {
 	if a.output == "json" {
 		r := &drift.Report{
 			SchemaVersion: drift.SchemaVersion, Mode: string(mode), Time: now.UTC(), Home: home,
 			Catalog: cat.Name, CatalogDigest: cat.Digest, Drift: cs.HasDrift(), Summary: cs.Summary(), Changes: cs.Changes,
+			Nodes: pass.Nodes(), Incomplete: pass.Incomplete,
 		}
 		if mode == modeApply {
 			r.RunID = runID

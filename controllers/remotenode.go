@@ -1,0 +1,338 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
+	"github.com/sanctum-haus/reconcile/desired"
+	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/observed"
+)
+
+// Node statuses, in reconcile.json and the persona ledger.
+const (
+	NodeConverged          = "converged"
+	NodeInSync             = "in-sync"
+	NodeDrifted            = "drifted"
+	NodeSkippedUnreachable = "skipped-unreachable"
+	NodeUnreachable        = "unreachable"
+	NodeAuthFailed         = "auth-failed"
+	NodeHostKeyMismatch    = "host-key-mismatch"
+	NodeFailed             = "failed"
+	NodeLocalOnly          = "skipped-local"
+)
+
+// NodeRecord is one node's outcome in a pass.
+type NodeRecord struct {
+	Name    string    `json:"name"`
+	Policy  string    `json:"policy"`
+	Status  string    `json:"status"`
+	Reason  string    `json:"reason,omitempty"`
+	Time    time.Time `json:"time"`
+	Seconds float64   `json:"seconds"`
+	// Healthy: an opportunistic node that was online and converged, a
+	// healthy fan-out target.
+	Healthy bool                   `json:"healthy"`
+	Files   map[string]NodeFileRec `json:"files,omitempty"`
+}
+
+// NodeFileRec is one file on a node.
+type NodeFileRec struct {
+	Object string `json:"object"`
+	SHA256 string `json:"sha256,omitempty"`
+	Status string `json:"status"` // in-sync, drifted, missing, skipped-optional, failed
+	Reason string `json:"reason,omitempty"`
+}
+
+// MaxParallelNodes bounds how many nodes a pass talks to at once.
+const MaxParallelNodes = 4
+
+// RemoteNodeController fans persona and calibration files out to remote
+// nodes over SSH, each node with its own policy for being away.
+type RemoteNodeController struct{}
+
+// Kind implements Controller.
+func (RemoteNodeController) Kind() string { return v1.KindRemoteNode }
+
+// remoteTarget is one file a node should hold.
+type remoteTarget struct {
+	object   string // PersonaFile/windu/SOUL.md, CalibrationFile/instance-json
+	path     string // relative to the node's home
+	content  []byte
+	err      error // the source could not be read
+	optional bool  // a missing directory is skipped, never created
+	mkdir    bool  // a missing directory is created
+}
+
+// Reconcile implements Controller.
+func (RemoteNodeController) Reconcile(ctx context.Context, p *Pass, cat *desired.Catalog) []drift.Change {
+	if len(cat.Nodes) == 0 {
+		return nil
+	}
+	if p.Local || p.Remote == nil {
+		out := make([]drift.Change, 0, len(cat.Nodes))
+		for _, n := range cat.Nodes {
+			out = append(out, drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Action: drift.Skipped, Reason: "--local: no SSH"})
+			p.nodes = append(p.nodes, NodeRecord{Name: n.Name, Policy: n.PolicyName(), Status: NodeLocalOnly, Time: p.Now.UTC()})
+		}
+		return out
+	}
+	results := make([][]drift.Change, len(cat.Nodes))
+	records := make([]NodeRecord, len(cat.Nodes))
+	sem := make(chan struct{}, MaxParallelNodes)
+	var wg sync.WaitGroup
+	for i, n := range cat.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i], records[i] = p.reconcileNode(ctx, cat, n)
+		}()
+	}
+	wg.Wait()
+	var out []drift.Change
+	for i := range cat.Nodes {
+		out = append(out, results[i]...)
+	}
+	p.mu.Lock()
+	p.nodes = append(p.nodes, records...)
+	for _, r := range records {
+		if r.Status == NodeUnreachable {
+			p.Incomplete = append(p.Incomplete, r.Name)
+		}
+	}
+	p.mu.Unlock()
+	return out
+}
+
+// nodeTargets lists what a node should hold.
+func (p *Pass) nodeTargets(cat *desired.Catalog, n *v1.RemoteNode) []remoteTarget {
+	want := make(map[string]bool)
+	all := false
+	for _, a := range n.Spec.Receives.Personas {
+		if a == "*" {
+			all = true
+		}
+		want[a] = true
+	}
+	var out []remoteTarget
+	for _, pf := range cat.Personas {
+		if !all && !want[pf.AgentName()] && !contains(pf.Spec.Nodes, n.Name) {
+			continue
+		}
+		for _, t := range pf.Spec.Targets {
+			ws, _ := v1.HomePath(t)
+			if strings.ContainsAny(path.Base(ws), "*?[") {
+				continue // globs are expanded on this host only
+			}
+			for _, f := range pf.FileNames() {
+				content, _, err := p.personaSource(cat, pf, f)
+				out = append(out, remoteTarget{object: "PersonaFile/" + pf.AgentName() + "/" + f, path: path.Join(ws, f),
+					content: content, err: err, optional: pf.Spec.Optional})
+			}
+		}
+	}
+	if n.Spec.Receives.Calibration {
+		for _, c := range cat.Calibration {
+			out = append(out, remoteTarget{object: v1.KindCalibrationFile + "/" + c.Name, path: c.Spec.Path, content: c.Spec.Content, mkdir: true})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// reconcileNode observes a node in one round trip, fetches content only for
+// drifted files (for diffs), and sends every change in one session.
+func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.RemoteNode) ([]drift.Change, NodeRecord) {
+	start := time.Now()
+	rec := NodeRecord{Name: n.Name, Policy: n.PolicyName(), Time: p.Now.UTC(), Files: map[string]NodeFileRec{}}
+	node := observed.RemoteNode{Name: n.Name, Destination: n.Destination(), Port: n.Spec.Port,
+		Timeout: time.Duration(n.Timeout()) * time.Second, Home: n.Spec.Home}
+	summary := drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Node: n.Name}
+	progress := func(s string) {
+		if p.Progress != nil {
+			p.Progress(n.Name, s)
+		}
+	}
+	finish := func(changes []drift.Change) ([]drift.Change, NodeRecord) {
+		rec.Seconds = time.Since(start).Round(10 * time.Millisecond).Seconds()
+		summary.Reason = rec.Reason
+		progress(rec.Status)
+		return append(changes, summary), rec
+	}
+	targets := p.nodeTargets(cat, n)
+	paths := make([]string, len(targets))
+	for i, t := range targets {
+		paths[i] = t.path
+	}
+	progress("connecting")
+	defer p.Remote.Close(node)
+	digests, err := p.Remote.Digests(ctx, node, paths)
+	if err != nil {
+		rec.Status, rec.Reason = classifyNode(n, err)
+		summary.Action = drift.Skipped
+		if rec.Status != NodeSkippedUnreachable && rec.Status != NodeUnreachable {
+			summary = p.fail(summary, err)
+		}
+		return finish(nil)
+	}
+	var changes []drift.Change
+	var writes []observed.RemoteWrite
+	var writeIdx []int
+	var drifted []string
+	for _, t := range targets {
+		c := drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Node: n.Name, Path: t.path, Reason: t.object}
+		fr := NodeFileRec{Object: t.object}
+		d := digests[t.path]
+		want := digest(t.content)
+		switch {
+		case t.err != nil:
+			c = p.fail(c, t.err)
+			fr.Status, fr.Reason = PersonaFailed, t.err.Error()
+		case d.State == observed.RemoteRegular && d.SHA256 == want:
+			c.Action, fr.Status, fr.SHA256 = drift.Unchanged, PersonaInSync, want
+		case d.State == observed.RemoteRegular:
+			c.Action, fr.Status, fr.SHA256 = drift.Configured, PersonaDrifted, d.SHA256
+			c.Reason = t.object + ": content differs"
+			drifted = append(drifted, t.path)
+		case d.State == observed.RemoteMissing:
+			c.Action, fr.Status = drift.Created, PersonaMissing
+		case d.State == observed.RemoteNoDir && t.optional:
+			c.Action, fr.Status = drift.Skipped, PersonaSkippedOptional
+			c.Reason = t.object + ": workspace ~/" + path.Dir(t.path) + " absent on the node; optional, not created"
+			fr.Reason = c.Reason
+		case d.State == observed.RemoteNoDir && t.mkdir:
+			c.Action, fr.Status = drift.Created, PersonaMissing
+		case d.State == observed.RemoteNoDir:
+			c = p.fail(c, fmt.Errorf("%s: ~/%s does not exist on the node and is not optional", t.object, path.Dir(t.path)))
+			fr.Status, fr.Reason = PersonaFailed, c.Error
+		case d.State == observed.RemoteSymlink:
+			c = p.fail(c, fmt.Errorf("%s: ~/%s or its directory is a symlink on the node; refusing to write through it", t.object, t.path))
+			fr.Status, fr.Reason = PersonaFailed, c.Error
+		default:
+			c = p.fail(c, fmt.Errorf("%s: ~/%s is %s on the node, not a file", t.object, t.path, d.State))
+			fr.Status, fr.Reason = PersonaFailed, c.Error
+		}
+		if c.Action == drift.Created || c.Action == drift.Configured {
+			writes = append(writes, observed.RemoteWrite{Path: t.path, Content: t.content, Mode: 0o644, MkDir: t.mkdir})
+			writeIdx = append(writeIdx, len(changes))
+		}
+		rec.Files[t.path] = fr
+		changes = append(changes, c)
+	}
+	if len(drifted) > 0 && p.Diffs {
+		if old, err := p.Remote.Fetch(ctx, node, drifted); err == nil {
+			for i := range changes {
+				if b, ok := old[changes[i].Path]; ok {
+					changes[i].Diff = drift.Diff(n.Name+":"+changes[i].Path, b, targets[i].content)
+				}
+			}
+		}
+	}
+	if len(writes) > 0 {
+		progress(fmt.Sprintf("sending %d file(s)", len(writes)))
+		res, err := p.Remote.Write(ctx, node, observed.RemoteBackupDir(p.RunID), writes)
+		done := make(map[string]observed.RemoteResult, len(res))
+		for _, r := range res {
+			done[r.Path] = r
+		}
+		for _, i := range writeIdx {
+			c := &changes[i]
+			r, ok := done[c.Path]
+			switch {
+			case ok && r.Status == "ok":
+				if p.Mode == ModeApply {
+					c.Backup = r.Backup
+					rec.Files[c.Path] = NodeFileRec{Object: rec.Files[c.Path].Object, SHA256: digest(targets[i].content), Status: PersonaInSync}
+				}
+			case ok && r.Status == "skipped":
+				c.Action, c.Reason = drift.Skipped, c.Reason+": directory gone before the write"
+			default:
+				why := errors.New("the node did not confirm the write")
+				if err != nil {
+					why = err
+				}
+				*c = p.fail(*c, why)
+				rec.Files[c.Path] = NodeFileRec{Object: rec.Files[c.Path].Object, Status: PersonaFailed, Reason: c.Error}
+			}
+		}
+		if err != nil {
+			rec.Status, rec.Reason = NodeFailed, "transfer failed: "+err.Error()
+			summary = p.fail(summary, err)
+			return finish(changes)
+		}
+	}
+	var failed, wrote int
+	for _, c := range changes {
+		switch c.Action {
+		case drift.Failed:
+			failed++
+		case drift.Created, drift.Configured:
+			wrote++
+		}
+	}
+	switch {
+	case failed > 0:
+		rec.Status, rec.Reason = NodeFailed, fmt.Sprintf("%d of %d file(s) failed", failed, len(changes))
+		summary.Action = drift.Failed
+		summary.Error = rec.Reason
+	case wrote > 0 && p.Mode != ModeApply:
+		rec.Status, rec.Reason = NodeDrifted, fmt.Sprintf("%d of %d file(s) differ", wrote, len(changes))
+		summary.Action = drift.Configured
+	case wrote > 0:
+		rec.Status, rec.Reason = NodeConverged, fmt.Sprintf("%d of %d file(s) written", wrote, len(changes))
+		summary.Action = drift.Configured
+	default:
+		rec.Status, rec.Reason = NodeInSync, fmt.Sprintf("%d file(s) in sync", len(changes))
+		summary.Action = drift.Unchanged
+	}
+	rec.Healthy = failed == 0 && n.PolicyName() == v1.PolicyOpportunistic && (p.Mode == ModeApply || wrote == 0)
+	if rec.Healthy {
+		rec.Reason += "; healthy fan-out target"
+	}
+	return finish(changes)
+}
+
+// Nodes returns every node's record of this pass, sorted by name.
+func (p *Pass) Nodes() []NodeRecord {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := append([]NodeRecord{}, p.nodes...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// classifyNode turns a failed first contact into a node status: an
+// unreachable node is skipped when opportunistic and makes the answer
+// incomplete when required; authentication and host-key failures are
+// reported as such whatever the policy.
+func classifyNode(n *v1.RemoteNode, err error) (string, string) {
+	switch {
+	case errors.Is(err, observed.ErrAuth):
+		return NodeAuthFailed, err.Error()
+	case errors.Is(err, observed.ErrHostKey):
+		return NodeHostKeyMismatch, err.Error()
+	case errors.Is(err, observed.ErrUnreachable) && n.PolicyName() == v1.PolicyOpportunistic:
+		return NodeSkippedUnreachable, "unreachable, opportunistic: " + strings.TrimPrefix(err.Error(), "unreachable: ")
+	case errors.Is(err, observed.ErrUnreachable):
+		return NodeUnreachable, "unreachable, required: " + strings.TrimPrefix(err.Error(), "unreachable: ")
+	}
+	return NodeFailed, err.Error()
+}

@@ -1,0 +1,458 @@
+package observed
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// RemoteNode is how to reach one node.
+type RemoteNode struct {
+	Name        string
+	Destination string // ssh alias or [user@]host
+	Port        int
+	Timeout     time.Duration // connect and handshake
+	Home        string        // remote home; "" for the remote user's $HOME
+}
+
+// RemoteFile is what a node holds at one path.
+type RemoteFile struct {
+	State  RemoteState
+	SHA256 string // for RemoteRegular
+}
+
+// RemoteState is the kind of thing at a remote path.
+type RemoteState string
+
+// Remote states.
+const (
+	RemoteRegular RemoteState = "file"
+	RemoteMissing RemoteState = "missing"  // the file is not there
+	RemoteNoDir   RemoteState = "no-dir"   // its directory is not there
+	RemoteSymlink RemoteState = "symlink"  // the file or its directory is a symlink
+	RemoteOther   RemoteState = "not-file" // a directory or device where a file belongs
+	RemoteUnknown RemoteState = "unlisted" // the node did not answer for it
+)
+
+// RemoteWrite is one file to put on a node.
+type RemoteWrite struct {
+	Path    string // relative to the remote home
+	Content []byte
+	Mode    os.FileMode
+	MkDir   bool // create the directory if missing (else skip the file)
+}
+
+// RemoteResult is the node's answer for one write.
+type RemoteResult struct {
+	Path   string
+	Status string // ok, skipped (no directory), failed
+	Backup string // where the node kept what it replaced
+}
+
+// Kinds of remote failure, decided from ssh's own words.
+var (
+	ErrUnreachable = errors.New("unreachable")
+	ErrAuth        = errors.New("authentication failed")
+	ErrHostKey     = errors.New("host key mismatch")
+	ErrRemote      = errors.New("remote command failed")
+)
+
+// RemoteError is a failed exchange with a node.
+type RemoteError struct {
+	Kind   error // one of the Err* above
+	Detail string
+}
+
+func (e *RemoteError) Error() string { return e.Kind.Error() + ": " + e.Detail }
+func (e *RemoteError) Unwrap() error { return e.Kind }
+
+// Remote is the door to remote nodes. Digests and Fetch only read; Write
+// is the one call that changes a node, and the decorators intercept it.
+type Remote interface {
+	// Digests reports, in one round trip, what the node has at each path,
+	// with the sha256 of every regular file.
+	Digests(ctx context.Context, n RemoteNode, paths []string) (map[string]RemoteFile, error)
+	// Fetch returns the content of files, for diffs, in one round trip.
+	Fetch(ctx context.Context, n RemoteNode, paths []string) (map[string][]byte, error)
+	// Write puts every file in one session: each written to a temporary
+	// file, what it replaces backed up under backupDir, then renamed.
+	Write(ctx context.Context, n RemoteNode, backupDir string, writes []RemoteWrite) ([]RemoteResult, error)
+	// Close ends the node's shared connection.
+	Close(n RemoteNode)
+}
+
+// SSH is Remote over the system OpenSSH client, so that the user's
+// ~/.ssh/config, keys, agent and Tailscale names work as they do for ssh.
+// One pass opens one connection per node: later calls share it
+// (ControlMaster), and Close ends it.
+type SSH struct {
+	// Config is the ssh_config to use (the reconciled home's
+	// ~/.ssh/config); "" for ssh's default.
+	Config string
+	// ControlDir holds the control sockets.
+	ControlDir string
+}
+
+var _ Remote = (*SSH)(nil)
+
+// NewSSH prepares the transport for a home: its ~/.ssh/config if it has
+// one, control sockets under ~/.sanctum/state/ssh (or a short directory
+// under the system temp dir when that path is too long for a socket).
+func NewSSH(home string) *SSH {
+	s := &SSH{ControlDir: filepath.Join(home, ".sanctum", "state", "ssh")}
+	if cfg := filepath.Join(home, ".ssh", "config"); fileExists(cfg) {
+		s.Config = cfg
+	}
+	// A unix socket path is at most 104-108 bytes, and ssh appends a
+	// 17-byte suffix while it sets the master up.
+	if len(s.ControlDir)+1+16+17 > 100 {
+		sum := sha256.Sum256([]byte(home))
+		s.ControlDir = filepath.Join(os.TempDir(), "reconcile-ssh-"+hex.EncodeToString(sum[:6]))
+	}
+	return s
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func (s *SSH) controlPath(n RemoteNode) string {
+	sum := sha256.Sum256([]byte(n.Name + "\x00" + n.Destination + "\x00" + strconv.Itoa(n.Port)))
+	return filepath.Join(s.ControlDir, hex.EncodeToString(sum[:8]))
+}
+
+func (s *SSH) args(n RemoteNode, extra ...string) []string {
+	secs := int(n.Timeout / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	var a []string
+	if s.Config != "" {
+		a = append(a, "-F", s.Config)
+	}
+	a = append(a,
+		"-o", "BatchMode=yes",
+		"-o", "ConnectTimeout="+strconv.Itoa(secs),
+		"-o", "ServerAliveInterval=5",
+		"-o", "ServerAliveCountMax=2",
+		"-o", "ControlMaster=auto",
+		"-o", "ControlPath="+s.controlPath(n),
+		"-o", "ControlPersist=60",
+		"-o", "LogLevel=ERROR",
+	)
+	if n.Port != 0 {
+		a = append(a, "-p", strconv.Itoa(n.Port))
+	}
+	a = append(a, extra...)
+	return append(a, "--", n.Destination)
+}
+
+// run sends a script to /bin/sh -s on the node and returns its stdout.
+func (s *SSH) run(ctx context.Context, n RemoteNode, script []byte, budget time.Duration) ([]byte, error) {
+	if err := os.MkdirAll(s.ControlDir, 0o700); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.Timeout+budget)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ssh", append(s.args(n), "/bin/sh -s")...)
+	cmd.Stdin = bytes.NewReader(script)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// ssh leaves the shared master running in the background; it must not
+	// hold our pipes open.
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // the command exited; only the backgrounded master held a pipe
+	}
+	if ctx.Err() == context.DeadlineExceeded {
+		return nil, &RemoteError{Kind: ErrUnreachable, Detail: fmt.Sprintf("no answer within %s", n.Timeout+budget)}
+	}
+	if err != nil {
+		return stdout.Bytes(), classify(err, stderr.String())
+	}
+	return stdout.Bytes(), nil
+}
+
+// classify reads ssh's stderr: exit 255 is ssh's own failure, anything else
+// is the remote script's.
+func classify(err error, stderr string) error {
+	msg := strings.TrimSpace(stderr)
+	if i := strings.LastIndexByte(msg, '\n'); i >= 0 && !strings.Contains(msg, "IDENTIFICATION HAS CHANGED") {
+		msg = strings.TrimSpace(msg[i+1:])
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 255 {
+		if msg == "" {
+			msg = err.Error()
+		}
+		return &RemoteError{Kind: ErrRemote, Detail: msg}
+	}
+	switch {
+	case strings.Contains(stderr, "Host key verification failed"), strings.Contains(stderr, "IDENTIFICATION HAS CHANGED"),
+		strings.Contains(stderr, "No ED25519 host key is known"), strings.Contains(stderr, "host key for"):
+		return &RemoteError{Kind: ErrHostKey, Detail: firstLine(stderr, "Host key verification failed")}
+	case strings.Contains(stderr, "Permission denied"), strings.Contains(stderr, "Too many authentication failures"):
+		return &RemoteError{Kind: ErrAuth, Detail: msg}
+	case msg == "":
+		return &RemoteError{Kind: ErrUnreachable, Detail: "ssh exited 255 without a word"}
+	}
+	return &RemoteError{Kind: ErrUnreachable, Detail: msg}
+}
+
+func firstLine(s, prefer string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, prefer) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return strings.TrimSpace(strings.SplitN(s, "\n", 2)[0])
+}
+
+// Close implements Remote.
+func (s *SSH) Close(n RemoteNode) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ssh", s.args(n, "-O", "exit")...)
+	cmd.WaitDelay = time.Second
+	_ = cmd.Run()
+}
+
+// Quote makes s one single-quoted shell word.
+func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// preamble enters the remote home and defines h, a sha256 of a file that
+// works with GNU sha256sum and macOS shasum. The whole script is the body
+// of main, called on its last line: a script cut short never runs at all.
+func preamble(n RemoteNode) string {
+	var b strings.Builder
+	b.WriteString("main() {\n")
+	if n.Home != "" {
+		fmt.Fprintf(&b, "cd -- %s || { echo 'remote home %s does not exist' >&2; exit 90; }\n", Quote(n.Home), strings.ReplaceAll(n.Home, "'", ""))
+	} else {
+		b.WriteString("cd || exit 90\n")
+	}
+	b.WriteString(`if command -v sha256sum >/dev/null 2>&1; then h() { sha256sum < "$1" | cut -c1-64; }
+elif command -v shasum >/dev/null 2>&1; then h() { shasum -a 256 < "$1" | cut -c1-64; }
+else echo 'neither sha256sum nor shasum on the node' >&2; exit 91; fi
+`)
+	return b.String()
+}
+
+const epilogue = "echo END\n}\nmain\n"
+
+// Digests implements Remote.
+func (s *SSH) Digests(ctx context.Context, n RemoteNode, paths []string) (map[string]RemoteFile, error) {
+	var b strings.Builder
+	b.WriteString(preamble(n))
+	b.WriteString(`s() {
+  d=$(dirname -- "$1")
+  if [ -L "$d" ]; then printf 'L\t%s\n' "$1"
+  elif [ ! -d "$d" ]; then printf 'D\t%s\n' "$1"
+  elif [ -L "$1" ]; then printf 'L\t%s\n' "$1"
+  elif [ -f "$1" ]; then printf 'F\t%s\t%s\n' "$1" "$(h "$1")"
+  elif [ -e "$1" ]; then printf 'X\t%s\n' "$1"
+  else printf 'M\t%s\n' "$1"; fi
+}
+`)
+	for _, p := range paths {
+		fmt.Fprintf(&b, "s %s\n", Quote(p))
+	}
+	b.WriteString(epilogue)
+	out, err := s.run(ctx, n, []byte(b.String()), 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDigests(out)
+}
+
+// ParseDigests reads the digest script's answer; it must end with END.
+func ParseDigests(out []byte) (map[string]RemoteFile, error) {
+	res := make(map[string]RemoteFile)
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	ended := false
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "\t")
+		if f[0] == "END" {
+			ended = true
+			break
+		}
+		if len(f) < 2 {
+			return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", sc.Text())}
+		}
+		switch f[0] {
+		case "F":
+			if len(f) != 3 || len(f[2]) != 64 {
+				return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected digest line %q", sc.Text())}
+			}
+			res[f[1]] = RemoteFile{State: RemoteRegular, SHA256: f[2]}
+		case "M":
+			res[f[1]] = RemoteFile{State: RemoteMissing}
+		case "D":
+			res[f[1]] = RemoteFile{State: RemoteNoDir}
+		case "L":
+			res[f[1]] = RemoteFile{State: RemoteSymlink}
+		case "X":
+			res[f[1]] = RemoteFile{State: RemoteOther}
+		default:
+			return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", sc.Text())}
+		}
+	}
+	if !ended {
+		return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+	}
+	return res, nil
+}
+
+// Fetch implements Remote.
+func (s *SSH) Fetch(ctx context.Context, n RemoteNode, paths []string) (map[string][]byte, error) {
+	var b strings.Builder
+	b.WriteString(preamble(n))
+	b.WriteString(`c() { printf 'C\t%s\t%s\n' "$1" "$(wc -c < "$1" | tr -d ' ')"; cat -- "$1"; printf '\n'; }
+`)
+	for _, p := range paths {
+		fmt.Fprintf(&b, "c %s\n", Quote(p))
+	}
+	b.WriteString(epilogue)
+	out, err := s.run(ctx, n, []byte(b.String()), 60*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	res := make(map[string][]byte)
+	for len(out) > 0 {
+		line, rest, ok := bytes.Cut(out, []byte("\n"))
+		if !ok {
+			break
+		}
+		if string(line) == "END" {
+			return res, nil
+		}
+		f := strings.Split(string(line), "\t")
+		size := -1
+		if len(f) == 3 && f[0] == "C" {
+			size, _ = strconv.Atoi(f[2])
+		}
+		if size < 0 || len(rest) < size+1 {
+			return nil, &RemoteError{Kind: ErrRemote, Detail: "unexpected answer to a fetch"}
+		}
+		res[f[1]] = append([]byte(nil), rest[:size]...)
+		out = rest[size+1:]
+	}
+	return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+}
+
+// Write implements Remote.
+func (s *SSH) Write(ctx context.Context, n RemoteNode, backupDir string, writes []RemoteWrite) ([]RemoteResult, error) {
+	var b strings.Builder
+	b.WriteString(preamble(n))
+	fmt.Fprintf(&b, "B=%s\nt=\ntrap 'rm -f -- \"$t\"; exit 1' HUP INT TERM PIPE\n", Quote(backupDir))
+	b.WriteString(`put() {
+  d=$(dirname -- "$1")
+  if [ ! -d "$d" ]; then
+    if [ "$3" = 1 ]; then mkdir -p -- "$d" || return 1; else printf 'SKIP\t%s\n' "$1"; return 0; fi
+  fi
+  t="$d/.$(basename -- "$1").reconcile-tmp"
+  printf '%s' "$4" > "$t" || { rm -f -- "$t"; return 1; }
+  chmod "$2" "$t" || { rm -f -- "$t"; return 1; }
+  k=
+  if [ -f "$1" ]; then
+    mkdir -p -- "$B/$d" && cp -p -- "$1" "$B/$1" || { rm -f -- "$t"; return 1; }
+    k="$B/$1"
+  fi
+  mv -f -- "$t" "$1" || { rm -f -- "$t"; return 1; }
+  t=
+  printf 'OK\t%s\t%s\n' "$1" "$k"
+}
+`)
+	for _, w := range writes {
+		mk := "0"
+		if w.MkDir {
+			mk = "1"
+		}
+		mode := w.Mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		fmt.Fprintf(&b, "put %s %o %s %s || printf 'FAIL\\t%%s\\n' %s\n", Quote(w.Path), mode, mk, Quote(string(w.Content)), Quote(w.Path))
+	}
+	b.WriteString(epilogue)
+	out, err := s.run(ctx, n, []byte(b.String()), 120*time.Second)
+	res, perr := parseWrites(out)
+	if err != nil {
+		return res, err
+	}
+	return res, perr
+}
+
+func parseWrites(out []byte) ([]RemoteResult, error) {
+	var res []RemoteResult
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Split(line, "\t")
+		switch f[0] {
+		case "END":
+			return res, nil
+		case "OK":
+			r := RemoteResult{Path: f[1], Status: "ok"}
+			if len(f) > 2 {
+				r.Backup = f[2]
+			}
+			res = append(res, r)
+		case "SKIP":
+			res = append(res, RemoteResult{Path: f[1], Status: "skipped"})
+		case "FAIL":
+			res = append(res, RemoteResult{Path: f[1], Status: "failed"})
+		}
+	}
+	return res, &RemoteError{Kind: ErrRemote, Detail: "the session ended before the node confirmed every file"}
+}
+
+// RemoteBackupDir is where a node keeps what a run replaced.
+func RemoteBackupDir(runID string) string { return path.Join(".sanctum", "state", "backups", runID) }
+
+// DryRunRemote reads through and records writes instead of sending them.
+type DryRunRemote struct {
+	Remote
+	mu  sync.Mutex
+	ops []Op
+}
+
+var _ Remote = (*DryRunRemote)(nil)
+
+// NewDryRunRemote decorates r.
+func NewDryRunRemote(r Remote) *DryRunRemote { return &DryRunRemote{Remote: r} }
+
+// Write implements Remote: every file "would be" written.
+func (d *DryRunRemote) Write(_ context.Context, n RemoteNode, _ string, writes []RemoteWrite) ([]RemoteResult, error) {
+	res := make([]RemoteResult, 0, len(writes))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, w := range writes {
+		d.ops = append(d.ops, Op{Verb: "write " + n.Name, Path: w.Path, Mode: w.Mode})
+		res = append(res, RemoteResult{Path: w.Path, Status: "ok"})
+	}
+	return res, nil
+}
+
+// ReadOnlyRemote refuses writes.
+type ReadOnlyRemote struct{ Remote }
+
+var _ Remote = ReadOnlyRemote{}
+
+// Write implements Remote.
+func (r ReadOnlyRemote) Write(_ context.Context, n RemoteNode, _ string, _ []RemoteWrite) ([]RemoteResult, error) {
+	return nil, readOnly("write", n.Name)
+}

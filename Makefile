@@ -24,14 +24,14 @@ render-check: build
 # The main job on the shipped catalog, in a disposable home made here (with
 # the one demo secret the catalog needs, and some of the agent workspaces:
 # mundi's and yoda's are absent, so theirs are skipped); the real HOME is
-# never touched.
+# never touched. --local: a newcomer's machine has no VM to reach over SSH.
 demo: build
 	@set -e; home=$$(mktemp -d -t reconcile-demo.XXXXXX); \
 	mkdir -p "$$home/.sanctum/secrets"; chmod 700 "$$home/.sanctum/secrets"; \
 	printf 'demo-%s\n' "$$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" > "$$home/.sanctum/secrets/openclaw-gateway-token"; \
 	chmod 600 "$$home/.sanctum/secrets/openclaw-gateway-token"; \
 	for w in workspace workspace-quigon workspace-windu workspace-cilghal workspace-tommy; do mkdir -p "$$home/.openclaw/$$w"; done; \
-	r="./$(BIN) --home $$home --catalog $(CATALOG)"; \
+	r="./$(BIN) --home $$home --catalog $(CATALOG) --local"; \
 	echo "== disposable home: $$home"; \
 	echo "== reconcile --dry-run: the full plan (exit 2: drift)"; \
 	$$r --dry-run || [ $$? -eq 2 ]; \

@@ -173,7 +173,11 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	}
 	finish := func(changes []drift.Change) ([]drift.Change, NodeRecord) {
 		rec.Seconds = time.Since(start).Round(10 * time.Millisecond).Seconds()
-		summary.Reason = rec.Reason
+		if summary.Action == drift.Failed {
+			summary.Error = rec.Reason
+		} else {
+			summary.Reason = rec.Reason
+		}
 		progress(rec.Status)
 		return append(changes, summary), rec
 	}
@@ -275,6 +279,10 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		}
 		if err != nil {
 			rec.Status, rec.Reason = NodeFailed, "transfer failed: "+err.Error()
+			if errors.Is(err, observed.ErrUnreachable) {
+				rec.Reason = "connection lost during the transfer (" + strings.TrimPrefix(err.Error(), "unreachable: ") +
+					"); every file is written to a temporary name and renamed, so the node holds no partial file"
+			}
 			summary = p.fail(summary, err)
 			return finish(changes)
 		}

@@ -119,7 +119,8 @@ func NewSSH(home string) *SSH {
 	// 17-byte suffix while it sets the master up.
 	if len(s.ControlDir)+1+16+17 > 100 {
 		sum := sha256.Sum256([]byte(home))
-		s.ControlDir = filepath.Join(os.TempDir(), "reconcile-ssh-"+hex.EncodeToString(sum[:6]))
+		// Not os.TempDir: $TMPDIR may be just as long.
+		s.ControlDir = filepath.Join("/tmp", fmt.Sprintf("reconcile-ssh-%d-%s", os.Getuid(), hex.EncodeToString(sum[:6])))
 	}
 	return s
 }
@@ -205,6 +206,9 @@ func classify(err error, stderr string) error {
 	case strings.Contains(stderr, "Host key verification failed"), strings.Contains(stderr, "IDENTIFICATION HAS CHANGED"),
 		strings.Contains(stderr, "No ED25519 host key is known"), strings.Contains(stderr, "host key for"):
 		return &RemoteError{Kind: ErrHostKey, Detail: firstLine(stderr, "Host key verification failed")}
+	case strings.Contains(stderr, "unix_listener"), strings.Contains(stderr, "ControlPath"), strings.Contains(stderr, "Bad configuration option"),
+		strings.Contains(stderr, "terminating, ") && strings.Contains(stderr, "bad configuration"):
+		return &RemoteError{Kind: ErrRemote, Detail: "local ssh setup: " + msg}
 	case strings.Contains(stderr, "Permission denied"), strings.Contains(stderr, "Too many authentication failures"):
 		return &RemoteError{Kind: ErrAuth, Detail: msg}
 	case msg == "":

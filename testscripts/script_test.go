@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"reconcile":        func() { os.Exit(cli.Main(os.Args[1:])) },
 		"launchctl-double": func() { os.Exit(launchctlDouble()) },
+		"sshcut":           func() { os.Exit(sshcut()) },
 	})
 }
 
@@ -71,6 +72,9 @@ func TestScripts(t *testing.T) {
 			"dropobj":       cmdDropObject,
 			"mocklaunchctl": cmdMockLaunchctl,
 			"plistcheck":    cmdPlistCheck,
+			"sshd":          cmdSSHD,
+			"sshalias":      cmdSSHAlias,
+			"sshd-resetlog": cmdSSHDResetLog,
 		},
 	})
 }

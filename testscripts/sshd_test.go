@@ -1,0 +1,219 @@
+package testscripts
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// A real OpenSSH sshd for the RemoteNode suites, on 127.0.0.1, with keys and
+// config of its own under $WORK/sshd, no PAM, stopped when the script ends.
+
+// cmdSSHD starts sshd on a free port of 127.0.0.1.
+//
+//	sshd
+func cmdSSHD(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: sshd")
+	}
+	sshd, err := exec.LookPath("sshd")
+	if err != nil {
+		if _, err = os.Stat("/usr/sbin/sshd"); err != nil {
+			ts.Fatalf("sshd not installed (Debian: openssh-server)")
+		}
+		sshd = "/usr/sbin/sshd"
+	}
+	dir := filepath.Join(ts.Getenv("WORK"), "sshd")
+	ts.Check(os.MkdirAll(dir, 0o700))
+	for _, k := range []string{"host_ed25519", "id_ed25519", "other_ed25519", "other_host_ed25519"} {
+		out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", filepath.Join(dir, k)).CombinedOutput()
+		if err != nil {
+			ts.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+	}
+	pub, err := os.ReadFile(filepath.Join(dir, "id_ed25519.pub"))
+	ts.Check(err)
+	ts.Check(os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600))
+	// sshd insists on its privilege separation directory.
+	_ = os.MkdirAll("/run/sshd", 0o755)
+	port := freePort(ts)
+	cfg := filepath.Join(dir, "sshd_config")
+	ts.Check(os.WriteFile(cfg, []byte(fmt.Sprintf(`Port %d
+ListenAddress 127.0.0.1
+HostKey %s
+AuthorizedKeysFile %s
+PidFile %s
+UsePAM no
+StrictModes no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+MaxSessions 50
+MaxStartups 50
+LogLevel VERBOSE
+`, port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"))), 0o600))
+	logPath := filepath.Join(dir, "sshd.log")
+	cmd := exec.Command(sshd, "-D", "-f", cfg, "-E", logPath)
+	ts.Check(cmd.Start())
+	ts.Defer(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i >= 50 {
+			log, _ := os.ReadFile(logPath)
+			ts.Fatalf("sshd did not listen on %d within 5s: %s", port, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	hostPub, err := os.ReadFile(filepath.Join(dir, "host_ed25519.pub"))
+	ts.Check(err)
+	otherPub, err := os.ReadFile(filepath.Join(dir, "other_host_ed25519.pub"))
+	ts.Check(err)
+	ts.Check(os.WriteFile(filepath.Join(dir, "known_hosts"), []byte(fmt.Sprintf("[127.0.0.1]:%d %s", port, hostPub)), 0o600))
+	ts.Check(os.WriteFile(filepath.Join(dir, "wrong_known_hosts"), []byte(fmt.Sprintf("[127.0.0.1]:%d %s", port, otherPub)), 0o600))
+	ts.Setenv("SSHD_PORT", strconv.Itoa(port))
+	ts.Setenv("SSHD_LOG", logPath)
+}
+
+func freePort(ts *testscript.TestScript) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return port
+}
+
+// cmdSSHAlias writes a Host block into $HOME/.ssh/config, replacing one of
+// the same name:
+//
+//	ok          the test sshd, with the authorized key
+//	refused     a port nobody listens on
+//	hang        a listener that accepts and never speaks
+//	wrongkey    the test sshd, with a key it does not know
+//	badhostkey  the test sshd, expecting another host key
+//	cut N       the test sshd through a relay that cuts the connection
+//	            after N bytes from the client
+//
+//	sshalias name kind [N]
+func cmdSSHAlias(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: sshalias name ok|refused|hang|wrongkey|badhostkey|cut N")
+	}
+	name, kind := args[0], args[1]
+	dir := filepath.Join(ts.Getenv("WORK"), "sshd")
+	u, err := user.Current()
+	ts.Check(err)
+	port := ts.Getenv("SSHD_PORT")
+	identity := filepath.Join(dir, "id_ed25519")
+	known := filepath.Join(dir, "known_hosts")
+	var extra string
+	switch kind {
+	case "ok":
+	case "refused":
+		port = strconv.Itoa(freePort(ts))
+	case "hang":
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		ts.Check(err)
+		var mu sync.Mutex
+		var conns []net.Conn
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				conns = append(conns, c) // held open, never a byte
+				mu.Unlock()
+			}
+		}()
+		ts.Defer(func() {
+			l.Close()
+			mu.Lock()
+			for _, c := range conns {
+				c.Close()
+			}
+			mu.Unlock()
+		})
+		port = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	case "wrongkey":
+		identity = filepath.Join(dir, "other_ed25519")
+	case "badhostkey":
+		known = filepath.Join(dir, "wrong_known_hosts")
+	case "cut":
+		if len(args) != 3 {
+			ts.Fatalf("usage: sshalias name cut N")
+		}
+		extra = fmt.Sprintf("  ProxyCommand sshcut 127.0.0.1 %s %s\n", port, args[2])
+	default:
+		ts.Fatalf("unknown alias kind %q", kind)
+	}
+	block := fmt.Sprintf("Host %s\n  HostName 127.0.0.1\n  Port %s\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n"+
+		"  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n%s", name, port, u.Username, identity, known, extra)
+	cfgPath := filepath.Join(ts.Getenv("HOME"), ".ssh", "config")
+	ts.Check(os.MkdirAll(filepath.Dir(cfgPath), 0o700))
+	old, _ := os.ReadFile(cfgPath)
+	var kept []string
+	for _, b := range strings.Split(string(old), "Host ") {
+		if b == "" || strings.HasPrefix(b, name+"\n") {
+			continue
+		}
+		kept = append(kept, "Host "+b)
+	}
+	kept = append(kept, block)
+	ts.Check(os.WriteFile(cfgPath, []byte(strings.Join(kept, "")), 0o600))
+}
+
+// cmdSSHDResetLog empties the sshd log, so a phase can count its connections.
+//
+//	sshd-resetlog
+func cmdSSHDResetLog(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: sshd-resetlog")
+	}
+	ts.Check(os.Truncate(ts.Getenv("SSHD_LOG"), 0))
+}
+
+// sshcut is the ProxyCommand of a "cut" alias: it relays stdin/stdout to
+// host:port and drops the connection once the client has sent more than N
+// bytes, as a network that fails mid-transfer does.
+func sshcut() int {
+	if len(os.Args) != 4 {
+		fmt.Fprintln(os.Stderr, "usage: sshcut host port N")
+		return 2
+	}
+	limit, err := strconv.ParseInt(os.Args[3], 10, 64)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(os.Args[1], os.Args[2]), 5*time.Second)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	go func() {
+		_, _ = io.Copy(os.Stdout, c)
+		os.Exit(0)
+	}()
+	_, _ = io.CopyN(c, os.Stdin, limit)
+	c.Close()
+	return 0
+}

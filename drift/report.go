@@ -42,6 +42,9 @@ func WriteJSON(w io.Writer, r *Report) error {
 	if r.Incomplete == nil {
 		r.Incomplete = []string{}
 	}
+	if r.Nodes == nil {
+		r.Nodes = []any{}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"sort"
 
 	"github.com/hashicorp/go-multierror"
@@ -98,14 +97,10 @@ func (p *Pass) pruneLink(e InventoryEntry, c drift.Change) drift.Change {
 		p.own(e)
 		return c
 	}
-	backup := path.Join(BackupsDir, p.RunID, e.Path)
-	if err := p.Host.Symlink(cur, backup); err != nil {
-		return p.fail(c, fmt.Errorf("backup before removal: %w", err))
+	backup, err := p.backupLink(e.Kind, e.Name, e.Path, cur, "removed")
+	if err != nil {
+		return p.fail(c, err)
 	}
-	p.mu.Lock()
-	p.backups = append(p.backups, BackupEntry{Kind: e.Kind, Name: e.Name, Path: e.Path, Backup: backup,
-		Mode: "symlink", SHA256: e.SHA256, Reason: "removed"})
-	p.mu.Unlock()
 	if err := p.Host.Remove(e.Path); err != nil {
 		return p.fail(c, err)
 	}

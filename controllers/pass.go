@@ -166,16 +166,7 @@ func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 // mode it has.
 func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 	c := drift.Change{Kind: t.Kind, Name: t.Name, Path: t.Path}
-	p.mu.Lock()
-	other, taken := p.desired[t.Path]
-	if !taken {
-		p.desired[t.Path] = c.ID()
-	}
-	p.mu.Unlock()
-	if taken {
-		return p.fail(c, fmt.Errorf("%s is already written by %s; two objects cannot own one file", t.Path, other))
-	}
-	if err := ctx.Err(); err != nil {
+	if err := p.claim(ctx, c); err != nil {
 		return p.fail(c, err)
 	}
 	secret := p.holdsSecret(t.Content)
@@ -243,6 +234,22 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 	return c
 }
 
+// claim marks a path as wanted by one object; a second object that wants
+// the same path fails, and so does a cancelled pass.
+func (p *Pass) claim(ctx context.Context, c drift.Change) error {
+	p.mu.Lock()
+	other, taken := p.desired[c.Path]
+	if !taken {
+		p.desired[c.Path] = c.ID()
+	}
+	p.mu.Unlock()
+	if taken {
+		// fail must not re-claim the path for this object.
+		return fmt.Errorf("%s is already written by %s; two objects cannot own one file", c.Path, other)
+	}
+	return ctx.Err()
+}
+
 // LinkTarget is a symlink under HOME whose target the catalog decides.
 type LinkTarget struct {
 	Kind, Name string
@@ -258,16 +265,7 @@ func linkDigest(target string) string { return digest([]byte("symlink:" + target
 // backed up first.
 func (p *Pass) Link(ctx context.Context, t LinkTarget) drift.Change {
 	c := drift.Change{Kind: t.Kind, Name: t.Name, Path: t.Path}
-	p.mu.Lock()
-	other, taken := p.desired[t.Path]
-	if !taken {
-		p.desired[t.Path] = c.ID()
-	}
-	p.mu.Unlock()
-	if taken {
-		return p.fail(c, fmt.Errorf("%s is already written by %s; two objects cannot own one file", t.Path, other))
-	}
-	if err := ctx.Err(); err != nil {
+	if err := p.claim(ctx, c); err != nil {
 		return p.fail(c, err)
 	}
 	info, err := p.Host.Lstat(t.Path)
@@ -286,13 +284,9 @@ func (p *Pass) Link(ctx context.Context, t LinkTarget) drift.Change {
 			break
 		}
 		c.Action, c.Reason = drift.Configured, "points to "+cur+", want "+t.Target
-		if err := p.Host.Symlink(cur, path.Join(BackupsDir, p.RunID, t.Path)); err != nil {
-			return p.fail(c, fmt.Errorf("backup before overwrite: %w", err))
+		if _, err := p.backupLink(t.Kind, t.Name, t.Path, cur, "overwritten"); err != nil {
+			return p.fail(c, err)
 		}
-		p.mu.Lock()
-		p.backups = append(p.backups, BackupEntry{Kind: t.Kind, Name: t.Name, Path: t.Path,
-			Backup: path.Join(BackupsDir, p.RunID, t.Path), Mode: "symlink", SHA256: linkDigest(cur), Reason: "overwritten"})
-		p.mu.Unlock()
 	case info.Mode().IsRegular():
 		data, _, err := p.Host.ReadFile(t.Path)
 		if err != nil {
@@ -319,6 +313,20 @@ func (p *Pass) Link(ctx context.Context, t LinkTarget) drift.Change {
 	}
 	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: linkDigest(t.Target)})
 	return c
+}
+
+// backupLink keeps a symlink about to be repointed or removed, as a
+// symlink under the run's backups.
+func (p *Pass) backupLink(kind, name, target, points, reason string) (string, error) {
+	dst := path.Join(BackupsDir, p.RunID, target)
+	if err := p.Host.Symlink(points, dst); err != nil {
+		return "", fmt.Errorf("backup before %s: %w", reason, err)
+	}
+	p.mu.Lock()
+	p.backups = append(p.backups, BackupEntry{Kind: kind, Name: name, Path: target, Backup: dst,
+		Mode: "symlink", SHA256: linkDigest(points), Reason: reason})
+	p.mu.Unlock()
+	return dst, nil
 }
 
 // ObservedDigest is the sha256 of what a file held before this pass

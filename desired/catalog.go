@@ -483,6 +483,18 @@ func templateMessage(err error) string {
 	return msg
 }
 
+// instanceService looks an object's instanceKey up in instance.yaml's
+// services, reporting a key that is not there at spec.instanceKey.
+func (l *loader) instanceService(object, key string) (v1.InstanceService, bool) {
+	entry, ok := l.cat.Instance.Services[key]
+	if !ok {
+		o := l.origin[object]
+		l.errs = append(l.errs, fieldErrors(l.display(o.file), object, o.root, field.ErrorList{
+			field.NotFound(field.NewPath("spec", "instanceKey"), key+" (no services."+key+" in "+v1.InstanceFile+")")})...)
+	}
+	return entry, ok
+}
+
 // resolve applies instance settings to objects: instanceKey switches.
 func (l *loader) resolve() {
 	for _, s := range l.cat.Services {
@@ -490,11 +502,8 @@ func (l *loader) resolve() {
 		if key == "" {
 			continue
 		}
-		entry, ok := l.cat.Instance.Services[key]
+		entry, ok := l.instanceService(v1.KindService+"/"+s.Name, key)
 		if !ok {
-			o := l.origin[v1.KindService+"/"+s.Name]
-			l.errs = append(l.errs, fieldErrors(l.display(o.file), v1.KindService+"/"+s.Name, o.root, field.ErrorList{
-				field.NotFound(field.NewPath("spec", "instanceKey"), key+" (no services."+key+" in "+v1.InstanceFile+")")})...)
 			continue
 		}
 		enabled := entry.Enabled
@@ -513,11 +522,8 @@ func (l *loader) compileAgents() {
 		if key == "" {
 			continue
 		}
-		entry, ok := l.cat.Instance.Services[key]
+		entry, ok := l.instanceService(v1.KindLaunchAgent+"/"+a.Name, key)
 		if !ok {
-			o := l.origin[v1.KindLaunchAgent+"/"+a.Name]
-			l.errs = append(l.errs, fieldErrors(l.display(o.file), v1.KindLaunchAgent+"/"+a.Name, o.root, field.ErrorList{
-				field.NotFound(field.NewPath("spec", "instanceKey"), key+" (no services."+key+" in "+v1.InstanceFile+")")})...)
 			continue
 		}
 		enabled := entry.Enabled

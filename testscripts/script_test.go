@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,6 +76,8 @@ func TestScripts(t *testing.T) {
 			"sshd":          cmdSSHD,
 			"sshalias":      cmdSSHAlias,
 			"sshd-resetlog": cmdSSHDResetLog,
+			"listen":        cmdListen,
+			"mermaidcheck":  cmdMermaidCheck,
 		},
 	})
 }
@@ -303,4 +306,51 @@ func cmdDropObject(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s: found %d documents of %s/%s; want 1", args[0], dropped, args[1], args[2])
 	}
 	ts.Check(os.WriteFile(p, []byte(strings.Join(kept, "\n---\n")), 0o644))
+}
+
+// cmdMermaidCheck checks that a file (or stdout) is a Mermaid flowchart in
+// the subset reconcile writes: a header, subgraph/end blocks, node
+// declarations with quoted labels, edges between declared nodes, classDef
+// and class lines.
+//
+//	mermaidcheck file|stdout
+func cmdMermaidCheck(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mermaidcheck file|stdout")
+	}
+	text := ts.ReadFile(args[0])
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	if len(lines) == 0 || !regexp.MustCompile(`^flowchart (LR|RL|TB|TD|BT)$`).MatchString(lines[0]) {
+		ts.Fatalf("first line %q is not a flowchart header", lines[0])
+	}
+	node := regexp.MustCompile(`^\s+([A-Za-z][A-Za-z0-9_]*)(\["[^"]*"\]|\(\["[^"]*"\]\))$`)
+	edge := regexp.MustCompile(`^\s+([A-Za-z][A-Za-z0-9_]*) --> ([A-Za-z][A-Za-z0-9_]*)$`)
+	sub := regexp.MustCompile(`^\s+subgraph [A-Za-z][A-Za-z0-9_]*\["[^"]*"\]$`)
+	other := regexp.MustCompile(`^\s+(end|classDef [A-Za-z]+ .+|class [A-Za-z0-9_,]+ [A-Za-z]+)$`)
+	declared := map[string]bool{}
+	depth := 0
+	for i, l := range lines[1:] {
+		switch {
+		case sub.MatchString(l):
+			depth++
+		case strings.TrimSpace(l) == "end":
+			depth--
+			if depth < 0 {
+				ts.Fatalf("line %d: end without subgraph", i+2)
+			}
+		case node.MatchString(l):
+			declared[node.FindStringSubmatch(l)[1]] = true
+		case edge.MatchString(l):
+			m := edge.FindStringSubmatch(l)
+			if !declared[m[1]] || !declared[m[2]] {
+				ts.Fatalf("line %d: edge between undeclared nodes: %q", i+2, l)
+			}
+		case other.MatchString(l):
+		default:
+			ts.Fatalf("line %d: not flowchart syntax: %q", i+2, l)
+		}
+	}
+	if depth != 0 {
+		ts.Fatalf("%d subgraph(s) not closed", depth)
+	}
 }

@@ -151,11 +151,11 @@ Every command exits 1 on error (invalid catalog, I/O failure).`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.home, "home", "", "the home to reconcile (default $HOME)")
 	pf.StringVar(&a.catalog, "catalog", "", "catalog directory (default $SANCTUM_CATALOG, else ./sanctum, else "+BuiltinCatalog+")")
-	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json (graph: dot, mermaid or json)")
 	pf.BoolVar(&a.local, "local", false, "this host only: no SSH to remote nodes")
 	root.SetVersionTemplate("reconcile {{.Version}}\n")
 	root.AddCommand(a.applyCommand(), a.validateCommand(), a.renderCommand(), a.versionCommand(),
-		a.scheduleCommand(), a.historyCommand(), a.adoptCommand())
+		a.scheduleCommand(), a.historyCommand(), a.adoptCommand(), a.statusCommand(), a.graphCommand())
 	return root
 }
 

@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sanctum-haus/reconcile/controllers"
+	"github.com/sanctum-haus/reconcile/desired"
+	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/observed"
+)
+
+// StatusSchemaVersion is the version of `reconcile status -o json`.
+const StatusSchemaVersion = 1
+
+// statusReport is `reconcile status -o json`, documented in the README.
+type statusReport struct {
+	SchemaVersion int                       `json:"schemaVersion"`
+	Time          time.Time                 `json:"time"`
+	LastPass      *lastPass                 `json:"lastPass"`
+	Health        *controllers.HealthReport `json:"health"`
+}
+
+type lastPass struct {
+	RunID   string                   `json:"runId"`
+	Time    time.Time                `json:"time"`
+	Mode    string                   `json:"mode"`
+	Changes int                      `json:"changes"`
+	Failed  int                      `json:"failed"`
+	Summary drift.Summary            `json:"summary"`
+	Nodes   []controllers.NodeRecord `json:"nodes"`
+}
+
+func (a *app) statusCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "The last pass from the ledger and the live health of every service",
+		Long: `status reads the last pass from ~/.sanctum/state/reconcile.json and probes every
+enabled service (readiness, else liveness, else startup probe), dependencies
+first. A failed service whose dependency is down is a casualty; one whose
+dependencies are up is a root cause. Secret values and token shapes are masked.
+Exit 0 healthy, 2 degraded, 1 error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.output != "text" && a.output != "json" {
+				return &exitError{ExitError, fmt.Errorf("-o %q: want text or json", a.output)}
+			}
+			cat, err := a.loadCatalog(cmd.Context(), desired.ResolveSecrets)
+			if err != nil {
+				return err
+			}
+			home, _, err := a.resolveHome()
+			if err != nil {
+				return err
+			}
+			host, err := observed.NewFileHost(home)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			defer host.Close()
+			state, err := controllers.LoadState(observed.ReadOnlyHost{Host: host})
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			now := a.cfg.Now()
+			rep := statusReport{SchemaVersion: StatusSchemaVersion, Time: now.UTC(),
+				Health: controllers.CheckHealth(cmd.Context(), cat, observed.NetProber{}, now)}
+			if state.RunID != "" {
+				s := state.Summary
+				rep.LastPass = &lastPass{RunID: state.RunID, Time: state.Time, Mode: string(state.Mode),
+					Changes: s.Created + s.Configured + s.Deleted, Failed: s.Failed, Summary: s, Nodes: state.Nodes}
+			}
+			a.scrubStatus(&rep)
+			if a.output == "json" {
+				enc := json.NewEncoder(a.cfg.Stdout)
+				enc.SetEscapeHTML(false)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return &exitError{ExitError, err}
+				}
+			} else {
+				writeStatus(a.cfg.Stdout, &rep)
+			}
+			if rep.Health.Overall != "healthy" {
+				return &exitError{code: ExitDrift}
+			}
+			return nil
+		},
+	}
+}
+
+// scrubStatus masks secrets and token shapes in every text a status shows.
+func (a *app) scrubStatus(rep *statusReport) {
+	for i := range rep.Health.Services {
+		s := &rep.Health.Services[i]
+		s.Detail = a.redactor.Scrub(s.Detail)
+		for j := range s.Conditions {
+			s.Conditions[j].Message = a.redactor.Scrub(s.Conditions[j].Message)
+		}
+	}
+	if rep.LastPass != nil {
+		for i := range rep.LastPass.Nodes {
+			n := &rep.LastPass.Nodes[i]
+			n.Reason = a.redactor.Scrub(n.Reason)
+			for k, f := range n.Files {
+				f.Reason = a.redactor.Scrub(f.Reason)
+				n.Files[k] = f
+			}
+		}
+	}
+}
+
+func writeStatus(w io.Writer, rep *statusReport) {
+	if lp := rep.LastPass; lp != nil {
+		fmt.Fprintf(w, "last pass: %s (%s) at %s: %d change(s), %d failed\n", lp.RunID, lp.Mode,
+			lp.Time.Format("2006-01-02 15:04:05Z"), lp.Changes, lp.Failed)
+		var nodes []string
+		for _, n := range lp.Nodes {
+			nodes = append(nodes, n.Name+" "+n.Status)
+		}
+		if len(nodes) > 0 {
+			fmt.Fprintf(w, "nodes: %s\n", strings.Join(nodes, ", "))
+		}
+	} else {
+		fmt.Fprintln(w, "last pass: none recorded (no reconcile apply yet)")
+	}
+	h := rep.Health
+	fmt.Fprintf(w, "health: %d/%d healthy, overall: %s\n", h.Healthy, h.Total, h.Overall)
+	byName := make(map[string]controllers.ServiceHealth, len(h.Services))
+	for _, s := range h.Services {
+		byName[s.Name] = s
+	}
+	if len(h.RootCauses) > 0 {
+		fmt.Fprintln(w, "root causes:")
+		for _, n := range h.RootCauses {
+			s := byName[n]
+			fmt.Fprintf(w, "  %s (%s): %s\n", n, s.Probe, s.Detail)
+		}
+	}
+	if len(h.Casualties) > 0 {
+		fmt.Fprintln(w, "casualties:")
+		for _, n := range h.Casualties {
+			s := byName[n]
+			fmt.Fprintf(w, "  %s (needs %s): %s\n", n, strings.Join(s.DownDeps, ", "), s.Detail)
+		}
+	}
+}

@@ -3,14 +3,29 @@ GO      ?= go
 BIN     := bin/reconcile
 CATALOG := sanctum
 
-.PHONY: build test lint demo render-check clean
+.PHONY: build test lint demo render-check fuzz clean
+
+# Fuzz targets, package:name; each runs FUZZTIME (make test: a short fixed
+# time; make fuzz FUZZTIME=5m for a long run).
+FUZZ := desired:FuzzLoad desired:FuzzInstance desired:FuzzTemplate \
+	controllers:FuzzParseState observed:FuzzParsePrint observed:FuzzParseDigests
+FUZZTIME ?= 3s
 
 build:
 	$(GO) build -o $(BIN) ./cmd/reconcile
 
-# The whole suite: formatting and vet, unit tests, testscript suites.
+# The whole suite: formatting and vet, unit tests, testscript suites, and
+# every fuzz target for a short fixed time.
 test: lint
 	$(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+fuzz:
+	@set -e; for t in $(FUZZ); do \
+	  pkg=$${t%%:*}; name=$${t#*:}; \
+	  echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME); \
+	done
 
 lint:
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \

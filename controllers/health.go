@@ -200,4 +200,3 @@ func downDependencies(g desired.Graph, res map[string]*ServiceHealth, name strin
 	sort.Strings(roots)
 	return roots
 }
-

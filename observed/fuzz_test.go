@@ -1,0 +1,31 @@
+package observed
+
+import "testing"
+
+// FuzzParsePrint: whatever launchctl print says, parsing does not panic.
+func FuzzParsePrint(f *testing.F) {
+	f.Add("gui/501/com.sanctum.x = {\n\tactive count = 1\n\tpath = /Users/neo/Library/LaunchAgents/com.sanctum.x.plist\n\tstate = running\n\n\tprogram = /bin/x\n\targuments = {\n\t\t/bin/x\n\t\t--flag\n\t}\n\n\tpid = 42\n\tlast exit code = 0\n}\n")
+	f.Add("x = {\n\targuments = {\n\t\ta = {\n\t\t}\n\t}\n}\n}\n}\n")
+	f.Add("")
+	f.Add("Could not find service \"x\" in domain for user gui: 501\n")
+	f.Fuzz(func(t *testing.T, out string) {
+		info, err := ParsePrint(out)
+		if err == nil && info == nil {
+			t.Fatal("nil info without an error")
+		}
+		_ = ParsePrintDisabled(out)
+	})
+}
+
+// FuzzParseDigests: a node's answer, however mangled, is parsed or refused.
+func FuzzParseDigests(f *testing.F) {
+	f.Add([]byte("F\ta/b\t" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" + "\nM\tc\nD\td/e\nEND\n"))
+	f.Add([]byte("F\ta\nEND\n"))
+	f.Add([]byte("Q\tx\n"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		res, err := ParseDigests(out)
+		if err == nil && res == nil {
+			t.Fatal("nil result without an error")
+		}
+	})
+}

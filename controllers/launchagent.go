@@ -48,7 +48,22 @@ func (LaunchAgentController) Kind() string { return v1.KindLaunchAgent }
 func PlistPath(a *v1.LaunchAgent) string { return path.Join(LaunchAgentsDir, a.PlistName()) }
 
 // Domain is the launchd domain an agent of this user loads into.
-func Domain(a *v1.LaunchAgent) string { return fmt.Sprintf("%s/%d", a.DomainKind(), os.Getuid()) }
+func Domain(a *v1.LaunchAgent) string { return fmt.Sprintf("%s/%d", a.DomainKind(), uid()) }
+
+// uid is the user whose launchd domains the agents load into.
+func uid() int { return os.Getuid() }
+
+// abs is a HOME-relative path as launchctl needs it.
+func (p *Pass) abs(rel string) string { return filepath.Join(p.Host.Home(), filepath.FromSlash(rel)) }
+
+// plistLabel reads a plist's Label, or "".
+func plistLabel(data []byte) string {
+	var v struct{ Label string }
+	if _, err := plist.Unmarshal(data, &v); err != nil {
+		return ""
+	}
+	return v.Label
+}
 
 // RenderPlist renders an agent's XML plist, byte for byte deterministic
 // (keys sorted, tab-indented, as plutil writes them).
@@ -211,7 +226,7 @@ func (p *Pass) agentRuntime(ctx context.Context, a *v1.LaunchAgent, t FileTarget
 		return p.keepAgent(p.fail(c, err), a)
 	}
 	domain := Domain(a)
-	plistAbs := filepath.Join(p.Host.Home(), filepath.FromSlash(t.Path))
+	plistAbs := p.abs(t.Path)
 	rec := AgentRecord{Name: a.Name, Target: t.Launchd, PlistPath: t.Path, PlistSHA: digest(t.Content), RestartOn: inputs}
 
 	disabled, err := p.Launchd.Disabled(ctx, domain)

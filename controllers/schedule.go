@@ -70,8 +70,7 @@ func (p *Pass) InstallSchedule(ctx context.Context, a *v1.LaunchAgent) []drift.C
 	default:
 		c.Action, steps = drift.Created, []string{"not loaded: bootstrap"}
 	}
-	plistAbs := filepath.Join(p.Host.Home(), filepath.FromSlash(PlistPath(a)))
-	if _, err := observed.BootstrapWithRetry(ctx, p.Launchd, Domain(a), plistAbs, p.Reload); err != nil {
+	if _, err := observed.BootstrapWithRetry(ctx, p.Launchd, Domain(a), p.abs(PlistPath(a)), p.Reload); err != nil {
 		c.Reason = strings.Join(steps, "; ")
 		return append(out, p.fail(c, err))
 	}

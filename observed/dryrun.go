@@ -83,6 +83,15 @@ func (d *DryRunHost) Remove(name string) error {
 	return nil
 }
 
+// RemoveAll implements Host.
+func (d *DryRunHost) RemoveAll(name string) error {
+	if _, err := clean(name); err != nil {
+		return err
+	}
+	d.record(Op{Verb: "removeall", Path: name})
+	return nil
+}
+
 // MkdirAll implements Host.
 func (d *DryRunHost) MkdirAll(name string, perm fs.FileMode) error {
 	if _, err := clean(name); err != nil {
@@ -120,6 +129,9 @@ func (r ReadOnlyHost) Chmod(name string, _ fs.FileMode) error { return readOnly(
 
 // Remove implements Host.
 func (r ReadOnlyHost) Remove(name string) error { return readOnly("remove", name) }
+
+// RemoveAll implements Host.
+func (r ReadOnlyHost) RemoveAll(name string) error { return readOnly("removeall", name) }
 
 // MkdirAll implements Host.
 func (r ReadOnlyHost) MkdirAll(name string, _ fs.FileMode) error { return readOnly("mkdir", name) }

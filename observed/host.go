@@ -58,6 +58,8 @@ type Host interface {
 	Symlink(target, name string) error
 	// Remove removes a file.
 	Remove(name string) error
+	// RemoveAll removes a directory tree (pruned backups only).
+	RemoveAll(name string) error
 	// MkdirAll makes a directory and its parents, and sets its mode.
 	MkdirAll(name string, perm fs.FileMode) error
 }
@@ -286,6 +288,18 @@ func (h *FileHost) Remove(name string) error {
 		return err
 	}
 	return wrap("remove", name, h.root.Remove(c))
+}
+
+// RemoveAll implements Host.
+func (h *FileHost) RemoveAll(name string) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	if c == "." {
+		return &fs.PathError{Op: "removeall", Path: name, Err: errors.New("refusing to remove HOME")}
+	}
+	return wrap("removeall", name, h.root.RemoveAll(c))
 }
 
 // MkdirAll implements Host.

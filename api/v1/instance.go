@@ -21,6 +21,15 @@ type InstanceSettings struct {
 	Nodes    map[string]Node            `yaml:"nodes,omitempty" json:"nodes,omitempty"`
 	Agents   map[string]Agent           `yaml:"agents,omitempty" json:"agents,omitempty"`
 	Secrets  SecretSettings             `yaml:"secrets,omitempty" json:"secrets,omitempty"`
+	Backups  BackupSettings             `yaml:"backups,omitempty" json:"backups,omitempty"`
+}
+
+// BackupSettings bound ~/.sanctum/state/backups: after an apply, runs beyond
+// the newest Keep, or older than MaxAgeDays, are removed; the newest run is
+// always kept. Zero means the default (keep 50, 90 days).
+type BackupSettings struct {
+	Keep       int `yaml:"keep,omitempty" json:"keep,omitempty"`
+	MaxAgeDays int `yaml:"max_age_days,omitempty" json:"max_age_days,omitempty"`
 }
 
 // InstanceInfo names the haus.
@@ -86,6 +95,12 @@ func (in *InstanceSettings) Validate() field.ErrorList {
 		if p := in.Services[key].Port; p != 0 {
 			errs = append(errs, validatePort(field.NewPath("services").Key(key).Child("port"), p)...)
 		}
+	}
+	if in.Backups.Keep < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("backups", "keep"), in.Backups.Keep, "not negative"))
+	}
+	if in.Backups.MaxAgeDays < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("backups", "max_age_days"), in.Backups.MaxAgeDays, "not negative"))
 	}
 	for _, key := range sortedKeys(in.Nodes) {
 		switch t := in.Nodes[key].Type; t {

@@ -21,6 +21,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/sanctum-haus/reconcile/controllers"
 	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
 	"github.com/sanctum-haus/reconcile/sanctum"
@@ -155,7 +156,7 @@ Every command exits 1 on error (invalid catalog, I/O failure).`,
 	pf.BoolVar(&a.local, "local", false, "this host only: no SSH to remote nodes")
 	root.SetVersionTemplate("reconcile {{.Version}}\n")
 	root.AddCommand(a.applyCommand(), a.validateCommand(), a.renderCommand(), a.versionCommand(),
-		a.scheduleCommand(), a.historyCommand(), a.adoptCommand(), a.statusCommand(), a.graphCommand())
+		a.scheduleCommand(), a.historyCommand(), a.adoptCommand(), a.statusCommand(), a.graphCommand(), a.rollbackCommand())
 	return root
 }
 
@@ -248,8 +249,11 @@ func (a *app) loadCatalog(ctx context.Context, secrets desired.SecretMode) (*des
 	return cat, nil
 }
 
+// newRunID names a pass: its time to the microsecond, so that run ids sort
+// as the runs happened, and a random suffix against two processes starting
+// in the same microsecond.
 func newRunID(now time.Time) string {
-	var b [3]byte
+	var b [2]byte
 	_, _ = rand.Read(b[:])
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	return now.UTC().Format(controllers.RunIDTimeFormat) + "-" + hex.EncodeToString(b[:])
 }

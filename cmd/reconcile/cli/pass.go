@@ -123,6 +123,14 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	}
 	cs, runErr := pass.Run(ctx, cat, controllers.Controllers())
 	a.redactor.ChangeSet(cs)
+	if mode == modeApply && runErr == nil {
+		pruned, err := pass.PruneBackups(cat.Instance.Backups)
+		if err != nil {
+			runErr = multierror.Append(runErr, fmt.Errorf("prune backups: %w", err))
+		} else if len(pruned) > 0 && !o.scheduled {
+			fmt.Fprintf(a.cfg.Stderr, "reconcile: pruned %d old backup run(s)\n", len(pruned))
+		}
+	}
 	if mode == modeApply {
 		e := controllers.HistoryEntry{RunID: runID, Time: now.UTC(), Mode: "apply", Result: "converged",
 			CatalogDigest: cat.Digest, Changes: controllers.Changes(cs), Summary: cs.Summary()}

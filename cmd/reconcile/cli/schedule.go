@@ -154,3 +154,65 @@ func (a *app) historyCommand() *cobra.Command {
 		},
 	}
 }
+
+func (a *app) rollbackCommand() *cobra.Command {
+	var lockTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "rollback <run-id>",
+		Short: "Restore every file a pass overwrote or removed, from its backups",
+		Long: `rollback restores, from ~/.sanctum/state/backups/<run-id>/, every file that pass
+overwrote or removed (files it only created are left as they are), backing up
+what it replaces under its own run id, and reloads the launch agents whose
+plists it restores. The next apply converges to the catalog again: edit the
+catalog first to keep what was restored. reconcile history lists run ids.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			home, _, err := a.resolveHome()
+			if err != nil {
+				return err
+			}
+			real, err := observed.NewFileHost(home)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			defer real.Close()
+			idx, err := controllers.ReadBackupIndex(real, args[0])
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			lock, err := observed.AcquireLock(ctx, filepath.Join(home, filepath.FromSlash(controllers.LockFile)), lockTimeout, func() {
+				fmt.Fprintf(a.cfg.Stderr, "reconcile: another pass holds ~/%s; waiting up to %s\n", controllers.LockFile, lockTimeout)
+			})
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			defer lock.Release()
+			now := a.cfg.Now()
+			runID := newRunID(now)
+			pass := controllers.NewPass(real, observed.NewLaunchctl(), controllers.ModeApply, runID, now, nil, &controllers.State{})
+			cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
+			cs.Sort(controllers.KindRank)
+			if err := pass.Finish(); err != nil {
+				return &exitError{ExitError, err}
+			}
+			e := controllers.HistoryEntry{RunID: runID, Time: now.UTC(), Mode: "rollback", Result: "converged",
+				Reason: "rollback of " + idx.RunID, Changes: controllers.Changes(cs), Summary: cs.Summary()}
+			if len(cs.Failed()) > 0 {
+				e.Result = "failed"
+			}
+			if err := controllers.AppendHistory(real, e); err != nil {
+				return &exitError{ExitError, err}
+			}
+			if err := drift.WriteText(a.cfg.Stdout, cs, drift.TextOptions{Color: a.cfg.Color, Quiet: false, Label: "rollback of " + idx.RunID + ", run " + runID}); err != nil {
+				return &exitError{ExitError, err}
+			}
+			if len(cs.Failed()) > 0 {
+				return &exitError{ExitError, fmt.Errorf("%d file(s) not restored", len(cs.Failed()))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another pass to finish")
+	return cmd
+}

@@ -207,11 +207,14 @@ func (l *loader) add(file string, line, col int, object, fieldPath, msg string) 
 // readFile reads one catalog file and feeds the digest.
 func (l *loader) readFile(name string, optional bool) []byte {
 	f, err := l.opts.FS.Open(name)
-	if err != nil {
-		if optional && errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		l.add(name, 0, 0, "", "", err.Error())
+	switch {
+	case err != nil && errors.Is(err, fs.ErrNotExist) && optional:
+		return nil
+	case err != nil && errors.Is(err, fs.ErrNotExist):
+		l.add(name, 0, 0, "", "", "missing")
+		return nil
+	case err != nil:
+		l.add(name, 0, 0, "", "", unwrapPathError(err).Error())
 		return nil
 	}
 	defer f.Close()
@@ -227,6 +230,14 @@ func (l *loader) readFile(name string, optional bool) []byte {
 	fmt.Fprintf(l.digest, "%s\x00%d\x00", name, len(data))
 	l.digest.Write(data)
 	return data
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // yamlError turns a yaml.v3 syntax error ("yaml: line 3: ...") into a located error.

@@ -15,7 +15,13 @@ import (
 // produced manifests nobody read (reference/sanctum.md).
 type strictChecker struct {
 	fields map[reflect.Type]map[string]reflect.Type
+	// aliases counts alias dereferences: a "billion laughs" document must
+	// not turn the walk exponential.
+	aliases int
 }
+
+// maxAliases bounds alias dereferences per catalog.
+const maxAliases = 10000
 
 type strictError struct {
 	line, col int
@@ -28,6 +34,12 @@ func newStrictChecker() *strictChecker {
 
 func (c *strictChecker) check(n *yaml.Node, t reflect.Type, path string, errs *[]strictError) {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		if c.aliases++; c.aliases > maxAliases {
+			if c.aliases == maxAliases+1 {
+				*errs = append(*errs, strictError{line: n.Line, col: n.Column, path: path, msg: "too many YAML aliases (a document that expands exponentially?)"})
+			}
+			return
+		}
 		n = n.Alias
 	}
 	if n.Kind == yaml.DocumentNode {

@@ -190,8 +190,18 @@ catalog first to keep what was restored. reconcile history lists run ids.`,
 			defer lock.Release()
 			now := a.cfg.Now()
 			runID := newRunID(now)
-			pass := controllers.NewPass(real, observed.NewLaunchctl(), controllers.ModeApply, runID, now, nil, &controllers.State{})
+			// The catalog may be what is broken: rollback does not need it,
+			// but uses its secrets, when it loads, to mask and to keep
+			// secret-bearing files 0600. Without it no diff is shown, since
+			// restored bytes may hold secrets it cannot recognise.
+			var secrets []string
+			if cat, err := a.loadCatalog(ctx, desired.ResolveSecrets); err == nil {
+				secrets = cat.SecretValues
+			}
+			pass := controllers.NewPass(real, observed.NewLaunchctl(), controllers.ModeApply, runID, now, secrets, &controllers.State{})
+			pass.Diffs = false
 			cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
+			a.redactor.ChangeSet(cs)
 			cs.Sort(controllers.KindRank)
 			if err := pass.Finish(); err != nil {
 				return &exitError{ExitError, err}

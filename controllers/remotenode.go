@@ -270,8 +270,11 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 				c.Action, c.Reason = drift.Skipped, c.Reason+": directory gone before the write"
 			default:
 				why := errors.New("the node did not confirm the write")
-				if err != nil {
+				switch {
+				case err != nil:
 					why = err
+				case ok && r.Status == "failed":
+					why = errors.New("the node could not write it (disk full, read-only, or in the way); what was there is untouched")
 				}
 				*c = p.fail(*c, why)
 				rec.Files[c.Path] = NodeFileRec{Object: rec.Files[c.Path].Object, Status: PersonaFailed, Reason: c.Error}

@@ -110,6 +110,8 @@ func freePort(ts *testscript.TestScript) int {
 //	badhostkey  the test sshd, expecting another host key
 //	cut N       the test sshd through a relay that cuts the connection
 //	            after N bytes from the client
+//	slow MS     the test sshd through a relay that waits MS milliseconds
+//	            before it connects (a slow link, within the timeout)
 //
 //	sshalias name kind [N]
 func cmdSSHAlias(ts *testscript.TestScript, neg bool, args []string) {
@@ -161,7 +163,12 @@ func cmdSSHAlias(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) != 3 {
 			ts.Fatalf("usage: sshalias name cut N")
 		}
-		extra = fmt.Sprintf("  ProxyCommand sshcut 127.0.0.1 %s %s\n", port, args[2])
+		extra = fmt.Sprintf("  ProxyCommand sshcut 127.0.0.1 %s %s 0\n", port, args[2])
+	case "slow":
+		if len(args) != 3 {
+			ts.Fatalf("usage: sshalias name slow MS")
+		}
+		extra = fmt.Sprintf("  ProxyCommand sshcut 127.0.0.1 %s -1 %s\n", port, args[2])
 	default:
 		ts.Fatalf("unknown alias kind %q", kind)
 	}
@@ -191,12 +198,15 @@ func cmdSSHDResetLog(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.Truncate(ts.Getenv("SSHD_LOG"), 0))
 }
 
-// sshcut is the ProxyCommand of a "cut" alias: it relays stdin/stdout to
-// host:port and drops the connection once the client has sent more than N
-// bytes, as a network that fails mid-transfer does.
+// sshcut is the ProxyCommand of "cut" and "slow" aliases: it waits DELAY
+// milliseconds, relays stdin/stdout to host:port, and drops the connection
+// once the client has sent more than N bytes (N < 0: never), as a network
+// that fails mid-transfer does.
+//
+//	sshcut host port N DELAY
 func sshcut() int {
-	if len(os.Args) != 4 {
-		fmt.Fprintln(os.Stderr, "usage: sshcut host port N")
+	if len(os.Args) != 5 {
+		fmt.Fprintln(os.Stderr, "usage: sshcut host port N DELAY")
 		return 2
 	}
 	limit, err := strconv.ParseInt(os.Args[3], 10, 64)
@@ -204,6 +214,12 @@ func sshcut() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	delay, err := strconv.Atoi(os.Args[4])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	time.Sleep(time.Duration(delay) * time.Millisecond)
 	c, err := net.DialTimeout("tcp", net.JoinHostPort(os.Args[1], os.Args[2]), 5*time.Second)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -213,7 +229,11 @@ func sshcut() int {
 		_, _ = io.Copy(os.Stdout, c)
 		os.Exit(0)
 	}()
-	_, _ = io.CopyN(c, os.Stdin, limit)
+	if limit < 0 {
+		_, _ = io.Copy(c, os.Stdin)
+	} else {
+		_, _ = io.CopyN(c, os.Stdin, limit)
+	}
 	c.Close()
 	return 0
 }

@@ -139,13 +139,8 @@ func (LaunchAgentController) Reconcile(ctx context.Context, p *Pass, cat *desire
 			changes = append(changes, drift.Change{Kind: v1.KindLaunchAgent, Name: a.Name, Action: drift.Skipped,
 				Reason: "disabled" + ownerNote(a)})
 		default:
-			content, err := RenderPlist(a)
-			if err != nil {
-				changes = append(changes, p.fail(drift.Change{Kind: v1.KindLaunchAgent, Name: a.Name, Path: PlistPath(a)}, err))
-				continue
-			}
-			targets = append(targets, FileTarget{Kind: v1.KindLaunchAgent, Name: a.Name, Path: PlistPath(a), Content: content,
-				Launchd: Domain(a) + "/" + a.LabelName()})
+			targets = append(targets, FileTarget{Kind: v1.KindLaunchAgent, Name: a.Name, Path: PlistPath(a),
+				Render: func() ([]byte, error) { return RenderPlist(a) }, Launchd: Domain(a) + "/" + a.LabelName()})
 			active = append(active, a)
 		}
 	}

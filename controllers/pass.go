@@ -119,6 +119,10 @@ type FileTarget struct {
 	// Mode, when set, is enforced (a helper script is 0755); otherwise a
 	// file keeps the mode it has and new files are 0644.
 	Mode fs.FileMode
+	// Render, when Content is nil, produces it; Files calls it on its
+	// workers, so rendering runs in parallel too, and stores the result in
+	// Content.
+	Render func() ([]byte, error)
 }
 
 // holdsSecret reports whether content carries a resolved secret value.
@@ -136,8 +140,8 @@ func digest(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Files reconciles many file targets with bounded parallelism; results keep
-// the order of targets.
+// Files reconciles many file targets with bounded parallelism, rendering
+// those that carry a Render; results keep the order of targets.
 func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 	out := make([]drift.Change, len(targets))
 	workers := min(runtime.GOMAXPROCS(0)*2, len(targets))
@@ -148,7 +152,16 @@ func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i] = p.File(ctx, targets[i])
+				t := &targets[i]
+				if t.Content == nil && t.Render != nil {
+					content, err := t.Render()
+					if err != nil {
+						out[i] = p.fail(drift.Change{Kind: t.Kind, Name: t.Name, Path: t.Path}, err)
+						continue
+					}
+					t.Content = content
+				}
+				out[i] = p.File(ctx, *t)
 			}
 		}()
 	}

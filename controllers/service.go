@@ -40,12 +40,8 @@ func (ServiceController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 			changes = append(changes, drift.Change{Kind: v1.KindService, Name: s.Name, Action: drift.Skipped, Reason: reason})
 			continue
 		}
-		content, err := RenderManifest(s, cat)
-		if err != nil {
-			changes = append(changes, p.fail(drift.Change{Kind: v1.KindService, Name: s.Name, Path: ManifestPath(s.Name)}, err))
-			continue
-		}
-		targets = append(targets, FileTarget{Kind: v1.KindService, Name: s.Name, Path: ManifestPath(s.Name), Content: content})
+		targets = append(targets, FileTarget{Kind: v1.KindService, Name: s.Name, Path: ManifestPath(s.Name),
+			Render: func() ([]byte, error) { return RenderManifest(s, cat) }})
 	}
 	changes = append(changes, p.Files(ctx, targets)...)
 	changes = append(changes, p.strangers(ServicesDir, ".yaml", v1.KindService, targets)...)
@@ -118,19 +114,19 @@ type manifest struct {
 	DisplayName string               `yaml:"display_name"`
 	Host        string               `yaml:"host"`
 	Type        string               `yaml:"type"`
-	Provides    []string             `yaml:"provides"`
-	Requires    []string             `yaml:"requires"`
+	Provides    []string             `yaml:"provides,flow"`
+	Requires    []string             `yaml:"requires,flow"`
 	LaunchAgent *string              `yaml:"launchagent"`
 	Port        int                  `yaml:"port,omitempty"`
 	Health      *manifestHealth      `yaml:"health,omitempty"`
 	Remediation *manifestRemediation `yaml:"remediation,omitempty"`
-	Metadata    map[string]string    `yaml:"metadata"`
+	Metadata    map[string]string    `yaml:"metadata,flow"`
 }
 
 type manifestHealth struct {
-	Startup   *manifestProbe `yaml:"startup,omitempty"`
-	Readiness *manifestProbe `yaml:"readiness,omitempty"`
-	Liveness  *manifestProbe `yaml:"liveness,omitempty"`
+	Startup   *manifestProbe `yaml:"startup,omitempty,flow"`
+	Readiness *manifestProbe `yaml:"readiness,omitempty,flow"`
+	Liveness  *manifestProbe `yaml:"liveness,omitempty,flow"`
 }
 
 type manifestProbe struct {
@@ -200,46 +196,18 @@ func RenderManifest(s *v1.Service, cat *desired.Catalog) ([]byte, error) {
 		}
 		m.Remediation = mr
 	}
-	var n yaml.Node
-	if err := n.Encode(&m); err != nil {
-		return nil, fmt.Errorf("render manifest: %w", err)
-	}
-	flowStyle(&n)
+	// One encoding straight from the struct: the ",flow" tags give lists,
+	// probes and metadata the one-line style of the hand-written manifests.
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(&n); err != nil {
+	if err := enc.Encode(&m); err != nil {
 		return nil, fmt.Errorf("render manifest: %w", err)
 	}
 	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("render manifest: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-// flowStyle writes lists, probes and metadata in flow style, one line each.
-func flowStyle(n *yaml.Node) {
-	if n.Kind != yaml.MappingNode {
-		return
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i].Value, n.Content[i+1]
-		switch {
-		case v.Kind == yaml.SequenceNode, k == "metadata":
-			v.Style = yaml.FlowStyle
-		case k == "health":
-			for j := 1; j < len(v.Content); j += 2 {
-				setFlow(v.Content[j])
-			}
-		}
-	}
-}
-
-func setFlow(n *yaml.Node) {
-	n.Style = yaml.FlowStyle
-	for _, c := range n.Content {
-		setFlow(c)
-	}
 }
 
 // macUID is the uid of the Mac user, whose gui/<uid> domain runs the agents.

@@ -98,7 +98,7 @@ type loader struct {
 
 type origin struct {
 	file string
-	root *yaml.Node
+	pos  *posIndex
 }
 
 // Load reads, templates, decodes strictly and validates the catalog. On any
@@ -276,7 +276,7 @@ func (l *loader) loadInstance() {
 		return
 	}
 	if errs := in.Validate(); len(errs) > 0 {
-		l.errs = append(l.errs, fieldErrors(l.display(v1.InstanceFile), "", &doc, errs)...)
+		l.errs = append(l.errs, fieldErrors(l.display(v1.InstanceFile), "", nodeLocator{&doc}, errs)...)
 		return
 	}
 	var generic map[string]any
@@ -366,17 +366,17 @@ func (l *loader) loadObject(file string, doc *yaml.Node) {
 		return
 	}
 	if errs := obj.Validate(); len(errs) > 0 {
-		l.errs = append(l.errs, fieldErrors(l.display(file), object, doc, errs)...)
+		l.errs = append(l.errs, fieldErrors(l.display(file), object, nodeLocator{doc}, errs)...)
 		return
 	}
 	if prev, dup := l.origin[object]; dup {
 		line, col := locate(doc, "metadata.name")
-		pl, _ := locate(prev.root, "metadata.name")
+		pl, _ := prev.pos.locate("metadata.name")
 		l.add(file, line, col, object, "metadata.name",
 			fmt.Sprintf("Duplicate value: %q (first declared at %s:%d)", name, l.display(prev.file), pl))
 		return
 	}
-	l.origin[object] = origin{file: file, root: doc}
+	l.origin[object] = origin{file: file, pos: indexPositions(doc)}
 	l.cat.Sources[object] = file
 	info.add(l.cat, obj)
 }
@@ -500,7 +500,7 @@ func (l *loader) instanceService(object, key string) (v1.InstanceService, bool) 
 	entry, ok := l.cat.Instance.Services[key]
 	if !ok {
 		o := l.origin[object]
-		l.errs = append(l.errs, fieldErrors(l.display(o.file), object, o.root, field.ErrorList{
+		l.errs = append(l.errs, fieldErrors(l.display(o.file), object, o.pos, field.ErrorList{
 			field.NotFound(field.NewPath("spec", "instanceKey"), key+" (no services."+key+" in "+v1.InstanceFile+")")})...)
 	}
 	return entry, ok
@@ -563,7 +563,7 @@ func (l *loader) compileAgents() {
 		}
 		key := v1.KindLaunchAgent + "/" + s.Name
 		if prev, dup := l.origin[key]; dup {
-			line, col := locate(prev.root, "metadata.name")
+			line, col := prev.pos.locate("metadata.name")
 			l.add(prev.file, line, col, key, "metadata.name",
 				fmt.Sprintf("Duplicate value: %q is also the agent of Service/%s", s.Name, s.Name))
 			continue
@@ -619,11 +619,12 @@ func (l *loader) validateAgents() {
 				}
 			}
 		}
-		l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.root, fe)...)
+		l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.pos, fe)...)
 	}
 	for _, cyc := range l.cat.AgentGraph().Cycles() {
 		o := l.origin[v1.KindLaunchAgent+"/"+cyc[0]]
-		l.add(o.file, o.root.Line, o.root.Column, v1.KindLaunchAgent+"/"+cyc[0], "spec.dependsOn",
+		line, col := o.pos.locate("")
+		l.add(o.file, line, col, v1.KindLaunchAgent+"/"+cyc[0], "spec.dependsOn",
 			"Invalid value: dependency cycle: "+strings.Join(cyc, " -> "))
 	}
 }
@@ -642,7 +643,7 @@ func (l *loader) validateNodes() {
 		o := l.origin[key]
 		for i, n := range p.Spec.Nodes {
 			if !nodes[n] && !l.declared[v1.KindRemoteNode+"/"+n] {
-				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.root, field.ErrorList{
+				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.pos, field.ErrorList{
 					field.NotFound(field.NewPath("spec", "nodes").Index(i), n)})...)
 			}
 		}
@@ -652,7 +653,7 @@ func (l *loader) validateNodes() {
 		o := l.origin[key]
 		for i, a := range n.Spec.Receives.Personas {
 			if a != "*" && !agents[a] {
-				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.root, field.ErrorList{
+				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.pos, field.ErrorList{
 					field.NotFound(field.NewPath("spec", "receives", "personas").Index(i), a+" (no PersonaFile has that agent)")})...)
 			}
 		}
@@ -667,7 +668,7 @@ func (l *loader) validateCatalog() {
 	}
 	errAt := func(s *v1.Service, fe *field.Error) {
 		o := l.origin[v1.KindService+"/"+s.Name]
-		l.errs = append(l.errs, fieldErrors(l.display(o.file), v1.KindService+"/"+s.Name, o.root, field.ErrorList{fe})...)
+		l.errs = append(l.errs, fieldErrors(l.display(o.file), v1.KindService+"/"+s.Name, o.pos, field.ErrorList{fe})...)
 	}
 	ports := make(map[int]*v1.Service)
 	for _, s := range sortedServices(l.cat.Services) {

@@ -460,7 +460,7 @@ func TestLoadErrors(t *testing.T) {
 			name:     "missing instance.yaml",
 			files:    map[string]*string{"instance.yaml": nil},
 			want:     []string{`cat/instance.yaml: `},
-			contains: []string{"file does not exist"},
+			contains: []string{"cat/instance.yaml: missing"},
 		},
 		{
 			name:  "empty instance.yaml",

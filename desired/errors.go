@@ -41,12 +41,78 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// fieldErrors turns validation errors into located errors, looking each path
-// up in the object's YAML node.
-func fieldErrors(file, object string, root *yaml.Node, errs field.ErrorList) []*Error {
+// locator finds where a field path is in an object's document.
+type locator interface {
+	locate(path string) (line, col int)
+}
+
+// nodeLocator locates in a whole document tree.
+type nodeLocator struct{ root *yaml.Node }
+
+func (n nodeLocator) locate(p string) (int, int) { return locate(n.root, p) }
+
+// posIndex keeps the positions of an object's shallow fields (metadata.name,
+// spec.port, spec.dependsOn[1], ...) once its tree is gone: checks across
+// objects run after every document was decoded, and keeping every tree for
+// them would cost more memory than the objects themselves.
+type posIndex struct {
+	line, col int
+	at        map[string][2]int
+}
+
+// indexDepth is how deep posIndex looks: deep enough for every path the
+// cross-object checks report.
+const indexDepth = 3
+
+func indexPositions(doc *yaml.Node) *posIndex {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	x := &posIndex{line: n.Line, col: n.Column, at: make(map[string][2]int)}
+	var walk func(n *yaml.Node, key string, depth int)
+	walk = func(n *yaml.Node, key string, depth int) {
+		if depth == 0 {
+			return
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := key + "\x00" + n.Content[i].Value
+				next, at := child(n, n.Content[i].Value)
+				if next == nil {
+					continue
+				}
+				x.at[k] = [2]int{at.Line, at.Column}
+				walk(next, k, depth-1)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				k := key + "\x00" + strconv.Itoa(i)
+				x.at[k] = [2]int{c.Line, c.Column}
+				walk(c, k, depth-1)
+			}
+		}
+	}
+	walk(n, "", indexDepth)
+	return x
+}
+
+func (x *posIndex) locate(p string) (int, int) {
+	segs := splitPath(p)
+	for k := len(segs); k > 0; k-- {
+		if v, ok := x.at["\x00"+strings.Join(segs[:k], "\x00")]; ok {
+			return v[0], v[1]
+		}
+	}
+	return x.line, x.col
+}
+
+// fieldErrors turns validation errors into located errors.
+func fieldErrors(file, object string, where locator, errs field.ErrorList) []*Error {
 	out := make([]*Error, 0, len(errs))
 	for _, fe := range errs {
-		line, col := locate(root, fe.Field)
+		line, col := where.locate(fe.Field)
 		msg := fe.ErrorBody()
 		out = append(out, &Error{File: file, Line: line, Column: col, Object: object, Field: fe.Field, Msg: msg})
 	}

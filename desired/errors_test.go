@@ -160,7 +160,7 @@ func TestFieldErrors(t *testing.T) {
 		{File: "cat/catalog.yaml", Line: 8, Column: 26, Object: "Service/voice-agent", Field: "spec.dependsOn[1]", Msg: `Duplicate value: "whisper"`},
 		{File: "cat/catalog.yaml", Line: 13, Column: 5, Object: "Service/voice-agent", Field: "spec.health.readiness.expectStatus", Msg: "Required value: say which"},
 	}
-	got := fieldErrors("cat/catalog.yaml", "Service/voice-agent", doc, errs)
+	got := fieldErrors("cat/catalog.yaml", "Service/voice-agent", nodeLocator{doc}, errs)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("fieldErrors mismatch (-want +got):\n%s", diff)
 	}

@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/reconcile
 CATALOG := sanctum
 
-.PHONY: build test lint demo render-check fuzz clean
+.PHONY: build test lint demo render-check fuzz bench clean
 
 # Fuzz targets, package:name; each runs FUZZTIME (make test: a short fixed
 # time; make fuzz FUZZTIME=5m for a long run).
@@ -60,6 +60,14 @@ demo: build
 	$$r --check; \
 	echo; echo "== backups:"; find "$$home/.sanctum/state/backups" -type f | sed "s|$$home|~|"; \
 	echo; echo "The demo home stays at $$home (rm -rf it when done)."
+
+# The performance table: reconcile --check on generated catalogs of 200,
+# 2,000 and 20,000 managed files (5% drifted, 1% missing) against a
+# read-and-compare lower bound measured in the same run, peak RSS, apply on a
+# fully drifted home, then the Go benchmarks of the hot paths.
+bench:
+	$(GO) test ./cmd/reconcile -run '^TestBenchHarness$$' -bench.harness -count=1 -v
+	$(GO) test ./controllers -run '^$$' -bench . -benchmem
 
 clean:
 	rm -rf bin

@@ -144,7 +144,8 @@ func digest(b []byte) string {
 // those that carry a Render; results keep the order of targets.
 func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 	out := make([]drift.Change, len(targets))
-	workers := min(runtime.GOMAXPROCS(0)*2, len(targets))
+	// Writes wait on fsync more than on the CPU: more workers than cores.
+	workers := min(max(8, runtime.GOMAXPROCS(0)*4), len(targets))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range workers {

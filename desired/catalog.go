@@ -466,13 +466,13 @@ func (l *loader) expandTemplates(file, object string, n *yaml.Node) bool {
 				ok = false
 				return
 			}
-			var out strings.Builder
-			if err := t.Execute(&out, l.data); err != nil {
+			out := &cappedWriter{max: maxTemplateOutput}
+			if err := t.Execute(out, l.data); err != nil {
 				l.add(file, n.Line, n.Column, object, p, "template: "+templateMessage(err))
 				ok = false
 				return
 			}
-			n.Value = out.String()
+			n.Value = out.b.String()
 			// Let the result resolve as if written plainly, so that a
 			// templated port is an integer.
 			n.Tag = ""
@@ -481,6 +481,23 @@ func (l *loader) expandTemplates(file, object string, n *yaml.Node) bool {
 	}
 	walk(n, "")
 	return ok
+}
+
+// maxTemplateOutput bounds what one templated value may expand to: a
+// catalog is text written by people, and a loop must not fill the memory.
+const maxTemplateOutput = 1 << 20
+
+// cappedWriter fails a template that writes more than max bytes.
+type cappedWriter struct {
+	b   strings.Builder
+	max int
+}
+
+func (w *cappedWriter) Write(p []byte) (int, error) {
+	if w.b.Len()+len(p) > w.max {
+		return 0, fmt.Errorf("expands to more than %d KiB", w.max>>10)
+	}
+	return w.b.Write(p)
 }
 
 // templateMessage strips text/template's own "template: name:1:2: " prefix;

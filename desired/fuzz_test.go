@@ -44,12 +44,13 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("apiVersion: sanctum.haus/v1\nkind: RemoteNode\nmetadata: {name: vm}\nspec: {alias: vm, policy: required}\n"))
 	f.Add([]byte("kind: Service\nspec:\n  port: \"{{ .services.voice_agent.port }}\"\n---\n---\n- [\n"))
 	f.Add([]byte("a: &x [*x]\n"))
+	home := f.TempDir() // one for every input: a temp dir per input would be most of the cost
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsys := fstest.MapFS{
 			"instance.yaml": {Data: []byte(fuzzInstance)},
 			"catalog.yaml":  {Data: data},
 		}
-		cat, err := Load(context.Background(), Options{FS: fsys, Name: "fuzz", Home: t.TempDir(), Secrets: PlaceholderSecrets})
+		cat, err := Load(context.Background(), Options{FS: fsys, Name: "fuzz", Home: home, Secrets: PlaceholderSecrets})
 		checkLoadError(t, err)
 		if err == nil && cat == nil {
 			t.Fatal("nil catalog without an error")
@@ -62,9 +63,10 @@ func FuzzInstance(f *testing.F) {
 	f.Add([]byte(fuzzInstance))
 	f.Add([]byte("instance: {slug: x}\nusers: {501: {name: neo}}\n"))
 	f.Add([]byte("instance: {slug: x}\nservices: {a: {enabled: maybe}}\n"))
+	home := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsys := fstest.MapFS{"instance.yaml": {Data: data}}
-		_, err := Load(context.Background(), Options{FS: fsys, Name: "fuzz", Home: t.TempDir(), Secrets: PlaceholderSecrets})
+		_, err := Load(context.Background(), Options{FS: fsys, Name: "fuzz", Home: home, Secrets: PlaceholderSecrets})
 		checkLoadError(t, err)
 	})
 }
@@ -77,13 +79,15 @@ func FuzzTemplate(f *testing.F) {
 	f.Add("{{ range .services }}{{ .port }}{{ end }}")
 	f.Add("{{ template \"x\" }}")
 	f.Add("{{")
+	f.Add("{{ range 100000000 }}x{{ end }}")
+	home := f.TempDir()
 	f.Fuzz(func(t *testing.T, tmpl string) {
 		doc := "apiVersion: sanctum.haus/v1\nkind: Service\nmetadata: {name: a}\nspec:\n  host: mac\n  displayName: " + quoteYAML(tmpl) + "\n"
 		fsys := fstest.MapFS{
 			"instance.yaml": {Data: []byte(fuzzInstance)},
 			"catalog.yaml":  {Data: []byte(doc)},
 		}
-		_, err := Load(context.Background(), Options{FS: fsys, Name: "fuzz", Home: t.TempDir(), Secrets: ResolveSecrets})
+		_, err := Load(context.Background(), Options{FS: fsys, Name: "fuzz", Home: home, Secrets: ResolveSecrets})
 		checkLoadError(t, err)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"time"
 
 	"github.com/hashicorp/go-multierror"
 
@@ -79,6 +80,9 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 		}
 		if err := writeJSON(p.Host, StateFile, p.record(cat.Digest, cs), 0o600); err != nil {
 			result = multierror.Append(result, fmt.Errorf("state: %w", err))
+		}
+		if err := p.saveStatCache(time.Now()); err != nil {
+			result = multierror.Append(result, fmt.Errorf("stat cache: %w", err))
 		}
 	}
 	return cs, result.ErrorOrNil()

@@ -16,6 +16,7 @@ import (
 	"path"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sanctum-haus/reconcile/drift"
@@ -81,6 +82,13 @@ type Pass struct {
 
 	sources       map[string]sourceFile
 	personaLedger *PersonaLedger
+
+	// Cache, when set, lets File skip reading a file whose stat says it is
+	// unchanged since the last apply saw it right (nil with --full).
+	Cache     *StatCache
+	stats     map[string]statEntry
+	cacheHits atomic.Int64
+	fileReads atomic.Int64
 }
 
 // NewPass prepares a pass.
@@ -90,6 +98,7 @@ func NewPass(host observed.Host, launchd observed.Launchd, mode Mode, runID stri
 		Mode: mode, RunID: runID, Now: now, Diffs: mode != ModeCheck,
 		prevAgents: make(map[string]AgentRecord, len(prev.Agents)),
 		sources:    make(map[string]sourceFile),
+		stats:      make(map[string]statEntry),
 		agents:     make(map[string]AgentRecord, len(prev.Agents)),
 		prev:       make(map[string]InventoryEntry, len(prev.Inventory)),
 		owned:      make(map[string]InventoryEntry, len(prev.Inventory)),
@@ -184,6 +193,19 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 		return p.fail(c, err)
 	}
 	secret := p.holdsSecret(t.Content)
+	sha := digest(t.Content)
+	if p.Cache != nil {
+		if info, err := p.Host.Stat(t.Path); err == nil && info.Mode().IsRegular() && p.modeRight(info, secret, t.Mode) {
+			if key, ok := observed.KeyOf(info); ok && p.Cache.fresh(t.Path, key, sha) {
+				p.cacheHits.Add(1)
+				c.Action = drift.Unchanged
+				p.recordStat(t.Path, info, sha)
+				p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: sha, Launchd: t.Launchd})
+				return c
+			}
+		}
+	}
+	p.fileReads.Add(1)
 	current, info, err := p.Host.ReadFile(t.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -244,8 +266,27 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 			c.Diff = drift.Diff(t.Path, current, t.Content)
 		}
 	}
-	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: digest(t.Content), Launchd: t.Launchd})
+	if c.Action == drift.Unchanged {
+		p.recordStat(t.Path, info, sha)
+	} else if p.Mode == ModeApply {
+		if info, err := p.Host.Stat(t.Path); err == nil {
+			p.recordStat(t.Path, info, sha)
+		}
+	}
+	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: sha, Launchd: t.Launchd})
 	return c
+}
+
+// modeRight reports whether a file's mode needs no change.
+func (p *Pass) modeRight(info fs.FileInfo, secret bool, declared fs.FileMode) bool {
+	perm := info.Mode().Perm()
+	switch {
+	case secret:
+		return perm == 0o600
+	case declared != 0:
+		return perm == declared
+	}
+	return true
 }
 
 // claim marks a path as wanted by one object; a second object that wants

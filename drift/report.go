@@ -29,6 +29,10 @@ type Report struct {
 	// README); Incomplete names the required nodes that were unreachable.
 	Nodes      any      `json:"nodes"`
 	Incomplete []string `json:"incomplete"`
+	// CacheHits counts the managed files the stat cache vouched for, unread;
+	// FilesRead those read and compared.
+	CacheHits int64 `json:"cacheHits"`
+	FilesRead int64 `json:"filesRead"`
 }
 
 // WriteJSON writes the report, indented, with a final newline.

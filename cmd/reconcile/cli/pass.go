@@ -113,6 +113,9 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 		pass.Record, pass.RecordHost = true, real
 	}
 	pass.Remote, pass.Local = remote, a.local
+	if !a.full {
+		pass.Cache = controllers.LoadStatCache(host)
+	}
 	if a.cfg.Progress {
 		var mu sync.Mutex
 		pass.Progress = func(node, status string) {
@@ -180,6 +183,7 @@ func (a *app) report(mode controllers.Mode, runID string, now time.Time, home st
 			Catalog: cat.Name, CatalogDigest: cat.Digest, Drift: cs.HasDrift(), Summary: cs.Summary(), Changes: cs.Changes,
 			Nodes: pass.Nodes(), Incomplete: pass.Incomplete,
 		}
+		r.CacheHits, r.FilesRead = pass.CacheStats()
 		if mode == modeApply {
 			r.RunID = runID
 		}

@@ -224,7 +224,7 @@ func (p *Pass) agentRuntime(ctx context.Context, a *v1.LaunchAgent, t FileTarget
 	plistAbs := p.abs(t.Path)
 	rec := AgentRecord{Name: a.Name, Target: t.Launchd, PlistPath: t.Path, PlistSHA: digest(t.Content), RestartOn: inputs}
 
-	disabled, err := p.Launchd.Disabled(ctx, domain)
+	disabled, err := p.disabledIn(ctx, domain)
 	if err != nil {
 		return p.keepAgent(p.fail(c, err), a)
 	}
@@ -270,6 +270,25 @@ func (p *Pass) agentRuntime(ctx context.Context, a *v1.LaunchAgent, t FileTarget
 	}
 	p.recordAgent(rec)
 	return c
+}
+
+// disabledIn asks launchd once per pass and domain which labels are
+// disabled.
+func (p *Pass) disabledIn(ctx context.Context, domain string) (map[string]bool, error) {
+	p.mu.Lock()
+	d, ok := p.disabled[domain]
+	p.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	d, err := p.Launchd.Disabled(ctx, domain)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.disabled[domain] = d
+	p.mu.Unlock()
+	return d, nil
 }
 
 // reloadReason says why a loaded agent must be reloaded, or "".

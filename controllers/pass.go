@@ -70,6 +70,7 @@ type Pass struct {
 
 	prevAgents map[string]AgentRecord // launch agents as the last apply loaded them
 	agents     map[string]AgentRecord
+	disabled   map[string]map[string]bool // launchd's disabled labels, by domain
 
 	// Remote reaches the nodes; Local (--local) leaves them alone.
 	Remote observed.Remote
@@ -98,6 +99,7 @@ func NewPass(host observed.Host, launchd observed.Launchd, mode Mode, runID stri
 		Mode: mode, RunID: runID, Now: now, Diffs: mode != ModeCheck,
 		prevAgents: make(map[string]AgentRecord, len(prev.Agents)),
 		sources:    make(map[string]sourceFile),
+		disabled:   make(map[string]map[string]bool),
 		stats:      make(map[string]statEntry),
 		agents:     make(map[string]AgentRecord, len(prev.Agents)),
 		prev:       make(map[string]InventoryEntry, len(prev.Inventory)),

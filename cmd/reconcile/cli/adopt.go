@@ -32,13 +32,9 @@ paste the entry into the catalog and run reconcile --dry-run.`,
 			if !ok || !strings.EqualFold(kind, "launchagent") || label == "" {
 				return &exitError{ExitError, fmt.Errorf("%q: want launchagent/<label>", args[0])}
 			}
-			home, _, err := a.resolveHome()
+			host, err := a.openHome()
 			if err != nil {
 				return err
-			}
-			host, err := observed.NewFileHost(home)
-			if err != nil {
-				return &exitError{ExitError, err}
 			}
 			defer host.Close()
 			file, data, err := findPlist(host, label)

@@ -26,6 +26,7 @@ import (
 	"github.com/sanctum-haus/reconcile/controllers"
 	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/observed"
 	"github.com/sanctum-haus/reconcile/sanctum"
 )
 
@@ -229,6 +230,26 @@ func (a *app) resolveHome() (string, bool, error) {
 		return "", false, &exitError{ExitError, err}
 	}
 	return abs, explicit, nil
+}
+
+// openHome resolves the home and opens it as a host.
+func (a *app) openHome() (*observed.FileHost, error) {
+	home, _, err := a.resolveHome()
+	if err != nil {
+		return nil, err
+	}
+	host, err := observed.NewFileHost(home)
+	if err != nil {
+		return nil, &exitError{ExitError, err}
+	}
+	return host, nil
+}
+
+// lock takes the pass lock of a home, saying so when it has to wait.
+func (a *app) lock(ctx context.Context, home string, timeout time.Duration) (*observed.Lock, error) {
+	return observed.AcquireLock(ctx, filepath.Join(home, filepath.FromSlash(controllers.LockFile)), timeout, func() {
+		fmt.Fprintf(a.cfg.Stderr, "reconcile: another pass holds ~/%s; waiting up to %s\n", controllers.LockFile, timeout)
+	})
 }
 
 // catalogFS picks the catalog: --catalog, $SANCTUM_CATALOG, ./sanctum, or the

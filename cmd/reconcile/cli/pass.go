@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -83,9 +82,7 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	switch mode {
 	case modeApply:
 		host = real
-		lock, err := observed.AcquireLock(ctx, filepath.Join(home, filepath.FromSlash(controllers.LockFile)), o.lockTimeout, func() {
-			fmt.Fprintf(a.cfg.Stderr, "reconcile: another pass holds ~/%s; waiting up to %s\n", controllers.LockFile, o.lockTimeout)
-		})
+		lock, err := a.lock(ctx, home, o.lockTimeout)
 		if errors.Is(err, observed.ErrLocked) && o.scheduled {
 			return a.skipScheduled(real, a.cfg.Now(), cat)
 		}

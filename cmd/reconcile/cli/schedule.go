@@ -76,7 +76,7 @@ func (a *app) schedule(ctx context.Context, install bool) error {
 		return &exitError{ExitError, err}
 	}
 	defer real.Close()
-	lock, err := observed.AcquireLock(ctx, filepath.Join(home, filepath.FromSlash(controllers.LockFile)), 30*time.Second, nil)
+	lock, err := a.lock(ctx, home, 30*time.Second)
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
@@ -118,13 +118,9 @@ func (a *app) historyCommand() *cobra.Command {
 		Short: "List the passes recorded in ~/.sanctum/state/history.jsonl",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			home, _, err := a.resolveHome()
+			real, err := a.openHome()
 			if err != nil {
 				return err
-			}
-			real, err := observed.NewFileHost(home)
-			if err != nil {
-				return &exitError{ExitError, err}
 			}
 			defer real.Close()
 			entries, damaged, err := controllers.ReadHistory(real)
@@ -168,22 +164,16 @@ catalog first to keep what was restored. reconcile history lists run ids.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			home, _, err := a.resolveHome()
+			real, err := a.openHome()
 			if err != nil {
 				return err
-			}
-			real, err := observed.NewFileHost(home)
-			if err != nil {
-				return &exitError{ExitError, err}
 			}
 			defer real.Close()
 			idx, err := controllers.ReadBackupIndex(real, args[0])
 			if err != nil {
 				return &exitError{ExitError, err}
 			}
-			lock, err := observed.AcquireLock(ctx, filepath.Join(home, filepath.FromSlash(controllers.LockFile)), lockTimeout, func() {
-				fmt.Fprintf(a.cfg.Stderr, "reconcile: another pass holds ~/%s; waiting up to %s\n", controllers.LockFile, lockTimeout)
-			})
+			lock, err := a.lock(ctx, real.Home(), lockTimeout)
 			if err != nil {
 				return &exitError{ExitError, err}
 			}

@@ -54,13 +54,9 @@ Exit 0 healthy, 2 degraded, 1 error.`,
 			if err != nil {
 				return err
 			}
-			home, _, err := a.resolveHome()
+			host, err := a.openHome()
 			if err != nil {
 				return err
-			}
-			host, err := observed.NewFileHost(home)
-			if err != nil {
-				return &exitError{ExitError, err}
 			}
 			defer host.Close()
 			state, err := controllers.LoadState(observed.ReadOnlyHost{Host: host})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -125,7 +126,7 @@ func (p *Pass) nodeTargets(cat *desired.Catalog, n *v1.RemoteNode) []remoteTarge
 	}
 	var out []remoteTarget
 	for _, pf := range cat.Personas {
-		if !all && !want[pf.AgentName()] && !contains(pf.Spec.Nodes, n.Name) {
+		if !all && !want[pf.AgentName()] && !slices.Contains(pf.Spec.Nodes, n.Name) {
 			continue
 		}
 		for _, t := range pf.Spec.Targets {
@@ -147,15 +148,6 @@ func (p *Pass) nodeTargets(cat *desired.Catalog, n *v1.RemoteNode) []remoteTarge
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // reconcileNode observes a node in one round trip, fetches content only for

@@ -129,5 +129,3 @@ func rotateToMin(c []string) []string {
 	}
 	return append(c[min:], c[:min]...)
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

@@ -3,6 +3,7 @@ package desired
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -170,7 +171,7 @@ func sortedFieldNames(f map[string]reflect.Type) []string {
 	for k := range f {
 		names = append(names, k)
 	}
-	sortStrings(names)
+	sort.Strings(names)
 	return names
 }
 

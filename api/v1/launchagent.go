@@ -3,6 +3,7 @@ package v1
 import (
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -154,7 +155,7 @@ func (s *LaunchAgentSpec) validate(p *field.Path) field.ErrorList {
 			}
 		}
 	}
-	if s.ProcessType != "" && !contains(ProcessTypes, s.ProcessType) {
+	if s.ProcessType != "" && !slices.Contains(ProcessTypes, s.ProcessType) {
 		errs = append(errs, field.NotSupported(p.Child("processType"), s.ProcessType, ProcessTypes))
 	}
 	if s.Domain != "" && s.Domain != "gui" && s.Domain != "user" {
@@ -174,13 +175,4 @@ func (s *LaunchAgentSpec) validate(p *field.Path) field.ErrorList {
 		}
 	}
 	return errs
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -19,8 +19,8 @@ func FuzzParsePrint(f *testing.F) {
 
 // FuzzParseDigests: a node's answer, however mangled, is parsed or refused.
 func FuzzParseDigests(f *testing.F) {
-	f.Add([]byte("F\ta/b\t" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" + "\nM\tc\nD\td/e\nEND\n"))
-	f.Add([]byte("F\ta\nEND\n"))
+	f.Add([]byte("F\ta/b\nM\tc\nD\td/e\nHASHES\n" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" + "  a/b\nEND\n"))
+	f.Add([]byte("F\ta\nHASHES\nEND\n"))
 	f.Add([]byte("Q\tx\n"))
 	f.Fuzz(func(t *testing.T, out []byte) {
 		res, err := ParseDigests(out)

@@ -204,7 +204,7 @@ func classify(err error, stderr string) error {
 	}
 	switch {
 	case strings.Contains(stderr, "Host key verification failed"), strings.Contains(stderr, "IDENTIFICATION HAS CHANGED"),
-		strings.Contains(stderr, "No ED25519 host key is known"), strings.Contains(stderr, "host key for"):
+		strings.Contains(stderr, "No ED25519 host key is known"), strings.Contains(strings.ToLower(stderr), "host key for"):
 		return &RemoteError{Kind: ErrHostKey, Detail: firstLine(stderr, "Host key verification failed")}
 	case strings.Contains(stderr, "unix_listener"), strings.Contains(stderr, "ControlPath"), strings.Contains(stderr, "Bad configuration option"),
 		strings.Contains(stderr, "terminating, ") && strings.Contains(stderr, "bad configuration"):

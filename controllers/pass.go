@@ -196,19 +196,24 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 	}
 	secret := p.holdsSecret(t.Content)
 	sha := digest(t.Content)
+	var known func(fs.FileInfo) bool
 	if p.Cache != nil {
-		if info, err := p.Host.Stat(t.Path); err == nil && info.Mode().IsRegular() && p.modeRight(info, secret, t.Mode) {
-			if key, ok := observed.KeyOf(info); ok && p.Cache.fresh(t.Path, key, sha) {
-				p.cacheHits.Add(1)
-				c.Action = drift.Unchanged
-				p.recordStat(t.Path, info, sha)
-				p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: sha, Launchd: t.Launchd})
-				return c
-			}
+		known = func(info fs.FileInfo) bool {
+			key, ok := observed.KeyOf(info)
+			return ok && p.modeRight(info, secret, t.Mode) && p.Cache.fresh(t.Path, key, sha)
 		}
 	}
-	p.fileReads.Add(1)
-	current, info, err := p.Host.ReadFile(t.Path)
+	current, info, skipped, err := p.Host.ReadFileUnless(t.Path, known)
+	if skipped {
+		p.cacheHits.Add(1)
+		c.Action = drift.Unchanged
+		p.recordStat(t.Path, info, sha)
+		p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: sha, Launchd: t.Launchd})
+		return c
+	}
+	if err == nil {
+		p.fileReads.Add(1)
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		mode := fs.FileMode(0o644)

@@ -70,28 +70,57 @@ type BackupEntry struct {
 
 // LoadState reads the last pass record; a home without one has an empty state.
 func LoadState(h observed.Host) (*State, error) {
+	var s State
+	if err := readState(h, &s, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// LoadPassState reads what a pass needs of the last one, the inventory and
+// the agents, without decoding its object records (most of the file).
+func LoadPassState(h observed.Host) (*State, error) {
+	var raw struct {
+		State
+		Objects json.RawMessage `json:"objects"`
+	}
+	if err := readState(h, &raw, &raw.State); err != nil {
+		return nil, err
+	}
+	return &raw.State, nil
+}
+
+func readState(h observed.Host, into any, s *State) error {
 	data, _, err := h.ReadFile(StateFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &State{SchemaVersion: StateSchemaVersion}, nil
+		s.SchemaVersion = StateSchemaVersion
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
+		return fmt.Errorf("state: %w", err)
 	}
-	return ParseState(data)
+	return decodeState(data, into, s)
 }
 
 // ParseState decodes reconcile.json strictly.
 func ParseState(data []byte) (*State, error) {
 	var s State
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("state %s is damaged (%w); move it aside to start a fresh inventory", StateFile, err)
-	}
-	if s.SchemaVersion != StateSchemaVersion {
-		return nil, fmt.Errorf("state %s has schemaVersion %d; this reconcile reads %d", StateFile, s.SchemaVersion, StateSchemaVersion)
+	if err := decodeState(data, &s, &s); err != nil {
+		return nil, err
 	}
 	return &s, nil
+}
+
+func decodeState(data []byte, into any, s *State) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return fmt.Errorf("state %s is damaged (%w); move it aside to start a fresh inventory", StateFile, err)
+	}
+	if s.SchemaVersion != StateSchemaVersion {
+		return fmt.Errorf("state %s has schemaVersion %d; this reconcile reads %d", StateFile, s.SchemaVersion, StateSchemaVersion)
+	}
+	return nil
 }
 
 func writeJSON(h observed.Host, name string, v any, perm fs.FileMode) error {

@@ -64,6 +64,18 @@ type posIndex struct {
 // cross-object checks report.
 const indexDepth = 3
 
+// indexed are the fields whose positions the cross-object checks report
+// (list items under them are kept too): nothing else is worth the memory.
+var indexed = func() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range []string{"metadata", "metadata.name", "spec", "spec.port", "spec.instanceKey", "spec.dependsOn",
+		"spec.launchAgent", "spec.launchAgent.label", "spec.launchAgent.fileName", "spec.label", "spec.fileName",
+		"spec.nodes", "spec.receives", "spec.receives.personas"} {
+		m["\x00"+strings.ReplaceAll(p, ".", "\x00")] = true
+	}
+	return m
+}()
+
 func indexPositions(doc *yaml.Node) *posIndex {
 	n := doc
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
@@ -79,6 +91,9 @@ func indexPositions(doc *yaml.Node) *posIndex {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k := key + "\x00" + n.Content[i].Value
+				if !indexed[k] {
+					continue
+				}
 				next, at := child(n, n.Content[i].Value)
 				if next == nil {
 					continue

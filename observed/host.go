@@ -36,6 +36,10 @@ type Host interface {
 	// ReadFile reads a regular file, following symlinks only inside HOME.
 	// A missing file gives an error that matches fs.ErrNotExist.
 	ReadFile(name string) ([]byte, fs.FileInfo, error)
+	// ReadFileUnless is ReadFile, except that it does not read the content
+	// when known, given the open file's FileInfo, says it is already known
+	// (a stat cache hit); one walk of the path either way.
+	ReadFileUnless(name string, known func(fs.FileInfo) bool) (data []byte, info fs.FileInfo, skipped bool, err error)
 	// Stat describes a path, following symlinks only inside HOME.
 	Stat(name string) (fs.FileInfo, error)
 	// Lstat describes a path without following a final symlink.
@@ -114,27 +118,36 @@ func wrap(op, name string, err error) error {
 
 // ReadFile implements Host.
 func (h *FileHost) ReadFile(name string) ([]byte, fs.FileInfo, error) {
+	data, info, _, err := h.ReadFileUnless(name, nil)
+	return data, info, err
+}
+
+// ReadFileUnless implements Host.
+func (h *FileHost) ReadFileUnless(name string, known func(fs.FileInfo) bool) ([]byte, fs.FileInfo, bool, error) {
 	c, err := clean(name)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	f, err := h.root.Open(c)
 	if err != nil {
-		return nil, nil, wrap("open", name, err)
+		return nil, nil, false, wrap("open", name, err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if !info.Mode().IsRegular() {
-		return nil, info, &fs.PathError{Op: "read", Path: name, Err: errors.New("not a regular file")}
+		return nil, info, false, &fs.PathError{Op: "read", Path: name, Err: errors.New("not a regular file")}
+	}
+	if known != nil && known(info) {
+		return nil, info, true, nil
 	}
 	data := make([]byte, info.Size())
 	if _, err := readFull(f, data); err != nil {
-		return nil, nil, &fs.PathError{Op: "read", Path: name, Err: err}
+		return nil, nil, false, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
-	return data, info, nil
+	return data, info, false, nil
 }
 
 // Stat implements Host.

@@ -99,7 +99,7 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 		launchd = observed.NewDryRunLaunchd(observed.ReadOnlyLaunchd{Launchd: launchd})
 		remote = observed.NewDryRunRemote(observed.ReadOnlyRemote{Remote: remote})
 	}
-	state, err := controllers.LoadState(host)
+	state, err := controllers.LoadPassState(host)
 	if err != nil {
 		return &exitError{ExitError, err}
 	}

@@ -64,9 +64,3 @@ func ReadHistory(h observed.Host) (entries []HistoryEntry, damaged int, err erro
 	}
 	return entries, damaged, nil
 }
-
-// Changes counts the drift a ChangeSet acted on.
-func Changes(cs *drift.ChangeSet) int {
-	s := cs.Summary()
-	return s.Created + s.Configured + s.Deleted
-}

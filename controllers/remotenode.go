@@ -196,7 +196,10 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	for _, t := range targets {
 		c := drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Node: n.Name, Path: t.path, Reason: t.object}
 		fr := NodeFileRec{Object: t.object}
-		d := digests[t.path]
+		d, listed := digests[t.path]
+		if !listed {
+			d.State = observed.RemoteUnknown
+		}
 		want := digest(t.content)
 		switch {
 		case t.err != nil:

@@ -114,6 +114,9 @@ type Summary struct {
 	Failed     int `json:"failed"`
 }
 
+// Changes counts the entries that are drift: what a pass acts on.
+func (s Summary) Changes() int { return s.Created + s.Configured + s.Deleted }
+
 // Summary counts the ChangeSet.
 func (cs *ChangeSet) Summary() Summary {
 	var s Summary

@@ -133,7 +133,7 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	}
 	if mode == modeApply {
 		e := controllers.HistoryEntry{RunID: runID, Time: now.UTC(), Mode: "apply", Result: "converged",
-			CatalogDigest: cat.Digest, Changes: controllers.Changes(cs), Summary: cs.Summary()}
+			CatalogDigest: cat.Digest, Changes: cs.Summary().Changes(), Summary: cs.Summary()}
 		if o.scheduled {
 			e.Mode = "scheduled"
 		}
@@ -144,7 +144,7 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 			runErr = multierror.Append(runErr, fmt.Errorf("history: %w", err))
 		}
 	}
-	quiet := o.scheduled && runErr == nil && controllers.Changes(cs) == 0
+	quiet := o.scheduled && runErr == nil && cs.Summary().Changes() == 0
 	if !quiet {
 		if err := a.report(mode, runID, now, home, cat, cs, runErr, pass); err != nil {
 			return &exitError{ExitError, err}

@@ -96,7 +96,7 @@ func (a *app) schedule(ctx context.Context, install bool) error {
 	}
 	cs := &drift.ChangeSet{Changes: changes}
 	e := controllers.HistoryEntry{RunID: runID, Time: now.UTC(), Mode: "schedule", Result: "converged",
-		Changes: controllers.Changes(cs), Summary: cs.Summary()}
+		Changes: cs.Summary().Changes(), Summary: cs.Summary()}
 	if len(cs.Failed()) > 0 {
 		e.Result = "failed"
 	}
@@ -197,7 +197,7 @@ catalog first to keep what was restored. reconcile history lists run ids.`,
 				return &exitError{ExitError, err}
 			}
 			e := controllers.HistoryEntry{RunID: runID, Time: now.UTC(), Mode: "rollback", Result: "converged",
-				Reason: "rollback of " + idx.RunID, Changes: controllers.Changes(cs), Summary: cs.Summary()}
+				Reason: "rollback of " + idx.RunID, Changes: cs.Summary().Changes(), Summary: cs.Summary()}
 			if len(cs.Failed()) > 0 {
 				e.Result = "failed"
 			}

@@ -511,52 +511,41 @@ func templateMessage(err error) string {
 	return msg
 }
 
-// instanceService looks an object's instanceKey up in instance.yaml's
-// services, reporting a key that is not there at spec.instanceKey.
-func (l *loader) instanceService(object, key string) (v1.InstanceService, bool) {
+// switchFrom resolves an object's instanceKey: it sets the object's enabled
+// switch from instance.yaml's services.<key> and returns that entry, or
+// reports a key that is not there at spec.instanceKey.
+func (l *loader) switchFrom(object, key string, enabled **bool) (v1.InstanceService, bool) {
+	if key == "" {
+		return v1.InstanceService{}, false
+	}
 	entry, ok := l.cat.Instance.Services[key]
 	if !ok {
 		o := l.origin[object]
 		l.errs = append(l.errs, fieldErrors(l.display(o.file), object, o.pos, field.ErrorList{
 			field.NotFound(field.NewPath("spec", "instanceKey"), key+" (no services."+key+" in "+v1.InstanceFile+")")})...)
+		return entry, false
 	}
-	return entry, ok
+	on := entry.Enabled
+	*enabled = &on
+	return entry, true
 }
 
-// resolve applies instance settings to objects: instanceKey switches.
+// resolve applies instance settings to objects: instanceKey switches of
+// services (with their default port) and of standalone launch agents.
 func (l *loader) resolve() {
 	for _, s := range l.cat.Services {
-		key := s.Spec.InstanceKey
-		if key == "" {
-			continue
-		}
-		entry, ok := l.instanceService(v1.KindService+"/"+s.Name, key)
-		if !ok {
-			continue
-		}
-		enabled := entry.Enabled
-		s.Spec.Enabled = &enabled
-		if s.Spec.Port == 0 {
+		if entry, ok := l.switchFrom(v1.KindService+"/"+s.Name, s.Spec.InstanceKey, &s.Spec.Enabled); ok && s.Spec.Port == 0 {
 			s.Spec.Port = entry.Port
 		}
+	}
+	for _, a := range l.cat.Agents {
+		l.switchFrom(v1.KindLaunchAgent+"/"+a.Name, a.Spec.InstanceKey, &a.Spec.Enabled)
 	}
 }
 
 // compileAgents turns each Service's embedded launch agent into a
-// LaunchAgent owned by it, and resolves standalone agents' instanceKey.
+// LaunchAgent owned by it.
 func (l *loader) compileAgents() {
-	for _, a := range l.cat.Agents {
-		key := a.Spec.InstanceKey
-		if key == "" {
-			continue
-		}
-		entry, ok := l.instanceService(v1.KindLaunchAgent+"/"+a.Name, key)
-		if !ok {
-			continue
-		}
-		enabled := entry.Enabled
-		a.Spec.Enabled = &enabled
-	}
 	withAgent := make(map[string]bool)
 	for _, s := range l.cat.Services {
 		if s.Spec.LaunchAgent != nil {

@@ -222,7 +222,7 @@ func (p *Pass) agentRuntime(ctx context.Context, a *v1.LaunchAgent, t FileTarget
 	}
 	domain := Domain(a)
 	plistAbs := p.abs(t.Path)
-	rec := AgentRecord{Name: a.Name, Target: t.Launchd, PlistPath: t.Path, PlistSHA: digest(t.Content), RestartOn: inputs}
+	rec := AgentRecord{Name: a.Name, Target: t.Launchd, PlistPath: t.Path, PlistSHA: t.SHA256, RestartOn: inputs}
 
 	disabled, err := p.disabledIn(ctx, domain)
 	if err != nil {

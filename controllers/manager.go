@@ -84,6 +84,9 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 		if err := p.saveStatCache(time.Now()); err != nil {
 			result = multierror.Append(result, fmt.Errorf("stat cache: %w", err))
 		}
+		if err := p.saveRenderCache(); err != nil {
+			result = multierror.Append(result, fmt.Errorf("render cache: %w", err))
+		}
 	}
 	return cs, result.ErrorOrNil()
 }

@@ -86,10 +86,16 @@ type Pass struct {
 
 	// Cache, when set, lets File skip reading a file whose stat says it is
 	// unchanged since the last apply saw it right (nil with --full).
-	Cache     *StatCache
-	stats     map[string]statEntry
+	Cache *StatCache
+	stats map[string]statEntry
+	// Renders, when set, holds the digests of what the last apply rendered
+	// under the same key: File renders a target only when the file on the
+	// host does not hold that digest (nil with --full).
+	Renders   *RenderCache
+	rendered  map[string]renderEntry
 	cacheHits atomic.Int64
 	fileReads atomic.Int64
+	renders   atomic.Int64
 }
 
 // NewPass prepares a pass.
@@ -101,6 +107,7 @@ func NewPass(host observed.Host, launchd observed.Launchd, mode Mode, runID stri
 		sources:    make(map[string]sourceFile),
 		disabled:   make(map[string]map[string]bool),
 		stats:      make(map[string]statEntry),
+		rendered:   make(map[string]renderEntry),
 		agents:     make(map[string]AgentRecord, len(prev.Agents)),
 		prev:       make(map[string]InventoryEntry, len(prev.Inventory)),
 		owned:      make(map[string]InventoryEntry, len(prev.Inventory)),
@@ -132,8 +139,11 @@ type FileTarget struct {
 	Mode fs.FileMode
 	// Render, when Content is nil, produces it; Files calls it on its
 	// workers, so rendering runs in parallel too, and stores the result in
-	// Content.
+	// Content. With a render cache it is called only when the file on the
+	// host does not hold the cached digest.
 	Render func() ([]byte, error)
+	// SHA256 is the hex sha256 of what the target holds, set by File.
+	SHA256 string
 }
 
 // holdsSecret reports whether content carries a resolved secret value.
@@ -164,16 +174,7 @@ func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				t := &targets[i]
-				if t.Content == nil && t.Render != nil {
-					content, err := t.Render()
-					if err != nil {
-						out[i] = p.fail(drift.Change{Kind: t.Kind, Name: t.Name, Path: t.Path}, err)
-						continue
-					}
-					t.Content = content
-				}
-				out[i] = p.File(ctx, *t)
+				out[i] = p.file(ctx, &targets[i])
 			}
 		}()
 	}
@@ -190,12 +191,39 @@ func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 // otherwise. A file that holds a secret must be 0600; any other keeps the
 // mode it has.
 func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
+	return p.file(ctx, &t)
+}
+
+// render produces a target's bytes, and counts it.
+func (p *Pass) render(t *FileTarget) error {
+	p.renders.Add(1)
+	content, err := t.Render()
+	if err != nil {
+		return err
+	}
+	t.Content, t.SHA256 = content, digest(content)
+	return nil
+}
+
+func (p *Pass) file(ctx context.Context, t *FileTarget) drift.Change {
 	c := drift.Change{Kind: t.Kind, Name: t.Name, Path: t.Path}
 	if err := p.claim(ctx, c); err != nil {
 		return p.fail(c, err)
 	}
-	secret := p.holdsSecret(t.Content)
-	sha := digest(t.Content)
+	// What the file should hold: its bytes, or only their digest while the
+	// render cache knows it and nothing needs the bytes.
+	var secret bool
+	if e, ok := p.Renders.lookup(t.Path); ok && t.Content == nil && t.Render != nil {
+		t.SHA256, secret = e.sha, e.secret
+	} else {
+		if t.Content == nil && t.Render != nil {
+			if err := p.render(t); err != nil {
+				return p.fail(c, err)
+			}
+		}
+		t.SHA256, secret = digest(t.Content), p.holdsSecret(t.Content)
+	}
+	sha := t.SHA256
 	var known func(fs.FileInfo) bool
 	if p.Cache != nil {
 		known = func(info fs.FileInfo) bool {
@@ -208,11 +236,29 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 		p.cacheHits.Add(1)
 		c.Action = drift.Unchanged
 		p.recordStat(t.Path, info, sha)
+		if t.Render != nil {
+			p.recordRender(t.Path, sha, secret)
+		}
 		p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: sha, Launchd: t.Launchd})
 		return c
 	}
+	var same bool
 	if err == nil {
 		p.fileReads.Add(1)
+		if t.Content == nil {
+			same = digest(current) == sha
+		} else {
+			same = bytes.Equal(current, t.Content)
+		}
+	}
+	if t.Content == nil && !same && (err == nil || errors.Is(err, fs.ErrNotExist)) {
+		// Missing or different: now the bytes are needed. A render that
+		// disagrees with the cache wins.
+		if rerr := p.render(t); rerr != nil {
+			return p.fail(c, rerr)
+		}
+		sha, secret = t.SHA256, p.holdsSecret(t.Content)
+		same = err == nil && bytes.Equal(current, t.Content)
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -229,7 +275,7 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 		c.Action = drift.Created
 	case err != nil:
 		return p.fail(c, err)
-	case bytes.Equal(current, t.Content):
+	case same:
 		c.Action = drift.Unchanged
 		perm := info.Mode().Perm()
 		want, why := perm, ""
@@ -279,6 +325,9 @@ func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
 		if info, err := p.Host.Stat(t.Path); err == nil {
 			p.recordStat(t.Path, info, sha)
 		}
+	}
+	if t.Render != nil {
+		p.recordRender(t.Path, sha, secret)
 	}
 	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: sha, Launchd: t.Launchd})
 	return c

@@ -121,8 +121,8 @@ func (p *Pass) saveStatCache(now time.Time) error {
 	return p.Host.WriteFile(StatCacheFile, b.Bytes(), 0o600)
 }
 
-// CacheStats says how many managed files the pass took from the stat cache
-// and how many it read.
-func (p *Pass) CacheStats() (hits, reads int64) {
-	return p.cacheHits.Load(), p.fileReads.Load()
+// CacheStats says how many managed files the pass took from the stat cache,
+// how many it read, and how many targets it rendered.
+func (p *Pass) CacheStats() (hits, reads, rendered int64) {
+	return p.cacheHits.Load(), p.fileReads.Load(), p.renders.Load()
 }

@@ -33,6 +33,9 @@ type Report struct {
 	// FilesRead those read and compared.
 	CacheHits int64 `json:"cacheHits"`
 	FilesRead int64 `json:"filesRead"`
+	// Rendered counts the targets rendered: those the render cache did not
+	// vouch for, or whose file on the host did not hold the cached digest.
+	Rendered int64 `json:"rendered"`
 }
 
 // WriteJSON writes the report, indented, with a final newline.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -113,6 +114,7 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	if !a.full {
 		pass.Cache = controllers.LoadStatCache(host)
 	}
+	pass.Renders = controllers.LoadRenderCache(host, controllers.RenderKey(cat.Digest, cat.SecretValues, home, binaryID()), !a.full)
 	if a.cfg.Progress {
 		var mu sync.Mutex
 		pass.Progress = func(node, status string) {
@@ -161,6 +163,23 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	return nil
 }
 
+// binaryID names this build of reconcile for the render cache: its version
+// and the executable file's identity, so that a rebuilt binary (whose
+// renders may differ) never trusts the renders of the one before.
+func binaryID() string {
+	id := version()
+	exe, err := os.Executable()
+	if err != nil {
+		return id + " unknown-executable " + newRunID(time.Now()) // never matches
+	}
+	info, err := os.Stat(exe)
+	if err != nil {
+		return id + " unknown-executable " + newRunID(time.Now())
+	}
+	key, _ := observed.KeyOf(info)
+	return fmt.Sprintf("%s %s %d %d %d %d", id, exe, info.Size(), info.ModTime().UnixNano(), key.Ino, key.CtimeNs)
+}
+
 // skipScheduled is the scheduled pass that found another pass running: it
 // leaves a history entry, says so in one line, and succeeds.
 func (a *app) skipScheduled(host observed.Host, t time.Time, cat *desired.Catalog) error {
@@ -180,7 +199,7 @@ func (a *app) report(mode controllers.Mode, runID string, now time.Time, home st
 			Catalog: cat.Name, CatalogDigest: cat.Digest, Drift: cs.HasDrift(), Summary: cs.Summary(), Changes: cs.Changes,
 			Nodes: pass.Nodes(), Incomplete: pass.Incomplete,
 		}
-		r.CacheHits, r.FilesRead = pass.CacheStats()
+		r.CacheHits, r.FilesRead, r.Rendered = pass.CacheStats()
 		if mode == modeApply {
 			r.RunID = runID
 		}

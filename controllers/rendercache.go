@@ -1,0 +1,125 @@
+package controllers
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/sanctum-haus/reconcile/observed"
+)
+
+// RenderCacheFile remembers what the last apply rendered: for each rendered
+// target (service manifests, plists) the sha256 of its bytes and whether it
+// holds a secret, never the bytes themselves. It is valid only for the key
+// it was written under, which covers everything a render reads: the catalog
+// digest, the resolved secrets, the home and the reconcile binary. With a
+// valid cache a pass renders only the targets whose file on the host does
+// not already hold the cached digest; --full ignores it.
+const RenderCacheFile = StateDir + "/rendercache"
+
+const renderCacheHeader = "reconcile rendercache v1"
+
+type renderEntry struct {
+	sha    string
+	secret bool
+}
+
+// RenderCache is a loaded render cache whose key matched.
+type RenderCache struct {
+	key     string
+	entries map[string]renderEntry
+}
+
+// RenderKey is the key a render cache is valid for.
+func RenderKey(catalogDigest string, secrets []string, home, binary string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%d\x00", renderCacheHeader, catalogDigest, home, binary, len(secrets))
+	for _, s := range secrets {
+		sum := sha256.Sum256([]byte(s))
+		h.Write(sum[:])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// LoadRenderCache reads the cache; one written under another key, missing
+// or damaged is an empty cache, so every target is rendered. With trust
+// false (--full) it is empty too: every target is rendered, and an apply
+// still writes a fresh cache.
+func LoadRenderCache(h observed.Host, key string, trust bool) *RenderCache {
+	c := &RenderCache{key: key, entries: map[string]renderEntry{}}
+	if !trust {
+		return c
+	}
+	data, _, err := h.ReadFile(RenderCacheFile)
+	if err != nil {
+		return c
+	}
+	head, rest, _ := bytes.Cut(data, []byte{'\n'})
+	if string(head) != renderCacheHeader+" "+key {
+		return c
+	}
+	sc := bufio.NewScanner(bytes.NewReader(rest))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "\t")
+		if len(f) != 3 || len(f[1]) != 64 || (f[2] != "-" && f[2] != "secret") {
+			return &RenderCache{key: key, entries: map[string]renderEntry{}}
+		}
+		c.entries[f[0]] = renderEntry{sha: f[1], secret: f[2] == "secret"}
+	}
+	return c
+}
+
+// lookup returns what the last apply rendered for a path.
+func (c *RenderCache) lookup(path string) (renderEntry, bool) {
+	if c == nil {
+		return renderEntry{}, false
+	}
+	e, ok := c.entries[path]
+	return e, ok
+}
+
+// recordRender remembers a rendered target's digest (apply only).
+func (p *Pass) recordRender(path, sha string, secret bool) {
+	if p.Mode != ModeApply || p.Renders == nil {
+		return
+	}
+	p.mu.Lock()
+	p.rendered[path] = renderEntry{sha: sha, secret: secret}
+	p.mu.Unlock()
+}
+
+// saveRenderCache writes the renders of this pass under the pass's key.
+func (p *Pass) saveRenderCache() error {
+	if p.Renders == nil {
+		return nil
+	}
+	paths := make([]string, 0, len(p.rendered))
+	for k := range p.rendered {
+		if !strings.ContainsAny(k, "\t\n") {
+			paths = append(paths, k)
+		}
+	}
+	sort.Strings(paths)
+	var b bytes.Buffer
+	b.Grow(len(paths) * 112)
+	fmt.Fprintf(&b, "%s %s\n", renderCacheHeader, p.Renders.key)
+	for _, path := range paths {
+		e := p.rendered[path]
+		flag := "-"
+		if e.secret {
+			flag = "secret"
+		}
+		b.WriteString(path)
+		b.WriteByte('\t')
+		b.WriteString(e.sha)
+		b.WriteByte('\t')
+		b.WriteString(flag)
+		b.WriteByte('\n')
+	}
+	return p.Host.WriteFile(RenderCacheFile, b.Bytes(), 0o600)
+}

@@ -316,21 +316,14 @@ func (l *loader) loadObjects(file string) {
 		l.add(file, 0, 0, "", "", "not valid UTF-8")
 		return
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			l.yamlError(file, err)
-			return
-		}
+	err := parseDocuments(data, chunkSize, func(doc *yaml.Node) {
 		if len(doc.Content) == 0 || doc.Content[0].ShortTag() == "!!null" {
-			continue // an empty document between ---
+			return // an empty document between ---
 		}
-		l.loadObject(file, &doc)
+		l.loadObject(file, doc)
+	})
+	if err != nil {
+		l.yamlError(file, err)
 	}
 }
 

@@ -26,12 +26,13 @@ type State struct {
 	Mode          Mode             `json:"mode"`
 	CatalogDigest string           `json:"catalogDigest"`
 	Summary       drift.Summary    `json:"summary"`
-	Objects       []ObjectRecord   `json:"objects"`
 	Inventory     []InventoryEntry `json:"inventory"`
 	// Agents are the launch agents as reconcile last loaded them.
 	Agents []AgentRecord `json:"agents"`
 	// Nodes are the remote nodes as this pass found them.
 	Nodes []NodeRecord `json:"nodes"`
+	// Objects comes last: a pass reads the file up to it and no further.
+	Objects []ObjectRecord `json:"objects"`
 }
 
 // ObjectRecord is one object's outcome in the pass record.
@@ -78,16 +79,76 @@ func LoadState(h observed.Host) (*State, error) {
 }
 
 // LoadPassState reads what a pass needs of the last one, the inventory and
-// the agents, without decoding its object records (most of the file).
+// the agents, without its object records (most of the file): it stops at
+// "objects", which reconcile writes last. A file written with "objects"
+// earlier is read whole, the records skipped.
 func LoadPassState(h observed.Host) (*State, error) {
-	var raw struct {
-		State
-		Objects json.RawMessage `json:"objects"`
+	data, _, err := h.ReadFile(StateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &State{SchemaVersion: StateSchemaVersion}, nil
 	}
-	if err := readState(h, &raw, &raw.State); err != nil {
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	s, err := decodePassState(data)
+	if err != nil {
+		return nil, fmt.Errorf("state %s is damaged (%w); move it aside to start a fresh inventory", StateFile, err)
+	}
+	if s.SchemaVersion != StateSchemaVersion {
+		return nil, fmt.Errorf("state %s has schemaVersion %d; this reconcile reads %d", StateFile, s.SchemaVersion, StateSchemaVersion)
+	}
+	return s, nil
+}
+
+// passFields are the fields of reconcile.json a pass reads, by key.
+func passFields(s *State) map[string]any {
+	return map[string]any{
+		"schemaVersion": &s.SchemaVersion, "runId": &s.RunID, "time": &s.Time, "mode": &s.Mode,
+		"catalogDigest": &s.CatalogDigest, "summary": &s.Summary, "inventory": &s.Inventory,
+		"agents": &s.Agents, "nodes": &s.Nodes,
+	}
+}
+
+func decodePassState(data []byte) (*State, error) {
+	s := &State{}
+	fields := passFields(s)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if t, err := dec.Token(); err != nil {
+		return nil, err
+	} else if t != json.Delim('{') {
+		return nil, fmt.Errorf("want an object, found %v", t)
+	}
+	seen := 0
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := t.(string)
+		if key == "objects" {
+			if seen == len(fields) {
+				return s, nil // everything a pass reads came before
+			}
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		into, ok := fields[key]
+		if !ok {
+			return nil, fmt.Errorf("json: unknown field %q", key)
+		}
+		if err := dec.Decode(into); err != nil {
+			return nil, err
+		}
+		seen++
+	}
+	if _, err := dec.Token(); err != nil {
 		return nil, err
 	}
-	return &raw.State, nil
+	return s, nil
 }
 
 func readState(h observed.Host, into any, s *State) error {

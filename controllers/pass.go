@@ -161,28 +161,50 @@ func digest(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// filesWindow is how many targets Files decides on before it writes what
+// they need in one batch: a batch costs a few file-system syncs, and keeps
+// two open files per write until it is done.
+const filesWindow = 128
+
 // Files reconciles many file targets with bounded parallelism, rendering
-// those that carry a Render; results keep the order of targets.
+// those that carry a Render; results keep the order of targets. Targets are
+// read and compared in parallel a window at a time; the window's backups are
+// then written in one durable batch, and only after them the new files, in
+// another.
 func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 	out := make([]drift.Change, len(targets))
-	// Writes wait on fsync more than on the CPU: more workers than cores.
 	workers := min(max(8, runtime.GOMAXPROCS(0)*4), len(targets))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i] = p.file(ctx, &targets[i])
+	for lo := 0; lo < len(targets); lo += filesWindow {
+		hi := min(lo+filesWindow, len(targets))
+		writes := make([]*fileWrite, hi-lo)
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range min(workers, hi-lo) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					out[i], writes[i-lo] = p.file(ctx, &targets[i])
+				}
+			}()
+		}
+		for i := lo; i < hi; i++ {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		var batch []*fileWrite
+		var at []int
+		for j, w := range writes {
+			if w != nil {
+				batch = append(batch, w)
+				at = append(at, lo+j)
 			}
-		}()
+		}
+		for j, c := range p.commit(batch) {
+			out[at[j]] = c
+		}
 	}
-	for i := range targets {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 	return out
 }
 
@@ -191,7 +213,11 @@ func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 // otherwise. A file that holds a secret must be 0600; any other keeps the
 // mode it has.
 func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
-	return p.file(ctx, &t)
+	c, w := p.file(ctx, &t)
+	if w != nil {
+		c = p.commit([]*fileWrite{w})[0]
+	}
+	return c
 }
 
 // render produces a target's bytes, and counts it.
@@ -205,10 +231,25 @@ func (p *Pass) render(t *FileTarget) error {
 	return nil
 }
 
-func (p *Pass) file(ctx context.Context, t *FileTarget) drift.Change {
+// fileWrite is a write file decided on: the target's bytes and mode and,
+// when it replaces a file, the bytes to back up first. commit carries it
+// out and finishes the change.
+type fileWrite struct {
+	t        *FileTarget
+	c        drift.Change
+	mode     fs.FileMode
+	replaces bool // a file is there: back it up first
+	old      []byte
+	oldMode  fs.FileMode
+	secret   bool
+}
+
+// file decides what one target needs; a target that needs a write comes
+// back with it, for commit.
+func (p *Pass) file(ctx context.Context, t *FileTarget) (drift.Change, *fileWrite) {
 	c := drift.Change{Kind: t.Kind, Name: t.Name, Path: t.Path}
 	if err := p.claim(ctx, c); err != nil {
-		return p.fail(c, err)
+		return p.fail(c, err), nil
 	}
 	// What the file should hold: its bytes, or only their digest while the
 	// render cache knows it and nothing needs the bytes.
@@ -218,7 +259,7 @@ func (p *Pass) file(ctx context.Context, t *FileTarget) drift.Change {
 	} else {
 		if t.Content == nil && t.Render != nil {
 			if err := p.render(t); err != nil {
-				return p.fail(c, err)
+				return p.fail(c, err), nil
 			}
 		}
 		t.SHA256, secret = digest(t.Content), p.holdsSecret(t.Content)
@@ -235,12 +276,8 @@ func (p *Pass) file(ctx context.Context, t *FileTarget) drift.Change {
 	if skipped {
 		p.cacheHits.Add(1)
 		c.Action = drift.Unchanged
-		p.recordStat(t.Path, info, sha)
-		if t.Render != nil {
-			p.recordRender(t.Path, sha, secret)
-		}
-		p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: sha, Launchd: t.Launchd})
-		return c
+		p.settled(t, info, secret)
+		return c, nil
 	}
 	var same bool
 	if err == nil {
@@ -255,9 +292,9 @@ func (p *Pass) file(ctx context.Context, t *FileTarget) drift.Change {
 		// Missing or different: now the bytes are needed. A render that
 		// disagrees with the cache wins.
 		if rerr := p.render(t); rerr != nil {
-			return p.fail(c, rerr)
+			return p.fail(c, rerr), nil
 		}
-		sha, secret = t.SHA256, p.holdsSecret(t.Content)
+		secret = p.holdsSecret(t.Content)
 		same = err == nil && bytes.Equal(current, t.Content)
 	}
 	switch {
@@ -269,12 +306,9 @@ func (p *Pass) file(ctx context.Context, t *FileTarget) drift.Change {
 		if secret {
 			mode = 0o600
 		}
-		if err := p.Host.WriteFile(t.Path, t.Content, mode); err != nil {
-			return p.fail(c, err)
-		}
-		c.Action = drift.Created
+		return c, &fileWrite{t: t, c: c, mode: mode, secret: secret}
 	case err != nil:
-		return p.fail(c, err)
+		return p.fail(c, err), nil
 	case same:
 		c.Action = drift.Unchanged
 		perm := info.Mode().Perm()
@@ -287,50 +321,104 @@ func (p *Pass) file(ctx context.Context, t *FileTarget) drift.Change {
 		}
 		if want != perm {
 			if err := p.Host.Chmod(t.Path, want); err != nil {
-				return p.fail(c, err)
+				return p.fail(c, err), nil
 			}
 			c.Action = drift.Configured
 			c.Reason = fmt.Sprintf("mode %#o, %s: want %#o", perm, why, want)
 		}
-	default:
-		p.mu.Lock()
-		p.observed[t.Path] = digest(current)
-		p.mu.Unlock()
-		mode := info.Mode().Perm()
-		if t.Mode != 0 {
-			mode = t.Mode
+		if c.Action == drift.Unchanged {
+			p.settled(t, info, secret)
+		} else {
+			p.settled(t, nil, secret)
 		}
-		if secret {
-			mode = 0o600
-		}
-		backup, err := p.backup(t.Kind, t.Name, t.Path, current, info.Mode().Perm(), "overwritten")
-		if err != nil {
-			return p.fail(c, err)
-		}
-		if err := p.Host.WriteFile(t.Path, t.Content, mode); err != nil {
-			return p.fail(c, err)
-		}
-		c.Action = drift.Configured
-		c.Reason = "content differs"
-		if p.Mode == ModeApply {
-			c.Backup = backup
-		}
-		if p.Diffs {
-			c.Diff = drift.Diff(t.Path, current, t.Content)
-		}
+		return c, nil
 	}
-	if c.Action == drift.Unchanged {
-		p.recordStat(t.Path, info, sha)
+	p.mu.Lock()
+	p.observed[t.Path] = digest(current)
+	p.mu.Unlock()
+	mode := info.Mode().Perm()
+	if t.Mode != 0 {
+		mode = t.Mode
+	}
+	if secret {
+		mode = 0o600
+	}
+	return c, &fileWrite{t: t, c: c, mode: mode, secret: secret, replaces: true, old: current, oldMode: info.Mode().Perm()}
+}
+
+// settled records a target the pass leaves right: in the stat cache (info,
+// or a fresh stat when the pass changed the file), the render cache and the
+// inventory.
+func (p *Pass) settled(t *FileTarget, info fs.FileInfo, secret bool) {
+	if info != nil {
+		p.recordStat(t.Path, info, t.SHA256)
 	} else if p.Mode == ModeApply {
 		if info, err := p.Host.Stat(t.Path); err == nil {
-			p.recordStat(t.Path, info, sha)
+			p.recordStat(t.Path, info, t.SHA256)
 		}
 	}
 	if t.Render != nil {
-		p.recordRender(t.Path, sha, secret)
+		p.recordRender(t.Path, t.SHA256, secret)
 	}
-	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: sha, Launchd: t.Launchd})
-	return c
+	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: t.SHA256, Launchd: t.Launchd})
+}
+
+// commit carries out decided writes in two durable batches, the backups of
+// the files they replace first, then the files; a write whose backup failed
+// is not made. It returns each write's finished change.
+func (p *Pass) commit(ws []*fileWrite) []drift.Change {
+	out := make([]drift.Change, len(ws))
+	errs := make([]error, len(ws))
+	var backups []observed.FileWrite
+	var at []int
+	for i, w := range ws {
+		if w.replaces {
+			backups = append(backups, observed.FileWrite{Name: p.backupName(w.t.Path), Data: w.old, Perm: 0o600})
+			at = append(at, i)
+		}
+	}
+	if len(backups) > 0 {
+		for j, err := range p.Host.WriteFiles(backups) {
+			w := ws[at[j]]
+			if err != nil {
+				errs[at[j]] = fmt.Errorf("backup before overwrite: %w", err)
+				continue
+			}
+			p.keepBackup(w.t.Kind, w.t.Name, w.t.Path, w.old, w.oldMode, "overwritten")
+		}
+	}
+	var files []observed.FileWrite
+	at = at[:0]
+	for i, w := range ws {
+		if errs[i] == nil {
+			files = append(files, observed.FileWrite{Name: w.t.Path, Data: w.t.Content, Perm: w.mode})
+			at = append(at, i)
+		}
+	}
+	for j, err := range p.Host.WriteFiles(files) {
+		errs[at[j]] = err
+	}
+	for i, w := range ws {
+		c := w.c
+		if errs[i] != nil {
+			out[i] = p.fail(c, errs[i])
+			continue
+		}
+		if w.replaces {
+			c.Action, c.Reason = drift.Configured, "content differs"
+			if p.Mode == ModeApply {
+				c.Backup = p.backupName(w.t.Path)
+			}
+			if p.Diffs {
+				c.Diff = drift.Diff(w.t.Path, w.old, w.t.Content)
+			}
+		} else {
+			c.Action = drift.Created
+		}
+		p.settled(w.t, nil, w.secret)
+		out[i] = c
+	}
+	return out
 }
 
 // modeRight reports whether a file's mode needs no change.
@@ -474,16 +562,24 @@ func (p *Pass) own(e InventoryEntry) {
 	p.mu.Unlock()
 }
 
+// backupName is where this run keeps a file's old bytes.
+func (p *Pass) backupName(target string) string { return path.Join(BackupsDir, p.RunID, target) }
+
 // backup keeps bytes about to be overwritten or removed under
 // backups/<run-id>/<path>, 0600, and remembers them for the run's index.
 func (p *Pass) backup(kind, name, target string, data []byte, mode fs.FileMode, reason string) (string, error) {
-	dst := path.Join(BackupsDir, p.RunID, target)
+	dst := p.backupName(target)
 	if err := p.Host.WriteFile(dst, data, 0o600); err != nil {
 		return "", fmt.Errorf("backup before overwrite: %w", err)
 	}
+	p.keepBackup(kind, name, target, data, mode, reason)
+	return dst, nil
+}
+
+// keepBackup lists a written backup in the run's index.
+func (p *Pass) keepBackup(kind, name, target string, data []byte, mode fs.FileMode, reason string) {
 	p.mu.Lock()
-	p.backups = append(p.backups, BackupEntry{Kind: kind, Name: name, Path: target, Backup: dst,
+	p.backups = append(p.backups, BackupEntry{Kind: kind, Name: name, Path: target, Backup: p.backupName(target),
 		Mode: fmt.Sprintf("%#o", mode), SHA256: digest(data), Reason: reason})
 	p.mu.Unlock()
-	return dst, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -549,5 +550,50 @@ func TestPassRunDryRunPrune(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"write " + BackupsDir + "/" + testRunID + "/old.txt", "remove old.txt"}, verbs); diff != "" {
 		t.Errorf("recorded ops mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// Files writes a window's backups in one batch and the files in another: a
+// file whose backup cannot be written is left as it was and fails, and the
+// others of the batch are still converged, each with its backup.
+func TestPassFilesBackupFailureStopsOnlyItsWrite(t *testing.T) {
+	real, home := newTestFileHost(t)
+	var targets []FileTarget
+	for i := range 5 {
+		name := fmt.Sprintf("d/f%d.txt", i)
+		putFile(t, home, name, "hand edit\n", 0o644)
+		targets = append(targets, FileTarget{Kind: "Stub", Name: fmt.Sprint(i), Path: name, Content: []byte("catalog\n")})
+	}
+	targets = append(targets, FileTarget{Kind: "Stub", Name: "new", Path: "d/new.txt", Content: []byte("created\n")})
+	// A directory where f2's backup must go.
+	if err := os.MkdirAll(filepath.Join(home, BackupsDir, testRunID, "d", "f2.txt", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestPass(real, ModeApply, testRunID, nil, nil)
+	got := p.Files(context.Background(), targets)
+	for i, c := range got {
+		switch {
+		case i == 2:
+			if c.Action != drift.Failed || !strings.Contains(c.Error, "backup before overwrite") {
+				t.Errorf("f2: %s %q, want a failed backup", c.Action, c.Error)
+			}
+			if diff := cmp.Diff(&fileState{"hand edit\n", 0o644}, stat(t, home, "d/f2.txt")); diff != "" {
+				t.Errorf("f2 was written without its backup (-want +got):\n%s", diff)
+			}
+		case i == 5:
+			if c.Action != drift.Created {
+				t.Errorf("new: %s %q", c.Action, c.Error)
+			}
+		default:
+			if c.Action != drift.Configured || c.Backup == "" {
+				t.Errorf("%s: %s backup %q %q", c.Path, c.Action, c.Backup, c.Error)
+			}
+			if diff := cmp.Diff(&fileState{"catalog\n", 0o644}, stat(t, home, c.Path)); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", c.Path, diff)
+			}
+			if diff := cmp.Diff(&fileState{"hand edit\n", 0o600}, stat(t, home, c.Backup)); diff != "" {
+				t.Errorf("%s backup (-want +got):\n%s", c.Path, diff)
+			}
+		}
 	}
 }

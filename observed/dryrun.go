@@ -47,6 +47,15 @@ func (d *DryRunHost) WriteFile(name string, _ []byte, perm fs.FileMode) error {
 	return nil
 }
 
+// WriteFiles implements Host.
+func (d *DryRunHost) WriteFiles(writes []FileWrite) []error {
+	errs := make([]error, len(writes))
+	for i, w := range writes {
+		errs[i] = d.WriteFile(w.Name, w.Data, w.Perm)
+	}
+	return errs
+}
+
 // AppendFile implements Host.
 func (d *DryRunHost) AppendFile(name string, _ []byte, perm fs.FileMode) error {
 	if _, err := clean(name); err != nil {
@@ -114,6 +123,15 @@ func readOnly(verb, name string) error {
 // WriteFile implements Host.
 func (r ReadOnlyHost) WriteFile(name string, _ []byte, _ fs.FileMode) error {
 	return readOnly("write", name)
+}
+
+// WriteFiles implements Host.
+func (r ReadOnlyHost) WriteFiles(writes []FileWrite) []error {
+	errs := make([]error, len(writes))
+	for i, w := range writes {
+		errs[i] = readOnly("write", w.Name)
+	}
+	return errs
 }
 
 // AppendFile implements Host.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/google/renameio/v2"
 )
@@ -49,6 +50,13 @@ type Host interface {
 	// WriteFile replaces a file atomically (temp file, fsync, rename) with
 	// the given mode, creating parent directories 0755.
 	WriteFile(name string, data []byte, perm fs.FileMode) error
+	// WriteFiles writes many files as WriteFile does, durably at the end
+	// of the call rather than one fsync at a time: errs[i] is the error of
+	// writes[i], and every file written without error is on disk, content
+	// and name, when it returns. A caller that needs one set of files
+	// durable before another is replaced (backups before what they keep)
+	// makes two calls.
+	WriteFiles(writes []FileWrite) (errs []error)
 	// AppendFile appends one record to a log file (O_APPEND: a record
 	// written in one call is never interleaved with another's), creating it
 	// with the mode.
@@ -221,42 +229,171 @@ func (h *FileHost) ReadDir(name string) ([]fs.DirEntry, error) {
 	return entries, wrap("readdir", name, err)
 }
 
-// WriteFile implements Host.
-func (h *FileHost) WriteFile(name string, data []byte, perm fs.FileMode) error {
-	c, err := clean(name)
-	if err != nil {
-		return err
+// FileWrite is one file of a WriteFiles batch.
+type FileWrite struct {
+	Name string
+	Data []byte
+	Perm fs.FileMode
+}
+
+// staged is a written temporary file waiting to replace its target.
+type staged struct {
+	file *renameio.PendingFile
+}
+
+func (s *staged) cleanup() {
+	if s.file != nil {
+		_ = s.file.Cleanup()
 	}
-	if info, err := h.root.Lstat(c); err == nil && info.Mode()&fs.ModeSymlink != 0 {
-		target, _ := h.root.Readlink(c)
-		return &fs.PathError{Op: "write", Path: name, Err: fmt.Errorf("%w (-> %s); refusing to replace it", ErrSymlink, target)}
+}
+
+// dirs holds the directories of a batch of writes open, each made and
+// opened once however many files go into it.
+type dirs struct {
+	h    *FileHost
+	mu   sync.Mutex
+	open map[string]*os.Root
+}
+
+func (h *FileHost) dirs() *dirs { return &dirs{h: h, open: map[string]*os.Root{}} }
+
+// get makes a directory (and its parents, 0755) and opens it as a root.
+func (d *dirs) get(dir string) (*os.Root, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r, ok := d.open[dir]; ok {
+		return r, nil
 	}
-	dir := path.Dir(c)
 	if dir != "." {
-		if err := h.root.MkdirAll(dir, 0o755); err != nil {
-			return wrap("mkdir", dir, err)
+		if err := d.h.root.MkdirAll(dir, 0o755); err != nil {
+			return nil, wrap("mkdir", dir, err)
 		}
 	}
-	// renameio makes its temporary file in the root it is given: give it the
-	// target's own directory, so the temp file sits next to the target and a
-	// crash leaves debris nowhere else.
-	sub, err := h.root.OpenRoot(dir)
+	r, err := d.h.root.OpenRoot(dir)
 	if err != nil {
-		return wrap("open", dir, err)
+		return nil, wrap("open", dir, err)
 	}
-	defer sub.Close()
+	d.open[dir] = r
+	return r, nil
+}
+
+func (d *dirs) close() {
+	for _, r := range d.open {
+		_ = r.Close()
+	}
+}
+
+// stage does what WriteFile does up to the fsync: the checks, the parent
+// directories, and the temporary file next to the target with the bytes.
+func (h *FileHost) stage(d *dirs, name string, data []byte, perm fs.FileMode) (*staged, error) {
+	c, err := clean(name)
+	if err != nil {
+		return nil, err
+	}
+	// The target's own directory: renameio makes its temporary file in the
+	// root it is given, so the temp file sits next to the target and a
+	// crash leaves debris nowhere else.
+	dir, base := path.Dir(c), path.Base(c)
+	sub, err := d.get(dir)
+	if err != nil {
+		return nil, err
+	}
+	if info, err := sub.Lstat(base); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+		target, _ := sub.Readlink(base)
+		return nil, &fs.PathError{Op: "write", Path: name, Err: fmt.Errorf("%w (-> %s); refusing to replace it", ErrSymlink, target)}
+	}
 	// NewPendingFile rather than renameio.WriteFile: the latter prefers an
 	// existing file's mode over the one asked for, and a file that now
 	// holds a secret must become 0600 in the same rename.
-	f, err := renameio.NewPendingFile(path.Base(c), renameio.WithRoot(sub), renameio.WithStaticPermissions(perm))
+	f, err := renameio.NewPendingFile(base, renameio.WithRoot(sub), renameio.WithStaticPermissions(perm))
 	if err != nil {
-		return wrap("write", name, err)
+		return nil, wrap("write", name, err)
 	}
-	defer f.Cleanup()
+	s := &staged{file: f}
 	if _, err := f.Write(data); err != nil {
-		return wrap("write", name, err)
+		s.cleanup()
+		return nil, wrap("write", name, err)
 	}
-	return wrap("write", name, f.CloseAtomicallyReplace())
+	return s, nil
+}
+
+// WriteFile implements Host: a temporary file, its fsync, and the rename.
+func (h *FileHost) WriteFile(name string, data []byte, perm fs.FileMode) error {
+	d := h.dirs()
+	defer d.close()
+	s, err := h.stage(d, name, data, perm)
+	if err != nil {
+		return err
+	}
+	defer s.cleanup()
+	return wrap("write", name, s.file.CloseAtomicallyReplace())
+}
+
+// WriteFiles implements Host. Every temporary file is written first; then
+// one sync of the file system makes all of them durable, so that the fsync
+// each rename still does (renameio's) finds nothing left to write; then one
+// more sync makes the new names durable. Where there is no syncfs(2) (the
+// Mac), each file's own fsync does the work, as WriteFile's does.
+func (h *FileHost) WriteFiles(writes []FileWrite) []error {
+	errs := make([]error, len(writes))
+	pending := make([]*staged, len(writes))
+	d := h.dirs()
+	defer d.close()
+	defer func() {
+		for _, s := range pending {
+			if s != nil {
+				s.cleanup()
+			}
+		}
+	}()
+	inParallel(len(writes), func(i int) {
+		w := writes[i]
+		pending[i], errs[i] = h.stage(d, w.Name, w.Data, w.Perm)
+	})
+	syncErr := h.syncAll()
+	// Each rename's own fsync still asks the disk to flush its cache;
+	// issued together, the block layer merges those flushes.
+	inParallel(len(writes), func(i int) {
+		switch s := pending[i]; {
+		case s == nil:
+		case syncErr != nil:
+			errs[i] = wrap("write", writes[i].Name, syncErr)
+		default:
+			errs[i] = wrap("write", writes[i].Name, s.file.CloseAtomicallyReplace())
+		}
+	})
+	if err := h.syncAll(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = wrap("write", writes[i].Name, err)
+			}
+		}
+	}
+	return errs
+}
+
+// writeWorkers bounds the system calls a batch of writes has in flight:
+// they wait on the disk more than on a core.
+const writeWorkers = 8
+
+// inParallel calls f(0..n-1) on up to writeWorkers goroutines.
+func inParallel(n int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(writeWorkers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // AppendFile implements Host.

@@ -603,3 +603,86 @@ func TestAcquireLock(t *testing.T) {
 		t.Errorf("lock file mode mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// A batch writes every file it can, each as WriteFile would, leaves no
+// temporary file behind, and gives each failure to its own entry.
+func TestFileHostWriteFiles(t *testing.T) {
+	h, home := newTestHost(t)
+	writeRaw(t, filepath.Join(home, "d", "old.txt"), "old bytes\n", 0o644)
+	writeRaw(t, filepath.Join(home, "real.txt"), "real\n", 0o644)
+	if err := os.Symlink("real.txt", filepath.Join(home, "link.txt")); err != nil {
+		t.Fatal(err)
+	}
+	writeRaw(t, filepath.Join(home, "afile"), "a file, not a directory\n", 0o644)
+	setUmask(t, 0o022)
+	writes := []FileWrite{
+		{Name: "d/old.txt", Data: []byte("new bytes\n"), Perm: 0o600},
+		{Name: "d/new.txt", Data: []byte("fresh\n"), Perm: 0o644},
+		{Name: "deep/er/x.yaml", Data: []byte("x: 1\n"), Perm: 0o644},
+		{Name: "link.txt", Data: []byte("never\n"), Perm: 0o644},
+		{Name: "../escape.txt", Data: []byte("never\n"), Perm: 0o644},
+		{Name: "afile/under.txt", Data: []byte("never\n"), Perm: 0o644},
+		{Name: "d/empty.txt", Data: nil, Perm: 0o644},
+	}
+	errs := h.WriteFiles(writes)
+	if len(errs) != len(writes) {
+		t.Fatalf("%d errors for %d writes", len(errs), len(writes))
+	}
+	for i, wantErr := range []error{nil, nil, nil, ErrSymlink, ErrOutsideHome, fs.ErrExist, nil} {
+		switch {
+		case wantErr == nil && errs[i] != nil:
+			t.Errorf("%s: %v", writes[i].Name, errs[i])
+		case wantErr != nil && !errors.Is(errs[i], wantErr):
+			t.Errorf("%s: error %v, want %v", writes[i].Name, errs[i], wantErr)
+		}
+	}
+	for _, w := range []FileWrite{writes[0], writes[1], writes[2], writes[6]} {
+		target := filepath.Join(home, filepath.FromSlash(w.Name))
+		if diff := cmp.Diff(string(w.Data), readRaw(t, target)); diff != "" {
+			t.Errorf("%s content (-want +got):\n%s", w.Name, diff)
+		}
+		info, err := os.Stat(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != w.Perm {
+			t.Errorf("%s mode %v, want %v", w.Name, info.Mode().Perm(), w.Perm)
+		}
+	}
+	if diff := cmp.Diff("real\n", readRaw(t, filepath.Join(home, "real.txt"))); diff != "" {
+		t.Errorf("symlink target changed (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"empty.txt", "new.txt", "old.txt"}, listDir(t, filepath.Join(home, "d"))); diff != "" {
+		t.Errorf("d/ holds more than the files (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"afile", "d", "deep", "link.txt", "real.txt"}, listDir(t, home)); diff != "" {
+		t.Errorf("home holds more than the files (-want +got):\n%s", diff)
+	}
+	if errs := h.WriteFiles(nil); len(errs) != 0 {
+		t.Errorf("an empty batch gave %v", errs)
+	}
+}
+
+// Decorated hosts: a dry run records a batch as writes, a read-only host
+// refuses every file of it.
+func TestDecoratedWriteFiles(t *testing.T) {
+	h, home := newTestHost(t)
+	writes := []FileWrite{{Name: "a.txt", Data: []byte("a"), Perm: 0o644}, {Name: "b/c.txt", Data: []byte("c"), Perm: 0o600}}
+	d := NewDryRunHost(h)
+	for _, err := range d.WriteFiles(writes) {
+		if err != nil {
+			t.Errorf("dry run: %v", err)
+		}
+	}
+	if diff := cmp.Diff([]Op{{Verb: "write", Path: "a.txt", Mode: 0o644}, {Verb: "write", Path: "b/c.txt", Mode: 0o600}}, d.Ops()); diff != "" {
+		t.Errorf("dry-run ops (-want +got):\n%s", diff)
+	}
+	for _, err := range (ReadOnlyHost{Host: h}).WriteFiles(writes) {
+		if !errors.Is(err, ErrReadOnly) {
+			t.Errorf("read-only: %v, want ErrReadOnly", err)
+		}
+	}
+	if got := listDir(t, home); len(got) != 0 {
+		t.Errorf("home got %v", got)
+	}
+}

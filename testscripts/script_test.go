@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -36,12 +37,30 @@ func TestMain(m *testing.M) {
 // TestScripts runs every *.txtar here. UPDATE_GOLDEN=1 rewrites the golden
 // files inside the archives from what the commands printed.
 func TestScripts(t *testing.T) {
+	testscript.Run(t, params(t, "."))
+}
+
+// benchRemote runs the bench suites (make bench), not part of the tests.
+var benchRemote = flag.Bool("bench.remote", false, "run the remote bench suite in bench/ (make bench)")
+
+// TestBenchRemote is make bench's remote row: the suites in bench/ time
+// passes against the real sshd and print their figures.
+func TestBenchRemote(t *testing.T) {
+	if !*benchRemote {
+		t.Skip("make bench runs this (-bench.remote)")
+	}
+	testscript.Run(t, params(t, "bench"))
+}
+
+// params are the suites' settings: a disposable HOME, the shipped catalog
+// under $WORK/sanctum, and the custom commands.
+func params(t *testing.T, dir string) testscript.Params {
 	catalog, err := filepath.Abs("../sanctum")
 	if err != nil {
 		t.Fatal(err)
 	}
-	testscript.Run(t, testscript.Params{
-		Dir:                 ".",
+	return testscript.Params{
+		Dir:                 dir,
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		UpdateScripts:       os.Getenv("UPDATE_GOLDEN") != "",
@@ -78,8 +97,9 @@ func TestScripts(t *testing.T) {
 			"sshd-resetlog": cmdSSHDResetLog,
 			"listen":        cmdListen,
 			"mermaidcheck":  cmdMermaidCheck,
+			"benchremote":   cmdBenchRemote,
 		},
-	})
+	}
 }
 
 func copyMissing(src, dst string) error {

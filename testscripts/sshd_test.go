@@ -1,6 +1,7 @@
 package testscripts
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -236,4 +238,53 @@ func sshcut() int {
 	}
 	c.Close()
 	return 0
+}
+
+// cmdBenchRemote times a pass against the test sshd and counts, from the
+// sshd log, the connections and command sessions each run opened; it fails
+// when a run exits otherwise than code or opens more than the given number
+// of either, and prints the median (make bench).
+//
+//	benchremote label runs code conns sessions -- reconcile args...
+func cmdBenchRemote(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 8 || args[5] != "--" {
+		ts.Fatalf("usage: benchremote label runs code conns sessions -- command args...")
+	}
+	label := args[0]
+	runs, err1 := strconv.Atoi(args[1])
+	code, err2 := strconv.Atoi(args[2])
+	maxConns, err3 := strconv.Atoi(args[3])
+	maxSessions, err4 := strconv.Atoi(args[4])
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || runs < 1 || runs > 50 {
+		ts.Fatalf("benchremote: runs (1..50), code, conns and sessions are numbers")
+	}
+	logPath := ts.Getenv("SSHD_LOG")
+	var times []time.Duration
+	conns, sessions := 0, 0
+	for range runs {
+		ts.Check(os.Truncate(logPath, 0))
+		start := time.Now()
+		err := ts.Exec(args[6], args[7:]...)
+		times = append(times, time.Since(start))
+		got := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			got = ee.ExitCode()
+		} else if err != nil {
+			ts.Fatalf("%s: %v", strings.Join(args[6:], " "), err)
+		}
+		if got != code {
+			ts.Fatalf("%s exited %d, want %d\n%s", strings.Join(args[6:], " "), got, code, ts.ReadFile("stderr"))
+		}
+		log, err := os.ReadFile(logPath)
+		ts.Check(err)
+		conns = max(conns, strings.Count(string(log), "Accepted publickey"))
+		sessions = max(sessions, strings.Count(string(log), "Starting session: command"))
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	fmt.Printf("%s: median %s over %d runs; at most %d SSH connection(s) and %d command session(s) per run (sshd log)\n",
+		label, times[len(times)/2].Round(time.Millisecond), runs, conns, sessions)
+	if conns > maxConns || sessions > maxSessions {
+		ts.Fatalf("%s: %d connection(s), %d session(s); want at most %d and %d", label, conns, sessions, maxConns, maxSessions)
+	}
 }

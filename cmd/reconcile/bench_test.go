@@ -255,6 +255,9 @@ func TestBenchHarness(t *testing.T) {
 					b[len(b)/2] ^= 0x20
 					_ = os.WriteFile(p, b, 0o644)
 				}
+				// Not the copy's dirty pages: only what reconcile writes is
+				// flushed inside the timings.
+				must2(t, exec.Command("sync").Run())
 				cc = append(cc, timeCmd(t, 1, func() *exec.Cmd {
 					return reconcileCmd("--check", "--local", "--home", drifted, "--catalog", cat)
 				}, 2).median)
@@ -272,5 +275,40 @@ func TestBenchHarness(t *testing.T) {
 	}
 	if a, b := results[2000], results[20000]; a.median > 0 && b.median > 0 {
 		fmt.Printf("linearity: 20,000 / 2,000 = %.1fx (target at most 11x)\n", float64(b.median)/float64(a.median))
+	}
+	// The same homes converged and left alone: the stat cache of the last
+	// apply vouches for every file, so a check reads none of them.
+	fmt.Printf("\nunchanged home, stat cache (target: at most 0.5x the lower bound)\n")
+	fmt.Printf("%8s %12s %12s %10s %9s\n", "files", "check", "check --full", "lower", "ck/lower")
+	for _, n := range sizes {
+		dir := filepath.Join(work, fmt.Sprint(n))
+		cat, ref, home := filepath.Join(dir, "catalog"), filepath.Join(dir, "ref"), filepath.Join(dir, "home")
+		// Two applies, the second past the racy window of the first's
+		// writes, as the launchd schedule leaves a home.
+		for i := 0; i < 2; i++ {
+			if out, err := reconcileCmd("apply", "--local", "--home", home, "--catalog", cat).CombinedOutput(); err != nil {
+				t.Fatalf("apply: %v\n%s", err, out)
+			}
+			if i == 0 {
+				time.Sleep(2500 * time.Millisecond)
+			}
+		}
+		out, _ := reconcileCmd("--check", "--local", "--home", home, "--catalog", cat, "-o", "json").Output()
+		if !bytes.Contains(out, []byte(`"filesRead": 0,`)) {
+			t.Errorf("%d files: the check of an unchanged home read files:\n%s", n, out[max(0, len(out)-300):])
+		}
+		cached := timeCmd(t, *benchRuns, func() *exec.Cmd {
+			return reconcileCmd("--check", "--local", "--home", home, "--catalog", cat)
+		}, 0)
+		full := timeCmd(t, *benchRuns, func() *exec.Cmd {
+			return reconcileCmd("--check", "--full", "--local", "--home", home, "--catalog", cat)
+		}, 0)
+		lower := timeCmd(t, *benchRuns, func() *exec.Cmd {
+			cmd := exec.Command(os.Args[0], ref, home, filepath.Join(dir, "files.txt"))
+			cmd.Env = append(os.Environ(), "RECONCILE_TEST_LOWER_BOUND=1")
+			return cmd
+		}, 0)
+		fmt.Printf("%8d %12s %12s %10s %8.2fx\n", len(managedFiles(t, home)), cached.median.Round(100*time.Microsecond),
+			full.median.Round(100*time.Microsecond), lower.median.Round(100*time.Microsecond), float64(cached.median)/float64(lower.median))
 	}
 }

@@ -23,6 +23,11 @@ const RenderCacheFile = StateDir + "/rendercache"
 
 const renderCacheHeader = "reconcile rendercache v1"
 
+// CatalogCacheFile is the catalog cache (see desired.LoadCached): the
+// compiled catalog of the last apply, sealed, with what it was compiled
+// from. An apply writes it; every pass but --full tries it.
+const CatalogCacheFile = StateDir + "/catalogcache"
+
 type renderEntry struct {
 	sha    string
 	secret bool

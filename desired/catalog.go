@@ -64,11 +64,18 @@ type Catalog struct {
 	Agents      []*v1.LaunchAgent
 	Calibration []*v1.CalibrationFile
 	// FS is the catalog directory, for sources that live in it.
-	FS fs.FS
+	FS fs.FS `cbor:"-"`
 	// Sources maps Kind/name to the catalog file that declared it.
 	Sources      map[string]string
 	Digest       string   // sha256 over every catalog file read
-	SecretValues []string // resolved secret values, for masking
+	SecretValues []string `cbor:"-"` // resolved secret values, for masking; never cached
+	// FromCache says the catalog came from the catalog cache (LoadCached).
+	FromCache bool `cbor:"-"`
+
+	// what the load read, for the catalog cache
+	inputs      *inputs
+	secretNames []string
+	account     string
 }
 
 // ServiceGraph is the dependsOn graph of every service.
@@ -94,6 +101,8 @@ type loader struct {
 	origin map[string]origin
 	// every Kind/name some document declares, decoded or not
 	declared map[string]bool
+	// every file and directory read, for the catalog cache
+	in *inputs
 }
 
 type origin struct {
@@ -118,6 +127,7 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 		cat:      &Catalog{Name: opts.Name, FS: opts.FS, Sources: make(map[string]string)},
 		origin:   make(map[string]origin),
 		declared: make(map[string]bool),
+		in:       newInputs(),
 	}
 	l.funcs = template.FuncMap{"secret": l.secrets.lookup}
 
@@ -125,6 +135,7 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read catalog %s: %w", opts.Name, err)
 	}
+	l.in.dir(".", entries)
 	l.loadInstance()
 	capabilities := l.readFile(CapabilitiesFile, true)
 	if capabilities != nil {
@@ -166,6 +177,7 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 	sort.Slice(l.cat.Nodes, func(i, j int) bool { return l.cat.Nodes[i].Name < l.cat.Nodes[j].Name })
 	l.cat.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	l.cat.SecretValues = l.secrets.values
+	l.cat.inputs, l.cat.secretNames, l.cat.account = l.in, l.secrets.names, l.secrets.account
 	return l.cat, nil
 }
 
@@ -209,6 +221,7 @@ func (l *loader) readFile(name string, optional bool) []byte {
 	f, err := l.opts.FS.Open(name)
 	switch {
 	case err != nil && errors.Is(err, fs.ErrNotExist) && optional:
+		l.in.file(name, nil, err)
 		return nil
 	case err != nil && errors.Is(err, fs.ErrNotExist):
 		l.add(name, 0, 0, "", "", "missing")
@@ -229,6 +242,7 @@ func (l *loader) readFile(name string, optional bool) []byte {
 	}
 	fmt.Fprintf(l.digest, "%s\x00%d\x00", name, len(data))
 	l.digest.Write(data)
+	l.in.file(name, data, nil)
 	return data
 }
 
@@ -718,6 +732,7 @@ func (l *loader) loadPersonaSources() {
 				fmt.Fprintf(l.digest, "%s\x00%d\x00", name, len(data))
 				l.digest.Write(data)
 			}
+			l.in.file(name, data, err)
 			h.Loaded = &v1.LoadedSource{Content: data, Err: err}
 		}
 	}
@@ -734,6 +749,7 @@ func (l *loader) loadPersonaSources() {
 				fmt.Fprintf(l.digest, "%s\x00%d\x00", name, len(data))
 				l.digest.Write(data)
 			}
+			l.in.file(name, data, err)
 			pf.Spec.Loaded[f] = v1.LoadedSource{Content: data, Err: err}
 		}
 	}

@@ -44,6 +44,7 @@ type secretResolver struct {
 	keychain bool
 	cache    map[string]string
 	values   []string
+	names    []string // of values, in the same order
 }
 
 func (r *secretResolver) lookup(name string) (string, error) {
@@ -79,6 +80,7 @@ func (r *secretResolver) lookup(name string) (string, error) {
 	}
 	r.cache[name] = v
 	r.values = append(r.values, v)
+	r.names = append(r.names, name)
 	return v, nil
 }
 

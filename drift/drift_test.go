@@ -326,7 +326,7 @@ func TestWriteJSON(t *testing.T) {
 			"deleted": float64(0), "skipped": float64(0), "unmanaged": float64(0), "failed": float64(0)},
 		// never null: empty lists
 		"changes": []any{}, "errors": []any{}, "nodes": []any{}, "incomplete": []any{}, "cacheHits": float64(0), "filesRead": float64(0),
-		"rendered": float64(0),
+		"rendered": float64(0), "catalogCached": false,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("JSON report mismatch (-want +got):\n%s", diff)

@@ -36,6 +36,9 @@ type Report struct {
 	// Rendered counts the targets rendered: those the render cache did not
 	// vouch for, or whose file on the host did not hold the cached digest.
 	Rendered int64 `json:"rendered"`
+	// CatalogCached says the catalog came from the catalog cache, unchanged
+	// since the last apply compiled it.
+	CatalogCached bool `json:"catalogCached"`
 }
 
 // WriteJSON writes the report, indented, with a final newline.

@@ -10,18 +10,18 @@ const KindCalibrationFile = "CalibrationFile"
 // CalibrationFile is one file under HOME whose bytes follow from a catalog file.
 type CalibrationFile struct {
 	TypeMeta   `yaml:",inline" json:",inline"`
-	ObjectMeta `yaml:"metadata" json:"metadata"`
-	Spec       CalibrationFileSpec `yaml:"spec" json:"spec"`
+	ObjectMeta `yaml:"metadata" json:"metadata" cbor:"metadata"`
+	Spec       CalibrationFileSpec `yaml:"spec" json:"spec" cbor:"spec"`
 }
 
 // CalibrationFileSpec says where the file goes and where it comes from.
 type CalibrationFileSpec struct {
 	// Path is relative to HOME, slash-separated.
-	Path string `yaml:"path" json:"path"`
+	Path string `yaml:"path" json:"path" cbor:"path"`
 	// Source is the catalog file it is derived from.
-	Source string `yaml:"source" json:"source"`
+	Source string `yaml:"source" json:"source" cbor:"source"`
 	// Content is the rendered bytes.
-	Content []byte `yaml:"-" json:"-"`
+	Content []byte `yaml:"-" json:"-" cbor:"content"`
 }
 
 // GetKind implements Object.

@@ -13,76 +13,76 @@ const InstanceFile = "instance.yaml"
 // read (paths, users, network, service ports). It never holds a secret value.
 // Its keys are snake_case, as the Python-era tools wrote them.
 type InstanceSettings struct {
-	Instance InstanceInfo               `yaml:"instance" json:"instance"`
-	Users    map[string]User            `yaml:"users,omitempty" json:"users,omitempty"`
-	Paths    map[string]string          `yaml:"paths,omitempty" json:"paths,omitempty"`
-	Network  Network                    `yaml:"network,omitempty" json:"network,omitempty"`
-	Services map[string]InstanceService `yaml:"services,omitempty" json:"services,omitempty"`
-	Nodes    map[string]Node            `yaml:"nodes,omitempty" json:"nodes,omitempty"`
-	Agents   map[string]Agent           `yaml:"agents,omitempty" json:"agents,omitempty"`
-	Secrets  SecretSettings             `yaml:"secrets,omitempty" json:"secrets,omitempty"`
-	Backups  BackupSettings             `yaml:"backups,omitempty" json:"backups,omitempty"`
+	Instance InstanceInfo               `yaml:"instance" json:"instance" cbor:"instance"`
+	Users    map[string]User            `yaml:"users,omitempty" json:"users,omitempty" cbor:"users"`
+	Paths    map[string]string          `yaml:"paths,omitempty" json:"paths,omitempty" cbor:"paths"`
+	Network  Network                    `yaml:"network,omitempty" json:"network,omitempty" cbor:"network"`
+	Services map[string]InstanceService `yaml:"services,omitempty" json:"services,omitempty" cbor:"services"`
+	Nodes    map[string]Node            `yaml:"nodes,omitempty" json:"nodes,omitempty" cbor:"nodes"`
+	Agents   map[string]Agent           `yaml:"agents,omitempty" json:"agents,omitempty" cbor:"agents"`
+	Secrets  SecretSettings             `yaml:"secrets,omitempty" json:"secrets,omitempty" cbor:"secrets"`
+	Backups  BackupSettings             `yaml:"backups,omitempty" json:"backups,omitempty" cbor:"backups"`
 }
 
 // BackupSettings bound ~/.sanctum/state/backups: after an apply, runs beyond
 // the newest Keep, or older than MaxAgeDays, are removed; the newest run is
 // always kept. Zero means the default (keep 50, 90 days).
 type BackupSettings struct {
-	Keep       int `yaml:"keep,omitempty" json:"keep,omitempty"`
-	MaxAgeDays int `yaml:"max_age_days,omitempty" json:"max_age_days,omitempty"`
+	Keep       int `yaml:"keep,omitempty" json:"keep,omitempty" cbor:"keep"`
+	MaxAgeDays int `yaml:"max_age_days,omitempty" json:"max_age_days,omitempty" cbor:"max_age_days"`
 }
 
 // InstanceInfo names the haus.
 type InstanceInfo struct {
-	Slug     string `yaml:"slug" json:"slug"`
-	Name     string `yaml:"name,omitempty" json:"name,omitempty"`
-	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	Slug     string `yaml:"slug" json:"slug" cbor:"slug"`
+	Name     string `yaml:"name,omitempty" json:"name,omitempty" cbor:"name"`
+	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty" cbor:"timezone"`
 	// Example marks the shipped example catalog: reconcile refuses to write it
 	// into the real home unless the user names that home explicitly.
-	Example bool `yaml:"example,omitempty" json:"example,omitempty"`
+	Example bool `yaml:"example,omitempty" json:"example,omitempty" cbor:"example"`
 }
 
 // User is an account on the Mac or the VM.
 type User struct {
-	Name string `yaml:"name" json:"name"`
-	UID  int    `yaml:"uid,omitempty" json:"uid,omitempty"`
-	Home string `yaml:"home,omitempty" json:"home,omitempty"`
+	Name string `yaml:"name" json:"name" cbor:"name"`
+	UID  int    `yaml:"uid,omitempty" json:"uid,omitempty" cbor:"uid"`
+	Home string `yaml:"home,omitempty" json:"home,omitempty" cbor:"home"`
 }
 
 // Network holds the addresses the services bind and talk to.
 type Network struct {
-	VMIP            string `yaml:"vm_ip,omitempty" json:"vm_ip,omitempty"`
-	MacBridgeIP     string `yaml:"mac_bridge_ip,omitempty" json:"mac_bridge_ip,omitempty"`
-	BridgeInterface string `yaml:"bridge_interface,omitempty" json:"bridge_interface,omitempty"`
-	VMSSHAlias      string `yaml:"vm_ssh_alias,omitempty" json:"vm_ssh_alias,omitempty"`
-	LANIP           string `yaml:"lan_ip,omitempty" json:"lan_ip,omitempty"`
+	VMIP            string `yaml:"vm_ip,omitempty" json:"vm_ip,omitempty" cbor:"vm_ip"`
+	MacBridgeIP     string `yaml:"mac_bridge_ip,omitempty" json:"mac_bridge_ip,omitempty" cbor:"mac_bridge_ip"`
+	BridgeInterface string `yaml:"bridge_interface,omitempty" json:"bridge_interface,omitempty" cbor:"bridge_interface"`
+	VMSSHAlias      string `yaml:"vm_ssh_alias,omitempty" json:"vm_ssh_alias,omitempty" cbor:"vm_ssh_alias"`
+	LANIP           string `yaml:"lan_ip,omitempty" json:"lan_ip,omitempty" cbor:"lan_ip"`
 }
 
 // InstanceService switches one service on or off and gives its port.
 type InstanceService struct {
-	Enabled bool              `yaml:"enabled" json:"enabled"`
-	Port    int               `yaml:"port,omitempty" json:"port,omitempty"`
-	Options map[string]string `yaml:"options,omitempty" json:"options,omitempty"`
+	Enabled bool              `yaml:"enabled" json:"enabled" cbor:"enabled"`
+	Port    int               `yaml:"port,omitempty" json:"port,omitempty" cbor:"port"`
+	Options map[string]string `yaml:"options,omitempty" json:"options,omitempty" cbor:"options"`
 }
 
 // Node is a machine of the haus.
 type Node struct {
 	Type          string `yaml:"type" json:"type"` // hub | satellite | mobile
-	Host          string `yaml:"host,omitempty" json:"host,omitempty"`
-	TailscaleName string `yaml:"tailscale_name,omitempty" json:"tailscale_name,omitempty"`
-	User          string `yaml:"user,omitempty" json:"user,omitempty"`
+	Host          string `yaml:"host,omitempty" json:"host,omitempty" cbor:"host"`
+	TailscaleName string `yaml:"tailscale_name,omitempty" json:"tailscale_name,omitempty" cbor:"tailscale_name"`
+	User          string `yaml:"user,omitempty" json:"user,omitempty" cbor:"user"`
 }
 
 // Agent is one OpenClaw agent.
 type Agent struct {
-	Enabled   bool   `yaml:"enabled" json:"enabled"`
-	Role      string `yaml:"role,omitempty" json:"role,omitempty"`
-	Workspace string `yaml:"workspace,omitempty" json:"workspace,omitempty"`
+	Enabled   bool   `yaml:"enabled" json:"enabled" cbor:"enabled"`
+	Role      string `yaml:"role,omitempty" json:"role,omitempty" cbor:"role"`
+	Workspace string `yaml:"workspace,omitempty" json:"workspace,omitempty" cbor:"workspace"`
 }
 
 // SecretSettings says where secrets come from; never the values.
 type SecretSettings struct {
-	KeychainAccount string `yaml:"keychain_account,omitempty" json:"keychain_account,omitempty"`
+	KeychainAccount string `yaml:"keychain_account,omitempty" json:"keychain_account,omitempty" cbor:"keychain_account"`
 }
 
 // Validate checks the instance settings on their own.

@@ -17,53 +17,53 @@ const KindLaunchAgent = "LaunchAgent"
 // it compiles into a LaunchAgent of the service's name owned by it.
 type LaunchAgent struct {
 	TypeMeta   `yaml:",inline" json:",inline"`
-	ObjectMeta `yaml:"metadata" json:"metadata"`
-	Spec       LaunchAgentSpec `yaml:"spec" json:"spec"`
-	Status     Status          `yaml:"status,omitempty" json:"status,omitempty"`
+	ObjectMeta `yaml:"metadata" json:"metadata" cbor:"metadata"`
+	Spec       LaunchAgentSpec `yaml:"spec" json:"spec" cbor:"spec"`
+	Status     Status          `yaml:"status,omitempty" json:"status,omitempty" cbor:"status"`
 }
 
 // LaunchAgentSpec is the desired shape of a launch agent. Field names follow
 // launchd.plist(5) where they map to a plist key.
 type LaunchAgentSpec struct {
 	// Label defaults to com.sanctum.<name>.
-	Label string `yaml:"label,omitempty" json:"label,omitempty"`
+	Label string `yaml:"label,omitempty" json:"label,omitempty" cbor:"label"`
 	// FileName defaults to <label>.plist; it may differ, as
 	// com.sanctum.watchdog-rust.plist does for com.sanctum.watchdog.
-	FileName              string             `yaml:"fileName,omitempty" json:"fileName,omitempty"`
-	ProgramArguments      []string           `yaml:"programArguments,omitempty" json:"programArguments,omitempty"`
-	Environment           map[string]string  `yaml:"environment,omitempty" json:"environment,omitempty"`
-	WorkingDirectory      string             `yaml:"workingDirectory,omitempty" json:"workingDirectory,omitempty"`
-	StandardOutPath       string             `yaml:"standardOutPath,omitempty" json:"standardOutPath,omitempty"`
-	StandardErrorPath     string             `yaml:"standardErrorPath,omitempty" json:"standardErrorPath,omitempty"`
-	RunAtLoad             bool               `yaml:"runAtLoad,omitempty" json:"runAtLoad,omitempty"`
-	KeepAlive             bool               `yaml:"keepAlive,omitempty" json:"keepAlive,omitempty"`
-	StartInterval         int                `yaml:"startInterval,omitempty" json:"startInterval,omitempty"`
-	StartCalendarInterval []CalendarInterval `yaml:"startCalendarInterval,omitempty" json:"startCalendarInterval,omitempty"`
-	ProcessType           string             `yaml:"processType,omitempty" json:"processType,omitempty"`
-	Domain                string             `yaml:"domain,omitempty" json:"domain,omitempty"` // gui (default) | user
-	Enabled               *bool              `yaml:"enabled,omitempty" json:"enabled,omitempty"`
-	InstanceKey           string             `yaml:"instanceKey,omitempty" json:"instanceKey,omitempty"`
+	FileName              string             `yaml:"fileName,omitempty" json:"fileName,omitempty" cbor:"fileName"`
+	ProgramArguments      []string           `yaml:"programArguments,omitempty" json:"programArguments,omitempty" cbor:"programArguments"`
+	Environment           map[string]string  `yaml:"environment,omitempty" json:"environment,omitempty" cbor:"environment"`
+	WorkingDirectory      string             `yaml:"workingDirectory,omitempty" json:"workingDirectory,omitempty" cbor:"workingDirectory"`
+	StandardOutPath       string             `yaml:"standardOutPath,omitempty" json:"standardOutPath,omitempty" cbor:"standardOutPath"`
+	StandardErrorPath     string             `yaml:"standardErrorPath,omitempty" json:"standardErrorPath,omitempty" cbor:"standardErrorPath"`
+	RunAtLoad             bool               `yaml:"runAtLoad,omitempty" json:"runAtLoad,omitempty" cbor:"runAtLoad"`
+	KeepAlive             bool               `yaml:"keepAlive,omitempty" json:"keepAlive,omitempty" cbor:"keepAlive"`
+	StartInterval         int                `yaml:"startInterval,omitempty" json:"startInterval,omitempty" cbor:"startInterval"`
+	StartCalendarInterval []CalendarInterval `yaml:"startCalendarInterval,omitempty" json:"startCalendarInterval,omitempty" cbor:"startCalendarInterval"`
+	ProcessType           string             `yaml:"processType,omitempty" json:"processType,omitempty" cbor:"processType"`
+	Domain                string             `yaml:"domain,omitempty" json:"domain,omitempty" cbor:"domain"` // gui (default) | user
+	Enabled               *bool              `yaml:"enabled,omitempty" json:"enabled,omitempty" cbor:"enabled"`
+	InstanceKey           string             `yaml:"instanceKey,omitempty" json:"instanceKey,omitempty" cbor:"instanceKey"`
 	// RestartOn are files (~/...) whose content, when changed, must reload
 	// the agent: a wrapper script, a config file.
-	RestartOn []string `yaml:"restartOn,omitempty" json:"restartOn,omitempty"`
+	RestartOn []string `yaml:"restartOn,omitempty" json:"restartOn,omitempty" cbor:"restartOn"`
 	// DependsOn names launch agents that must be loaded first; an agent of
 	// a Service inherits its service's dependsOn.
-	DependsOn []string `yaml:"dependsOn,omitempty" json:"dependsOn,omitempty"`
+	DependsOn []string `yaml:"dependsOn,omitempty" json:"dependsOn,omitempty" cbor:"dependsOn"`
 	// Retired: the agent must be gone. It is booted out and its plist moved
 	// into the run's backups.
-	Retired bool `yaml:"retired,omitempty" json:"retired,omitempty"`
+	Retired bool `yaml:"retired,omitempty" json:"retired,omitempty" cbor:"retired"`
 	// Owner is Service/<name> for an agent compiled from a Service.
-	Owner string `yaml:"-" json:"owner,omitempty"`
+	Owner string `yaml:"-" json:"owner,omitempty" cbor:"owner"`
 }
 
 // CalendarInterval is one entry of StartCalendarInterval; an unset field
 // means "every".
 type CalendarInterval struct {
-	Minute  *int `yaml:"minute,omitempty" json:"minute,omitempty"`
-	Hour    *int `yaml:"hour,omitempty" json:"hour,omitempty"`
-	Day     *int `yaml:"day,omitempty" json:"day,omitempty"`
-	Weekday *int `yaml:"weekday,omitempty" json:"weekday,omitempty"`
-	Month   *int `yaml:"month,omitempty" json:"month,omitempty"`
+	Minute  *int `yaml:"minute,omitempty" json:"minute,omitempty" cbor:"minute"`
+	Hour    *int `yaml:"hour,omitempty" json:"hour,omitempty" cbor:"hour"`
+	Day     *int `yaml:"day,omitempty" json:"day,omitempty" cbor:"day"`
+	Weekday *int `yaml:"weekday,omitempty" json:"weekday,omitempty" cbor:"weekday"`
+	Month   *int `yaml:"month,omitempty" json:"month,omitempty" cbor:"month"`
 }
 
 // GetKind implements Object.

@@ -12,21 +12,21 @@ const APIVersion = "sanctum.haus/v1"
 // TypeMeta mirrors metav1.TypeMeta with yaml tags, so that strict yaml.v3
 // decoding sees apiVersion (metav1's own struct would be read as "apiversion").
 type TypeMeta struct {
-	APIVersion string `yaml:"apiVersion" json:"apiVersion"`
-	Kind       string `yaml:"kind" json:"kind"`
+	APIVersion string `yaml:"apiVersion" json:"apiVersion" cbor:"apiVersion"`
+	Kind       string `yaml:"kind" json:"kind" cbor:"kind"`
 }
 
 // ObjectMeta is the subset of metav1.ObjectMeta a catalog object may carry.
 type ObjectMeta struct {
-	Name        string            `yaml:"name" json:"name"`
-	Labels      map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
-	Annotations map[string]string `yaml:"annotations,omitempty" json:"annotations,omitempty"`
+	Name        string            `yaml:"name" json:"name" cbor:"name"`
+	Labels      map[string]string `yaml:"labels,omitempty" json:"labels,omitempty" cbor:"labels"`
+	Annotations map[string]string `yaml:"annotations,omitempty" json:"annotations,omitempty" cbor:"annotations"`
 }
 
 // Status is what a controller reports back about one object.
 type Status struct {
-	ObservedGeneration int64              `yaml:"observedGeneration,omitempty" json:"observedGeneration,omitempty"`
-	Conditions         []metav1.Condition `yaml:"conditions,omitempty" json:"conditions,omitempty"`
+	ObservedGeneration int64              `yaml:"observedGeneration,omitempty" json:"observedGeneration,omitempty" cbor:"observedGeneration"`
+	Conditions         []metav1.Condition `yaml:"conditions,omitempty" json:"conditions,omitempty" cbor:"conditions"`
 }
 
 // Object is what every kind has in common.

@@ -20,34 +20,34 @@ var PersonaFileNames = []string{"IDENTITY.md", "SOUL.md", "TOOLS.md", "HEARTBEAT
 // controller expands it into one entry per file and target.
 type PersonaFile struct {
 	TypeMeta   `yaml:",inline" json:",inline"`
-	ObjectMeta `yaml:"metadata" json:"metadata"`
-	Spec       PersonaFileSpec `yaml:"spec" json:"spec"`
-	Status     Status          `yaml:"status,omitempty" json:"status,omitempty"`
+	ObjectMeta `yaml:"metadata" json:"metadata" cbor:"metadata"`
+	Spec       PersonaFileSpec `yaml:"spec" json:"spec" cbor:"spec"`
+	Status     Status          `yaml:"status,omitempty" json:"status,omitempty" cbor:"status"`
 }
 
 // PersonaFileSpec is the desired shape of a PersonaFile.
 type PersonaFileSpec struct {
 	// Agent defaults to metadata.name.
-	Agent string `yaml:"agent,omitempty" json:"agent,omitempty"`
+	Agent string `yaml:"agent,omitempty" json:"agent,omitempty" cbor:"agent"`
 	// Files defaults to all of PersonaFileNames.
-	Files  []string      `yaml:"files,omitempty" json:"files,omitempty"`
-	Source PersonaSource `yaml:"source" json:"source"`
+	Files  []string      `yaml:"files,omitempty" json:"files,omitempty" cbor:"files"`
+	Source PersonaSource `yaml:"source" json:"source" cbor:"source"`
 	// Targets are workspace directories ("~/.openclaw/workspace-windu") or
 	// globs over them ("~/.openclaw/workspace*"), under HOME.
-	Targets []string `yaml:"targets" json:"targets"`
+	Targets []string `yaml:"targets" json:"targets" cbor:"targets"`
 	// Optional: a missing workspace is skipped and reported as such, never
 	// created. Otherwise a missing workspace fails the object.
-	Optional bool `yaml:"optional,omitempty" json:"optional,omitempty"`
+	Optional bool `yaml:"optional,omitempty" json:"optional,omitempty" cbor:"optional"`
 	// Nodes are the remote nodes that receive these files too.
-	Nodes []string `yaml:"nodes,omitempty" json:"nodes,omitempty"`
+	Nodes []string `yaml:"nodes,omitempty" json:"nodes,omitempty" cbor:"nodes"`
 	// AllowSecrets lets a source that looks like it holds secret material
 	// (a private key, an API token) travel anyway.
-	AllowSecrets bool `yaml:"allowSecrets,omitempty" json:"allowSecrets,omitempty"`
+	AllowSecrets bool `yaml:"allowSecrets,omitempty" json:"allowSecrets,omitempty" cbor:"allowSecrets"`
 
 	// Loaded holds the sources read from the catalog by file name, each with
 	// its bytes or the error reading it; desired fills it, so that catalog
 	// sources count in the catalog digest and are read once.
-	Loaded map[string]LoadedSource `yaml:"-" json:"-"`
+	Loaded map[string]LoadedSource `yaml:"-" json:"-" cbor:"loaded"`
 }
 
 // LoadedSource is one source file read from the catalog.
@@ -60,8 +60,8 @@ type LoadedSource struct {
 // catalog, or a folder under HOME (such as the persona root of the
 // instance settings, ~/Projects/mlx-finetune/data/raw/<agent>-workspace).
 type PersonaSource struct {
-	Catalog string `yaml:"catalog,omitempty" json:"catalog,omitempty"`
-	Path    string `yaml:"path,omitempty" json:"path,omitempty"`
+	Catalog string `yaml:"catalog,omitempty" json:"catalog,omitempty" cbor:"catalog"`
+	Path    string `yaml:"path,omitempty" json:"path,omitempty" cbor:"path"`
 }
 
 // GetKind implements Object.

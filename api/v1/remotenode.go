@@ -25,37 +25,37 @@ const (
 // receives copies of persona and calibration files.
 type RemoteNode struct {
 	TypeMeta   `yaml:",inline" json:",inline"`
-	ObjectMeta `yaml:"metadata" json:"metadata"`
-	Spec       RemoteNodeSpec `yaml:"spec" json:"spec"`
-	Status     Status         `yaml:"status,omitempty" json:"status,omitempty"`
+	ObjectMeta `yaml:"metadata" json:"metadata" cbor:"metadata"`
+	Spec       RemoteNodeSpec `yaml:"spec" json:"spec" cbor:"spec"`
+	Status     Status         `yaml:"status,omitempty" json:"status,omitempty" cbor:"status"`
 }
 
 // RemoteNodeSpec says how to reach a node and what it receives.
 type RemoteNodeSpec struct {
 	// Alias is a Host of ~/.ssh/config (so keys, agents, ProxyJump and
 	// Tailscale names work as they do for ssh); or give Host, User, Port.
-	Alias string `yaml:"alias,omitempty" json:"alias,omitempty"`
-	Host  string `yaml:"host,omitempty" json:"host,omitempty"`
-	User  string `yaml:"user,omitempty" json:"user,omitempty"`
-	Port  int    `yaml:"port,omitempty" json:"port,omitempty"`
+	Alias string `yaml:"alias,omitempty" json:"alias,omitempty" cbor:"alias"`
+	Host  string `yaml:"host,omitempty" json:"host,omitempty" cbor:"host"`
+	User  string `yaml:"user,omitempty" json:"user,omitempty" cbor:"user"`
+	Port  int    `yaml:"port,omitempty" json:"port,omitempty" cbor:"port"`
 	// Policy is required (default) or opportunistic.
-	Policy string `yaml:"policy,omitempty" json:"policy,omitempty"`
+	Policy string `yaml:"policy,omitempty" json:"policy,omitempty" cbor:"policy"`
 	// ConnectTimeout in seconds bounds connecting and the SSH handshake
 	// (default 5); a node that hangs costs at most about this long.
-	ConnectTimeout int `yaml:"connectTimeout,omitempty" json:"connectTimeout,omitempty"`
+	ConnectTimeout int `yaml:"connectTimeout,omitempty" json:"connectTimeout,omitempty" cbor:"connectTimeout"`
 	// Home is the remote home the targets are relative to; default the
 	// remote user's $HOME.
-	Home     string   `yaml:"home,omitempty" json:"home,omitempty"`
-	Receives Receives `yaml:"receives,omitempty" json:"receives,omitempty"`
+	Home     string   `yaml:"home,omitempty" json:"home,omitempty" cbor:"home"`
+	Receives Receives `yaml:"receives,omitempty" json:"receives,omitempty" cbor:"receives"`
 }
 
 // Receives is what a node gets.
 type Receives struct {
 	// Personas are agents whose persona files the node gets, or ["*"] for
 	// every agent. PersonaFile.spec.nodes adds to it.
-	Personas []string `yaml:"personas,omitempty" json:"personas,omitempty"`
+	Personas []string `yaml:"personas,omitempty" json:"personas,omitempty" cbor:"personas"`
 	// Calibration: .instance.json and agent-capabilities.yaml.
-	Calibration bool `yaml:"calibration,omitempty" json:"calibration,omitempty"`
+	Calibration bool `yaml:"calibration,omitempty" json:"calibration,omitempty" cbor:"calibration"`
 }
 
 // GetKind implements Object.

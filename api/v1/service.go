@@ -15,35 +15,35 @@ const KindService = "Service"
 // renders into ~/.sanctum/services/<name>.yaml when enabled.
 type Service struct {
 	TypeMeta   `yaml:",inline" json:",inline"`
-	ObjectMeta `yaml:"metadata" json:"metadata"`
-	Spec       ServiceSpec `yaml:"spec" json:"spec"`
-	Status     Status      `yaml:"status,omitempty" json:"status,omitempty"`
+	ObjectMeta `yaml:"metadata" json:"metadata" cbor:"metadata"`
+	Spec       ServiceSpec `yaml:"spec" json:"spec" cbor:"spec"`
+	Status     Status      `yaml:"status,omitempty" json:"status,omitempty" cbor:"status"`
 }
 
 // ServiceSpec is the desired shape of a Service.
 type ServiceSpec struct {
-	DisplayName string   `yaml:"displayName,omitempty" json:"displayName,omitempty"`
-	Host        string   `yaml:"host" json:"host"`                     // mac | vm
-	Type        string   `yaml:"type,omitempty" json:"type,omitempty"` // service (default) | network
-	Provides    []string `yaml:"provides,omitempty" json:"provides,omitempty"`
-	DependsOn   []string `yaml:"dependsOn,omitempty" json:"dependsOn,omitempty"`
-	Port        int      `yaml:"port,omitempty" json:"port,omitempty"`
+	DisplayName string   `yaml:"displayName,omitempty" json:"displayName,omitempty" cbor:"displayName"`
+	Host        string   `yaml:"host" json:"host"`                                 // mac | vm
+	Type        string   `yaml:"type,omitempty" json:"type,omitempty" cbor:"type"` // service (default) | network
+	Provides    []string `yaml:"provides,omitempty" json:"provides,omitempty" cbor:"provides"`
+	DependsOn   []string `yaml:"dependsOn,omitempty" json:"dependsOn,omitempty" cbor:"dependsOn"`
+	Port        int      `yaml:"port,omitempty" json:"port,omitempty" cbor:"port"`
 	// Enabled switches the service on or off directly. Leave it unset and name
 	// an InstanceKey to take both the switch and the default port from
 	// instance.yaml's services.<key>.
-	Enabled     *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
-	InstanceKey string `yaml:"instanceKey,omitempty" json:"instanceKey,omitempty"`
+	Enabled     *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty" cbor:"enabled"`
+	InstanceKey string `yaml:"instanceKey,omitempty" json:"instanceKey,omitempty" cbor:"instanceKey"`
 	// LaunchAgent, when set, is the agent that runs the service; it
 	// compiles into LaunchAgent/<service name>, enabled with the service
 	// and depending on the agents of the service's dependencies.
-	LaunchAgent *LaunchAgentSpec `yaml:"launchAgent,omitempty" json:"launchAgent,omitempty"`
+	LaunchAgent *LaunchAgentSpec `yaml:"launchAgent,omitempty" json:"launchAgent,omitempty" cbor:"launchAgent"`
 	// Wrapper is ~/.sanctum/bin/sanctum-<name>, a symlink to Target.
-	Wrapper *Wrapper `yaml:"wrapper,omitempty" json:"wrapper,omitempty"`
+	Wrapper *Wrapper `yaml:"wrapper,omitempty" json:"wrapper,omitempty" cbor:"wrapper"`
 	// Helpers are scripts shipped in the catalog, installed 0755 under
 	// ~/.sanctum/scripts/ and referenced by absolute path.
-	Helpers     []Helper     `yaml:"helpers,omitempty" json:"helpers,omitempty"`
-	Health      Health       `yaml:"health,omitempty" json:"health,omitempty"`
-	Remediation *Remediation `yaml:"remediation,omitempty" json:"remediation,omitempty"`
+	Helpers     []Helper     `yaml:"helpers,omitempty" json:"helpers,omitempty" cbor:"helpers"`
+	Health      Health       `yaml:"health,omitempty" json:"health,omitempty" cbor:"health"`
+	Remediation *Remediation `yaml:"remediation,omitempty" json:"remediation,omitempty" cbor:"remediation"`
 }
 
 // Wrapper is the symlink that launchd and people run a service through.
@@ -56,14 +56,14 @@ type Helper struct {
 	Name   string `yaml:"name" json:"name"`     // file name under ~/.sanctum/scripts
 	Source string `yaml:"source" json:"source"` // path inside the catalog
 	// Loaded is the source as desired read it.
-	Loaded *LoadedSource `yaml:"-" json:"-"`
+	Loaded *LoadedSource `yaml:"-" json:"-" cbor:"loaded"`
 }
 
 // Health holds the three watchdog probes.
 type Health struct {
-	Startup   *Probe `yaml:"startup,omitempty" json:"startup,omitempty"`
-	Readiness *Probe `yaml:"readiness,omitempty" json:"readiness,omitempty"`
-	Liveness  *Probe `yaml:"liveness,omitempty" json:"liveness,omitempty"`
+	Startup   *Probe `yaml:"startup,omitempty" json:"startup,omitempty" cbor:"startup"`
+	Readiness *Probe `yaml:"readiness,omitempty" json:"readiness,omitempty" cbor:"readiness"`
+	Liveness  *Probe `yaml:"liveness,omitempty" json:"liveness,omitempty" cbor:"liveness"`
 }
 
 // Probe types the watchdog understands.
@@ -77,25 +77,25 @@ const (
 
 // Probe is one health check. Timeout and Interval are seconds.
 type Probe struct {
-	Type         string            `yaml:"type" json:"type"`
-	Port         int               `yaml:"port,omitempty" json:"port,omitempty"`
-	URL          string            `yaml:"url,omitempty" json:"url,omitempty"`
-	ExpectStatus int               `yaml:"expectStatus,omitempty" json:"expectStatus,omitempty"`
-	Headers      map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
-	Command      string            `yaml:"command,omitempty" json:"command,omitempty"`
-	Process      string            `yaml:"process,omitempty" json:"process,omitempty"`
-	Interface    string            `yaml:"interface,omitempty" json:"interface,omitempty"`
-	Timeout      int               `yaml:"timeout,omitempty" json:"timeout,omitempty"`
-	Interval     int               `yaml:"interval,omitempty" json:"interval,omitempty"`
+	Type         string            `yaml:"type" json:"type" cbor:"type"`
+	Port         int               `yaml:"port,omitempty" json:"port,omitempty" cbor:"port"`
+	URL          string            `yaml:"url,omitempty" json:"url,omitempty" cbor:"url"`
+	ExpectStatus int               `yaml:"expectStatus,omitempty" json:"expectStatus,omitempty" cbor:"expectStatus"`
+	Headers      map[string]string `yaml:"headers,omitempty" json:"headers,omitempty" cbor:"headers"`
+	Command      string            `yaml:"command,omitempty" json:"command,omitempty" cbor:"command"`
+	Process      string            `yaml:"process,omitempty" json:"process,omitempty" cbor:"process"`
+	Interface    string            `yaml:"interface,omitempty" json:"interface,omitempty" cbor:"interface"`
+	Timeout      int               `yaml:"timeout,omitempty" json:"timeout,omitempty" cbor:"timeout"`
+	Interval     int               `yaml:"interval,omitempty" json:"interval,omitempty" cbor:"interval"`
 }
 
 // Remediation is what the watchdog does when a service fails.
 type Remediation struct {
-	RestartCommand   string `yaml:"restartCommand,omitempty" json:"restartCommand,omitempty"`
-	ResponsibleAgent string `yaml:"responsibleAgent,omitempty" json:"responsibleAgent,omitempty"`
-	EscalationLevel  int    `yaml:"escalationLevel,omitempty" json:"escalationLevel,omitempty"`
-	MaxRestarts      int    `yaml:"maxRestarts,omitempty" json:"maxRestarts,omitempty"`
-	Cooldown         int    `yaml:"cooldown,omitempty" json:"cooldown,omitempty"`
+	RestartCommand   string `yaml:"restartCommand,omitempty" json:"restartCommand,omitempty" cbor:"restartCommand"`
+	ResponsibleAgent string `yaml:"responsibleAgent,omitempty" json:"responsibleAgent,omitempty" cbor:"responsibleAgent"`
+	EscalationLevel  int    `yaml:"escalationLevel,omitempty" json:"escalationLevel,omitempty" cbor:"escalationLevel"`
+	MaxRestarts      int    `yaml:"maxRestarts,omitempty" json:"maxRestarts,omitempty" cbor:"maxRestarts"`
+	Cooldown         int    `yaml:"cooldown,omitempty" json:"cooldown,omitempty" cbor:"cooldown"`
 }
 
 // GetKind implements Object.

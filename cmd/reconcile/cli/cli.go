@@ -280,20 +280,38 @@ func (a *app) catalogFS() (fs.FS, string, error) {
 }
 
 func (a *app) loadCatalog(ctx context.Context, secrets desired.SecretMode) (*desired.Catalog, error) {
+	cat, _, err := a.loadCatalogCached(ctx, secrets, false)
+	return cat, err
+}
+
+// loadCatalogCached loads the catalog, through the catalog cache in the
+// home's state directory when cached is set; it returns the options, for
+// writing the cache later.
+func (a *app) loadCatalogCached(ctx context.Context, secrets desired.SecretMode, cached bool) (*desired.Catalog, desired.Options, error) {
 	fsys, name, err := a.catalogFS()
 	if err != nil {
-		return nil, err
+		return nil, desired.Options{}, err
 	}
 	home, _, err := a.resolveHome()
 	if err != nil {
-		return nil, err
+		return nil, desired.Options{}, err
 	}
-	cat, err := desired.Load(ctx, desired.Options{FS: fsys, Name: name, Home: home, Secrets: secrets})
+	opts := desired.Options{FS: fsys, Name: name, Home: home, Secrets: secrets}
+	var data []byte
+	if cached {
+		// Read without creating anything: a home that does not exist yet
+		// has no cache.
+		if root, err := os.OpenRoot(home); err == nil {
+			data, _ = root.ReadFile(controllers.CatalogCacheFile)
+			root.Close()
+		}
+	}
+	cat, err := desired.LoadCached(ctx, opts, data, binaryID())
 	if err != nil {
-		return nil, &exitError{ExitError, fmt.Errorf("invalid catalog:\n%w", err)}
+		return nil, opts, &exitError{ExitError, fmt.Errorf("invalid catalog:\n%w", err)}
 	}
 	a.redactor = drift.NewRedactor(cat.SecretValues)
-	return cat, nil
+	return cat, opts, nil
 }
 
 // newRunID names a pass: its time to the microsecond, so that run ids sort

@@ -59,7 +59,7 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	if a.output != "text" && a.output != "json" {
 		return &exitError{ExitError, fmt.Errorf("-o %q: want text or json", a.output)}
 	}
-	cat, err := a.loadCatalog(ctx, desired.ResolveSecrets)
+	cat, catOpts, err := a.loadCatalogCached(ctx, desired.ResolveSecrets, !a.full)
 	if err != nil {
 		return err
 	}
@@ -133,6 +133,16 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 			fmt.Fprintf(a.cfg.Stderr, "reconcile: pruned %d old backup run(s)\n", len(pruned))
 		}
 	}
+	if mode == modeApply && !cat.FromCache {
+		// The next pass over the same catalog starts from what this one
+		// compiled; a catalog that cannot be cached (a source it could not
+		// read) is simply loaded again.
+		if data, err := desired.EncodeCache(cat, catOpts, binaryID()); err == nil {
+			if err := real.WriteFile(controllers.CatalogCacheFile, data, 0o600); err != nil {
+				runErr = multierror.Append(runErr, fmt.Errorf("catalog cache: %w", err))
+			}
+		}
+	}
 	if mode == modeApply {
 		e := controllers.HistoryEntry{RunID: runID, Time: now.UTC(), Mode: "apply", Result: "converged",
 			CatalogDigest: cat.Digest, Changes: cs.Summary().Changes(), Summary: cs.Summary()}
@@ -200,6 +210,7 @@ func (a *app) report(mode controllers.Mode, runID string, now time.Time, home st
 			Nodes: pass.Nodes(), Incomplete: pass.Incomplete,
 		}
 		r.CacheHits, r.FilesRead, r.Rendered = pass.CacheStats()
+		r.CatalogCached = cat.FromCache
 		if mode == modeApply {
 			r.RunID = runID
 		}

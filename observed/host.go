@@ -81,6 +81,12 @@ type Host interface {
 type FileHost struct {
 	home string
 	root *os.Root
+	// beneath, where the kernel can (Linux openat2), opens a file under
+	// HOME in one system call that refuses to leave HOME, rather than one
+	// per path component; anything it does not open plainly goes through
+	// root, which decides.
+	beneath   *os.File
+	beneathFD int
 }
 
 var _ Host = (*FileHost)(nil)
@@ -95,11 +101,18 @@ func NewFileHost(home string) (*FileHost, error) {
 	if err != nil {
 		return nil, fmt.Errorf("home: %w", err)
 	}
-	return &FileHost{home: home, root: root}, nil
+	h := &FileHost{home: home, root: root}
+	h.beneath, h.beneathFD = openBeneathDir(home)
+	return h, nil
 }
 
 // Close releases the root.
-func (h *FileHost) Close() error { return h.root.Close() }
+func (h *FileHost) Close() error {
+	if h.beneath != nil {
+		h.beneath.Close()
+	}
+	return h.root.Close()
+}
 
 // Home implements Host.
 func (h *FileHost) Home() string { return h.home }
@@ -136,9 +149,11 @@ func (h *FileHost) ReadFileUnless(name string, known func(fs.FileInfo) bool) ([]
 	if err != nil {
 		return nil, nil, false, err
 	}
-	f, err := h.root.Open(c)
-	if err != nil {
-		return nil, nil, false, wrap("open", name, err)
+	f := h.openBeneath(c)
+	if f == nil {
+		if f, err = h.root.Open(c); err != nil {
+			return nil, nil, false, wrap("open", name, err)
+		}
 	}
 	defer f.Close()
 	info, err := f.Stat()

@@ -373,7 +373,7 @@ func (p *Pass) commit(ws []*fileWrite) []drift.Change {
 	var at []int
 	for i, w := range ws {
 		if w.replaces {
-			backups = append(backups, observed.FileWrite{Name: p.backupName(w.t.Path), Data: w.old, Perm: 0o600})
+			backups = append(backups, observed.FileWrite{Name: p.backupName(w.t.Path), Data: w.old, Perm: 0o600, New: true})
 			at = append(at, i)
 		}
 	}

@@ -249,9 +249,16 @@ type FileWrite struct {
 	Name string
 	Data []byte
 	Perm fs.FileMode
+	// New says the file must not exist yet (a backup under its run's own
+	// folder): it is created in place, no temporary file and no rename,
+	// and an existing file is an error, never replaced. Until the batch's
+	// sync a crash can leave it short, which is why a batch of backups is
+	// durable before anything they keep is replaced.
+	New bool
 }
 
-// staged is a written temporary file waiting to replace its target.
+// staged is a written temporary file waiting to replace its target (nil
+// file: a New file, already in place).
 type staged struct {
 	file *renameio.PendingFile
 }
@@ -332,6 +339,39 @@ func (h *FileHost) stage(d *dirs, name string, data []byte, perm fs.FileMode) (*
 	return s, nil
 }
 
+// create writes a New file in place: O_EXCL, the bytes, the exact mode,
+// and, where there is no syncfs to come, its own fsync.
+func (h *FileHost) create(d *dirs, name string, data []byte, perm fs.FileMode) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	dir, base := path.Dir(c), path.Base(c)
+	sub, err := d.get(dir)
+	if err != nil {
+		return err
+	}
+	f, err := sub.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return wrap("create", name, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm) // the umask may have taken bits
+	}
+	if err == nil && !haveSyncAll {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = sub.Remove(base)
+		return wrap("write", name, err)
+	}
+	return nil
+}
+
 // WriteFile implements Host: a temporary file, its fsync, and the rename.
 func (h *FileHost) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	d := h.dirs()
@@ -363,6 +403,10 @@ func (h *FileHost) WriteFiles(writes []FileWrite) []error {
 	}()
 	inParallel(len(writes), func(i int) {
 		w := writes[i]
+		if w.New {
+			errs[i] = h.create(d, w.Name, w.Data, w.Perm)
+			return
+		}
 		pending[i], errs[i] = h.stage(d, w.Name, w.Data, w.Perm)
 	})
 	syncErr := h.syncAll()

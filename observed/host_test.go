@@ -686,3 +686,37 @@ func TestDecoratedWriteFiles(t *testing.T) {
 		t.Errorf("home got %v", got)
 	}
 }
+
+// A New file is created in place with its exact mode, and never replaces
+// one that is there.
+func TestFileHostWriteFilesNew(t *testing.T) {
+	h, home := newTestHost(t)
+	writeRaw(t, filepath.Join(home, "b", "taken.txt"), "keep me\n", 0o644)
+	setUmask(t, 0o077)
+	errs := h.WriteFiles([]FileWrite{
+		{Name: "b/r1/x.yaml", Data: []byte("old\n"), Perm: 0o600, New: true},
+		{Name: "b/taken.txt", Data: []byte("never\n"), Perm: 0o600, New: true},
+		{Name: "b/open.txt", Data: []byte("open\n"), Perm: 0o644, New: true},
+	})
+	if errs[0] != nil || errs[2] != nil {
+		t.Fatalf("errors %v", errs)
+	}
+	if !errors.Is(errs[1], fs.ErrExist) {
+		t.Errorf("an existing file: %v, want ErrExist", errs[1])
+	}
+	if got := readRaw(t, filepath.Join(home, "b", "taken.txt")); got != "keep me\n" {
+		t.Errorf("an existing file was replaced: %q", got)
+	}
+	for name, want := range map[string]fs.FileMode{"b/r1/x.yaml": 0o600, "b/open.txt": 0o644} {
+		info, err := os.Stat(filepath.Join(home, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", name, info.Mode().Perm(), want)
+		}
+	}
+	if diff := cmp.Diff([]string{"open.txt", "r1", "taken.txt"}, listDir(t, filepath.Join(home, "b"))); diff != "" {
+		t.Errorf("b/ (-want +got):\n%s", diff)
+	}
+}

@@ -401,7 +401,8 @@ func (h *FileHost) WriteFiles(writes []FileWrite) []error {
 			}
 		}
 	}()
-	inParallel(len(writes), func(i int) {
+	byDir := groupByDir(writes)
+	inParallel(byDir, func(i int) {
 		w := writes[i]
 		if w.New {
 			errs[i] = h.create(d, w.Name, w.Data, w.Perm)
@@ -412,7 +413,7 @@ func (h *FileHost) WriteFiles(writes []FileWrite) []error {
 	syncErr := h.syncAll()
 	// Each rename's own fsync still asks the disk to flush its cache;
 	// issued together, the block layer merges those flushes.
-	inParallel(len(writes), func(i int) {
+	inParallel(byDir, func(i int) {
 		switch s := pending[i]; {
 		case s == nil:
 		case syncErr != nil:
@@ -435,21 +436,43 @@ func (h *FileHost) WriteFiles(writes []FileWrite) []error {
 // they wait on the disk more than on a core.
 const writeWorkers = 8
 
-// inParallel calls f(0..n-1) on up to writeWorkers goroutines.
-func inParallel(n int, f func(i int)) {
-	next := make(chan int)
+// groupByDir gathers the indexes of writes by target directory, in order.
+func groupByDir(writes []FileWrite) [][]int {
+	at := map[string]int{}
+	var groups [][]int
+	for i, w := range writes {
+		dir := path.Dir(path.Clean(w.Name))
+		g, ok := at[dir]
+		if !ok {
+			g = len(groups)
+			at[dir] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
+}
+
+// inParallel calls f for every index of groups: the groups on up to
+// writeWorkers goroutines, the indexes of one group one after the other.
+// A group is one directory: creating and renaming files in one directory
+// take its lock, and parallel callers there only spin on it.
+func inParallel(groups [][]int, f func(i int)) {
+	next := make(chan []int)
 	var wg sync.WaitGroup
-	for range min(writeWorkers, n) {
+	for range min(writeWorkers, len(groups)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				f(i)
+			for g := range next {
+				for _, i := range g {
+					f(i)
+				}
 			}
 		}()
 	}
-	for i := range n {
-		next <- i
+	for _, g := range groups {
+		next <- g
 	}
 	close(next)
 	wg.Wait()

@@ -180,7 +180,7 @@ Every command exits 1 on error (invalid catalog, I/O failure).`,
 	pf.StringVar(&a.catalog, "catalog", "", "catalog directory (default $SANCTUM_CATALOG, else ./sanctum, else "+BuiltinCatalog+")")
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json (graph: dot, mermaid or json)")
 	pf.BoolVar(&a.local, "local", false, "this host only: no SSH to remote nodes")
-	pf.BoolVar(&a.full, "full", false, "read every managed file, ignoring the stat cache")
+	pf.BoolVar(&a.full, "full", false, "ignore the caches of the last apply: load the catalog, render every target, read every managed file")
 	root.SetVersionTemplate("reconcile {{.Version}}\n")
 	root.AddCommand(a.applyCommand(), a.validateCommand(), a.renderCommand(), a.versionCommand(),
 		a.scheduleCommand(), a.historyCommand(), a.adoptCommand(), a.statusCommand(), a.graphCommand(), a.rollbackCommand())

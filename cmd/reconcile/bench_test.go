@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -129,14 +130,32 @@ func timeCmd(t testing.TB, runs int, mk func() *exec.Cmd, wantCode int) measured
 // HOME copy of every target with plain open/read/close on two workers and
 // compare them. It runs as its own process, start-up included.
 func lowerBound(ref, home, list string) int {
-	data, err := os.ReadFile(list)
+	var differ atomic.Int64
+	err := onTwoWorkers(list, func(p string) error {
+		a, errA := os.ReadFile(filepath.Join(ref, p))
+		b, errB := os.ReadFile(filepath.Join(home, p))
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			differ.Add(1)
+		}
+		return nil
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	paths := strings.Split(strings.TrimSpace(string(data)), "\n")
-	var mu sync.Mutex
-	differ := 0
+	fmt.Println(differ.Load())
+	return 0
+}
+
+// onTwoWorkers calls f for every path of a list file on two goroutines and
+// returns the first error.
+func onTwoWorkers(list string, f func(p string) error) error {
+	data, err := os.ReadFile(list)
+	if err != nil {
+		return err
+	}
+	var first error
+	var once sync.Once
 	var wg sync.WaitGroup
 	next := make(chan string, 64)
 	for w := 0; w < 2; w++ {
@@ -144,23 +163,41 @@ func lowerBound(ref, home, list string) int {
 		go func() {
 			defer wg.Done()
 			for p := range next {
-				a, errA := os.ReadFile(filepath.Join(ref, p))
-				b, errB := os.ReadFile(filepath.Join(home, p))
-				if errA != nil || errB != nil || !bytes.Equal(a, b) {
-					mu.Lock()
-					differ++
-					mu.Unlock()
+				if err := f(p); err != nil {
+					once.Do(func() { first = err })
 				}
 			}
 		}()
 	}
-	for _, p := range paths {
+	for _, p := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		next <- p
 	}
 	close(next)
 	wg.Wait()
-	fmt.Println(differ)
-	return 0
+	return first
+}
+
+// boundCmd runs this test binary as one of the bound programs.
+func boundCmd(env string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), env+"=1")
+	return cmd
+}
+
+// driftedCopy copies a converged home and changes one byte in the middle of
+// every managed file; then it syncs, so that the copy's dirty pages are not
+// flushed inside the timings that follow.
+func driftedCopy(t testing.TB, src, dst string, files []string) string {
+	must2(t, exec.Command("cp", "-a", src, dst).Run())
+	for _, f := range files {
+		p := filepath.Join(dst, f)
+		b, err := os.ReadFile(p)
+		must2(t, err)
+		b[len(b)/2] ^= 0x20
+		must2(t, os.WriteFile(p, b, 0o644))
+	}
+	must2(t, exec.Command("sync").Run())
+	return dst
 }
 
 // writeBound is the floor of an apply that keeps what it overwrites: for
@@ -169,61 +206,33 @@ func lowerBound(ref, home, list string) int {
 // temporary file and a rename, on two workers, with no fsync at all. It
 // runs as its own process, start-up included.
 func writeBound(ref, home, backups, list string) int {
-	data, err := os.ReadFile(list)
+	err := onTwoWorkers(list, func(p string) error {
+		want, err := os.ReadFile(filepath.Join(ref, p))
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(home, p)
+		old, err := os.ReadFile(target)
+		if err != nil {
+			return err
+		}
+		b := filepath.Join(backups, p)
+		if err := os.MkdirAll(filepath.Dir(b), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(b, old, 0o600); err != nil {
+			return err
+		}
+		if err := os.WriteFile(target+".tmp", want, 0o644); err != nil {
+			return err
+		}
+		return os.Rename(target+".tmp", target)
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	paths := strings.Split(strings.TrimSpace(string(data)), "\n")
-	var wg sync.WaitGroup
-	var failed sync.Once
-	code := 0
-	fail := func(err error) {
-		failed.Do(func() { fmt.Fprintln(os.Stderr, err); code = 1 })
-	}
-	next := make(chan string, 64)
-	for w := 0; w < 2; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range next {
-				want, err := os.ReadFile(filepath.Join(ref, p))
-				if err != nil {
-					fail(err)
-					continue
-				}
-				target := filepath.Join(home, p)
-				old, err := os.ReadFile(target)
-				if err != nil {
-					fail(err)
-					continue
-				}
-				b := filepath.Join(backups, p)
-				if err := os.MkdirAll(filepath.Dir(b), 0o755); err != nil {
-					fail(err)
-					continue
-				}
-				if err := os.WriteFile(b, old, 0o600); err != nil {
-					fail(err)
-					continue
-				}
-				tmp := target + ".tmp"
-				if err := os.WriteFile(tmp, want, 0o644); err != nil {
-					fail(err)
-					continue
-				}
-				if err := os.Rename(tmp, target); err != nil {
-					fail(err)
-				}
-			}
-		}()
-	}
-	for _, p := range paths {
-		next <- p
-	}
-	close(next)
-	wg.Wait()
-	return code
+	return 0
 }
 
 // TestBenchHarness is make bench: catalogs of 200, 2,000 and 20,000
@@ -300,9 +309,7 @@ func TestBenchHarness(t *testing.T) {
 			return reconcileCmd("--check", "--local", "--home", home, "--catalog", cat)
 		}, 2)
 		lower := timeCmd(t, *benchRuns, func() *exec.Cmd {
-			cmd := exec.Command(os.Args[0], ref, home, list)
-			cmd.Env = append(os.Environ(), "RECONCILE_TEST_LOWER_BOUND=1")
-			return cmd
+			return boundCmd("RECONCILE_TEST_LOWER_BOUND", ref, home, list)
 		}, 0)
 		results[n] = check
 		// apply on a fully drifted home, against its check and against the
@@ -311,36 +318,16 @@ func TestBenchHarness(t *testing.T) {
 		if n == 2000 {
 			var ac, cc, wc []time.Duration
 			for i := 0; i < 3; i++ {
-				drifted := filepath.Join(dir, fmt.Sprintf("drifted%d", i))
-				must2(t, exec.Command("cp", "-a", ref, drifted).Run())
-				for _, f := range files {
-					p := filepath.Join(drifted, f)
-					b, _ := os.ReadFile(p)
-					b[len(b)/2] ^= 0x20
-					_ = os.WriteFile(p, b, 0o644)
-				}
-				// Not the copy's dirty pages: only what reconcile writes is
-				// flushed inside the timings.
-				must2(t, exec.Command("sync").Run())
+				drifted := driftedCopy(t, ref, filepath.Join(dir, fmt.Sprintf("drifted%d", i)), files)
 				cc = append(cc, timeCmd(t, 1, func() *exec.Cmd {
 					return reconcileCmd("--check", "--local", "--home", drifted, "--catalog", cat)
 				}, 2).median)
 				ac = append(ac, timeCmd(t, 1, func() *exec.Cmd {
 					return reconcileCmd("apply", "--local", "--home", drifted, "--catalog", cat)
 				}, 0).median)
-				floor := filepath.Join(dir, fmt.Sprintf("floor%d", i))
-				must2(t, exec.Command("cp", "-a", drifted, floor).Run())
-				for _, f := range files {
-					p := filepath.Join(floor, f)
-					b, _ := os.ReadFile(p)
-					b[len(b)/2] ^= 0x20
-					_ = os.WriteFile(p, b, 0o644)
-				}
-				must2(t, exec.Command("sync").Run())
+				floor := driftedCopy(t, ref, filepath.Join(dir, fmt.Sprintf("floor%d", i)), files)
 				wc = append(wc, timeCmd(t, 1, func() *exec.Cmd {
-					cmd := exec.Command(os.Args[0], ref, floor, filepath.Join(floor, "backups"), list)
-					cmd.Env = append(os.Environ(), "RECONCILE_TEST_WRITE_BOUND=1")
-					return cmd
+					return boundCmd("RECONCILE_TEST_WRITE_BOUND", ref, floor, filepath.Join(floor, "backups"), list)
 				}, 0).median)
 				must2(t, os.RemoveAll(floor))
 			}
@@ -389,9 +376,7 @@ func TestBenchHarness(t *testing.T) {
 			return reconcileCmd("--check", "--full", "--local", "--home", home, "--catalog", cat)
 		}, 0)
 		lower := timeCmd(t, *benchRuns, func() *exec.Cmd {
-			cmd := exec.Command(os.Args[0], ref, home, filepath.Join(dir, "files.txt"))
-			cmd.Env = append(os.Environ(), "RECONCILE_TEST_LOWER_BOUND=1")
-			return cmd
+			return boundCmd("RECONCILE_TEST_LOWER_BOUND", ref, home, filepath.Join(dir, "files.txt"))
 		}, 0)
 		fmt.Printf("%8d %12s %12s %10s %8.2fx\n", len(managedFiles(t, home)), cached.median.Round(100*time.Microsecond),
 			full.median.Round(100*time.Microsecond), lower.median.Round(100*time.Microsecond), float64(cached.median)/float64(lower.median))

@@ -55,26 +55,43 @@ func RenderKey(catalogDigest string, secrets []string, home, binary string) stri
 // false (--full) it is empty too: every target is rendered, and an apply
 // still writes a fresh cache.
 func LoadRenderCache(h observed.Host, key string, trust bool) *RenderCache {
-	c := &RenderCache{key: key, entries: map[string]renderEntry{}}
 	if !trust {
-		return c
+		return &RenderCache{key: key, entries: map[string]renderEntry{}}
 	}
+	return ReadRenderCache(h).For(key)
+}
+
+// ReadRenderCache reads and parses the cache before its key is known (a
+// pass reads it while the catalog loads); For then keeps it only under the
+// right key.
+func ReadRenderCache(h observed.Host) *RenderCache {
 	data, _, err := h.ReadFile(RenderCacheFile)
 	if err != nil {
-		return c
+		return nil
 	}
 	head, rest, _ := bytes.Cut(data, []byte{'\n'})
-	if string(head) != renderCacheHeader+" "+key {
-		return c
+	key, ok := strings.CutPrefix(string(head), renderCacheHeader+" ")
+	if !ok {
+		return nil
 	}
+	c := &RenderCache{key: key, entries: map[string]renderEntry{}}
 	sc := bufio.NewScanner(bytes.NewReader(rest))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), "\t")
 		if len(f) != 3 || len(f[1]) != 64 || (f[2] != "-" && f[2] != "secret") {
-			return &RenderCache{key: key, entries: map[string]renderEntry{}}
+			return nil
 		}
 		c.entries[f[0]] = renderEntry{sha: f[1], secret: f[2] == "secret"}
+	}
+	return c
+}
+
+// For returns the cache if it was written under key, else an empty cache
+// under key (which an apply fills and writes).
+func (c *RenderCache) For(key string) *RenderCache {
+	if c == nil || c.key != key {
+		return &RenderCache{key: key, entries: map[string]renderEntry{}}
 	}
 	return c
 }

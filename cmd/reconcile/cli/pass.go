@@ -59,12 +59,19 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	if a.output != "text" && a.output != "json" {
 		return &exitError{ExitError, fmt.Errorf("-o %q: want text or json", a.output)}
 	}
-	cat, catOpts, err := a.loadCatalogCached(ctx, desired.ResolveSecrets, !a.full)
+	home, explicitHome, err := a.resolveHome()
 	if err != nil {
 		return err
 	}
-	home, explicitHome, err := a.resolveHome()
+	// What the last pass left is read while the catalog loads, by a check
+	// or dry run of a home that exists (an apply reads it under its lock).
+	var pre *prefetched
+	if mode != modeApply {
+		pre = prefetch(home, !a.full)
+	}
+	cat, catOpts, err := a.loadCatalogCached(ctx, desired.ResolveSecrets, !a.full)
 	if err != nil {
+		pre.wait()
 		return err
 	}
 	if mode == modeApply && cat.Instance.Instance.Example && !explicitHome {
@@ -100,7 +107,16 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 		launchd = observed.NewDryRunLaunchd(observed.ReadOnlyLaunchd{Launchd: launchd})
 		remote = observed.NewDryRunRemote(observed.ReadOnlyRemote{Remote: remote})
 	}
-	state, err := controllers.LoadPassState(host)
+	var state *controllers.State
+	var stats, renders = (*controllers.StatCache)(nil), (*controllers.RenderCache)(nil)
+	if p := pre.wait(); p != nil {
+		state, err, stats, renders = p.state, p.err, p.stats, p.renders
+	} else {
+		state, err = controllers.LoadPassState(host)
+		if !a.full {
+			stats, renders = controllers.LoadStatCache(host), controllers.ReadRenderCache(host)
+		}
+	}
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
@@ -111,10 +127,8 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 		pass.Record, pass.RecordHost = true, real
 	}
 	pass.Remote, pass.Local = remote, a.local
-	if !a.full {
-		pass.Cache = controllers.LoadStatCache(host)
-	}
-	pass.Renders = controllers.LoadRenderCache(host, controllers.RenderKey(cat.Digest, cat.SecretValues, home, binaryID()), !a.full)
+	pass.Cache = stats // nil with --full
+	pass.Renders = renders.For(controllers.RenderKey(cat.Digest, cat.SecretValues, home, binaryID()))
 	if a.cfg.Progress {
 		var mu sync.Mutex
 		pass.Progress = func(node, status string) {
@@ -171,6 +185,48 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 		return &exitError{code: ExitDrift}
 	}
 	return nil
+}
+
+// prefetched is what the last pass left, read on its own goroutine.
+type prefetched struct {
+	done    chan struct{}
+	state   *controllers.State
+	err     error
+	stats   *controllers.StatCache
+	renders *controllers.RenderCache
+}
+
+// prefetch starts reading the state and caches of a home that exists,
+// read-only; nil when there is none (the pass reads them itself, later).
+func prefetch(home string, caches bool) *prefetched {
+	if info, err := os.Stat(home); err != nil || !info.IsDir() {
+		return nil
+	}
+	p := &prefetched{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		fh, err := observed.NewFileHost(home)
+		if err != nil {
+			p.err = err
+			return
+		}
+		defer fh.Close()
+		h := observed.ReadOnlyHost{Host: fh}
+		p.state, p.err = controllers.LoadPassState(h)
+		if caches {
+			p.stats, p.renders = controllers.LoadStatCache(h), controllers.ReadRenderCache(h)
+		}
+	}()
+	return p
+}
+
+// wait returns what the prefetch read (nil if none was started).
+func (p *prefetched) wait() *prefetched {
+	if p == nil {
+		return nil
+	}
+	<-p.done
+	return p
 }
 
 // binaryID names this build of reconcile for the render cache: its version

@@ -14,9 +14,14 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
+	"slices"
 	"sort"
+	"sync"
 
 	"github.com/fxamacker/cbor/v2"
+
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
 )
 
 // The catalog cache keeps a compiled catalog, so that a pass over an
@@ -147,7 +152,7 @@ func EncodeCache(cat *Catalog, opts Options, binaryID string) ([]byte, error) {
 		}
 	}
 	key := cacheKey{Binary: binaryID, Name: cat.Name, Home: opts.Home, Mode: opts.Secrets, Account: cat.account, Secrets: cat.secretNames}
-	plain, err := cbor.Marshal(cat)
+	plain, err := encodeCatalog(cat)
 	if err != nil {
 		return nil, err
 	}
@@ -217,11 +222,108 @@ func fromCache(ctx context.Context, opts Options, data []byte, binaryID string) 
 	if err != nil {
 		return nil // another secret: sealed under another key
 	}
-	var cat Catalog
-	if err := cbor.Unmarshal(plain, &cat); err != nil {
+	cat, err := decodeCatalog(plain)
+	if err != nil {
 		return nil
 	}
 	cat.FS, cat.SecretValues, cat.FromCache = opts.FS, r.values, true
 	cat.inputs, cat.secretNames, cat.account = f.Inputs, k.Secrets, k.Account
-	return &cat
+	return cat
+}
+
+// sealedCatalog is what the seal holds: the catalog without its long
+// lists, and those lists in chunks that decode on every core.
+type sealedCatalog struct {
+	Catalog  *Catalog
+	Services [][]byte // CBOR of []*v1.Service, chunk by chunk
+	Agents   [][]byte
+	Personas [][]byte
+}
+
+// trusted decodes what the seal opened: authenticated bytes this program
+// wrote, so their strings need no second UTF-8 check.
+var trusted = func() cbor.DecMode {
+	m, err := cbor.DecOptions{UTF8: cbor.UTF8DecodeInvalid}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
+
+// cacheChunk is how many objects one chunk holds.
+const cacheChunk = 256
+
+func chunked[T any](objs []T) ([][]byte, error) {
+	var out [][]byte
+	for lo := 0; lo < len(objs); lo += cacheChunk {
+		b, err := cbor.Marshal(objs[lo:min(lo+cacheChunk, len(objs))])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func encodeCatalog(cat *Catalog) ([]byte, error) {
+	base := *cat
+	base.Services, base.Agents, base.Personas = nil, nil, nil
+	s := sealedCatalog{Catalog: &base}
+	var err error
+	if s.Services, err = chunked(cat.Services); err != nil {
+		return nil, err
+	}
+	if s.Agents, err = chunked(cat.Agents); err != nil {
+		return nil, err
+	}
+	if s.Personas, err = chunked(cat.Personas); err != nil {
+		return nil, err
+	}
+	return cbor.Marshal(&s)
+}
+
+func decodeCatalog(plain []byte) (*Catalog, error) {
+	var s sealedCatalog
+	if err := trusted.Unmarshal(plain, &s); err != nil {
+		return nil, err
+	}
+	if s.Catalog == nil {
+		return nil, errors.New("no catalog")
+	}
+	services := make([][]*v1.Service, len(s.Services))
+	agents := make([][]*v1.LaunchAgent, len(s.Agents))
+	personas := make([][]*v1.PersonaFile, len(s.Personas))
+	var jobs []func() error
+	for i, b := range s.Services {
+		jobs = append(jobs, func() error { return trusted.Unmarshal(b, &services[i]) })
+	}
+	for i, b := range s.Agents {
+		jobs = append(jobs, func() error { return trusted.Unmarshal(b, &agents[i]) })
+	}
+	for i, b := range s.Personas {
+		jobs = append(jobs, func() error { return trusted.Unmarshal(b, &personas[i]) })
+	}
+	errs := make([]error, len(jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = jobs[i]()
+			}
+		}()
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	cat := s.Catalog
+	cat.Services, cat.Agents, cat.Personas = slices.Concat(services...), slices.Concat(agents...), slices.Concat(personas...)
+	return cat, nil
 }

@@ -218,7 +218,7 @@ func fromCache(ctx context.Context, opts Options, data []byte, binaryID string) 
 	if err != nil || len(f.Nonce) != g.NonceSize() {
 		return nil
 	}
-	plain, err := g.Open(nil, f.Nonce, f.Sealed, []byte(CatalogCacheHeader))
+	plain, err := g.Open(f.Sealed[:0], f.Nonce, f.Sealed, []byte(CatalogCacheHeader)) // in place
 	if err != nil {
 		return nil // another secret: sealed under another key
 	}

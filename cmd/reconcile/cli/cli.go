@@ -73,7 +73,7 @@ func Main(args []string) int {
 	// A pass is short-lived: collect garbage lazily while the heap is small,
 	// and keep it under a soft limit on big catalogs.
 	debug.SetGCPercent(400)
-	debug.SetMemoryLimit(88 << 20)
+	debug.SetMemoryLimit(80 << 20)
 	if p := os.Getenv("RECONCILE_MEMPROFILE"); p != "" {
 		runtime.MemProfileRate = 64 << 10
 		defer func() {

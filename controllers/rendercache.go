@@ -50,20 +50,9 @@ func RenderKey(catalogDigest string, secrets []string, home, binary string) stri
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// LoadRenderCache reads the cache; one written under another key, missing
-// or damaged is an empty cache, so every target is rendered. With trust
-// false (--full) it is empty too: every target is rendered, and an apply
-// still writes a fresh cache.
-func LoadRenderCache(h observed.Host, key string, trust bool) *RenderCache {
-	if !trust {
-		return &RenderCache{key: key, entries: map[string]renderEntry{}}
-	}
-	return ReadRenderCache(h).For(key)
-}
-
 // ReadRenderCache reads and parses the cache before its key is known (a
 // pass reads it while the catalog loads); For then keeps it only under the
-// right key.
+// right key. A missing or damaged cache is nil: every target is rendered.
 func ReadRenderCache(h observed.Host) *RenderCache {
 	data, _, err := h.ReadFile(RenderCacheFile)
 	if err != nil {

@@ -65,7 +65,7 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	}
 	// What the last pass left is read while the catalog loads, by a check
 	// or dry run of a home that exists (an apply reads it under its lock).
-	var pre *prefetched
+	var pre *leftover
 	if mode != modeApply {
 		pre = prefetch(home, !a.full)
 	}
@@ -107,19 +107,14 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 		launchd = observed.NewDryRunLaunchd(observed.ReadOnlyLaunchd{Launchd: launchd})
 		remote = observed.NewDryRunRemote(observed.ReadOnlyRemote{Remote: remote})
 	}
-	var state *controllers.State
-	var stats, renders = (*controllers.StatCache)(nil), (*controllers.RenderCache)(nil)
-	if p := pre.wait(); p != nil {
-		state, err, stats, renders = p.state, p.err, p.stats, p.renders
-	} else {
-		state, err = controllers.LoadPassState(host)
-		if !a.full {
-			stats, renders = controllers.LoadStatCache(host), controllers.ReadRenderCache(host)
-		}
+	last := pre.wait()
+	if last == nil {
+		last = readLeftover(host, !a.full)
 	}
-	if err != nil {
-		return &exitError{ExitError, err}
+	if last.err != nil {
+		return &exitError{ExitError, last.err}
 	}
+	state, stats, renders := last.state, last.stats, last.renders
 	now := a.cfg.Now()
 	runID := newRunID(now)
 	pass := controllers.NewPass(host, launchd, mode, runID, now, cat.SecretValues, state)
@@ -187,8 +182,9 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	return nil
 }
 
-// prefetched is what the last pass left, read on its own goroutine.
-type prefetched struct {
+// leftover is what the last pass left: its state and, unless --full, the
+// stat and render caches.
+type leftover struct {
 	done    chan struct{}
 	state   *controllers.State
 	err     error
@@ -196,13 +192,22 @@ type prefetched struct {
 	renders *controllers.RenderCache
 }
 
-// prefetch starts reading the state and caches of a home that exists,
-// read-only; nil when there is none (the pass reads them itself, later).
-func prefetch(home string, caches bool) *prefetched {
+func readLeftover(h observed.Host, caches bool) *leftover {
+	p := &leftover{}
+	p.state, p.err = controllers.LoadPassState(h)
+	if caches {
+		p.stats, p.renders = controllers.LoadStatCache(h), controllers.ReadRenderCache(h)
+	}
+	return p
+}
+
+// prefetch starts reading what the last pass left in a home that exists,
+// read-only, on its own goroutine; nil when there is no home yet.
+func prefetch(home string, caches bool) *leftover {
 	if info, err := os.Stat(home); err != nil || !info.IsDir() {
 		return nil
 	}
-	p := &prefetched{done: make(chan struct{})}
+	p := &leftover{done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		fh, err := observed.NewFileHost(home)
@@ -211,17 +216,14 @@ func prefetch(home string, caches bool) *prefetched {
 			return
 		}
 		defer fh.Close()
-		h := observed.ReadOnlyHost{Host: fh}
-		p.state, p.err = controllers.LoadPassState(h)
-		if caches {
-			p.stats, p.renders = controllers.LoadStatCache(h), controllers.ReadRenderCache(h)
-		}
+		r := readLeftover(observed.ReadOnlyHost{Host: fh}, caches)
+		p.state, p.err, p.stats, p.renders = r.state, r.err, r.stats, r.renders
 	}()
 	return p
 }
 
-// wait returns what the prefetch read (nil if none was started).
-func (p *prefetched) wait() *prefetched {
+// wait returns what a prefetch read (nil if none was started).
+func (p *leftover) wait() *leftover {
 	if p == nil {
 		return nil
 	}

@@ -410,24 +410,29 @@ func (h *FileHost) WriteFiles(writes []FileWrite) []error {
 		}
 		pending[i], errs[i] = h.stage(d, w.Name, w.Data, w.Perm)
 	})
-	syncErr := h.syncAll()
-	// Each rename's own fsync still asks the disk to flush its cache;
-	// issued together, the block layer merges those flushes.
-	inParallel(byDir, func(i int) {
-		switch s := pending[i]; {
-		case s == nil:
-		case syncErr != nil:
-			errs[i] = wrap("write", writes[i].Name, syncErr)
-		default:
-			errs[i] = wrap("write", writes[i].Name, s.file.CloseAtomicallyReplace())
-		}
-	})
-	if err := h.syncAll(); err != nil {
+	// Nothing is durable when the sync fails: every write of the batch
+	// fails, New files included (they stay, unlisted), and no temporary
+	// file replaces anything.
+	failAll := func(err error) {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = wrap("write", writes[i].Name, err)
 			}
 		}
+	}
+	if err := h.syncAll(); err != nil {
+		failAll(err)
+		return errs
+	}
+	// Each rename's own fsync still asks the disk to flush its cache;
+	// issued together, the block layer merges those flushes.
+	inParallel(byDir, func(i int) {
+		if s := pending[i]; s != nil && errs[i] == nil {
+			errs[i] = wrap("write", writes[i].Name, s.file.CloseAtomicallyReplace())
+		}
+	})
+	if err := h.syncAll(); err != nil {
+		failAll(err)
 	}
 	return errs
 }

@@ -163,7 +163,7 @@ func digest(b []byte) string {
 
 // filesWindow is how many targets Files decides on before it writes what
 // they need in one batch: a batch costs a few file-system syncs, and keeps
-// two open files per write until it is done.
+// a temporary file open per replaced file until it is done.
 const filesWindow = 128
 
 // Files reconciles many file targets with bounded parallelism, rendering

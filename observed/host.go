@@ -257,18 +257,6 @@ type FileWrite struct {
 	New bool
 }
 
-// staged is a written temporary file waiting to replace its target (nil
-// file: a New file, already in place).
-type staged struct {
-	file *renameio.PendingFile
-}
-
-func (s *staged) cleanup() {
-	if s.file != nil {
-		_ = s.file.Cleanup()
-	}
-}
-
 // dirs holds the directories of a batch of writes open, each made and
 // opened once however many files go into it.
 type dirs struct {
@@ -305,18 +293,24 @@ func (d *dirs) close() {
 	}
 }
 
-// stage does what WriteFile does up to the fsync: the checks, the parent
-// directories, and the temporary file next to the target with the bytes.
-func (h *FileHost) stage(d *dirs, name string, data []byte, perm fs.FileMode) (*staged, error) {
+// target cleans a name and returns its directory, made and opened, and its
+// base name there.
+func (d *dirs) target(name string) (*os.Root, string, error) {
 	c, err := clean(name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	sub, err := d.get(path.Dir(c))
+	return sub, path.Base(c), err
+}
+
+// stage does what WriteFile does up to the fsync: the checks, the parent
+// directories, and the temporary file next to the target with the bytes.
+func (h *FileHost) stage(d *dirs, name string, data []byte, perm fs.FileMode) (*renameio.PendingFile, error) {
 	// The target's own directory: renameio makes its temporary file in the
 	// root it is given, so the temp file sits next to the target and a
 	// crash leaves debris nowhere else.
-	dir, base := path.Dir(c), path.Base(c)
-	sub, err := d.get(dir)
+	sub, base, err := d.target(name)
 	if err != nil {
 		return nil, err
 	}
@@ -331,23 +325,17 @@ func (h *FileHost) stage(d *dirs, name string, data []byte, perm fs.FileMode) (*
 	if err != nil {
 		return nil, wrap("write", name, err)
 	}
-	s := &staged{file: f}
 	if _, err := f.Write(data); err != nil {
-		s.cleanup()
+		_ = f.Cleanup()
 		return nil, wrap("write", name, err)
 	}
-	return s, nil
+	return f, nil
 }
 
 // create writes a New file in place: O_EXCL, the bytes, the exact mode,
 // and, where there is no syncfs to come, its own fsync.
 func (h *FileHost) create(d *dirs, name string, data []byte, perm fs.FileMode) error {
-	c, err := clean(name)
-	if err != nil {
-		return err
-	}
-	dir, base := path.Dir(c), path.Base(c)
-	sub, err := d.get(dir)
+	sub, base, err := d.target(name)
 	if err != nil {
 		return err
 	}
@@ -376,12 +364,12 @@ func (h *FileHost) create(d *dirs, name string, data []byte, perm fs.FileMode) e
 func (h *FileHost) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	d := h.dirs()
 	defer d.close()
-	s, err := h.stage(d, name, data, perm)
+	f, err := h.stage(d, name, data, perm)
 	if err != nil {
 		return err
 	}
-	defer s.cleanup()
-	return wrap("write", name, s.file.CloseAtomicallyReplace())
+	defer f.Cleanup()
+	return wrap("write", name, f.CloseAtomicallyReplace())
 }
 
 // WriteFiles implements Host. Every temporary file is written first; then
@@ -391,13 +379,13 @@ func (h *FileHost) WriteFile(name string, data []byte, perm fs.FileMode) error {
 // Mac), each file's own fsync does the work, as WriteFile's does.
 func (h *FileHost) WriteFiles(writes []FileWrite) []error {
 	errs := make([]error, len(writes))
-	pending := make([]*staged, len(writes))
+	pending := make([]*renameio.PendingFile, len(writes))
 	d := h.dirs()
 	defer d.close()
 	defer func() {
-		for _, s := range pending {
-			if s != nil {
-				s.cleanup()
+		for _, f := range pending {
+			if f != nil {
+				_ = f.Cleanup() // a no-op once it replaced its target
 			}
 		}
 	}()
@@ -427,8 +415,8 @@ func (h *FileHost) WriteFiles(writes []FileWrite) []error {
 	// Each rename's own fsync still asks the disk to flush its cache;
 	// issued together, the block layer merges those flushes.
 	inParallel(byDir, func(i int) {
-		if s := pending[i]; s != nil && errs[i] == nil {
-			errs[i] = wrap("write", writes[i].Name, s.file.CloseAtomicallyReplace())
+		if f := pending[i]; f != nil && errs[i] == nil {
+			errs[i] = wrap("write", writes[i].Name, f.CloseAtomicallyReplace())
 		}
 	})
 	if err := h.syncAll(); err != nil {

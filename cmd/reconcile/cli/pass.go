@@ -231,10 +231,11 @@ func (p *leftover) wait() *leftover {
 	return p
 }
 
-// binaryID names this build of reconcile for the render cache: its version
-// and the executable file's identity, so that a rebuilt binary (whose
-// renders may differ) never trusts the renders of the one before.
-func binaryID() string {
+// binaryID names this build of reconcile for the render and catalog
+// caches, once per process: its version and the executable file's
+// identity, so that a rebuilt binary (whose renders may differ) never
+// trusts what the one before compiled.
+var binaryID = sync.OnceValue(func() string {
 	id := version()
 	exe, err := os.Executable()
 	if err != nil {
@@ -246,7 +247,7 @@ func binaryID() string {
 	}
 	key, _ := observed.KeyOf(info)
 	return fmt.Sprintf("%s %s %d %d %d %d", id, exe, info.Size(), info.ModTime().UnixNano(), key.Ino, key.CtimeNs)
-}
+})
 
 // skipScheduled is the scheduled pass that found another pass running: it
 // leaves a history entry, says so in one line, and succeeds.

@@ -92,11 +92,18 @@ type FileHost struct {
 var _ Host = (*FileHost)(nil)
 
 // NewFileHost opens HOME, creating it if it does not exist yet (a fresh
-// disposable home).
+// disposable home): what apply does.
 func NewFileHost(home string) (*FileHost, error) {
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return nil, fmt.Errorf("home: %w", err)
 	}
+	return OpenFileHost(home)
+}
+
+// OpenFileHost opens a HOME that exists and creates nothing: what every
+// read-only command does. A missing HOME gives an error that matches
+// fs.ErrNotExist (such a command then reads it as AbsentHome).
+func OpenFileHost(home string) (*FileHost, error) {
 	root, err := os.OpenRoot(home)
 	if err != nil {
 		return nil, fmt.Errorf("home: %w", err)

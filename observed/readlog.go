@@ -490,8 +490,8 @@ func Reread(ctx context.Context, reads []Read, h Host, l Launchd, r Remote, node
 			nodeNow[name] = "unknown-node"
 			continue
 		}
+		// The connection stays up for the pass that follows, which ends it.
 		res, err := r.Digests(ctx, n, ps)
-		r.Disconnect(n)
 		nodeNow[name], answers[name] = nodeDigest(err), res
 	}
 	var moved []Moved

@@ -224,7 +224,6 @@ func (f *fakeRemote) Digests(_ context.Context, n RemoteNode, paths []string) (m
 	}
 	return out, nil
 }
-func (f *fakeRemote) Disconnect(RemoteNode) {}
 
 func TestRecordingRemote(t *testing.T) {
 	ctx := context.Background()

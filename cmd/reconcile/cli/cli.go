@@ -183,7 +183,8 @@ Every command exits 1 on error (invalid catalog, I/O failure).`,
 	pf.BoolVar(&a.full, "full", false, "ignore the caches of the last apply: load the catalog, render every target, read every managed file")
 	root.SetVersionTemplate("reconcile {{.Version}}\n")
 	root.AddCommand(a.applyCommand(), a.validateCommand(), a.renderCommand(), a.versionCommand(),
-		a.scheduleCommand(), a.historyCommand(), a.adoptCommand(), a.statusCommand(), a.graphCommand(), a.rollbackCommand())
+		a.scheduleCommand(), a.historyCommand(), a.adoptCommand(), a.statusCommand(), a.graphCommand(), a.rollbackCommand(),
+		a.planCommand()) // plan.go: saved plans
 	return root
 }
 

@@ -26,22 +26,28 @@ const (
 
 type passOptions struct {
 	lockTimeout time.Duration
-	scheduled   bool // the launchd pass: never waits, quiet unless something happened
-	record      bool // --check --record: the audit pass writes its ledgers
+	scheduled   bool      // the launchd pass: never waits, quiet unless something happened
+	record      bool      // --check --record: the audit pass writes its ledgers
+	plan        *planHook // plan --out FILE, apply FILE (plan.go)
 }
 
 func (a *app) applyCommand() *cobra.Command {
 	var o passOptions
 	cmd := &cobra.Command{
-		Use:   "apply",
+		Use:   "apply [FILE]",
 		Short: "Converge the host to the catalog, back up what is replaced, record the pass",
 		Long: `apply converges the host: it writes what differs (after backing up what was
 there under ~/.sanctum/state/backups/<run-id>/), removes what it created earlier
 and the catalog no longer wants, and records the pass and its inventory in
 ~/.sanctum/state/reconcile.json. It holds ~/.sanctum/state/reconcile.lock while
-it runs. The shipped example catalog is applied only to a home named with --home.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+it runs. The shipped example catalog is applied only to a home named with --home.
+With FILE (from reconcile plan --out FILE) it applies exactly that plan, or
+refuses when anything the plan read has changed since.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 { // a saved plan (plan.go)
+				return a.applyPlan(cmd.Context(), args[0], o)
+			}
 			if o.scheduled {
 				o.lockTimeout = 0
 			}
@@ -115,6 +121,11 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 		return &exitError{ExitError, last.err}
 	}
 	state, stats, renders := last.state, last.stats, last.renders
+	if o.plan != nil { // saved plans (plan.go): record the reads, or check them under the lock
+		if host, launchd, remote, err = o.plan.observe(ctx, host, launchd, remote, state, cat); err != nil {
+			return err
+		}
+	}
 	now := a.cfg.Now()
 	runID := newRunID(now)
 	pass := controllers.NewPass(host, launchd, mode, runID, now, cat.SecretValues, state)
@@ -169,6 +180,11 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	if !quiet {
 		if err := a.report(mode, runID, now, home, cat, cs, runErr, pass); err != nil {
 			return &exitError{ExitError, err}
+		}
+	}
+	if o.plan != nil { // saved plans (plan.go): save the plan, or check apply followed it
+		if err := o.plan.done(a, mode, runID, now, home, cat, cs, runErr, pass); err != nil {
+			return err
 		}
 	}
 	switch {

@@ -162,11 +162,13 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 		l.compileAgents()
 		l.validateAgents()
 		l.validateNodes()
+		l.loadSources()
+		l.validateSources()
+		l.validateRuntime()
 	}
 	if len(l.errs) > 0 {
 		return nil, l.combined()
 	}
-	l.loadPersonaSources()
 	l.compileCalibration(capabilities)
 	if len(l.errs) > 0 {
 		return nil, l.combined()
@@ -717,42 +719,6 @@ func sortedServices(in []*v1.Service) []*v1.Service {
 	out := append([]*v1.Service(nil), in...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
-}
-
-// loadPersonaSources reads the persona and helper sources that live in the
-// catalog. A missing one is an error of that object only, reported by its
-// controller.
-func (l *loader) loadPersonaSources() {
-	for _, s := range l.cat.Services {
-		for i := range s.Spec.Helpers {
-			h := &s.Spec.Helpers[i]
-			name := path.Clean(h.Source)
-			data, err := fs.ReadFile(l.opts.FS, name)
-			if err == nil {
-				fmt.Fprintf(l.digest, "%s\x00%d\x00", name, len(data))
-				l.digest.Write(data)
-			}
-			l.in.file(name, data, err)
-			h.Loaded = &v1.LoadedSource{Content: data, Err: err}
-		}
-	}
-	for _, pf := range l.cat.Personas {
-		dir := pf.Spec.Source.Catalog
-		if dir == "" {
-			continue
-		}
-		pf.Spec.Loaded = make(map[string]v1.LoadedSource)
-		for _, f := range pf.FileNames() {
-			name := path.Join(path.Clean(dir), f)
-			data, err := fs.ReadFile(l.opts.FS, name)
-			if err == nil {
-				fmt.Fprintf(l.digest, "%s\x00%d\x00", name, len(data))
-				l.digest.Write(data)
-			}
-			l.in.file(name, data, err)
-			pf.Spec.Loaded[f] = v1.LoadedSource{Content: data, Err: err}
-		}
-	}
 }
 
 // compileCalibration derives the calibration files from the catalog.

@@ -62,15 +62,19 @@ type posIndex struct {
 
 // indexDepth is how deep posIndex looks: deep enough for every path the
 // cross-object checks report.
-const indexDepth = 3
+const indexDepth = 4
 
 // indexed are the fields whose positions the cross-object checks report
-// (list items under them are kept too): nothing else is worth the memory.
+// (list items under them are kept too; * stands for any list index):
+// nothing else is worth the memory.
 var indexed = func() map[string]bool {
 	m := map[string]bool{}
 	for _, p := range []string{"metadata", "metadata.name", "spec", "spec.port", "spec.instanceKey", "spec.dependsOn",
 		"spec.launchAgent", "spec.launchAgent.label", "spec.launchAgent.fileName", "spec.label", "spec.fileName",
-		"spec.nodes", "spec.receives", "spec.receives.personas"} {
+		"spec.nodes", "spec.receives", "spec.receives.personas",
+		"spec.programArguments", "spec.launchAgent.programArguments", "spec.wrapper", "spec.wrapper.target",
+		"spec.helpers", "spec.helpers.*.name", "spec.helpers.*.source",
+		"spec.source", "spec.source.catalog", "spec.files", "spec.allowSecrets"} {
 		m["\x00"+strings.ReplaceAll(p, ".", "\x00")] = true
 	}
 	return m
@@ -82,34 +86,36 @@ func indexPositions(doc *yaml.Node) *posIndex {
 		n = n.Content[0]
 	}
 	x := &posIndex{line: n.Line, col: n.Column, at: make(map[string][2]int)}
-	var walk func(n *yaml.Node, key string, depth int)
-	walk = func(n *yaml.Node, key string, depth int) {
+	// key is the path with list indexes, pattern the same with * for them.
+	var walk func(n *yaml.Node, key, pattern string, depth int)
+	walk = func(n *yaml.Node, key, pattern string, depth int) {
 		if depth == 0 {
 			return
 		}
 		switch n.Kind {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := key + "\x00" + n.Content[i].Value
-				if !indexed[k] {
+				p := pattern + "\x00" + n.Content[i].Value
+				if !indexed[p] {
 					continue
 				}
 				next, at := child(n, n.Content[i].Value)
 				if next == nil {
 					continue
 				}
+				k := key + "\x00" + n.Content[i].Value
 				x.at[k] = [2]int{at.Line, at.Column}
-				walk(next, k, depth-1)
+				walk(next, k, p, depth-1)
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
 				k := key + "\x00" + strconv.Itoa(i)
 				x.at[k] = [2]int{c.Line, c.Column}
-				walk(c, k, depth-1)
+				walk(c, k, pattern+"\x00*", depth-1)
 			}
 		}
 	}
-	walk(n, "", indexDepth)
+	walk(n, "", "", indexDepth)
 	return x
 }
 

@@ -46,6 +46,12 @@ type ServiceSpec struct {
 	Remediation *Remediation `yaml:"remediation,omitempty" json:"remediation,omitempty" cbor:"remediation"`
 }
 
+// Where a service's wrapper and helpers are installed, relative to HOME.
+const (
+	WrapperDir = ".sanctum/bin"
+	HelperDir  = ".sanctum/scripts"
+)
+
 // Wrapper is the symlink that launchd and people run a service through.
 type Wrapper struct {
 	Target string `yaml:"target" json:"target"` // absolute
@@ -114,6 +120,13 @@ func (s *Service) AgentLabel() string {
 	}
 	return ""
 }
+
+// WrapperPath is the HOME-relative path of the service's wrapper,
+// .sanctum/bin/sanctum-<name>, whether or not it has one.
+func (s *Service) WrapperPath() string { return path.Join(WrapperDir, "sanctum-"+s.Name) }
+
+// Path is the HOME-relative path the helper is installed at.
+func (h *Helper) Path() string { return path.Join(HelperDir, h.Name) }
 
 // IsEnabled reports the resolved switch; desired resolves InstanceKey into
 // Enabled before controllers see the object.

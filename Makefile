@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/reconcile
 CATALOG := sanctum
 
-.PHONY: build test lint demo render-check fuzz bench clean
+.PHONY: build deps test lint cross demo render-check fuzz bench clean
 
 # Fuzz targets, package:name; each runs FUZZTIME (make test: a short fixed
 # time; make fuzz FUZZTIME=5m for a long run).
@@ -14,9 +14,44 @@ FUZZTIME ?= 3s
 build:
 	$(GO) build -o $(BIN) ./cmd/reconcile
 
-# The whole suite: formatting and vet, unit tests, testscript suites, and
-# every fuzz target for a short fixed time.
-test: lint
+# What the suites need, as tool:Debian-package (a path for a file that is
+# not on PATH): OpenSSH's server and client (the RemoteNode suites start a
+# real sshd on 127.0.0.1), Graphviz (graph -o dot must render with dot),
+# procps (pgrep, process probes), python3 (an independent plist parser),
+# coreutils' readlink, and on Linux systemd (suites run a real
+# systemd --user). The one list: .ci/run calls make deps too.
+DEPS := /usr/sbin/sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client \
+	dot:graphviz pgrep:procps python3:python3 readlink:coreutils
+ifeq ($(shell uname -s),Linux)
+DEPS += /lib/systemd/systemd:systemd
+endif
+
+# Installs what is missing from DEPS with apt-get (through sudo when not
+# root); does nothing, and asks apt nothing, when everything is there. As
+# root on Linux it also makes /run/systemd/system, which systemd --user
+# takes as the sign that systemd manages the machine (a container lacks it).
+deps:
+	@set -e; need=; missing=; \
+	for d in $(DEPS); do \
+	  tool=$${d%%:*}; pkg=$${d#*:}; \
+	  case $$tool in /*) [ -x "$$tool" ] && continue ;; *) command -v "$$tool" >/dev/null 2>&1 && continue ;; esac; \
+	  missing="$$missing $$tool"; \
+	  case " $$need " in *" $$pkg "*) ;; *) need="$$need $$pkg" ;; esac; \
+	done; \
+	sudo=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo=sudo; fi; \
+	if [ -n "$$need" ]; then \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "make deps: missing$$missing; install them (Debian packages:$$need)" >&2; exit 1; \
+	  fi; \
+	  echo "make deps: installing$$need"; \
+	  $$sudo apt-get -o DPkg::Lock::Timeout=300 update -qq; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq $$need >/dev/null; \
+	fi; \
+	if [ "$$(uname -s)" = Linux ] && [ "$$(id -u)" = 0 ] && [ ! -d /run/systemd/system ]; then mkdir -p /run/systemd/system; fi
+
+# The whole suite: deps, formatting and vet, the darwin build, unit tests,
+# testscript suites, and every fuzz target for a short fixed time.
+test: deps lint cross
 	$(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
@@ -31,6 +66,15 @@ lint:
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+# The users' machines are Macs: build and vet for darwin on both
+# architectures, so that a Linux CI catches what only a Mac would.
+cross:
+	@set -e; for arch in arm64 amd64; do \
+	  echo "GOOS=darwin GOARCH=$$arch: go build, go vet"; \
+	  GOOS=darwin GOARCH=$$arch $(GO) build ./...; \
+	  GOOS=darwin GOARCH=$$arch $(GO) vet ./...; \
+	done
 
 # The checked-in manifests under sanctum/services are what the catalog renders.
 render-check: build

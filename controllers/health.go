@@ -90,39 +90,30 @@ func CheckHealth(ctx context.Context, cat *desired.Catalog, prober observed.Prob
 	}
 	results := make(map[string]*ServiceHealth, len(byName))
 	var mu sync.Mutex
-	sem := make(chan struct{}, MaxParallelProbes)
 	vmHost := cat.Instance.Network.VMIP
 	for lv := 0; lv <= maxDepth; lv++ {
-		var wg sync.WaitGroup
-		for _, name := range levels[lv] {
-			s := byName[name]
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				h := &ServiceHealth{Name: s.Name, Host: s.Spec.Host}
-				kind, p := probeOf(s)
-				if p == nil {
-					h.State = HealthUnprobed
-				} else {
-					host := "127.0.0.1"
-					if s.Spec.Host == "vm" && vmHost != "" {
-						host = vmHost
-					}
-					r := prober.Probe(ctx, p, host)
-					h.Probe, h.Detail, h.Seconds = kind, r.Detail, r.Duration.Round(time.Millisecond).Seconds()
-					h.State = HealthHealthy
-					if !r.OK {
-						h.State = HealthDown
-					}
+		observed.ForEach(MaxParallelProbes, len(levels[lv]), func(i int) {
+			s := byName[levels[lv][i]]
+			h := &ServiceHealth{Name: s.Name, Host: s.Spec.Host}
+			kind, p := probeOf(s)
+			if p == nil {
+				h.State = HealthUnprobed
+			} else {
+				host := "127.0.0.1"
+				if s.Spec.Host == "vm" && vmHost != "" {
+					host = vmHost
 				}
-				mu.Lock()
-				results[s.Name] = h
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
+				r := prober.Probe(ctx, p, host)
+				h.Probe, h.Detail, h.Seconds = kind, r.Detail, r.Duration.Round(time.Millisecond).Seconds()
+				h.State = HealthHealthy
+				if !r.OK {
+					h.State = HealthDown
+				}
+			}
+			mu.Lock()
+			results[s.Name] = h
+			mu.Unlock()
+		})
 	}
 	rep := &HealthReport{RootCauses: []string{}, Casualties: []string{}}
 	for _, name := range g.Order() {

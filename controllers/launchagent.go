@@ -251,16 +251,13 @@ func (p *Pass) agentRuntime(ctx context.Context, a *v1.LaunchAgent, t FileTarget
 			p.recordAgent(rec)
 			return c
 		}
-		if err := observed.BootoutAndWait(ctx, p.Launchd, t.Launchd, p.Reload); err != nil {
-			return p.keepAgent(p.fail(c, err), a)
-		}
 		steps = append(steps, reason+": reload")
 		c.Action = drift.Configured
 	} else {
 		steps = append(steps, "not loaded: bootstrap")
 		c.Action = drift.Created
 	}
-	tries, err := observed.BootstrapWithRetry(ctx, p.Launchd, domain, plistAbs, p.Reload)
+	tries, err := observed.Reload(ctx, p.Launchd, t.Launchd, domain, plistAbs, p.Reload)
 	if tries > 1 {
 		steps = append(steps, fmt.Sprintf("bootstrap took %d tries", tries))
 	}
@@ -341,15 +338,12 @@ func (p *Pass) retire(ctx context.Context, a *v1.LaunchAgent) drift.Change {
 	p.mu.Unlock()
 	var steps []string
 	if err := p.Launchd.Available(); err == nil {
-		_, err := p.Launchd.Print(ctx, target)
-		switch {
-		case err == nil:
-			if err := observed.BootoutAndWait(ctx, p.Launchd, target, p.Reload); err != nil {
-				return p.fail(c, err)
-			}
-			steps = append(steps, "retired: booted out")
-		case !errors.Is(err, observed.ErrNotLoaded):
+		was, err := observed.Unload(ctx, p.Launchd, target, p.Reload)
+		if err != nil {
 			return p.fail(c, err)
+		}
+		if was {
+			steps = append(steps, "retired: booted out")
 		}
 	}
 	data, info, err := p.Host.ReadFile(rel)
@@ -365,8 +359,9 @@ func (p *Pass) retire(ctx context.Context, a *v1.LaunchAgent) drift.Change {
 		if err := p.Host.Remove(rel); err != nil {
 			return p.fail(c, err)
 		}
-		if p.Mode == ModeApply {
-			c.Backup = backup
+		c.Backup = backup
+		if p.Diffs {
+			c.Diff = drift.DeletedDiff(rel, data)
 		}
 		steps = append(steps, "retired: plist moved to backups")
 	}

@@ -69,26 +69,33 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 
 	var result *multierror.Error
 	for _, c := range cs.Failed() {
-		result = multierror.Append(result, fmt.Errorf("%s: %s", c.ID(), c.Error))
-	}
-	if p.Mode == ModeApply {
-		if err := p.Host.MkdirAll(StateDir, 0o700); err != nil {
-			return cs, multierror.Append(result, fmt.Errorf("state: %w", err))
-		}
-		if err := p.writeBackupIndex(); err != nil {
-			result = multierror.Append(result, fmt.Errorf("backup index: %w", err))
-		}
-		if err := writeJSON(p.Host, StateFile, p.record(cat.Digest, cs), 0o600); err != nil {
-			result = multierror.Append(result, fmt.Errorf("state: %w", err))
-		}
-		if err := p.saveStatCache(time.Now()); err != nil {
-			result = multierror.Append(result, fmt.Errorf("stat cache: %w", err))
-		}
-		if err := p.saveRenderCache(); err != nil {
-			result = multierror.Append(result, fmt.Errorf("render cache: %w", err))
-		}
+		result = multierror.Append(result, c.Failure())
 	}
 	return cs, result.ErrorOrNil()
+}
+
+// Save records what a pass that converged the host leaves for the next
+// one: the run's backup index, the state (inventory, agents, nodes) and
+// the caches. The session of a writing command calls it; a plan has
+// nothing to leave.
+func (p *Pass) Save(catalogDigest string, cs *drift.ChangeSet) error {
+	var result *multierror.Error
+	if err := p.Host.MkdirAll(StateDir, 0o700); err != nil {
+		return multierror.Append(result, fmt.Errorf("state: %w", err))
+	}
+	if err := p.writeBackupIndex(); err != nil {
+		result = multierror.Append(result, fmt.Errorf("backup index: %w", err))
+	}
+	if err := writeJSON(p.Host, StateFile, p.record(catalogDigest, cs), 0o600); err != nil {
+		result = multierror.Append(result, fmt.Errorf("state: %w", err))
+	}
+	if err := p.saveStatCache(time.Now()); err != nil {
+		result = multierror.Append(result, fmt.Errorf("stat cache: %w", err))
+	}
+	if err := p.saveRenderCache(); err != nil {
+		result = multierror.Append(result, fmt.Errorf("render cache: %w", err))
+	}
+	return result.ErrorOrNil()
 }
 
 // pruneLink removes a symlink reconcile made, while it still points where
@@ -111,9 +118,9 @@ func (p *Pass) pruneLink(e InventoryEntry, c drift.Change) drift.Change {
 	if err := p.Host.Remove(e.Path); err != nil {
 		return p.fail(c, err)
 	}
-	c.Action, c.Reason = drift.Deleted, "no longer in the catalog"
-	if p.Mode == ModeApply {
-		c.Backup = backup
+	c.Action, c.Reason, c.Backup = drift.Deleted, "no longer in the catalog", backup
+	if p.Diffs {
+		c.Diff = drift.LinkDiff(e.Path, cur, "")
 	}
 	return c
 }
@@ -123,14 +130,8 @@ func (p *Pass) unload(ctx context.Context, target string) error {
 	if p.Launchd == nil || p.Launchd.Available() != nil {
 		return nil
 	}
-	_, err := p.Launchd.Print(ctx, target)
-	switch {
-	case errors.Is(err, observed.ErrNotLoaded):
-		return nil
-	case err != nil:
-		return err
-	}
-	return observed.BootoutAndWait(ctx, p.Launchd, target, p.Reload)
+	_, err := observed.Unload(ctx, p.Launchd, target, p.Reload)
+	return err
 }
 
 // supersede drops "skipped" entries of objects the prune acted on, and gives
@@ -206,10 +207,9 @@ func (p *Pass) prune(ctx context.Context) []drift.Change {
 			out = append(out, p.fail(c, err))
 			continue
 		}
-		c.Action = drift.Deleted
-		c.Reason = "no longer in the catalog"
-		if p.Mode == ModeApply {
-			c.Backup = backup
+		c.Action, c.Reason, c.Backup = drift.Deleted, "no longer in the catalog", backup
+		if p.Diffs {
+			c.Diff = drift.DeletedDiff(path, data)
 		}
 		out = append(out, c)
 	}

@@ -50,10 +50,9 @@ type Pass struct {
 	Now   time.Time
 	// Diffs asks for unified diffs of changed content (dry-run, apply).
 	Diffs bool
-	// Record asks a --check pass to write the audit ledgers anyway, through
-	// RecordHost (the undecorated host); nothing else is written.
-	Record     bool
-	RecordHost observed.Host
+	// Ledgers is where the audit ledgers go (apply: Host; --check --record:
+	// a door to exactly the ledger files); nil writes none.
+	Ledgers observed.Host
 	// Launchd is launchd, behind the same decorator as Host; Reload bounds
 	// its waits.
 	Launchd observed.Launchd
@@ -177,22 +176,9 @@ func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 	for lo := 0; lo < len(targets); lo += filesWindow {
 		hi := min(lo+filesWindow, len(targets))
 		writes := make([]*fileWrite, hi-lo)
-		next := make(chan int)
-		var wg sync.WaitGroup
-		for range min(workers, hi-lo) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					out[i], writes[i-lo] = p.file(ctx, &targets[i])
-				}
-			}()
-		}
-		for i := lo; i < hi; i++ {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
+		observed.ForEach(workers, hi-lo, func(j int) {
+			out[lo+j], writes[j] = p.file(ctx, &targets[lo+j])
+		})
 		var batch []*fileWrite
 		var at []int
 		for j, w := range writes {
@@ -352,7 +338,7 @@ func (p *Pass) file(ctx context.Context, t *FileTarget) (drift.Change, *fileWrit
 func (p *Pass) settled(t *FileTarget, info fs.FileInfo, secret bool) {
 	if info != nil {
 		p.recordStat(t.Path, info, t.SHA256)
-	} else if p.Mode == ModeApply {
+	} else {
 		if info, err := p.Host.Stat(t.Path); err == nil {
 			p.recordStat(t.Path, info, t.SHA256)
 		}
@@ -405,15 +391,15 @@ func (p *Pass) commit(ws []*fileWrite) []drift.Change {
 			continue
 		}
 		if w.replaces {
-			c.Action, c.Reason = drift.Configured, "content differs"
-			if p.Mode == ModeApply {
-				c.Backup = p.backupName(w.t.Path)
-			}
+			c.Action, c.Reason, c.Backup = drift.Configured, "content differs", p.backupName(w.t.Path)
 			if p.Diffs {
 				c.Diff = drift.Diff(w.t.Path, w.old, w.t.Content)
 			}
 		} else {
 			c.Action = drift.Created
+			if p.Diffs {
+				c.Diff = drift.CreatedDiff(w.t.Path, w.t.Content)
+			}
 		}
 		p.settled(w.t, nil, w.secret)
 		out[i] = c
@@ -468,14 +454,14 @@ func (p *Pass) Link(ctx context.Context, t LinkTarget) drift.Change {
 		return p.fail(c, err)
 	}
 	info, err := p.Host.Lstat(t.Path)
+	var cur string // where the link pointed, if it was one
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		c.Action = drift.Created
 	case err != nil:
 		return p.fail(c, err)
 	case info.Mode()&fs.ModeSymlink != 0:
-		cur, err := p.Host.Readlink(t.Path)
-		if err != nil {
+		if cur, err = p.Host.Readlink(t.Path); err != nil {
 			return p.fail(c, err)
 		}
 		if cur == t.Target {
@@ -483,9 +469,11 @@ func (p *Pass) Link(ctx context.Context, t LinkTarget) drift.Change {
 			break
 		}
 		c.Action, c.Reason = drift.Configured, "points to "+cur+", want "+t.Target
-		if _, err := p.backupLink(t.Kind, t.Name, t.Path, cur, "overwritten"); err != nil {
+		backup, err := p.backupLink(t.Kind, t.Name, t.Path, cur, "overwritten")
+		if err != nil {
 			return p.fail(c, err)
 		}
+		c.Backup = backup
 	case info.Mode().IsRegular():
 		data, _, err := p.Host.ReadFile(t.Path)
 		if err != nil {
@@ -498,14 +486,17 @@ func (p *Pass) Link(ctx context.Context, t LinkTarget) drift.Change {
 		if err := p.Host.Remove(t.Path); err != nil {
 			return p.fail(c, err)
 		}
-		c.Action, c.Reason = drift.Configured, "a regular file, want a symlink to "+t.Target
-		if p.Mode == ModeApply {
-			c.Backup = backup
+		c.Action, c.Reason, c.Backup = drift.Configured, "a regular file, want a symlink to "+t.Target, backup
+		if p.Diffs {
+			c.Diff = drift.Diff(t.Path, data, []byte("-> "+t.Target+"\n"))
 		}
 	default:
 		return p.fail(c, fmt.Errorf("%s is a directory; want a symlink to %s", t.Path, t.Target))
 	}
 	if c.Action != drift.Unchanged {
+		if p.Diffs && c.Diff == "" {
+			c.Diff = drift.LinkDiff(t.Path, cur, t.Target)
+		}
 		if err := p.Host.Symlink(t.Target, t.Path); err != nil {
 			return p.fail(c, err)
 		}
@@ -540,7 +531,7 @@ func (p *Pass) ObservedDigest(path string) string {
 // later pass still knows about it.
 func (p *Pass) fail(c drift.Change, err error) drift.Change {
 	c.Action = drift.Failed
-	c.Error = err.Error()
+	c.Error, c.Err = err.Error(), err
 	p.mu.Lock()
 	if c.Path != "" {
 		// Still wanted: a failure must never read as "no longer in the

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/go-multierror"
 
 	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
@@ -117,7 +118,7 @@ func TestPassFile(t *testing.T) {
 			name:     "created",
 			mode:     ModeApply,
 			content:  "name: voice-agent\n",
-			want:     drift.Change{Action: drift.Created},
+			want:     drift.Change{Action: drift.Created, Diff: drift.CreatedDiff(path, []byte("name: voice-agent\n"))},
 			wantFile: &fileState{"name: voice-agent\n", 0o644},
 		},
 		{
@@ -125,7 +126,7 @@ func TestPassFile(t *testing.T) {
 			mode:     ModeApply,
 			secrets:  []string{"other", secret},
 			content:  "token: " + secret + "\n",
-			want:     drift.Change{Action: drift.Created},
+			want:     drift.Change{Action: drift.Created, Diff: drift.CreatedDiff(path, []byte("token: "+secret+"\n"))},
 			wantFile: &fileState{"token: " + secret + "\n", 0o600},
 		},
 		{
@@ -133,7 +134,7 @@ func TestPassFile(t *testing.T) {
 			mode:     ModeApply,
 			secrets:  []string{secret},
 			content:  "token: <secret:x>\n",
-			want:     drift.Change{Action: drift.Created},
+			want:     drift.Change{Action: drift.Created, Diff: drift.CreatedDiff(path, []byte("token: <secret:x>\n"))},
 			wantFile: &fileState{"token: <secret:x>\n", 0o644},
 		},
 		{
@@ -182,18 +183,18 @@ func TestPassFile(t *testing.T) {
 			wantBackup: &fileState{"token: old\n", 0o600},
 		},
 		{
-			name:     "dry run: created, nothing written",
+			name:     "dry run: created with its content, nothing written",
 			mode:     ModeDryRun,
 			content:  "x\n",
-			want:     drift.Change{Action: drift.Created},
+			want:     drift.Change{Action: drift.Created, Diff: "--- /dev/null\n+++ b/" + path + "\n@@ -0,0 +1 @@\n+x\n"},
 			wantFile: nil,
 		},
 		{
-			name:     "dry run: configured with a diff, no backup",
+			name:     "dry run: configured with a diff and the backup it plans",
 			mode:     ModeDryRun,
 			existing: &existing{"port: 1\n", 0o644},
 			content:  "port: 2\n",
-			want:     drift.Change{Action: drift.Configured, Reason: "content differs", Diff: drift.Diff(path, []byte("port: 1\n"), []byte("port: 2\n"))},
+			want:     drift.Change{Action: drift.Configured, Reason: "content differs", Backup: backup, Diff: drift.Diff(path, []byte("port: 1\n"), []byte("port: 2\n"))},
 			wantFile: &fileState{"port: 1\n", 0o644},
 		},
 		{
@@ -201,7 +202,7 @@ func TestPassFile(t *testing.T) {
 			mode:     ModeCheck,
 			existing: &existing{"port: 1\n", 0o644},
 			content:  "port: 2\n",
-			want:     drift.Change{Action: drift.Configured, Reason: "content differs"},
+			want:     drift.Change{Action: drift.Configured, Reason: "content differs", Backup: backup},
 			wantFile: &fileState{"port: 1\n", 0o644},
 		},
 	}
@@ -331,7 +332,7 @@ func TestPassFileOneOwnerPerPath(t *testing.T) {
 	p := newTestPass(real, ModeApply, testRunID, nil, nil)
 	first := p.File(context.Background(), FileTarget{Kind: "Stub", Name: "a", Path: "same.txt", Content: []byte("a\n")})
 	second := p.File(context.Background(), FileTarget{Kind: "Stub", Name: "b", Path: "same.txt", Content: []byte("b\n")})
-	if diff := cmp.Diff(drift.Change{Kind: "Stub", Name: "a", Action: drift.Created, Path: "same.txt"}, first); diff != "" {
+	if diff := cmp.Diff(drift.Change{Kind: "Stub", Name: "a", Action: drift.Created, Path: "same.txt", Diff: drift.CreatedDiff("same.txt", []byte("a\n"))}, first); diff != "" {
 		t.Errorf("first owner mismatch (-want +got):\n%s", diff)
 	}
 	if second.Action != drift.Failed || !strings.Contains(second.Error, "Stub/a") {
@@ -367,20 +368,22 @@ func TestPassRunPrune(t *testing.T) {
 	}
 	cat := &desired.Catalog{Name: "cat", Digest: "sha256:test"}
 	p := newTestPass(real, ModeApply, testRunID, nil, prev)
-	cs, err := p.Run(context.Background(), cat, []Controller{ctrl})
+	cs, err := runApply(p, cat, ctrl)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	backups := BackupsDir + "/" + testRunID + "/"
 	wantChanges := []drift.Change{
 		// the skip is superseded by the prune, which keeps its reason
-		{Kind: "Stub", Name: "disabled", Action: drift.Deleted, Path: "disabled.txt", Reason: "disabled", Backup: backups + "disabled.txt"},
+		{Kind: "Stub", Name: "disabled", Action: drift.Deleted, Path: "disabled.txt", Reason: "disabled", Backup: backups + "disabled.txt",
+			Diff: drift.DeletedDiff("disabled.txt", []byte("disabled\n"))},
 		{Kind: "Stub", Name: "edited", Action: drift.Unmanaged, Path: "edited.txt",
 			Reason: "no longer in the catalog, but changed since reconcile wrote it; left in place"},
 		{Kind: "Stub", Name: "keep", Action: drift.Configured, Path: "keep.txt", Reason: "content differs",
 			Diff: drift.Diff("keep.txt", []byte("keep v1\n"), []byte("keep v2\n")), Backup: backups + "keep.txt"},
-		{Kind: "Stub", Name: "new", Action: drift.Created, Path: "dir/new.txt"},
-		{Kind: "Stub", Name: "old", Action: drift.Deleted, Path: "old.txt", Reason: "no longer in the catalog", Backup: backups + "old.txt"},
+		{Kind: "Stub", Name: "new", Action: drift.Created, Path: "dir/new.txt", Diff: drift.CreatedDiff("dir/new.txt", []byte("new\n"))},
+		{Kind: "Stub", Name: "old", Action: drift.Deleted, Path: "old.txt", Reason: "no longer in the catalog", Backup: backups + "old.txt",
+			Diff: drift.DeletedDiff("old.txt", []byte("old\n"))},
 	}
 	if diff := cmp.Diff(wantChanges, cs.Changes); diff != "" {
 		t.Errorf("changes mismatch (-want +got):\n%s", diff)
@@ -479,7 +482,7 @@ func TestPassRunPrune(t *testing.T) {
 	// A second pass from the recorded inventory converges: nothing to do,
 	// the edited file is still reported and still not touched.
 	p2 := newTestPass(real, ModeApply, "run-2", nil, state.Inventory)
-	cs2, err := p2.Run(context.Background(), cat, []Controller{stubController{targets: ctrl.targets}})
+	cs2, err := runApply(p2, cat, stubController{targets: ctrl.targets})
 	if err != nil {
 		t.Fatalf("second Run: %v", err)
 	}
@@ -504,9 +507,13 @@ func TestPassRunFailureKeepsOwnership(t *testing.T) {
 	prev := []InventoryEntry{{Kind: "Stub", Name: "x", Path: "sub/x.txt", SHA256: sha("x\n")}}
 	ctrl := stubController{targets: []FileTarget{{Kind: "Stub", Name: "x", Path: "sub/x.txt", Content: []byte("x\n")}}}
 	p := newTestPass(real, ModeApply, testRunID, nil, prev)
-	cs, err := p.Run(context.Background(), &desired.Catalog{Digest: "sha256:test"}, []Controller{ctrl})
+	cs, err := runApply(p, &desired.Catalog{Digest: "sha256:test"}, ctrl)
 	if err == nil || !strings.Contains(err.Error(), "Stub/x: ") {
 		t.Errorf("Run error = %v, want one naming Stub/x", err)
+	}
+	// The error stays typed from the host to the caller.
+	if !errors.Is(err, observed.ErrOutsideHome) {
+		t.Errorf("Run error = %v, want errors.Is ErrOutsideHome", err)
 	}
 	if diff := cmp.Diff(drift.Summary{Failed: 1}, cs.Summary()); diff != "" {
 		t.Errorf("summary mismatch (-want +got):\n%s", diff)
@@ -534,7 +541,8 @@ func TestPassRunDryRunPrune(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	want := []drift.Change{{Kind: "Stub", Name: "old", Action: drift.Deleted, Path: "old.txt", Reason: "no longer in the catalog"}}
+	want := []drift.Change{{Kind: "Stub", Name: "old", Action: drift.Deleted, Path: "old.txt", Reason: "no longer in the catalog",
+		Diff: "--- a/old.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-old\n", Backup: BackupsDir + "/" + testRunID + "/old.txt"}}
 	if diff := cmp.Diff(want, cs.Changes); diff != "" {
 		t.Errorf("changes mismatch (-want +got):\n%s", diff)
 	}
@@ -595,5 +603,31 @@ func TestPassFilesBackupFailureStopsOnlyItsWrite(t *testing.T) {
 				t.Errorf("%s backup (-want +got):\n%s", c.Path, diff)
 			}
 		}
+	}
+}
+
+// runApply is what the apply session does with a pass: run it, then save
+// what it leaves for the next one.
+func runApply(p *Pass, cat *desired.Catalog, ctrls ...Controller) (*drift.ChangeSet, error) {
+	cs, err := p.Run(context.Background(), cat, ctrls)
+	if serr := p.Save(cat.Digest, cs); serr != nil {
+		err = multierror.Append(err, serr)
+	}
+	return cs, err
+}
+
+// TestPassRunErrorsStayTyped: a refusal keeps its sentinel through the
+// pass's combined error, so the CLI can decide on it.
+func TestPassRunErrorsStayTyped(t *testing.T) {
+	real, home := newTestFileHost(t)
+	putFile(t, home, "real.txt", "old\n", 0o644)
+	if err := os.Symlink("real.txt", filepath.Join(home, "link.txt")); err != nil {
+		t.Fatal(err)
+	}
+	ctrl := stubController{targets: []FileTarget{{Kind: "Stub", Name: "x", Path: "link.txt", Content: []byte("new\n")}}}
+	p := newTestPass(real, ModeApply, testRunID, nil, nil)
+	_, err := runApply(p, &desired.Catalog{Digest: "sha256:test"}, ctrl)
+	if !errors.Is(err, observed.ErrSymlink) {
+		t.Errorf("Run error = %v, want errors.Is ErrSymlink", err)
 	}
 }

@@ -180,16 +180,12 @@ type sourceFile struct {
 	err     error
 }
 
-// writeLedger writes an audit ledger: by apply through the pass's host, by
-// --check --record through the undecorated one; never by a plain dry run or
-// check.
+// writeLedger writes an audit ledger through Ledgers, the one door the
+// wiring opened for them (apply: the pass's host; --check --record: a door
+// to exactly the ledger); a plain dry run or check has none.
 func (p *Pass) writeLedger(name string, v any) error {
-	host := p.Host
-	switch {
-	case p.Mode == ModeApply:
-	case p.Record && p.RecordHost != nil:
-		host = p.RecordHost
-	default:
+	host := p.Ledgers
+	if host == nil {
 		return nil
 	}
 	if err := host.MkdirAll(StateDir, 0o700); err != nil {

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
@@ -87,18 +86,9 @@ func (RemoteNodeController) Reconcile(ctx context.Context, p *Pass, cat *desired
 	}
 	results := make([][]drift.Change, len(cat.Nodes))
 	records := make([]NodeRecord, len(cat.Nodes))
-	sem := make(chan struct{}, MaxParallelNodes)
-	var wg sync.WaitGroup
-	for i, n := range cat.Nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			results[i], records[i] = p.reconcileNode(ctx, cat, n)
-		}()
-	}
-	wg.Wait()
+	observed.ForEach(MaxParallelNodes, len(cat.Nodes), func(i int) {
+		results[i], records[i] = p.reconcileNode(ctx, cat, cat.Nodes[i])
+	})
 	var out []drift.Change
 	for i := range cat.Nodes {
 		out = append(out, results[i]...)

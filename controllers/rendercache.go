@@ -96,7 +96,7 @@ func (c *RenderCache) lookup(path string) (renderEntry, bool) {
 
 // recordRender remembers a rendered target's digest (apply only).
 func (p *Pass) recordRender(path, sha string, secret bool) {
-	if p.Mode != ModeApply || p.Renders == nil {
+	if p.Renders == nil {
 		return
 	}
 	p.mu.Lock()

@@ -116,14 +116,7 @@ func (p *Pass) reloadRestored(ctx context.Context, rel string) drift.Change {
 	domain := fmt.Sprintf("gui/%d", uid())
 	target := domain + "/" + label
 	c.Target = target
-	if _, err := p.Launchd.Print(ctx, target); err == nil {
-		if err := observed.BootoutAndWait(ctx, p.Launchd, target, p.Reload); err != nil {
-			return p.fail(c, err)
-		}
-	} else if !errors.Is(err, observed.ErrNotLoaded) {
-		return p.fail(c, err)
-	}
-	if _, err := observed.BootstrapWithRetry(ctx, p.Launchd, domain, p.abs(rel), p.Reload); err != nil {
+	if _, err := observed.Reload(ctx, p.Launchd, target, domain, p.abs(rel), p.Reload); err != nil {
 		return p.fail(c, err)
 	}
 	c.Action, c.Reason = drift.Configured, "plist restored: reload"

@@ -63,14 +63,11 @@ func (p *Pass) InstallSchedule(ctx context.Context, a *v1.LaunchAgent) []drift.C
 	case loaded && file.Action == drift.Unchanged:
 		return append(out, c)
 	case loaded:
-		if err := observed.BootoutAndWait(ctx, p.Launchd, target, p.Reload); err != nil {
-			return append(out, p.fail(c, err))
-		}
 		c.Action, steps = drift.Configured, []string{"plist changed: reload"}
 	default:
 		c.Action, steps = drift.Created, []string{"not loaded: bootstrap"}
 	}
-	if _, err := observed.BootstrapWithRetry(ctx, p.Launchd, Domain(a), p.abs(PlistPath(a)), p.Reload); err != nil {
+	if _, err := observed.Reload(ctx, p.Launchd, target, Domain(a), p.abs(PlistPath(a)), p.Reload); err != nil {
 		c.Reason = strings.Join(steps, "; ")
 		return append(out, p.fail(c, err))
 	}
@@ -87,8 +84,5 @@ func (p *Pass) UninstallSchedule(ctx context.Context, a *v1.LaunchAgent) []drift
 
 // Finish writes what a pass that made backups owes: their index.
 func (p *Pass) Finish() error {
-	if p.Mode != ModeApply {
-		return nil
-	}
 	return p.writeBackupIndex()
 }

@@ -87,7 +87,7 @@ func (p *Pass) runtimeFiles(ctx context.Context, cat *desired.Catalog) []drift.C
 func (p *Pass) strangers(dir, suffix, kind string, targets []FileTarget) []drift.Change {
 	entries, err := p.Host.ReadDir(dir)
 	if err != nil {
-		return []drift.Change{{Kind: kind, Name: dir, Action: drift.Failed, Error: err.Error()}}
+		return []drift.Change{{Kind: kind, Name: dir, Action: drift.Failed, Error: err.Error(), Err: err}}
 	}
 	want := make(map[string]bool, len(targets))
 	for _, t := range targets {

@@ -4,6 +4,7 @@
 package drift
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -51,6 +52,19 @@ type Change struct {
 	Backup string `json:"backup,omitempty"`
 	// Error is set when Action is Failed.
 	Error string `json:"error,omitempty"`
+	// Err is the failure itself, typed, for callers that decide on it
+	// (errors.Is a symlink refusal, a path outside HOME, an unreachable
+	// node); Error is its text as reports show it.
+	Err error `json:"-"`
+}
+
+// Failure is the error of a failed entry, naming the object: typed when
+// the entry carries its Err.
+func (c Change) Failure() error {
+	if c.Err != nil {
+		return fmt.Errorf("%s: %w", c.ID(), c.Err)
+	}
+	return fmt.Errorf("%s: %s", c.ID(), c.Error)
 }
 
 // ID is "Kind/name".
@@ -152,6 +166,45 @@ func Diff(path string, old, new []byte) string {
 		return ""
 	}
 	if !strings.HasSuffix(d, "\n") {
+		d += "\n"
+	}
+	return d
+}
+
+// CreatedDiff shows a new file's whole content, as a diff from /dev/null.
+func CreatedDiff(path string, content []byte) string {
+	return unified("/dev/null", "b/"+path, "", string(content))
+}
+
+// DeletedDiff shows a removed file's whole content, as a diff to /dev/null.
+func DeletedDiff(path string, content []byte) string {
+	return unified("a/"+path, "/dev/null", string(content), "")
+}
+
+// LinkDiff shows a symlink's target as "-> target": old "" is a new link
+// (from /dev/null), new "" a removed one (to /dev/null).
+func LinkDiff(path, old, new string) string {
+	from, to := "a/"+path, "b/"+path
+	var o, n string
+	if old == "" {
+		from = "/dev/null"
+	} else {
+		o = "-> " + old + "\n"
+	}
+	if new == "" {
+		to = "/dev/null"
+	} else {
+		n = "-> " + new + "\n"
+	}
+	return unified(from, to, o, n)
+}
+
+func unified(from, to, old, new string) string {
+	if old == new {
+		return ""
+	}
+	d := udiff.Unified(from, to, old, new)
+	if d != "" && !strings.HasSuffix(d, "\n") {
 		d += "\n"
 	}
 	return d

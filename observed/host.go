@@ -458,24 +458,11 @@ func groupByDir(writes []FileWrite) [][]int {
 // A group is one directory: creating and renaming files in one directory
 // take its lock, and parallel callers there only spin on it.
 func inParallel(groups [][]int, f func(i int)) {
-	next := make(chan []int)
-	var wg sync.WaitGroup
-	for range min(writeWorkers, len(groups)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for g := range next {
-				for _, i := range g {
-					f(i)
-				}
-			}
-		}()
-	}
-	for _, g := range groups {
-		next <- g
-	}
-	close(next)
-	wg.Wait()
+	ForEach(writeWorkers, len(groups), func(g int) {
+		for _, i := range groups[g] {
+			f(i)
+		}
+	})
 }
 
 // AppendFile implements Host.

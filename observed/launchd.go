@@ -265,6 +265,29 @@ func BootoutAndWait(ctx context.Context, l Launchd, target string, p ReloadPolic
 	return fmt.Errorf("bootout %s: still loaded after %d checks, %s apart", target, p.PollTries, p.PollInterval)
 }
 
+// Unload boots a service out, if launchd has it, and waits until it is
+// gone: what a prune, a retire and a reload do first.
+func Unload(ctx context.Context, l Launchd, target string, p ReloadPolicy) (wasLoaded bool, err error) {
+	_, err = l.Print(ctx, target)
+	switch {
+	case errors.Is(err, ErrNotLoaded):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, BootoutAndWait(ctx, l, target, p)
+}
+
+// Reload is the one sequence that makes launchd run a plist anew: unload
+// the target if it is loaded, then bootstrap the plist (retrying while the
+// label is on its way out). tries counts the bootstraps.
+func Reload(ctx context.Context, l Launchd, target, domain, plistPath string, p ReloadPolicy) (tries int, err error) {
+	if _, err := Unload(ctx, l, target, p); err != nil {
+		return 0, err
+	}
+	return BootstrapWithRetry(ctx, l, domain, plistPath, p)
+}
+
 // BootstrapWithRetry bootstraps, retrying only on launchd's
 // "5: Input/output error" (the label is still on its way out).
 func BootstrapWithRetry(ctx context.Context, l Launchd, domain, plistPath string, p ReloadPolicy) (tries int, err error) {

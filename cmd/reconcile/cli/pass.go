@@ -85,17 +85,13 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 			"refusing to apply it to $HOME (%s). Name the home explicitly with --home DIR, "+
 			"preferably a disposable one such as $(mktemp -d)", cat.Name, home)}
 	}
-	real, err := observed.NewFileHost(home)
+	w, err := wire(mode, home, o.record)
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
-	defer real.Close()
-	var host observed.Host
-	var launchd observed.Launchd = observed.NewLaunchctl()
-	var remote observed.Remote = observed.NewSSH(home)
-	switch mode {
-	case modeApply:
-		host = real
+	defer w.Close()
+	real, host := w.base, w.host
+	if mode == modeApply {
 		lock, err := a.lock(ctx, home, o.lockTimeout)
 		if errors.Is(err, observed.ErrLocked) && o.scheduled {
 			return a.skipScheduled(real, a.cfg.Now(), cat)
@@ -104,14 +100,6 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 			return &exitError{ExitError, err}
 		}
 		defer lock.Release()
-	case modeDryRun:
-		host = observed.NewDryRunHost(real)
-		launchd = observed.NewDryRunLaunchd(launchd)
-		remote = observed.NewDryRunRemote(remote)
-	case modeCheck:
-		host = observed.NewDryRunHost(observed.ReadOnlyHost{Host: real})
-		launchd = observed.NewDryRunLaunchd(observed.ReadOnlyLaunchd{Launchd: launchd})
-		remote = observed.NewDryRunRemote(observed.ReadOnlyRemote{Remote: remote})
 	}
 	last := pre.wait()
 	if last == nil {
@@ -122,17 +110,15 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	}
 	state, stats, renders := last.state, last.stats, last.renders
 	if o.plan != nil { // saved plans (plan.go): record the reads, or check them under the lock
-		if host, launchd, remote, err = o.plan.observe(ctx, host, launchd, remote, state, cat); err != nil {
+		if host, w.launchd, w.remote, err = o.plan.observe(ctx, host, w.launchd, w.remote, state, cat); err != nil {
 			return err
 		}
 	}
 	now := a.cfg.Now()
 	runID := newRunID(now)
-	pass := controllers.NewPass(host, launchd, mode, runID, now, cat.SecretValues, state)
-	if o.record {
-		pass.Record, pass.RecordHost = true, real
-	}
-	pass.Remote, pass.Local = remote, a.local
+	pass := controllers.NewPass(host, w.launchd, mode, runID, now, cat.SecretValues, state)
+	pass.Ledgers = w.ledgers
+	pass.Remote, pass.Local = w.remote, a.local
 	pass.Cache = stats // nil with --full
 	pass.Renders = renders.For(controllers.RenderKey(cat.Digest, cat.SecretValues, home, binaryID()))
 	if a.cfg.Progress {
@@ -144,6 +130,11 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 		}
 	}
 	cs, runErr := pass.Run(ctx, cat, controllers.Controllers())
+	if mode == modeApply {
+		if err := pass.Save(cat.Digest, cs); err != nil {
+			runErr = multierror.Append(runErr, err)
+		}
+	}
 	a.redactor.ChangeSet(cs)
 	if mode == modeApply && runErr == nil {
 		pruned, err := pass.PruneBackups(cat.Instance.Backups)
@@ -226,7 +217,7 @@ func prefetch(home string, caches bool) *leftover {
 	p := &leftover{done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		fh, err := observed.NewFileHost(home)
+		fh, err := observed.OpenFileHost(home)
 		if err != nil {
 			p.err = err
 			return
@@ -278,6 +269,12 @@ func (a *app) skipScheduled(host observed.Host, t time.Time, cat *desired.Catalo
 }
 
 func (a *app) report(mode controllers.Mode, runID string, now time.Time, home string, cat *desired.Catalog, cs *drift.ChangeSet, runErr error, pass *controllers.Pass) error {
+	if mode != modeApply {
+		// A plan keeps its backups in memory only: there is no path to show.
+		for i := range cs.Changes {
+			cs.Changes[i].Backup = ""
+		}
+	}
 	if a.output == "json" {
 		r := &drift.Report{
 			SchemaVersion: drift.SchemaVersion, Mode: string(mode), Time: now.UTC(), Home: home,

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"errors"
+	"io/fs"
+
+	"github.com/sanctum-haus/reconcile/controllers"
+	"github.com/sanctum-haus/reconcile/observed"
+)
+
+// passHosts is the Host stack of one pass, outermost first, picked once
+// from its mode: the only place that decides what a pass may write.
+//
+//	apply:             real
+//	dry-run, check:    dryRun (an overlay: reads see planned writes) → readOnly → real
+//	check --record:    the same, with the ledgers' door: allowOnly(ledger) → readOnly → real
+//
+// A home that does not exist is, for the read-only modes, AbsentHome: read
+// as empty, never created.
+type passHosts struct {
+	base    observed.Host // the real host (AbsentHome for a missing home)
+	host    observed.Host
+	ledgers observed.Host // nil: no audit ledger is written
+	launchd observed.Launchd
+	remote  observed.Remote
+	closers []func() error
+}
+
+func wire(mode controllers.Mode, home string, record bool) (*passHosts, error) {
+	w := &passHosts{}
+	var launchd observed.Launchd = observed.NewLaunchctl()
+	var remote observed.Remote = observed.NewSSH(home)
+	if mode == controllers.ModeApply {
+		real, err := observed.NewFileHost(home)
+		if err != nil {
+			return nil, err
+		}
+		w.closers = append(w.closers, real.Close)
+		w.base, w.host, w.ledgers = real, real, real
+		w.launchd, w.remote = launchd, remote
+		return w, nil
+	}
+	real, err := observed.OpenFileHost(home)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		w.base = observed.AbsentHome{Dir: home}
+	case err != nil:
+		return nil, err
+	default:
+		w.closers = append(w.closers, real.Close)
+		w.base = real
+	}
+	guarded := observed.ReadOnlyHost{Host: w.base}
+	w.host = observed.NewDryRunHost(guarded)
+	if record && real != nil {
+		w.ledgers = observed.AllowOnlyHost{Host: guarded, Writer: real,
+			Paths: []string{controllers.PersonaLedgerFile}}
+	}
+	w.launchd = observed.NewDryRunLaunchd(observed.ReadOnlyLaunchd{Launchd: launchd})
+	w.remote = observed.NewDryRunRemote(observed.ReadOnlyRemote{Remote: remote})
+	return w, nil
+}
+
+// Close releases what the stack holds open (the home's root, the ssh
+// control sockets).
+func (w *passHosts) Close() {
+	for i := len(w.closers) - 1; i >= 0; i-- {
+		_ = w.closers[i]()
+	}
+}

@@ -1,0 +1,979 @@
+package testscripts
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The world of one parity scenario: a disposable HOME, a catalog generated
+// from a small model, the launchctl double with a state file of its own, and
+// a remote node's home reached through the test's one sshd. Everything lives
+// under one directory of the test's temporary tree.
+
+// paritySSHD is the one sshd of a TestParity run, shared by every seed.
+type paritySSHD struct {
+	port     int
+	identity string
+	known    string
+}
+
+// startParitySSHD starts OpenSSH's sshd on a free port of 127.0.0.1 with keys
+// of its own under dir, as cmdSSHD does for the scripts, and stops it when
+// the test ends.
+func startParitySSHD(t *testing.T, dir string) paritySSHD {
+	t.Helper()
+	sshd, err := exec.LookPath("sshd")
+	if err != nil {
+		if _, err = os.Stat("/usr/sbin/sshd"); err != nil {
+			t.Fatalf("sshd not installed (Debian: openssh-server)")
+		}
+		sshd = "/usr/sbin/sshd"
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"host_ed25519", "id_ed25519"} {
+		out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", filepath.Join(dir, k)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+	}
+	pub, err := os.ReadFile(filepath.Join(dir, "id_ed25519.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.MkdirAll("/run/sshd", 0o755) // sshd insists on its privilege separation directory
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cfg := filepath.Join(dir, "sshd_config")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`Port %d
+ListenAddress 127.0.0.1
+HostKey %s
+AuthorizedKeysFile %s
+PidFile %s
+UsePAM no
+StrictModes no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+MaxSessions 100
+MaxStartups 100
+LogLevel ERROR
+`, port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "sshd.log")
+	cmd := exec.Command(sshd, "-D", "-f", cfg, "-E", logPath)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i >= 50 {
+			log, _ := os.ReadFile(logPath)
+			t.Fatalf("sshd did not listen on %d within 5s: %s", port, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	hostPub, err := os.ReadFile(filepath.Join(dir, "host_ed25519.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(known, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", port, hostPub)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return paritySSHD{port: port, identity: filepath.Join(dir, "id_ed25519"), known: known}
+}
+
+// parityService is one Service of the generated catalog.
+type parityService struct {
+	Name          string
+	Port          int    // ignored with InstanceKey
+	InstanceKey   string // port and enabled from instance.yaml
+	Disabled      bool
+	Wrapper       string // wrapper target; "" for none
+	Helper        string // helper script, source scripts/<Helper>
+	RestartOn     []string
+	DependsOn     []string
+	StartInterval int
+}
+
+// parityCatalog is the model the catalog directory is written from; catalog
+// mutations edit it and write it out again.
+type parityCatalog struct {
+	Services     []*parityService
+	InstancePort int // services.gateway.port in instance.yaml
+	Capabilities string
+	Scripts      map[string]string // scripts/<name>
+	Personas     map[string]map[string]string
+	RemoteHome   string
+	NextID       int
+}
+
+func (c *parityCatalog) service(name string) *parityService {
+	for _, s := range c.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func (c *parityCatalog) port(s *parityService) int {
+	if s.InstanceKey != "" {
+		return c.InstancePort
+	}
+	return s.Port
+}
+
+// usedPorts are the ports of every service, enabled or not.
+func (c *parityCatalog) usedPorts() map[int]bool {
+	used := map[int]bool{c.InstancePort: true}
+	for _, s := range c.Services {
+		used[s.Port] = true
+	}
+	return used
+}
+
+func (c *parityCatalog) freePort(rng *rand.Rand) int {
+	used := c.usedPorts()
+	for {
+		if p := 20000 + rng.IntN(10000); !used[p] {
+			return p
+		}
+	}
+}
+
+func (c *parityCatalog) catalogYAML() string {
+	var b strings.Builder
+	b.WriteString("# Generated by TestParity.\n")
+	for _, s := range c.Services {
+		port := strconv.Itoa(s.Port)
+		if s.InstanceKey != "" {
+			port = `"{{ .services.` + s.InstanceKey + `.port }}"`
+		}
+		fmt.Fprintf(&b, "---\napiVersion: sanctum.haus/v1\nkind: Service\nmetadata:\n  name: %s\n  labels: {host: mac}\nspec:\n  displayName: %s\n  host: mac\n", s.Name, strings.ToUpper(s.Name[:1])+s.Name[1:])
+		if s.InstanceKey != "" {
+			fmt.Fprintf(&b, "  instanceKey: %s\n", s.InstanceKey)
+		} else {
+			fmt.Fprintf(&b, "  port: %d\n", s.Port)
+			if s.Disabled {
+				b.WriteString("  enabled: false\n")
+			}
+		}
+		if len(s.DependsOn) > 0 {
+			fmt.Fprintf(&b, "  dependsOn: [%s]\n", strings.Join(s.DependsOn, ", "))
+		}
+		b.WriteString("  launchAgent:\n")
+		args := `"{{ .paths.bin }}/sanctum-` + s.Name + `"`
+		if s.InstanceKey != "" {
+			args += `, "--port", ` + port
+		}
+		fmt.Fprintf(&b, "    programArguments: [%s]\n    runAtLoad: true\n", args)
+		if s.StartInterval > 0 {
+			fmt.Fprintf(&b, "    startInterval: %d\n", s.StartInterval)
+		} else {
+			b.WriteString("    keepAlive: true\n")
+		}
+		if len(s.RestartOn) > 0 {
+			fmt.Fprintf(&b, "    restartOn: [%s]\n", quoteAll(s.RestartOn))
+		}
+		if s.Wrapper != "" {
+			fmt.Fprintf(&b, "  wrapper: {target: %s}\n", s.Wrapper)
+		}
+		if s.Helper != "" {
+			fmt.Fprintf(&b, "  helpers: [{name: %s, source: scripts/%s}]\n", s.Helper, s.Helper)
+		}
+		fmt.Fprintf(&b, "  health:\n    liveness: {type: port, port: %s, interval: 60}\n", port)
+	}
+	return b.String()
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+func (c *parityCatalog) instanceYAML() string {
+	return fmt.Sprintf(`# Generated by TestParity.
+instance:
+  slug: parity-haus
+  name: Parity Haus
+  timezone: Europe/Berlin
+  example: true
+users:
+  mac: {name: neo, uid: 501, home: /Users/neo}
+  vm: {name: openclaw, uid: 1000, home: /home/openclaw}
+paths:
+  sanctum_home: /Users/neo/.sanctum
+  bin: /Users/neo/.sanctum/bin
+  scripts: /Users/neo/.sanctum/scripts
+  logs: /Users/neo/.sanctum/logs
+  node: /opt/homebrew/bin/node
+  python: /opt/homebrew/bin/python3
+  persona_root: ~/Projects/mlx-finetune/data/raw
+network:
+  vm_ip: 192.168.64.2
+  mac_bridge_ip: 192.168.64.1
+  bridge_interface: bridge100
+  vm_ssh_alias: vm
+  lan_ip: 192.168.1.20
+services:
+  gateway: {enabled: true, port: %d}
+nodes:
+  openclaw-vm: {type: satellite, host: 192.168.64.2, user: openclaw}
+agents:
+  windu: {enabled: true, role: security, workspace: workspace-windu}
+  quigon: {enabled: true, role: operations, workspace: workspace-quigon}
+secrets:
+  keychain_account: sanctum
+`, c.InstancePort)
+}
+
+const parityPersonasYAML = `# Generated by TestParity.
+---
+apiVersion: sanctum.haus/v1
+kind: PersonaFile
+metadata:
+  name: windu
+spec:
+  source: {catalog: personas/windu-workspace}
+  targets: ["~/.openclaw/workspace-windu"]
+  optional: true
+  nodes: [vm]
+---
+apiVersion: sanctum.haus/v1
+kind: PersonaFile
+metadata:
+  name: quigon
+spec:
+  source: {catalog: personas/quigon-workspace}
+  targets: ["~/.openclaw/workspace-quigon"]
+  optional: true
+  nodes: [vm]
+`
+
+func (c *parityCatalog) nodesYAML() string {
+	return fmt.Sprintf(`# Generated by TestParity.
+---
+apiVersion: sanctum.haus/v1
+kind: RemoteNode
+metadata:
+  name: vm
+spec:
+  alias: vm
+  policy: required
+  connectTimeout: 5
+  home: %q
+  receives: {calibration: true}
+`, c.RemoteHome)
+}
+
+// write writes the catalog directory from the model.
+func (c *parityCatalog) write(dir string) error {
+	files := map[string]string{
+		"catalog.yaml":            c.catalogYAML(),
+		"instance.yaml":           c.instanceYAML(),
+		"personas.yaml":           parityPersonasYAML,
+		"nodes.yaml":              c.nodesYAML(),
+		"agent_capabilities.yaml": c.Capabilities,
+	}
+	for name, content := range c.Scripts {
+		files["scripts/"+name] = content
+	}
+	for agent, fs := range c.Personas {
+		for name, content := range fs {
+			files["personas/"+agent+"-workspace/"+name] = content
+		}
+	}
+	for rel, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if old, err := os.ReadFile(p); err == nil && string(old) == content {
+			continue
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parityWorld is one seed's host, catalog, launchd and remote node.
+type parityWorld struct {
+	t       *testing.T
+	seed    uint64
+	rng     *rand.Rand
+	root    string
+	home    string
+	catalog string
+	remote  string
+	outside string
+	env     []string
+	cat     *parityCatalog
+	uid     string
+	handID  int
+	steps   []string // what the scenario did, for the failure message
+}
+
+// newParityWorld lays out a seed's directories and writes the starting
+// catalog; nothing has run yet.
+func newParityWorld(t *testing.T, root string, seed uint64, sshd paritySSHD, shipped string) *parityWorld {
+	t.Helper()
+	w := &parityWorld{
+		t: t, seed: seed,
+		rng:  rand.New(rand.NewChaCha8(sha256.Sum256(binary.BigEndian.AppendUint64([]byte("parity"), seed)))),
+		root: root, home: filepath.Join(root, "home"), catalog: filepath.Join(root, "sanctum"),
+		remote: filepath.Join(root, "remote"), outside: filepath.Join(root, "outside"),
+		uid: strconv.Itoa(os.Getuid()),
+	}
+	bin := filepath.Join(root, "bin")
+	for _, d := range []string{w.home, w.catalog, w.outside, bin, filepath.Join(root, "elsewhere"),
+		filepath.Join(w.home, ".openclaw", "workspace-windu"), filepath.Join(w.remote, ".openclaw", "workspace-windu")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The launchctl double, as mocklaunchctl puts it on PATH.
+	must(t, os.WriteFile(filepath.Join(bin, "launchctl"), []byte("#!/bin/sh\nexec launchctl-double \"$@\"\n"), 0o755))
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshDir := filepath.Join(w.home, ".ssh")
+	must(t, os.MkdirAll(sshDir, 0o700))
+	must(t, os.WriteFile(filepath.Join(sshDir, "config"), []byte(fmt.Sprintf(
+		"Host vm\n  HostName 127.0.0.1\n  Port %d\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n",
+		sshd.port, u.Username, sshd.identity, sshd.known)), 0o600))
+	w.env = append(os.Environ(),
+		"HOME="+w.home,
+		"NO_COLOR=1",
+		"SANCTUM_CATALOG=",
+		"UID="+w.uid,
+		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"LAUNCHCTL_STATE="+filepath.Join(root, "launchd-state.json"),
+		"LAUNCHCTL_LOG="+filepath.Join(root, "launchctl.log"),
+	)
+
+	read := func(rel string) string {
+		data, err := os.ReadFile(filepath.Join(shipped, filepath.FromSlash(rel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	w.cat = &parityCatalog{
+		InstancePort: 1977,
+		Capabilities: read("agent_capabilities.yaml"),
+		Scripts:      map[string]string{"notify.sh": read("scripts/watchdog-notify.sh")},
+		Personas:     map[string]map[string]string{"windu": {}, "quigon": {}},
+		RemoteHome:   w.remote,
+		Services: []*parityService{
+			{Name: "gateway", InstanceKey: "gateway", RestartOn: []string{"~/.sanctum/config/agent-capabilities.yaml"}},
+			{Name: "tts", Port: 8008, Wrapper: "/opt/sanctum/tts/bin/serve", RestartOn: []string{"~/.sanctum/bin/sanctum-tts"}},
+			{Name: "voice", Port: 1138, DependsOn: []string{"tts"}, Wrapper: "/opt/sanctum/voice/bin/voice", RestartOn: []string{"~/.sanctum/bin/sanctum-voice"}},
+			{Name: "watchdog", Port: 2187, Wrapper: "/opt/sanctum/watchdog/bin/watchdog", Helper: "notify.sh", StartInterval: 600, RestartOn: []string{"~/.sanctum/scripts/notify.sh"}},
+			{Name: "proxy", Port: 4040},
+			{Name: "archive", Port: 8080, Disabled: true},
+		},
+	}
+	for agent := range w.cat.Personas {
+		for _, f := range []string{"IDENTITY.md", "SOUL.md", "TOOLS.md", "HEARTBEAT.md"} {
+			w.cat.Personas[agent][f] = read("personas/" + agent + "-workspace/" + f)
+		}
+	}
+	must(t, w.cat.write(w.catalog))
+	return w
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// parityRun is one reconcile invocation's result.
+type parityRun struct {
+	code           int
+	stdout, stderr string
+}
+
+// reconcile runs the real entry point (the test binary as `reconcile`, put
+// on PATH by testscript.Main) against the seed's home and catalog.
+func (w *parityWorld) reconcile(args ...string) parityRun {
+	w.t.Helper()
+	args = append(args, "--home", w.home, "--catalog", w.catalog)
+	return w.command("reconcile", args...)
+}
+
+func (w *parityWorld) command(name string, args ...string) parityRun {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if name == "launchctl" {
+		// exec looks names up in the test's PATH, not the command's.
+		name = filepath.Join(w.root, "bin", "launchctl")
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = w.env
+	cmd.Dir = w.root
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := parityRun{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		w.t.Fatalf("seed %d: %s %s: %v", w.seed, name, strings.Join(args, " "), err)
+	}
+	return r
+}
+
+func (w *parityWorld) launchctl(args ...string) parityRun {
+	w.t.Helper()
+	return w.command("launchctl", args...)
+}
+
+func (w *parityWorld) logf(format string, args ...any) {
+	w.steps = append(w.steps, fmt.Sprintf(format, args...))
+}
+
+// A mutation changes the world one way; it reports false when it has
+// nothing to act on in this state (another one is drawn).
+type parityMutation struct {
+	kind string
+	do   func(w *parityWorld) bool
+}
+
+// parityMutations is every kind of change a scenario draws from: catalog
+// edits, hand edits on the host, launchd states and a drifted remote node.
+var parityMutations = []parityMutation{
+	// The catalog.
+	{"add-service", (*parityWorld).addService},
+	{"remove-service", (*parityWorld).removeService},
+	{"rename-service", (*parityWorld).renameService},
+	{"change-port", (*parityWorld).changePort},
+	{"instance-port", (*parityWorld).instancePort},
+	{"toggle-service", (*parityWorld).toggleService},
+	{"retarget-wrapper", (*parityWorld).retargetWrapper},
+	{"restarton-input", (*parityWorld).restartOnInput},
+	{"restarton-list", (*parityWorld).restartOnList},
+	{"persona-source", (*parityWorld).personaSource},
+	// Hand edits on the host.
+	{"edit-content", (*parityWorld).editContent},
+	{"chmod", (*parityWorld).chmodFile},
+	{"delete-file", (*parityWorld).deleteFile},
+	{"symlink-inside", (*parityWorld).symlinkInside},
+	{"symlink-outside", (*parityWorld).symlinkOutside},
+	{"symlink-dir-outside", (*parityWorld).symlinkDirOutside},
+	{"wrapper-by-hand", (*parityWorld).wrapperByHand},
+	{"stranger-file", (*parityWorld).strangerFile},
+	// launchd.
+	{"unload-agent", (*parityWorld).unloadAgent},
+	{"disable-agent", (*parityWorld).disableAgent},
+	{"loaded-elsewhere", (*parityWorld).loadedElsewhere},
+	// The remote node.
+	{"remote-edit", (*parityWorld).remoteEdit},
+	{"remote-delete", (*parityWorld).remoteDelete},
+	{"remote-symlink", (*parityWorld).remoteSymlink},
+}
+
+func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
+
+func (w *parityWorld) writeCatalog() { must(w.t, w.cat.write(w.catalog)) }
+
+func (w *parityWorld) addService() bool {
+	w.cat.NextID++
+	s := &parityService{Name: fmt.Sprintf("extra%d", w.cat.NextID), Port: w.cat.freePort(w.rng)}
+	if w.rng.IntN(2) == 0 {
+		s.Wrapper = fmt.Sprintf("/opt/sanctum/%s/bin/run", s.Name)
+		s.RestartOn = []string{"~/.sanctum/bin/sanctum-" + s.Name}
+	}
+	if w.rng.IntN(3) == 0 {
+		s.DependsOn = []string{pick(w.rng, w.cat.Services).Name}
+	}
+	w.cat.Services = append(w.cat.Services, s)
+	w.writeCatalog()
+	w.logf("add Service/%s (port %d, wrapper %q, dependsOn %v)", s.Name, s.Port, s.Wrapper, s.DependsOn)
+	return true
+}
+
+func (w *parityWorld) removeService() bool {
+	if len(w.cat.Services) < 2 {
+		return false
+	}
+	i := w.rng.IntN(len(w.cat.Services))
+	name := w.cat.Services[i].Name
+	w.cat.Services = slices.Delete(w.cat.Services, i, i+1)
+	for _, s := range w.cat.Services {
+		s.DependsOn = slices.DeleteFunc(s.DependsOn, func(d string) bool { return d == name })
+	}
+	w.writeCatalog()
+	w.logf("remove Service/%s", name)
+	return true
+}
+
+func (w *parityWorld) renameService() bool {
+	s := pick(w.rng, w.cat.Services)
+	w.cat.NextID++
+	old := s.Name
+	s.Name = fmt.Sprintf("renamed%d", w.cat.NextID)
+	for i, r := range s.RestartOn {
+		s.RestartOn[i] = strings.Replace(r, "sanctum-"+old, "sanctum-"+s.Name, 1)
+	}
+	for _, o := range w.cat.Services {
+		for i, d := range o.DependsOn {
+			if d == old {
+				o.DependsOn[i] = s.Name
+			}
+		}
+	}
+	w.writeCatalog()
+	w.logf("rename Service/%s to %s", old, s.Name)
+	return true
+}
+
+func (w *parityWorld) changePort() bool {
+	var plain []*parityService
+	for _, s := range w.cat.Services {
+		if s.InstanceKey == "" {
+			plain = append(plain, s)
+		}
+	}
+	if len(plain) == 0 {
+		return false
+	}
+	s := pick(w.rng, plain)
+	s.Port = w.cat.freePort(w.rng)
+	w.writeCatalog()
+	w.logf("Service/%s: port %d", s.Name, s.Port)
+	return true
+}
+
+func (w *parityWorld) instancePort() bool {
+	w.cat.InstancePort = w.cat.freePort(w.rng)
+	w.writeCatalog()
+	w.logf("instance.yaml: services.gateway.port %d", w.cat.InstancePort)
+	return true
+}
+
+func (w *parityWorld) toggleService() bool {
+	var plain []*parityService
+	for _, s := range w.cat.Services {
+		if s.InstanceKey == "" {
+			plain = append(plain, s)
+		}
+	}
+	if len(plain) == 0 {
+		return false
+	}
+	s := pick(w.rng, plain)
+	s.Disabled = !s.Disabled
+	w.writeCatalog()
+	w.logf("Service/%s: disabled=%v", s.Name, s.Disabled)
+	return true
+}
+
+func (w *parityWorld) retargetWrapper() bool {
+	s := pick(w.rng, w.cat.Services)
+	w.cat.NextID++
+	s.Wrapper = fmt.Sprintf("/opt/sanctum/%s/v%d/bin/run", s.Name, w.cat.NextID)
+	w.writeCatalog()
+	w.logf("Service/%s: wrapper -> %s", s.Name, s.Wrapper)
+	return true
+}
+
+func (w *parityWorld) restartOnInput() bool {
+	w.cat.NextID++
+	if w.rng.IntN(2) == 0 {
+		w.cat.Capabilities += fmt.Sprintf("# reviewed %d\n", w.cat.NextID)
+		w.logf("agent_capabilities.yaml edited (a restartOn input of gateway)")
+	} else {
+		w.cat.Scripts["notify.sh"] += fmt.Sprintf("# revision %d\n", w.cat.NextID)
+		w.logf("scripts/notify.sh edited (a restartOn input of watchdog)")
+	}
+	w.writeCatalog()
+	return true
+}
+
+func (w *parityWorld) restartOnList() bool {
+	s := pick(w.rng, w.cat.Services)
+	inputs := []string{"~/.sanctum/config/agent-capabilities.yaml", "~/.sanctum/.instance.json", "~/.sanctum/scripts/notify.sh"}
+	if s.Wrapper != "" {
+		inputs = append(inputs, "~/.sanctum/bin/sanctum-"+s.Name)
+	}
+	in := pick(w.rng, inputs)
+	if i := slices.Index(s.RestartOn, in); i >= 0 {
+		s.RestartOn = slices.Delete(s.RestartOn, i, i+1)
+		w.logf("Service/%s: restartOn drops %s", s.Name, in)
+	} else {
+		s.RestartOn = append(s.RestartOn, in)
+		w.logf("Service/%s: restartOn adds %s", s.Name, in)
+	}
+	w.writeCatalog()
+	return true
+}
+
+func (w *parityWorld) personaSource() bool {
+	w.cat.NextID++
+	f := pick(w.rng, []string{"IDENTITY.md", "SOUL.md", "TOOLS.md", "HEARTBEAT.md"})
+	w.cat.Personas["windu"][f] += fmt.Sprintf("\nRevision %d.\n", w.cat.NextID)
+	w.writeCatalog()
+	w.logf("personas/windu-workspace/%s edited", f)
+	return true
+}
+
+// managed lists the HOME-relative paths of the files (and wrapper symlinks)
+// a pass has put on the host, leaving out reconcile's own state.
+func (w *parityWorld) managed(regularOnly bool) []string {
+	var out []string
+	_ = filepath.WalkDir(w.home, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(w.home, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			switch rel {
+			case ".ssh", ".sanctum/state", ".sanctum/secrets", ".hand":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 && regularOnly {
+			return nil
+		}
+		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		out = append(out, rel)
+		return nil
+	})
+	slices.Sort(out)
+	return out
+}
+
+func (w *parityWorld) abs(rel string) string { return filepath.Join(w.home, filepath.FromSlash(rel)) }
+
+func (w *parityWorld) editContent() bool {
+	files := w.managed(true)
+	if len(files) == 0 {
+		return false
+	}
+	f := pick(w.rng, files)
+	fh, err := os.OpenFile(w.abs(f), os.O_APPEND|os.O_WRONLY, 0)
+	must(w.t, err)
+	_, err = fh.WriteString("# hand edit\n")
+	must(w.t, err)
+	must(w.t, fh.Close())
+	w.logf("hand edit of ~/%s", f)
+	return true
+}
+
+func (w *parityWorld) chmodFile() bool {
+	files := w.managed(true)
+	if len(files) == 0 {
+		return false
+	}
+	f := pick(w.rng, files)
+	info, err := os.Stat(w.abs(f))
+	must(w.t, err)
+	modes := slices.DeleteFunc([]fs.FileMode{0o600, 0o640, 0o644, 0o755, 0o666}, func(m fs.FileMode) bool { return m == info.Mode().Perm() })
+	m := pick(w.rng, modes)
+	must(w.t, os.Chmod(w.abs(f), m))
+	w.logf("chmod %#o ~/%s", m, f)
+	return true
+}
+
+func (w *parityWorld) deleteFile() bool {
+	files := w.managed(false)
+	if len(files) == 0 {
+		return false
+	}
+	f := pick(w.rng, files)
+	must(w.t, os.Remove(w.abs(f)))
+	w.logf("rm ~/%s", f)
+	return true
+}
+
+// replaceWithSymlink moves a managed file's bytes (hand-edited or not) to
+// dest and leaves a symlink to dest in its place, relative or absolute.
+func (w *parityWorld) replaceWithSymlink(f, dest string) {
+	data, err := os.ReadFile(w.abs(f))
+	must(w.t, err)
+	edited := w.rng.IntN(2) == 0
+	if edited {
+		data = append(data, "# edited behind a symlink\n"...)
+	}
+	must(w.t, os.MkdirAll(filepath.Dir(dest), 0o755))
+	must(w.t, os.WriteFile(dest, data, 0o644))
+	must(w.t, os.Remove(w.abs(f)))
+	target := dest
+	if w.rng.IntN(2) == 0 {
+		target, err = filepath.Rel(filepath.Dir(w.abs(f)), dest)
+		must(w.t, err)
+	}
+	must(w.t, os.Symlink(target, w.abs(f)))
+	w.logf("~/%s replaced by a symlink -> %s (content edited: %v)", f, target, edited)
+}
+
+func (w *parityWorld) symlinkInside() bool {
+	files := w.managed(true)
+	if len(files) == 0 {
+		return false
+	}
+	f := pick(w.rng, files)
+	w.handID++
+	w.replaceWithSymlink(f, filepath.Join(w.home, ".hand", fmt.Sprintf("%d-%s", w.handID, filepath.Base(f))))
+	return true
+}
+
+func (w *parityWorld) symlinkOutside() bool {
+	files := w.managed(true)
+	if len(files) == 0 {
+		return false
+	}
+	f := pick(w.rng, files)
+	w.handID++
+	w.replaceWithSymlink(f, filepath.Join(w.outside, fmt.Sprintf("%d-%s", w.handID, filepath.Base(f))))
+	return true
+}
+
+func (w *parityWorld) symlinkDirOutside() bool {
+	var dirs []string
+	for _, d := range []string{".sanctum/scripts", ".sanctum/config", ".openclaw/workspace-windu", ".sanctum/bin"} {
+		if info, err := os.Lstat(w.abs(d)); err == nil && info.IsDir() {
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) == 0 {
+		return false
+	}
+	d := pick(w.rng, dirs)
+	w.handID++
+	dest := filepath.Join(w.outside, fmt.Sprintf("%d-%s", w.handID, filepath.Base(d)))
+	must(w.t, os.Rename(w.abs(d), dest))
+	must(w.t, os.Symlink(dest, w.abs(d)))
+	w.logf("~/%s moved out of HOME, a symlink -> %s in its place", d, dest)
+	return true
+}
+
+func (w *parityWorld) wrapperByHand() bool {
+	var links []string
+	for _, f := range w.managed(false) {
+		if strings.HasPrefix(f, ".sanctum/bin/") {
+			links = append(links, f)
+		}
+	}
+	if len(links) == 0 {
+		return false
+	}
+	f := pick(w.rng, links)
+	must(w.t, os.Remove(w.abs(f)))
+	if w.rng.IntN(2) == 0 {
+		must(w.t, os.Symlink("/opt/by-hand/run", w.abs(f)))
+		w.logf("~/%s repointed by hand -> /opt/by-hand/run", f)
+	} else {
+		must(w.t, os.WriteFile(w.abs(f), []byte("#!/bin/sh\nexec /opt/by-hand/run\n"), 0o755))
+		w.logf("~/%s replaced by a regular file", f)
+	}
+	return true
+}
+
+func (w *parityWorld) strangerFile() bool {
+	w.handID++
+	if w.rng.IntN(2) == 0 {
+		f := fmt.Sprintf(".sanctum/services/stranger%d.yaml", w.handID)
+		must(w.t, os.MkdirAll(filepath.Dir(w.abs(f)), 0o755))
+		must(w.t, os.WriteFile(w.abs(f), []byte("name: stranger\n"), 0o644))
+		w.logf("stranger ~/%s", f)
+		return true
+	}
+	label := fmt.Sprintf("com.sanctum.stranger%d", w.handID)
+	f := "Library/LaunchAgents/" + label + ".plist"
+	must(w.t, os.MkdirAll(filepath.Dir(w.abs(f)), 0o755))
+	must(w.t, os.WriteFile(w.abs(f), []byte(parityPlist(label, "/usr/local/bin/stranger")), 0o644))
+	w.logf("stranger ~/%s", f)
+	return true
+}
+
+func parityPlist(label, program string) string {
+	return `<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0">
+<dict>
+	<key>Label</key>
+	<string>` + label + `</string>
+	<key>ProgramArguments</key>
+	<array><string>` + program + `</string></array>
+	<key>RunAtLoad</key>
+	<true/>
+</dict>
+</plist>
+`
+}
+
+// loadedLabels are the com.sanctum.* labels launchd has loaded now.
+func (w *parityWorld) loadedLabels() []string {
+	var out []string
+	for _, s := range w.cat.Services {
+		label := "com.sanctum." + s.Name
+		if w.launchctl("print", "gui/"+w.uid+"/"+label).code == 0 {
+			out = append(out, label)
+		}
+	}
+	return out
+}
+
+// bootoutAndWait unloads a label and calls print until the double's
+// asynchronous bootout is over, so that no pass sees it half gone.
+func (w *parityWorld) bootoutAndWait(target string) {
+	if r := w.launchctl("bootout", target); r.code != 0 {
+		w.t.Fatalf("seed %d: launchctl bootout %s: exit %d: %s", w.seed, target, r.code, r.stderr)
+	}
+	for range 20 {
+		if w.launchctl("print", target).code != 0 {
+			return
+		}
+	}
+	w.t.Fatalf("seed %d: %s still loaded after bootout", w.seed, target)
+}
+
+func (w *parityWorld) unloadAgent() bool {
+	labels := w.loadedLabels()
+	if len(labels) == 0 {
+		return false
+	}
+	l := pick(w.rng, labels)
+	w.bootoutAndWait("gui/" + w.uid + "/" + l)
+	w.logf("launchctl bootout %s", l)
+	return true
+}
+
+func (w *parityWorld) disableAgent() bool {
+	var labels []string
+	for _, s := range w.cat.Services {
+		labels = append(labels, "com.sanctum."+s.Name)
+	}
+	l := pick(w.rng, labels)
+	w.launchctl("disable", "gui/"+w.uid+"/"+l)
+	w.logf("launchctl disable %s", l)
+	return true
+}
+
+func (w *parityWorld) loadedElsewhere() bool {
+	labels := w.loadedLabels()
+	if len(labels) == 0 {
+		return false
+	}
+	l := pick(w.rng, labels)
+	target := "gui/" + w.uid + "/" + l
+	w.bootoutAndWait(target)
+	p := filepath.Join(w.root, "elsewhere", l+".plist")
+	must(w.t, os.WriteFile(p, []byte(parityPlist(l, "/opt/old/"+l)), 0o644))
+	if r := w.launchctl("bootstrap", "gui/"+w.uid, p); r.code != 0 {
+		w.t.Fatalf("seed %d: launchctl bootstrap %s: exit %d: %s", w.seed, p, r.code, r.stderr)
+	}
+	w.logf("%s loaded from %s", l, p)
+	return true
+}
+
+func (w *parityWorld) remoteFiles() []string {
+	var out []string
+	_ = filepath.WalkDir(w.remote, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(w.remote, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() && (rel == ".sanctum/state" || rel == ".hand") {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() {
+			out = append(out, rel)
+		}
+		return nil
+	})
+	slices.Sort(out)
+	return out
+}
+
+func (w *parityWorld) remoteEdit() bool {
+	files := w.remoteFiles()
+	if len(files) == 0 {
+		return false
+	}
+	f := pick(w.rng, files)
+	fh, err := os.OpenFile(filepath.Join(w.remote, f), os.O_APPEND|os.O_WRONLY, 0)
+	must(w.t, err)
+	_, err = fh.WriteString("# hand edit on the node\n")
+	must(w.t, err)
+	must(w.t, fh.Close())
+	w.logf("hand edit of vm:~/%s", f)
+	return true
+}
+
+func (w *parityWorld) remoteDelete() bool {
+	files := w.remoteFiles()
+	if len(files) == 0 {
+		return false
+	}
+	f := pick(w.rng, files)
+	must(w.t, os.Remove(filepath.Join(w.remote, f)))
+	w.logf("rm vm:~/%s", f)
+	return true
+}
+
+func (w *parityWorld) remoteSymlink() bool {
+	files := w.remoteFiles()
+	if len(files) == 0 {
+		return false
+	}
+	f := pick(w.rng, files)
+	w.handID++
+	dest := filepath.Join(w.remote, ".hand", fmt.Sprintf("%d-%s", w.handID, filepath.Base(f)))
+	must(w.t, os.MkdirAll(filepath.Dir(dest), 0o755))
+	must(w.t, os.Rename(filepath.Join(w.remote, f), dest))
+	must(w.t, os.Symlink(dest, filepath.Join(w.remote, f)))
+	w.logf("vm:~/%s replaced by a symlink -> %s", f, dest)
+	return true
+}

@@ -28,7 +28,6 @@ var (
 	parityOnly   = flag.String("parity.only", "", "TestParity: draw mutations only of these kinds (comma-separated)")
 	parityMaxMut = flag.Int("parity.mutations", 4, "TestParity: at most this many mutations per scenario (at least 1)")
 	parityKeep   = flag.Bool("parity.keep", false, "TestParity: keep every seed's directory and log where it is")
-	parityStrict = flag.Bool("parity.strict", false, "TestParity: fail on the known restartOn gap too (see overlayGap)")
 )
 
 // parityEntry is one change of a report as the property compares it:
@@ -211,15 +210,8 @@ func (w *parityWorld) scenario(kinds []parityMutation) {
 	planned, applied, checked := w.entries("--dry-run", plan), w.entries("apply", apply), w.entries("--check", check)
 
 	var problems []string
-	gap := false
 	if d := cmp.Diff(multiset(planned), multiset(applied)); d != "" {
-		if !*parityStrict && overlayGap(planned, applied) {
-			gap = true
-			t.Logf("seed %d: known gap, tolerated until the dry-run host is an overlay (issue 19; -parity.strict fails on it)\nscenario:\n  %s\n(-dry-run +apply):\n%s",
-				w.seed, strings.Join(w.steps, "\n  "), d)
-		} else {
-			problems = append(problems, "the plan is not what apply did (-dry-run +apply):\n"+d)
-		}
+		problems = append(problems, "the plan is not what apply did (-dry-run +apply):\n"+d)
 	}
 	if (plan.code == 1) != (apply.code == 1) {
 		problems = append(problems, fmt.Sprintf("--dry-run exited %d, apply exited %d: they disagree on failure", plan.code, apply.code))
@@ -245,8 +237,8 @@ func (w *parityWorld) scenario(kinds []parityMutation) {
 			problems = append(problems, "--check after apply still finds drift:\n"+strings.Join(entryLines(drift), "\n"))
 		}
 	}
-	t.Logf("seed %d: %d entries, dry-run exit %d, apply exit %d, check exit %d, known gap %v, %s; scenario:\n  %s",
-		w.seed, len(applied), plan.code, apply.code, check.code, gap, time.Since(began).Round(time.Millisecond), strings.Join(w.steps, "\n  "))
+	t.Logf("seed %d: %d entries, dry-run exit %d, apply exit %d, check exit %d, %s; scenario:\n  %s",
+		w.seed, len(applied), plan.code, apply.code, check.code, time.Since(began).Round(time.Millisecond), strings.Join(w.steps, "\n  "))
 	if len(problems) > 0 {
 		replay := fmt.Sprintf("go test ./testscripts -run 'TestParity$' -parity.seed=%d -parity.mutations=%d", w.seed, *parityMaxMut)
 		if *parityOnly != "" {
@@ -257,61 +249,6 @@ func (w *parityWorld) scenario(kinds []parityMutation) {
 	}
 }
 
-// restartOnStep is the step of a launch agent's runtime entry that reloads
-// it for a changed restartOn input.
-var restartOnStep = regexp.MustCompile(`(; )?restartOn \S+ changed since it was loaded: reload`)
-
-// overlayGap reports whether the plan and apply differ only in the known
-// way of issue 19: the dry-run host does not see the writes it has planned,
-// so a restartOn input that this very pass rewrites (a calibration file or
-// helper edited in the catalog, a wrapper retargeted, or one edited by hand
-// and restored) is judged on the host's old bytes. Apply reloads an agent
-// the plan called unchanged, or the plan predicts a reload that apply, having
-// restored the input first, does not do. Every differing entry must be a
-// launch agent's runtime entry whose counterpart differs only by that step.
-// Remove this (or run -parity.strict) once observed/dryrun.go is an overlay.
-func overlayGap(planned, applied []parityEntry) bool {
-	onlyPlan, onlyApply := multiset(planned), multiset(applied)
-	for k, n := range multiset(planned) {
-		if onlyApply[k] > 0 {
-			m := min(n, onlyApply[k])
-			onlyPlan[k] -= m
-			onlyApply[k] -= m
-		}
-	}
-	strip := func(side map[string]int, es []parityEntry) map[parityEntry]int {
-		out := map[parityEntry]int{}
-		for _, e := range es {
-			if side[e.String()] <= 0 {
-				continue
-			}
-			side[e.String()]--
-			if e.Kind != "LaunchAgent" || e.Path != "" || e.Target == "" || e.Error != "" {
-				return nil
-			}
-			e.Reason = strings.TrimPrefix(restartOnStep.ReplaceAllString(e.Reason, ""), "; ")
-			e.Action = ""
-			out[e]++
-		}
-		return out
-	}
-	a, b := strip(onlyPlan, planned), strip(onlyApply, applied)
-	if a == nil || b == nil || len(a) == 0 {
-		return false
-	}
-	diffPlan, diffApply := 0, 0
-	for _, e := range planned {
-		if restartOnStep.MatchString(e.Reason) {
-			diffPlan++
-		}
-	}
-	for _, e := range applied {
-		if restartOnStep.MatchString(e.Reason) {
-			diffApply++
-		}
-	}
-	return diffPlan != diffApply && cmp.Equal(a, b)
-}
 
 // multiset counts the entries by their one-line form, so that cmp.Diff
 // shows exactly the entries one side has and the other has not.

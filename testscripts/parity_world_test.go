@@ -197,7 +197,12 @@ func (c *parityCatalog) catalogYAML() string {
 			fmt.Fprintf(&b, "  dependsOn: [%s]\n", strings.Join(s.DependsOn, ", "))
 		}
 		b.WriteString("  launchAgent:\n")
-		args := `"{{ .paths.bin }}/sanctum-` + s.Name + `"`
+		// A program under ~/.sanctum/bin needs the wrapper that makes it
+		// (validate says so); a service without one runs its binary.
+		args := `"/opt/sanctum/` + s.Name + `/bin/` + s.Name + `"`
+		if s.Wrapper != "" {
+			args = `"{{ .paths.bin }}/sanctum-` + s.Name + `"`
+		}
 		if s.InstanceKey != "" {
 			args += `, "--port", ` + port
 		}

@@ -249,7 +249,6 @@ func (w *parityWorld) scenario(kinds []parityMutation) {
 	}
 }
 
-
 // multiset counts the entries by their one-line form, so that cmp.Diff
 // shows exactly the entries one side has and the other has not.
 func multiset(es []parityEntry) map[string]int {

@@ -169,7 +169,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		paths[i] = t.path
 	}
 	progress("connecting")
-	defer p.Remote.Close(node)
+	defer p.Remote.Disconnect(node)
 	digests, err := p.Remote.Digests(ctx, node, paths)
 	if err != nil {
 		rec.Status, rec.Reason = classifyNode(n, err)

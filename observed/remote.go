@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -89,38 +87,41 @@ type Remote interface {
 	// Write puts every file in one session: each written to a temporary
 	// file, what it replaces backed up under backupDir, then renamed.
 	Write(ctx context.Context, n RemoteNode, backupDir string, writes []RemoteWrite) ([]RemoteResult, error)
-	// Close ends the node's shared connection.
-	Close(n RemoteNode)
+	// Disconnect ends the node's shared connection.
+	Disconnect(n RemoteNode)
 }
 
 // SSH is Remote over the system OpenSSH client, so that the user's
 // ~/.ssh/config, keys, agent and Tailscale names work as they do for ssh.
 // One pass opens one connection per node: later calls share it
-// (ControlMaster), and Close ends it.
+// (ControlMaster), Disconnect ends it, and Close ends them all.
+//
+// The control sockets live in a directory of this process's own, made on
+// the first call that reaches a node (a pass that never does makes
+// nothing) and removed by Close: never in the reconciled home, which a
+// --check must leave alone, and never left behind in the temp directory.
 type SSH struct {
 	// Config is the ssh_config to use (the reconciled home's
 	// ~/.ssh/config); "" for ssh's default.
 	Config string
-	// ControlDir holds the control sockets.
-	ControlDir string
+
+	mu      sync.Mutex
+	dir     string            // the control directory, once made
+	masters map[string]master // by nodeKey
+	closed  bool
 }
 
 var _ Remote = (*SSH)(nil)
 
+// ErrClosed is a call on an SSH after its Close.
+var ErrClosed = errors.New("ssh transport closed")
+
 // NewSSH prepares the transport for a home: its ~/.ssh/config if it has
-// one, control sockets under ~/.sanctum/state/ssh (or a short directory
-// under the system temp dir when that path is too long for a socket).
+// one. It makes nothing on disk.
 func NewSSH(home string) *SSH {
-	s := &SSH{ControlDir: filepath.Join(home, ".sanctum", "state", "ssh")}
+	s := &SSH{}
 	if cfg := filepath.Join(home, ".ssh", "config"); fileExists(cfg) {
 		s.Config = cfg
-	}
-	// A unix socket path is at most 104-108 bytes, and ssh appends a
-	// 17-byte suffix while it sets the master up.
-	if len(s.ControlDir)+1+16+17 > 100 {
-		sum := sha256.Sum256([]byte(home))
-		// Not os.TempDir: $TMPDIR may be just as long.
-		s.ControlDir = filepath.Join("/tmp", fmt.Sprintf("reconcile-ssh-%d-%s", os.Getuid(), hex.EncodeToString(sum[:6])))
 	}
 	return s
 }
@@ -130,12 +131,89 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-func (s *SSH) controlPath(n RemoteNode) string {
-	sum := sha256.Sum256([]byte(n.Name + "\x00" + n.Destination + "\x00" + strconv.Itoa(n.Port)))
-	return filepath.Join(s.ControlDir, hex.EncodeToString(sum[:8]))
+// A unix socket path holds at most 103 bytes on macOS (104 with the NUL;
+// Linux allows 107), and while it sets a master up ssh binds the control
+// path plus a 17-byte suffix. The control directory's parent must leave
+// room for the directory's name (controlPrefix and up to 10 random digits
+// from os.MkdirTemp), a slash and a socket name of up to 4 characters.
+const (
+	maxSocketPath    = 103
+	sshBindSuffix    = 17
+	controlPrefix    = "reconcile-ssh-"
+	maxControlParent = maxSocketPath - sshBindSuffix - 4 - 1 - (len(controlPrefix) + 10) - 1
+)
+
+// controlParent is where the control directory goes: the user's runtime
+// directory ($XDG_RUNTIME_DIR, private and cleared at logout), else the
+// temp directory (os.TempDir: $TMPDIR, else /tmp), else /tmp: the first
+// that exists and whose path leaves room for a socket (macOS's per-user
+// $TMPDIR does; a deep $TMPDIR may not).
+func controlParent() string {
+	for _, d := range []string{os.Getenv("XDG_RUNTIME_DIR"), os.TempDir()} {
+		if d == "" || !filepath.IsAbs(d) {
+			continue
+		}
+		d = filepath.Clean(d)
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() && len(d) <= maxControlParent {
+			return d
+		}
+	}
+	return "/tmp"
 }
 
-func (s *SSH) args(n RemoteNode, extra ...string) []string {
+// master is one node's shared connection: its control socket, and the node
+// for ssh -O exit (the user's config may say more about it).
+type master struct {
+	node RemoteNode
+	path string
+}
+
+func nodeKey(n RemoteNode) string {
+	return n.Name + "\x00" + n.Destination + "\x00" + strconv.Itoa(n.Port)
+}
+
+// controlPath returns the node's control socket, making the control
+// directory (0700) on first use.
+func (s *SSH) controlPath(n RemoteNode) (string, error) {
+	key := nodeKey(n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return "", ErrClosed
+	}
+	if s.dir == "" {
+		// 0700, whatever the umask: a control socket is a door to an
+		// authenticated session.
+		dir, err := os.MkdirTemp(controlParent(), controlPrefix)
+		if err == nil {
+			if err = os.Chmod(dir, 0o700); err != nil {
+				_ = os.Remove(dir)
+			}
+		}
+		if err != nil {
+			return "", fmt.Errorf("ssh control directory: %w", err)
+		}
+		s.dir, s.masters = dir, make(map[string]master)
+	}
+	m, ok := s.masters[key]
+	if !ok {
+		// A short name (base 36): the parent was chosen for a socket
+		// name of up to 4 characters.
+		m = master{node: n, path: filepath.Join(s.dir, strconv.FormatInt(int64(len(s.masters)), 36))}
+		s.masters[key] = m
+	}
+	return m.path, nil
+}
+
+// ControlDir is the directory of the control sockets, "" before the first
+// call that reached a node and after Close.
+func (s *SSH) ControlDir() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dir
+}
+
+func (s *SSH) args(n RemoteNode, controlPath string, extra ...string) []string {
 	secs := int(n.Timeout / time.Second)
 	if secs < 1 {
 		secs = 1
@@ -150,7 +228,7 @@ func (s *SSH) args(n RemoteNode, extra ...string) []string {
 		"-o", "ServerAliveInterval=5",
 		"-o", "ServerAliveCountMax=2",
 		"-o", "ControlMaster=auto",
-		"-o", "ControlPath="+s.controlPath(n),
+		"-o", "ControlPath="+controlPath,
 		"-o", "ControlPersist=60",
 		"-o", "LogLevel=ERROR",
 	)
@@ -163,19 +241,20 @@ func (s *SSH) args(n RemoteNode, extra ...string) []string {
 
 // run sends a script to /bin/sh -s on the node and returns its stdout.
 func (s *SSH) run(ctx context.Context, n RemoteNode, script []byte, budget time.Duration) ([]byte, error) {
-	if err := os.MkdirAll(s.ControlDir, 0o700); err != nil {
-		return nil, err
+	cp, err := s.controlPath(n)
+	if err != nil {
+		return nil, &RemoteError{Kind: ErrRemote, Detail: "local ssh setup: " + err.Error()}
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.Timeout+budget)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ssh", append(s.args(n), "/bin/sh -s")...)
+	cmd := exec.CommandContext(ctx, "ssh", append(s.args(n, cp), "/bin/sh -s")...)
 	cmd.Stdin = bytes.NewReader(script)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// ssh leaves the shared master running in the background; it must not
 	// hold our pipes open.
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	err = cmd.Run()
 	if errors.Is(err, exec.ErrWaitDelay) {
 		err = nil // the command exited; only the backgrounded master held a pipe
 	}
@@ -226,13 +305,66 @@ func firstLine(s, prefer string) string {
 	return strings.TrimSpace(strings.SplitN(s, "\n", 2)[0])
 }
 
-// Close implements Remote.
-func (s *SSH) Close(n RemoteNode) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ssh", s.args(n, "-O", "exit")...)
+// Disconnect implements Remote.
+func (s *SSH) Disconnect(n RemoteNode) {
+	s.mu.Lock()
+	m, ok := s.masters[nodeKey(n)]
+	s.mu.Unlock()
+	if ok {
+		ctx, cancel := context.WithTimeout(context.Background(), closeBudget)
+		defer cancel()
+		s.exitMaster(ctx, m)
+	}
+}
+
+// closeBudget bounds how long ending the masters may hold up the end of a
+// pass, also after an interrupt.
+const closeBudget = 5 * time.Second
+
+// exitMaster asks the master behind a control socket to exit, when there
+// is one: a node that was never reached has no socket, and ssh -O on a
+// missing socket only complains.
+func (s *SSH) exitMaster(ctx context.Context, m master) {
+	if fi, err := os.Lstat(m.path); err != nil || fi.Mode().Type() != os.ModeSocket {
+		return
+	}
+	cmd := exec.CommandContext(ctx, "ssh", s.args(m.node, m.path, "-O", "exit")...)
 	cmd.WaitDelay = time.Second
 	_ = cmd.Run()
+}
+
+// Close implements Remote: it asks every master still running to exit (all
+// at once, within closeBudget, whatever the pass's context says: after
+// SIGINT it is already cancelled) and removes the control directory. It is
+// safe to call more than once and on an SSH that never reached a node.
+func (s *SSH) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	dir, masters := s.dir, s.masters
+	s.dir, s.masters = "", nil
+	s.mu.Unlock()
+	if dir == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeBudget)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, m := range masters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.exitMaster(ctx, m)
+		}()
+	}
+	wg.Wait()
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove ssh control directory: %w", err)
+	}
+	return nil
 }
 
 // Quote makes s one single-quoted shell word.

@@ -1,10 +1,20 @@
 package observed
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"net"
+	"os"
 	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -254,5 +264,270 @@ func TestRemoteErrorIs(t *testing.T) {
 		if diff := cmp.Diff(k.Error(), strings.Join(is, ",")); diff != "" {
 			t.Errorf("errors.Is kinds mismatch (-want +got):\n%s", diff)
 		}
+	}
+}
+
+// TestControlParent: the control directory goes where a socket path fits,
+// preferring the runtime directory, then the temp directory, then /tmp.
+func TestControlParent(t *testing.T) {
+	short := t.TempDir()
+	long := filepath.Join(short, strings.Repeat("d", maxControlParent))
+	if err := os.MkdirAll(long, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, runtime, tmp, want string
+	}{
+		{name: "runtime directory first", runtime: short, tmp: "/", want: short},
+		{name: "temp directory without a runtime directory", runtime: "", tmp: short, want: short},
+		{name: "runtime directory too long for a socket", runtime: long, tmp: short, want: short},
+		{name: "runtime directory that does not exist", runtime: filepath.Join(short, "nope"), tmp: short, want: short},
+		{name: "relative runtime directory", runtime: "run", tmp: short, want: short},
+		{name: "both too long: /tmp", runtime: long, tmp: long, want: "/tmp"},
+		{name: "trailing slash is cleaned", runtime: "", tmp: short + "/", want: short},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("XDG_RUNTIME_DIR", tt.runtime)
+			t.Setenv("TMPDIR", tt.tmp)
+			if diff := cmp.Diff(tt.want, controlParent()); diff != "" {
+				t.Errorf("controlParent mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSSHControlDirLifecycle: NewSSH makes nothing; the first call that
+// reaches for a node (here one that refuses) makes a private control
+// directory in the temp directory; Close removes it, and is idempotent.
+func TestSSHControlDirLifecycle(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	t.Setenv("TMPDIR", tmp)
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Skip("no ssh client (Debian: openssh-client; make deps)")
+	}
+	home := t.TempDir()
+	s := NewSSH(home)
+	if got := s.ControlDir(); got != "" {
+		t.Fatalf("ControlDir before first use = %q, want none", got)
+	}
+	assertEntries(t, tmp, nil)
+
+	n := RemoteNode{Name: "refuses", Destination: "127.0.0.1", Port: refusingPort(t), Timeout: 2 * time.Second}
+	_, err := s.Digests(context.Background(), n, []string{"a"})
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Digests on a refusing port: %v, want ErrUnreachable", err)
+	}
+	dir := s.ControlDir()
+	if filepath.Dir(dir) != tmp || !strings.HasPrefix(filepath.Base(dir), controlPrefix) {
+		t.Fatalf("ControlDir = %q, want %s/%s*", dir, tmp, controlPrefix)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatalf("control directory during the pass: %v", err)
+	}
+	if diff := cmp.Diff(os.ModeDir|0o700, fi.Mode()); diff != "" {
+		t.Errorf("control directory mode (-want +got):\n%s", diff)
+	}
+	// A second node, and the same one again, share the directory.
+	n2 := n
+	n2.Name = "refuses-too"
+	_, _ = s.Fetch(context.Background(), n2, []string{"a"})
+	_, _ = s.Digests(context.Background(), n, []string{"a"})
+	if got := s.ControlDir(); got != dir {
+		t.Errorf("ControlDir after more calls = %q, want %q", got, dir)
+	}
+	assertEntries(t, tmp, []string{filepath.Base(dir)})
+
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	assertEntries(t, tmp, nil)
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := s.Digests(context.Background(), n, []string{"a"}); !errors.Is(err, ErrRemote) || !strings.Contains(err.Error(), ErrClosed.Error()) {
+		t.Errorf("Digests after Close: %v, want ErrRemote saying %q", err, ErrClosed)
+	}
+	assertEntries(t, tmp, nil)
+	if _, err := os.Stat(filepath.Join(home, ".sanctum")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the home got a .sanctum: %v", err)
+	}
+
+	// An SSH that never reached a node closes without making anything.
+	if err := NewSSH(home).Close(); err != nil {
+		t.Errorf("Close of an unused SSH: %v", err)
+	}
+	assertEntries(t, tmp, nil)
+}
+
+// TestSSHCloseEndsMasters: against a real sshd, a pass's shared connection
+// is a running master with its socket in the control directory; Close asks
+// it to exit and removes the directory, so no master outlives the pass.
+func TestSSHCloseEndsMasters(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	t.Setenv("TMPDIR", tmp)
+	home := t.TempDir()
+	port := startSSHD(t, home)
+	s := NewSSH(home)
+	n := RemoteNode{Name: "node", Destination: "node", Port: port, Timeout: 5 * time.Second, Home: home}
+	got, err := s.Digests(context.Background(), n, []string{"absent"})
+	if err != nil {
+		t.Fatalf("Digests: %v", err)
+	}
+	if diff := cmp.Diff(map[string]RemoteFile{"absent": {State: RemoteMissing}}, got); diff != "" {
+		t.Fatalf("Digests mismatch (-want +got):\n%s", diff)
+	}
+	dir := s.ControlDir()
+	sock := filepath.Join(dir, "0")
+	if fi, err := os.Lstat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
+		t.Fatalf("control socket %s during the pass: %v %v", sock, fi, err)
+	}
+	check := func() ([]byte, error) {
+		return exec.Command("ssh", "-F", s.Config, "-o", "ControlPath="+sock, "-O", "check", "node").CombinedOutput()
+	}
+	out, err := check()
+	if err != nil {
+		t.Fatalf("ssh -O check during the pass: %v: %s", err, out)
+	}
+	var pid int
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "Master running (pid=%d)", &pid); err != nil || pid <= 0 {
+		t.Fatalf("ssh -O check said %q", out)
+	}
+
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if d := time.Since(start); d > closeBudget+time.Second {
+		t.Errorf("Close took %s, want within %s", d, closeBudget)
+	}
+	assertEntries(t, tmp, nil)
+	// The master exits once it has answered: give it a moment.
+	for i := 0; processAlive(pid); i++ {
+		if i == 50 {
+			t.Fatalf("ssh master %d still running 5s after Close", pid)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// assertEntries fails unless dir holds exactly names.
+func assertEntries(t *testing.T, dir string, names []string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if diff := cmp.Diff(names, got); diff != "" {
+		t.Errorf("entries of %s (-want +got):\n%s", dir, diff)
+	}
+}
+
+// refusingPort is a port of 127.0.0.1 that nobody listens on.
+func refusingPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return port
+}
+
+// processAlive says whether pid runs. A zombie does not: in a container
+// whose init does not reap, an exited master stays one.
+func processAlive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return !errors.Is(err, os.ErrNotExist) || runtime.GOOS != "linux"
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z'
+	}
+	return true
+}
+
+// startSSHD starts OpenSSH's sshd on a free port of 127.0.0.1 with keys of
+// its own (as testscripts' sshd command does), writes home/.ssh/config with
+// a Host "node" that reaches it as the current user, and stops it when the
+// test ends. It skips the test when OpenSSH is not installed (make deps).
+func startSSHD(t *testing.T, home string) int {
+	t.Helper()
+	sshd, err := exec.LookPath("sshd")
+	if err != nil {
+		sshd = "/usr/sbin/sshd"
+	}
+	for _, p := range []string{sshd, "ssh", "ssh-keygen"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s not installed (Debian: openssh-server, openssh-client; make deps)", p)
+		}
+	}
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, k := range []string{"host_ed25519", "id_ed25519"} {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", filepath.Join(dir, k)).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	write := func(p, content string) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// sshd insists on its privilege separation directory.
+	_ = os.MkdirAll("/run/sshd", 0o755)
+	port := refusingPort(t)
+	write(filepath.Join(dir, "authorized_keys"), read("id_ed25519.pub"))
+	write(filepath.Join(dir, "known_hosts"), fmt.Sprintf("[127.0.0.1]:%d %s", port, read("host_ed25519.pub")))
+	write(filepath.Join(dir, "sshd_config"), fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\n"+
+		"PidFile %s\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"+
+		"PubkeyAuthentication yes\nPermitRootLogin prohibit-password\n",
+		port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid")))
+	write(filepath.Join(home, ".ssh", "config"), fmt.Sprintf("Host node\n  HostName 127.0.0.1\n  User %s\n  IdentityFile %s\n"+
+		"  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n",
+		u.Username, filepath.Join(dir, "id_ed25519"), filepath.Join(dir, "known_hosts")))
+	cmd := exec.Command(sshd, "-D", "-f", filepath.Join(dir, "sshd_config"), "-E", filepath.Join(dir, "sshd.log"))
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start sshd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return port
+		}
+		if i == 50 {
+			t.Fatalf("sshd did not listen on %d within 5s: %s", port, read("sshd.log"))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

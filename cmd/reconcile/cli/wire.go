@@ -29,7 +29,12 @@ type passHosts struct {
 func wire(mode controllers.Mode, home string, record bool) (*passHosts, error) {
 	w := &passHosts{}
 	var launchd observed.Launchd = observed.NewLaunchctl()
-	var remote observed.Remote = observed.NewSSH(home)
+	// The ssh masters end and their control sockets go when the pass
+	// does, also after SIGINT or SIGTERM (the pass's context is cancelled
+	// and runPass returns through its defers).
+	ssh := observed.NewSSH(home)
+	w.closers = append(w.closers, ssh.Close)
+	var remote observed.Remote = ssh
 	if mode == controllers.ModeApply {
 		real, err := observed.NewFileHost(home)
 		if err != nil {

@@ -32,11 +32,11 @@ paste the entry into the catalog and run reconcile --dry-run.`,
 			if !ok || !strings.EqualFold(kind, "launchagent") || label == "" {
 				return &exitError{ExitError, fmt.Errorf("%q: want launchagent/<label>", args[0])}
 			}
-			host, err := a.openHome()
+			host, done, err := a.readHome()
 			if err != nil {
 				return err
 			}
-			defer host.Close()
+			defer done()
 			file, data, err := findPlist(host, label)
 			if err != nil {
 				return &exitError{ExitError, err}

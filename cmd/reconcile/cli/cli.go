@@ -233,19 +233,6 @@ func (a *app) resolveHome() (string, bool, error) {
 	return abs, explicit, nil
 }
 
-// openHome resolves the home and opens it as a host.
-func (a *app) openHome() (*observed.FileHost, error) {
-	home, _, err := a.resolveHome()
-	if err != nil {
-		return nil, err
-	}
-	host, err := observed.NewFileHost(home)
-	if err != nil {
-		return nil, &exitError{ExitError, err}
-	}
-	return host, nil
-}
-
 // lock takes the pass lock of a home, saying so when it has to wait.
 func (a *app) lock(ctx context.Context, home string, timeout time.Duration) (*observed.Lock, error) {
 	return observed.AcquireLock(ctx, filepath.Join(home, filepath.FromSlash(controllers.LockFile)), timeout, func() {

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-multierror"
 	"github.com/spf13/cobra"
 
 	"github.com/sanctum-haus/reconcile/controllers"
@@ -91,15 +90,19 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 	}
 	defer w.Close()
 	real, host := w.base, w.host
+	now := a.cfg.Now()
+	runID := newRunID(now)
+	var sess *session // apply's: the lock, the run's name, what it leaves
 	if mode == modeApply {
-		lock, err := a.lock(ctx, home, o.lockTimeout)
+		sess, err = a.beginSession(ctx, real, o.lockTimeout)
 		if errors.Is(err, observed.ErrLocked) && o.scheduled {
 			return a.skipScheduled(real, a.cfg.Now(), cat)
 		}
 		if err != nil {
 			return &exitError{ExitError, err}
 		}
-		defer lock.Release()
+		defer sess.end()
+		now, runID = sess.Now, sess.RunID
 	}
 	last := pre.wait()
 	if last == nil {
@@ -114,8 +117,6 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 			return err
 		}
 	}
-	now := a.cfg.Now()
-	runID := newRunID(now)
 	pass := controllers.NewPass(host, w.launchd, mode, runID, now, cat.SecretValues, state)
 	pass.Ledgers = w.ledgers
 	pass.Remote, pass.Local = w.remote, a.local
@@ -130,42 +131,33 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 		}
 	}
 	cs, runErr := pass.Run(ctx, cat, controllers.Controllers())
-	if mode == modeApply {
-		if err := pass.Save(cat.Digest, cs); err != nil {
-			runErr = multierror.Append(runErr, err)
-		}
-	}
 	a.redactor.ChangeSet(cs)
-	if mode == modeApply && runErr == nil {
-		pruned, err := pass.PruneBackups(cat.Instance.Backups)
-		if err != nil {
-			runErr = multierror.Append(runErr, fmt.Errorf("prune backups: %w", err))
-		} else if len(pruned) > 0 && !o.scheduled {
-			fmt.Fprintf(a.cfg.Stderr, "reconcile: pruned %d old backup run(s)\n", len(pruned))
-		}
-	}
-	if mode == modeApply && !cat.FromCache {
-		// The next pass over the same catalog starts from what this one
-		// compiled; a catalog that cannot be cached (a source it could not
-		// read) is simply loaded again.
-		if data, err := desired.EncodeCache(cat, catOpts, binaryID()); err == nil {
-			if err := real.WriteFile(controllers.CatalogCacheFile, data, 0o600); err != nil {
-				runErr = multierror.Append(runErr, fmt.Errorf("catalog cache: %w", err))
-			}
-		}
-	}
-	if mode == modeApply {
-		e := controllers.HistoryEntry{RunID: runID, Time: now.UTC(), Mode: "apply", Result: "converged",
-			CatalogDigest: cat.Digest, Changes: cs.Summary().Changes(), Summary: cs.Summary()}
+	if sess != nil {
+		histMode := "apply"
 		if o.scheduled {
-			e.Mode = "scheduled"
+			histMode = "scheduled"
 		}
-		if runErr != nil {
-			e.Result = "failed"
-		}
-		if err := controllers.AppendHistory(real, e); err != nil {
-			runErr = multierror.Append(runErr, fmt.Errorf("history: %w", err))
-		}
+		runErr = sess.finish(outcome{Mode: histMode, CatalogDigest: cat.Digest, Changes: cs, Err: runErr,
+			Backups: &cat.Instance.Backups, Quiet: o.scheduled,
+			Keep: func() error {
+				if err := pass.Save(cat.Digest, cs); err != nil {
+					return err
+				}
+				if cat.FromCache {
+					return nil
+				}
+				// The next pass over the same catalog starts from what this
+				// one compiled; a catalog that cannot be cached (a source it
+				// could not read) is simply loaded again.
+				data, err := desired.EncodeCache(cat, catOpts, binaryID())
+				if err != nil {
+					return nil
+				}
+				if err := real.WriteFile(controllers.CatalogCacheFile, data, 0o600); err != nil {
+					return fmt.Errorf("catalog cache: %w", err)
+				}
+				return nil
+			}})
 	}
 	quiet := o.scheduled && runErr == nil && cs.Summary().Changes() == 0
 	if !quiet {

@@ -76,14 +76,12 @@ func (a *app) schedule(ctx context.Context, install bool) error {
 		return &exitError{ExitError, err}
 	}
 	defer real.Close()
-	lock, err := a.lock(ctx, home, 30*time.Second)
+	s, err := a.beginSession(ctx, real, 30*time.Second)
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
-	defer lock.Release()
-	now := a.cfg.Now()
-	runID := newRunID(now)
-	pass := controllers.NewPass(real, observed.NewLaunchctl(), controllers.ModeApply, runID, now, nil, &controllers.State{})
+	defer s.end()
+	pass := controllers.NewPass(real, observed.NewLaunchctl(), controllers.ModeApply, s.RunID, s.Now, nil, &controllers.State{})
 	agent := controllers.ScheduleAgent(home, args)
 	var changes []drift.Change
 	if install {
@@ -91,19 +89,11 @@ func (a *app) schedule(ctx context.Context, install bool) error {
 	} else {
 		changes = pass.UninstallSchedule(ctx, agent)
 	}
-	if err := pass.Finish(); err != nil {
-		return &exitError{ExitError, err}
-	}
 	cs := &drift.ChangeSet{Changes: changes}
-	e := controllers.HistoryEntry{RunID: runID, Time: now.UTC(), Mode: "schedule", Result: "converged",
-		Changes: cs.Summary().Changes(), Summary: cs.Summary()}
-	if len(cs.Failed()) > 0 {
-		e.Result = "failed"
-	}
-	if err := controllers.AppendHistory(real, e); err != nil {
+	if err := s.finish(outcome{Mode: "schedule", Changes: cs, Keep: pass.Finish}); err != nil {
 		return &exitError{ExitError, err}
 	}
-	if err := drift.WriteText(a.cfg.Stdout, cs, drift.TextOptions{Color: a.cfg.Color, Label: "schedule, run " + runID}); err != nil {
+	if err := drift.WriteText(a.cfg.Stdout, cs, drift.TextOptions{Color: a.cfg.Color, Label: "schedule, run " + s.RunID}); err != nil {
 		return &exitError{ExitError, err}
 	}
 	if len(cs.Failed()) > 0 {
@@ -118,12 +108,12 @@ func (a *app) historyCommand() *cobra.Command {
 		Short: "List the passes recorded in ~/.sanctum/state/history.jsonl",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			real, err := a.openHome()
+			host, done, err := a.readHome()
 			if err != nil {
 				return err
 			}
-			defer real.Close()
-			entries, damaged, err := controllers.ReadHistory(real)
+			defer done()
+			entries, damaged, err := controllers.ReadHistory(host)
 			if err != nil {
 				return &exitError{ExitError, err}
 			}
@@ -164,7 +154,7 @@ catalog first to keep what was restored. reconcile history lists run ids.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			real, err := a.openHome()
+			real, err := a.writeHome()
 			if err != nil {
 				return err
 			}
@@ -173,13 +163,11 @@ catalog first to keep what was restored. reconcile history lists run ids.`,
 			if err != nil {
 				return &exitError{ExitError, err}
 			}
-			lock, err := a.lock(ctx, real.Home(), lockTimeout)
+			s, err := a.beginSession(ctx, real, lockTimeout)
 			if err != nil {
 				return &exitError{ExitError, err}
 			}
-			defer lock.Release()
-			now := a.cfg.Now()
-			runID := newRunID(now)
+			defer s.end()
 			// The catalog may be what is broken: rollback does not need it,
 			// but uses its secrets, when it loads, to mask and to keep
 			// secret-bearing files 0600. Without it no diff is shown, since
@@ -188,23 +176,15 @@ catalog first to keep what was restored. reconcile history lists run ids.`,
 			if cat, err := a.loadCatalog(ctx, desired.ResolveSecrets); err == nil {
 				secrets = cat.SecretValues
 			}
-			pass := controllers.NewPass(real, observed.NewLaunchctl(), controllers.ModeApply, runID, now, secrets, &controllers.State{})
+			pass := controllers.NewPass(real, observed.NewLaunchctl(), controllers.ModeApply, s.RunID, s.Now, secrets, &controllers.State{})
 			pass.Diffs = false
 			cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
 			a.redactor.ChangeSet(cs)
 			cs.Sort(controllers.KindRank)
-			if err := pass.Finish(); err != nil {
+			if err := s.finish(outcome{Mode: "rollback", Reason: "rollback of " + idx.RunID, Changes: cs, Keep: pass.Finish}); err != nil {
 				return &exitError{ExitError, err}
 			}
-			e := controllers.HistoryEntry{RunID: runID, Time: now.UTC(), Mode: "rollback", Result: "converged",
-				Reason: "rollback of " + idx.RunID, Changes: cs.Summary().Changes(), Summary: cs.Summary()}
-			if len(cs.Failed()) > 0 {
-				e.Result = "failed"
-			}
-			if err := controllers.AppendHistory(real, e); err != nil {
-				return &exitError{ExitError, err}
-			}
-			if err := drift.WriteText(a.cfg.Stdout, cs, drift.TextOptions{Color: a.cfg.Color, Quiet: false, Label: "rollback of " + idx.RunID + ", run " + runID}); err != nil {
+			if err := drift.WriteText(a.cfg.Stdout, cs, drift.TextOptions{Color: a.cfg.Color, Quiet: false, Label: "rollback of " + idx.RunID + ", run " + s.RunID}); err != nil {
 				return &exitError{ExitError, err}
 			}
 			if len(cs.Failed()) > 0 {

@@ -54,12 +54,12 @@ Exit 0 healthy, 2 degraded, 1 error.`,
 			if err != nil {
 				return err
 			}
-			host, err := a.openHome()
+			host, done, err := a.readHome()
 			if err != nil {
 				return err
 			}
-			defer host.Close()
-			state, err := controllers.LoadState(observed.ReadOnlyHost{Host: host})
+			defer done()
+			state, err := controllers.LoadState(host)
 			if err != nil {
 				return &exitError{ExitError, err}
 			}

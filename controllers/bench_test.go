@@ -101,7 +101,8 @@ func BenchmarkCompareUnchanged(b *testing.B) {
 	host := observed.NewDryRunHost(observed.ReadOnlyHost{Host: real})
 	b.ReportAllocs()
 	for b.Loop() {
-		p := NewPass(host, nil, ModeCheck, "r", time.Now(), nil, &State{})
+		p := NewPass(host, nil, "r", time.Now(), nil, &State{})
+		p.Diffs = false
 		for _, c := range p.Files(context.Background(), targets) {
 			if c.Action != drift.Unchanged {
 				b.Fatal(c)

@@ -45,11 +45,14 @@ const (
 // identity, and what the pass learns about ownership and backups.
 type Pass struct {
 	Host  observed.Host
-	Mode  Mode
 	RunID string
 	Now   time.Time
-	// Diffs asks for unified diffs of changed content (dry-run, apply).
+	// Diffs asks for unified diffs of changed content (dry-run, apply;
+	// the caller decides).
 	Diffs bool
+	// plans: the host only plans writes (a dry run or a check), so what
+	// the pass records of its own effect says "would", never "did".
+	plans bool
 	// Ledgers is where the audit ledgers go (apply: Host; --check --record:
 	// a door to exactly the ledger files); nil writes none.
 	Ledgers observed.Host
@@ -98,10 +101,10 @@ type Pass struct {
 }
 
 // NewPass prepares a pass.
-func NewPass(host observed.Host, launchd observed.Launchd, mode Mode, runID string, now time.Time, secrets []string, prev *State) *Pass {
+func NewPass(host observed.Host, launchd observed.Launchd, runID string, now time.Time, secrets []string, prev *State) *Pass {
 	p := &Pass{
 		Host: host, Launchd: launchd, Reload: observed.DefaultReloadPolicy,
-		Mode: mode, RunID: runID, Now: now, Diffs: mode != ModeCheck,
+		RunID: runID, Now: now, Diffs: true, plans: observed.Plans(host),
 		prevAgents: make(map[string]AgentRecord, len(prev.Agents)),
 		sources:    make(map[string]sourceFile),
 		disabled:   make(map[string]map[string]bool),

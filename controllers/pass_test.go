@@ -40,7 +40,9 @@ func (s stubController) Reconcile(ctx context.Context, p *Pass, _ *desired.Catal
 
 // newTestPass is NewPass without launchd, from a previous inventory.
 func newTestPass(host observed.Host, mode Mode, runID string, secrets []string, prev []InventoryEntry) *Pass {
-	return NewPass(host, nil, mode, runID, testNow, secrets, &State{SchemaVersion: StateSchemaVersion, Inventory: prev})
+	p := NewPass(host, nil, runID, testNow, secrets, &State{SchemaVersion: StateSchemaVersion, Inventory: prev})
+	p.Diffs = mode != ModeCheck // as the CLI wires it
+	return p
 }
 
 func newTestFileHost(t *testing.T) (*observed.FileHost, string) {

@@ -73,9 +73,9 @@ func (PersonaController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 	if len(cat.Personas) == 0 {
 		return nil
 	}
-	ledger := &PersonaLedger{SchemaVersion: 1, Time: p.Now.UTC(), Mode: string(p.Mode), RunID: p.RunID,
+	ledger := &PersonaLedger{SchemaVersion: 1, Time: p.Now.UTC(), Mode: string(ModeApply), RunID: p.RunID,
 		CatalogDigest: cat.Digest, Agents: map[string]map[string]*PersonaFileRecord{}, Nodes: map[string]NodeRecord{}}
-	if p.Mode != ModeApply {
+	if p.plans {
 		ledger.Mode = "audit"
 	}
 	var changes []drift.Change
@@ -130,7 +130,7 @@ func (PersonaController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 			t.Status = PersonaInSync
 		case drift.Created, drift.Configured:
 			t.Status = PersonaInSync
-			if p.Mode != ModeApply {
+			if p.plans {
 				t.Status, t.SHA256 = PersonaDrifted, p.ObservedDigest(c.Path)
 				if c.Action == drift.Created {
 					t.Status, t.SHA256 = PersonaMissing, ""

@@ -247,7 +247,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			r, ok := done[c.Path]
 			switch {
 			case ok && r.Status == "ok":
-				if p.Mode == ModeApply {
+				if !observed.Plans(p.Remote) {
 					c.Backup = r.Backup
 					rec.Files[c.Path] = NodeFileRec{Object: rec.Files[c.Path].Object, SHA256: digest(targets[i].content), Status: PersonaInSync}
 				}
@@ -289,7 +289,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		rec.Status, rec.Reason = NodeFailed, fmt.Sprintf("%d of %d file(s) failed", failed, len(changes))
 		summary.Action = drift.Failed
 		summary.Error = rec.Reason
-	case wrote > 0 && p.Mode != ModeApply:
+	case wrote > 0 && observed.Plans(p.Remote):
 		rec.Status, rec.Reason = NodeDrifted, fmt.Sprintf("%d of %d file(s) differ", wrote, len(changes))
 		summary.Action = drift.Configured
 	case wrote > 0:
@@ -299,7 +299,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		rec.Status, rec.Reason = NodeInSync, fmt.Sprintf("%d file(s) in sync", len(changes))
 		summary.Action = drift.Unchanged
 	}
-	rec.Healthy = failed == 0 && n.PolicyName() == v1.PolicyOpportunistic && (p.Mode == ModeApply || wrote == 0)
+	rec.Healthy = failed == 0 && n.PolicyName() == v1.PolicyOpportunistic && (!observed.Plans(p.Remote) || wrote == 0)
 	if rec.Healthy {
 		rec.Reason += "; healthy fan-out target"
 	}

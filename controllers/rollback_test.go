@@ -128,7 +128,7 @@ func TestPruneBackups(t *testing.T) {
 			for _, f := range tt.files {
 				putFile(t, home, BackupsDir+"/"+f, "x", 0o644)
 			}
-			p := NewPass(host, nil, ModeApply, "r", testNow, nil, &State{})
+			p := NewPass(host, nil, "r", testNow, nil, &State{})
 			pruned, err := p.PruneBackups(tt.settings)
 			if err != nil {
 				t.Fatalf("PruneBackups: %v", err)

@@ -90,8 +90,8 @@ func (c *StatCache) fresh(path string, key observed.StatKey, sha string) bool {
 
 // recordStat remembers a file this pass found or left right.
 func (p *Pass) recordStat(path string, info fs.FileInfo, sha string) {
-	if p.Mode != ModeApply {
-		return // only an apply saves the cache
+	if p.plans {
+		return // only a pass that wrote saves the cache
 	}
 	key, ok := observed.KeyOf(info)
 	if !ok {

@@ -198,7 +198,7 @@ func writeJSON(h observed.Host, name string, v any, perm fs.FileMode) error {
 // record builds the state this pass leaves behind.
 func (p *Pass) record(digest string, cs *drift.ChangeSet) *State {
 	s := &State{
-		SchemaVersion: StateSchemaVersion, RunID: p.RunID, Time: p.Now.UTC(), Mode: p.Mode,
+		SchemaVersion: StateSchemaVersion, RunID: p.RunID, Time: p.Now.UTC(), Mode: ModeApply,
 		CatalogDigest: digest, Summary: cs.Summary(),
 		Objects:   make([]ObjectRecord, 0, len(cs.Changes)),
 		Inventory: make([]InventoryEntry, 0, len(p.owned)),

@@ -721,3 +721,18 @@ func (a AbsentHome) RemoveAll(name string) error { return readOnly("removeall", 
 
 // MkdirAll implements Host.
 func (a AbsentHome) MkdirAll(name string, _ fs.FileMode) error { return readOnly("mkdir", name) }
+
+// planner is a decorator that plans writes instead of making them.
+type planner interface{ Plans() bool }
+
+// Plans reports whether writes through h (a Host, a Launchd or a Remote)
+// are only planned, as in a dry run or a check: what a pass records of
+// its own effect (a ledger's "in sync" or "drifted") follows from the
+// stack it was given, never from a mode flag.
+func Plans(h any) bool {
+	p, ok := h.(planner)
+	return ok && p.Plans()
+}
+
+// Plans implements planner.
+func (d *DryRunHost) Plans() bool { return true }

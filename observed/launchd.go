@@ -354,6 +354,9 @@ func (d *DryRunLaunchd) Print(ctx context.Context, target string) (*ServiceInfo,
 	return d.Launchd.Print(ctx, target)
 }
 
+// Plans implements planner.
+func (d *DryRunLaunchd) Plans() bool { return true }
+
 // Bootstrap implements Launchd.
 func (d *DryRunLaunchd) Bootstrap(_ context.Context, domain, plistPath string) error {
 	d.record("bootstrap "+domain, plistPath)

@@ -214,6 +214,9 @@ type RecordingHost struct {
 
 var _ Host = RecordingHost{}
 
+// Plans implements planner: as the host it records.
+func (r RecordingHost) Plans() bool { return Plans(r.Host) }
+
 // ReadFile implements Host.
 func (r RecordingHost) ReadFile(name string) ([]byte, fs.FileInfo, error) {
 	data, info, _, err := r.ReadFileUnless(name, nil)
@@ -368,6 +371,9 @@ type RecordingLaunchd struct {
 
 var _ Launchd = RecordingLaunchd{}
 
+// Plans implements planner: as the launchd it records.
+func (r RecordingLaunchd) Plans() bool { return Plans(r.Launchd) }
+
 // Available implements Launchd.
 func (r RecordingLaunchd) Available() error {
 	err := r.Launchd.Available()
@@ -444,6 +450,9 @@ type RecordingRemote struct {
 }
 
 var _ Remote = RecordingRemote{}
+
+// Plans implements planner: as the remote it records.
+func (r RecordingRemote) Plans() bool { return Plans(r.Remote) }
 
 // Digests implements Remote.
 func (r RecordingRemote) Digests(ctx context.Context, n RemoteNode, paths []string) (map[string]RemoteFile, error) {

@@ -610,6 +610,9 @@ var _ Remote = (*DryRunRemote)(nil)
 // NewDryRunRemote decorates r.
 func NewDryRunRemote(r Remote) *DryRunRemote { return &DryRunRemote{Remote: r} }
 
+// Plans implements planner.
+func (d *DryRunRemote) Plans() bool { return true }
+
 // Write implements Remote: every file "would be" written.
 func (d *DryRunRemote) Write(_ context.Context, n RemoteNode, _ string, writes []RemoteWrite) ([]RemoteResult, error) {
 	res := make([]RemoteResult, 0, len(writes))

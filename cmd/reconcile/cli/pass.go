@@ -117,8 +117,9 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 			return err
 		}
 	}
-	pass := controllers.NewPass(host, w.launchd, mode, runID, now, cat.SecretValues, state)
+	pass := controllers.NewPass(host, w.launchd, runID, now, cat.SecretValues, state)
 	pass.Ledgers = w.ledgers
+	pass.Diffs = mode != modeCheck // a check lists drift tersely
 	pass.Remote, pass.Local = w.remote, a.local
 	pass.Cache = stats // nil with --full
 	pass.Renders = renders.For(controllers.RenderKey(cat.Digest, cat.SecretValues, home, binaryID()))

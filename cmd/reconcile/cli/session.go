@@ -71,7 +71,7 @@ func (s *session) finish(o outcome) error {
 		}
 	}
 	if o.Backups != nil && err == nil {
-		pass := controllers.NewPass(s.host, nil, controllers.ModeApply, s.RunID, s.Now, nil, &controllers.State{})
+		pass := controllers.NewPass(s.host, nil, s.RunID, s.Now, nil, &controllers.State{})
 		pruned, perr := pass.PruneBackups(*o.Backups)
 		switch {
 		case perr != nil:

@@ -333,9 +333,7 @@ func (p *Pass) retire(ctx context.Context, a *v1.LaunchAgent) drift.Change {
 	rel := PlistPath(a)
 	target := Domain(a) + "/" + a.LabelName()
 	c := drift.Change{Kind: v1.KindLaunchAgent, Name: a.Name, Path: rel, Target: target, Action: drift.Unchanged, Reason: "retired"}
-	p.mu.Lock()
-	p.desired[rel] = c.ID() // never pruned or reported as a stranger
-	p.mu.Unlock()
+	p.inv.Want(rel, c.ID()) // never pruned or reported as a stranger
 	var steps []string
 	if err := p.Launchd.Available(); err == nil {
 		was, err := observed.Unload(ctx, p.Launchd, target, p.Reload)

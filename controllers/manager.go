@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -22,27 +22,29 @@ type Controller interface {
 	Reconcile(ctx context.Context, p *Pass, cat *desired.Catalog) []drift.Change
 }
 
-// Controllers returns the controllers in the order a pass runs them:
-// calibration files and service manifests first (the rest reads them).
-func Controllers() []Controller {
-	return []Controller{CalibrationController{}, ServiceController{}, LaunchAgentController{}, PersonaController{}, RemoteNodeController{}}
+// registry is every kind's controller, in the order a pass runs them
+// (calibration files and service manifests first: the rest reads them) and
+// reports list them. A new kind is one line here.
+var registry = []Controller{
+	CalibrationController{},
+	ServiceController{},
+	LaunchAgentController{},
+	PersonaController{},
+	RemoteNodeController{},
 }
 
-// KindRank orders kinds in reports as the pass runs them.
+// Controllers returns the controllers in the order a pass runs them.
+func Controllers() []Controller { return slices.Clone(registry) }
+
+// KindRank orders kinds in reports as the pass runs them; a kind no
+// controller reconciles comes last.
 func KindRank(kind string) int {
-	switch kind {
-	case v1.KindCalibrationFile:
-		return 0
-	case v1.KindService:
-		return 1
-	case v1.KindLaunchAgent:
-		return 2
-	case v1.KindPersonaFile:
-		return 3
-	case v1.KindRemoteNode:
-		return 4
+	for i, c := range registry {
+		if c.Kind() == kind {
+			return i
+		}
 	}
-	return 100
+	return len(registry)
 }
 
 // Run runs every controller, prunes what the inventory says reconcile owns
@@ -162,16 +164,9 @@ func supersede(changes, pruned []drift.Change) []drift.Change {
 // more, only while they still hold exactly what reconcile wrote; a file
 // changed since is reported and left in place, and stays in the inventory.
 func (p *Pass) prune(ctx context.Context) []drift.Change {
-	paths := make([]string, 0, len(p.prev))
-	for path := range p.prev {
-		if _, wanted := p.desired[path]; !wanted {
-			paths = append(paths, path)
-		}
-	}
-	sort.Strings(paths)
 	var out []drift.Change
-	for _, path := range paths {
-		e := p.prev[path]
+	for _, e := range p.inv.Unwanted() {
+		path := e.Path
 		c := drift.Change{Kind: e.Kind, Name: e.Name, Path: path}
 		if li, err := p.Host.Lstat(path); err == nil && li.Mode()&fs.ModeSymlink != 0 {
 			out = append(out, p.pruneLink(e, c))

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -62,13 +61,13 @@ type Pass struct {
 	Reload  observed.ReloadPolicy
 
 	secrets [][]byte
-	prev    map[string]InventoryEntry // inventory of the previous pass, by path
+	// inv is what reconcile owns (claims, ownership, prune candidates);
+	// kept is this run's backups and their index.
+	inv  *Inventory
+	kept *Backups
 
 	mu       sync.Mutex
-	owned    map[string]InventoryEntry // what this pass owns, by path
-	desired  map[string]string         // every path some object wants, and which object
-	observed map[string]string         // sha256 of what a drifted file held
-	backups  []BackupEntry
+	observed map[string]string // sha256 of what a drifted file held
 
 	prevAgents map[string]AgentRecord // launch agents as the last apply loaded them
 	agents     map[string]AgentRecord
@@ -111,16 +110,12 @@ func NewPass(host observed.Host, launchd observed.Launchd, runID string, now tim
 		stats:      make(map[string]statEntry),
 		rendered:   make(map[string]renderEntry),
 		agents:     make(map[string]AgentRecord, len(prev.Agents)),
-		prev:       make(map[string]InventoryEntry, len(prev.Inventory)),
-		owned:      make(map[string]InventoryEntry, len(prev.Inventory)),
-		desired:    make(map[string]string, len(prev.Inventory)),
+		inv:        NewInventory(prev.Inventory),
+		kept:       NewBackups(runID, now),
 		observed:   make(map[string]string),
 	}
 	for _, s := range secrets {
 		p.secrets = append(p.secrets, []byte(s))
-	}
-	for _, e := range prev.Inventory {
-		p.prev[e.Path] = e
 	}
 	for _, a := range prev.Agents {
 		p.prevAgents[a.Name] = a
@@ -425,15 +420,8 @@ func (p *Pass) modeRight(info fs.FileInfo, secret bool, declared fs.FileMode) bo
 // claim marks a path as wanted by one object; a second object that wants
 // the same path fails, and so does a cancelled pass.
 func (p *Pass) claim(ctx context.Context, c drift.Change) error {
-	p.mu.Lock()
-	other, taken := p.desired[c.Path]
-	if !taken {
-		p.desired[c.Path] = c.ID()
-	}
-	p.mu.Unlock()
-	if taken {
-		// fail must not re-claim the path for this object.
-		return fmt.Errorf("%s is already written by %s; two objects cannot own one file", c.Path, other)
+	if err := p.inv.Claim(c.Path, c.ID()); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
@@ -511,14 +499,11 @@ func (p *Pass) Link(ctx context.Context, t LinkTarget) drift.Change {
 // backupLink keeps a symlink about to be repointed or removed, as a
 // symlink under the run's backups.
 func (p *Pass) backupLink(kind, name, target, points, reason string) (string, error) {
-	dst := path.Join(BackupsDir, p.RunID, target)
+	dst := p.kept.Path(target)
 	if err := p.Host.Symlink(points, dst); err != nil {
 		return "", fmt.Errorf("backup before %s: %w", reason, err)
 	}
-	p.mu.Lock()
-	p.backups = append(p.backups, BackupEntry{Kind: kind, Name: name, Path: target, Backup: dst,
-		Mode: "symlink", SHA256: linkDigest(points), Reason: reason})
-	p.mu.Unlock()
+	p.kept.KeepLink(kind, name, target, points, reason)
 	return dst, nil
 }
 
@@ -535,29 +520,14 @@ func (p *Pass) ObservedDigest(path string) string {
 func (p *Pass) fail(c drift.Change, err error) drift.Change {
 	c.Action = drift.Failed
 	c.Error, c.Err = err.Error(), err
-	p.mu.Lock()
-	if c.Path != "" {
-		// Still wanted: a failure must never read as "no longer in the
-		// catalog" to the prune.
-		if _, taken := p.desired[c.Path]; !taken {
-			p.desired[c.Path] = c.ID()
-		}
-		if e, ok := p.prev[c.Path]; ok {
-			p.owned[c.Path] = e
-		}
-	}
-	p.mu.Unlock()
+	p.inv.Fail(c.Path, c.ID())
 	return c
 }
 
-func (p *Pass) own(e InventoryEntry) {
-	p.mu.Lock()
-	p.owned[e.Path] = e
-	p.mu.Unlock()
-}
+func (p *Pass) own(e InventoryEntry) { p.inv.Own(e) }
 
 // backupName is where this run keeps a file's old bytes.
-func (p *Pass) backupName(target string) string { return path.Join(BackupsDir, p.RunID, target) }
+func (p *Pass) backupName(target string) string { return p.kept.Path(target) }
 
 // backup keeps bytes about to be overwritten or removed under
 // backups/<run-id>/<path>, 0600, and remembers them for the run's index.
@@ -572,8 +542,5 @@ func (p *Pass) backup(kind, name, target string, data []byte, mode fs.FileMode, 
 
 // keepBackup lists a written backup in the run's index.
 func (p *Pass) keepBackup(kind, name, target string, data []byte, mode fs.FileMode, reason string) {
-	p.mu.Lock()
-	p.backups = append(p.backups, BackupEntry{Kind: kind, Name: name, Path: target, Backup: p.backupName(target),
-		Mode: fmt.Sprintf("%#o", mode), SHA256: digest(data), Reason: reason})
-	p.mu.Unlock()
+	p.kept.Keep(kind, name, target, data, mode, reason)
 }

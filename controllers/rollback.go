@@ -2,52 +2,16 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/drift"
 	"github.com/sanctum-haus/reconcile/observed"
 )
-
-// BackupIndex is backups/<run-id>/index.json.
-type BackupIndex struct {
-	RunID   string        `json:"runId"`
-	Time    time.Time     `json:"time"`
-	Entries []BackupEntry `json:"entries"`
-}
-
-// RunIDTimeFormat is the time part of a run id.
-const RunIDTimeFormat = "20060102T150405.000000Z"
-
-var runIDPattern = regexp.MustCompile(`^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{4}$`)
-
-// ReadBackupIndex reads one run's backup index.
-func ReadBackupIndex(h observed.Host, runID string) (*BackupIndex, error) {
-	if !runIDPattern.MatchString(runID) {
-		return nil, fmt.Errorf("%q is not a run id (reconcile history lists them)", runID)
-	}
-	data, _, err := h.ReadFile(path.Join(BackupsDir, runID, "index.json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("run %s has no backups (it overwrote and removed nothing, or they were pruned)", runID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	var idx BackupIndex
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("backups of %s: index.json is damaged: %w", runID, err)
-	}
-	return &idx, nil
-}
 
 // Rollback restores every file a run overwrote or removed from that run's
 // backups. What it replaces is backed up under this pass's own run id, and
@@ -123,40 +87,3 @@ func (p *Pass) reloadRestored(ctx context.Context, rel string) drift.Change {
 	return c
 }
 
-// PruneBackups removes backup runs beyond the newest keep, or older than
-// maxAge; the newest run is never removed.
-func (p *Pass) PruneBackups(s v1.BackupSettings) ([]string, error) {
-	keep, maxAge := s.Keep, time.Duration(s.MaxAgeDays)*24*time.Hour
-	if keep == 0 {
-		keep = 50
-	}
-	if maxAge == 0 {
-		maxAge = 90 * 24 * time.Hour
-	}
-	entries, err := p.Host.ReadDir(BackupsDir)
-	if err != nil {
-		return nil, err
-	}
-	var runs []string
-	for _, e := range entries {
-		if e.IsDir() && runIDPattern.MatchString(e.Name()) {
-			runs = append(runs, e.Name())
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(runs))) // newest first: run ids start with the time
-	var pruned []string
-	for i, r := range runs {
-		if i == 0 {
-			continue
-		}
-		t, err := time.Parse(RunIDTimeFormat, r[:len(RunIDTimeFormat)])
-		if i < keep && (err != nil || p.Now.Sub(t) <= maxAge) {
-			continue
-		}
-		if err := p.Host.RemoveAll(path.Join(BackupsDir, r)); err != nil {
-			return pruned, err
-		}
-		pruned = append(pruned, r)
-	}
-	return pruned, nil
-}

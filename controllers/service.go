@@ -99,7 +99,7 @@ func (p *Pass) strangers(dir, suffix, kind string, targets []FileTarget) []drift
 		if e.IsDir() || !strings.HasSuffix(e.Name(), suffix) || want[rel] {
 			continue
 		}
-		if _, ours := p.prev[rel]; ours {
+		if _, ours := p.inv.Previous(rel); ours {
 			continue // the inventory prunes it
 		}
 		out = append(out, drift.Change{Kind: kind, Name: strings.TrimSuffix(e.Name(), suffix), Action: drift.Unmanaged,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"sort"
 	"time"
 
@@ -201,16 +200,12 @@ func (p *Pass) record(digest string, cs *drift.ChangeSet) *State {
 		SchemaVersion: StateSchemaVersion, RunID: p.RunID, Time: p.Now.UTC(), Mode: ModeApply,
 		CatalogDigest: digest, Summary: cs.Summary(),
 		Objects:   make([]ObjectRecord, 0, len(cs.Changes)),
-		Inventory: make([]InventoryEntry, 0, len(p.owned)),
+		Inventory: p.inv.Owned(),
 	}
 	for _, c := range cs.Changes {
 		s.Objects = append(s.Objects, ObjectRecord{Kind: c.Kind, Name: c.Name, Action: c.Action, Path: c.Path,
 			Reason: c.Reason, Backup: c.Backup, Error: c.Error})
 	}
-	for _, e := range p.owned {
-		s.Inventory = append(s.Inventory, e)
-	}
-	sort.Slice(s.Inventory, func(i, j int) bool { return s.Inventory[i].Path < s.Inventory[j].Path })
 	s.Agents = make([]AgentRecord, 0, len(p.agents))
 	for _, a := range p.agents {
 		s.Agents = append(s.Agents, a)
@@ -221,15 +216,4 @@ func (p *Pass) record(digest string, cs *drift.ChangeSet) *State {
 }
 
 // writeBackupIndex lists the run's backups next to them.
-func (p *Pass) writeBackupIndex() error {
-	if len(p.backups) == 0 {
-		return nil
-	}
-	sort.Slice(p.backups, func(i, j int) bool { return p.backups[i].Path < p.backups[j].Path })
-	idx := struct {
-		RunID   string        `json:"runId"`
-		Time    time.Time     `json:"time"`
-		Entries []BackupEntry `json:"entries"`
-	}{p.RunID, p.Now.UTC(), p.backups}
-	return writeJSON(p.Host, path.Join(BackupsDir, p.RunID, "index.json"), idx, 0o600)
-}
+func (p *Pass) writeBackupIndex() error { return p.kept.WriteIndex(p.Host) }

@@ -1,0 +1,143 @@
+package controllers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"sync"
+	"time"
+
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
+	"github.com/sanctum-haus/reconcile/observed"
+)
+
+// Backups are one run's backups: where each file it overwrites or removes
+// is kept (backups/<run-id>/<path>, 0600) and the run's index of them, the
+// one BackupIndex that rollback reads and the backup prune counts runs by.
+type Backups struct {
+	runID string
+	time  time.Time
+	mu    sync.Mutex
+	kept  []BackupEntry
+}
+
+// NewBackups starts a run's backups.
+func NewBackups(runID string, now time.Time) *Backups {
+	return &Backups{runID: runID, time: now.UTC()}
+}
+
+// Path is where the run keeps a target's old bytes, relative to HOME.
+func (b *Backups) Path(target string) string { return path.Join(BackupsDir, b.runID, target) }
+
+// Keep lists a written backup of a file in the run's index.
+func (b *Backups) Keep(kind, name, target string, data []byte, mode fs.FileMode, reason string) {
+	b.add(BackupEntry{Kind: kind, Name: name, Path: target, Backup: b.Path(target),
+		Mode: fmt.Sprintf("%#o", mode), SHA256: digest(data), Reason: reason})
+}
+
+// KeepLink lists a written backup of a symlink in the run's index.
+func (b *Backups) KeepLink(kind, name, target, points, reason string) {
+	b.add(BackupEntry{Kind: kind, Name: name, Path: target, Backup: b.Path(target),
+		Mode: "symlink", SHA256: linkDigest(points), Reason: reason})
+}
+
+func (b *Backups) add(e BackupEntry) {
+	b.mu.Lock()
+	b.kept = append(b.kept, e)
+	b.mu.Unlock()
+}
+
+// Index is the run's index, entries by path; nil when it kept nothing.
+func (b *Backups) Index() *BackupIndex {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.kept) == 0 {
+		return nil
+	}
+	entries := append([]BackupEntry(nil), b.kept...)
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+	return &BackupIndex{RunID: b.runID, Time: b.time, Entries: entries}
+}
+
+// WriteIndex writes the run's index next to its backups; a run that kept
+// nothing writes none.
+func (b *Backups) WriteIndex(h observed.Host) error {
+	idx := b.Index()
+	if idx == nil {
+		return nil
+	}
+	return writeJSON(h, path.Join(BackupsDir, b.runID, "index.json"), idx, 0o600)
+}
+
+// BackupIndex is backups/<run-id>/index.json.
+type BackupIndex struct {
+	RunID   string        `json:"runId"`
+	Time    time.Time     `json:"time"`
+	Entries []BackupEntry `json:"entries"`
+}
+
+// RunIDTimeFormat is the time part of a run id.
+const RunIDTimeFormat = "20060102T150405.000000Z"
+
+var runIDPattern = regexp.MustCompile(`^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{4}$`)
+
+// ReadBackupIndex reads one run's backup index.
+func ReadBackupIndex(h observed.Host, runID string) (*BackupIndex, error) {
+	if !runIDPattern.MatchString(runID) {
+		return nil, fmt.Errorf("%q is not a run id (reconcile history lists them)", runID)
+	}
+	data, _, err := h.ReadFile(path.Join(BackupsDir, runID, "index.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("run %s has no backups (it overwrote and removed nothing, or they were pruned)", runID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var idx BackupIndex
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("backups of %s: index.json is damaged: %w", runID, err)
+	}
+	return &idx, nil
+}
+
+// PruneBackups removes backup runs beyond the newest keep, or older than
+// maxAge; the newest run is never removed.
+func (p *Pass) PruneBackups(s v1.BackupSettings) ([]string, error) {
+	keep, maxAge := s.Keep, time.Duration(s.MaxAgeDays)*24*time.Hour
+	if keep == 0 {
+		keep = 50
+	}
+	if maxAge == 0 {
+		maxAge = 90 * 24 * time.Hour
+	}
+	entries, err := p.Host.ReadDir(BackupsDir)
+	if err != nil {
+		return nil, err
+	}
+	var runs []string
+	for _, e := range entries {
+		if e.IsDir() && runIDPattern.MatchString(e.Name()) {
+			runs = append(runs, e.Name())
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(runs))) // newest first: run ids start with the time
+	var pruned []string
+	for i, r := range runs {
+		if i == 0 {
+			continue
+		}
+		t, err := time.Parse(RunIDTimeFormat, r[:len(RunIDTimeFormat)])
+		if i < keep && (err != nil || p.Now.Sub(t) <= maxAge) {
+			continue
+		}
+		if err := p.Host.RemoveAll(path.Join(BackupsDir, r)); err != nil {
+			return pruned, err
+		}
+		pruned = append(pruned, r)
+	}
+	return pruned, nil
+}

@@ -86,4 +86,3 @@ func (p *Pass) reloadRestored(ctx context.Context, rel string) drift.Change {
 	c.Action, c.Reason = drift.Configured, "plist restored: reload"
 	return c
 }
-

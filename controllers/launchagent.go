@@ -257,7 +257,7 @@ func (p *Pass) agentRuntime(ctx context.Context, a *v1.LaunchAgent, t FileTarget
 		steps = append(steps, "not loaded: bootstrap")
 		c.Action = drift.Created
 	}
-	tries, err := observed.Reload(ctx, p.Launchd, t.Launchd, domain, plistAbs, p.Reload)
+	tries, err := observed.Reload(ctx, p.Launchd, t.Launchd, domain, plistAbs, loaded, p.Reload)
 	if tries > 1 {
 		steps = append(steps, fmt.Sprintf("bootstrap took %d tries", tries))
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -80,7 +81,11 @@ func (p *Pass) reloadRestored(ctx context.Context, rel string) drift.Change {
 	domain := fmt.Sprintf("gui/%d", uid())
 	target := domain + "/" + label
 	c.Target = target
-	if _, err := observed.Reload(ctx, p.Launchd, target, domain, p.abs(rel), p.Reload); err != nil {
+	_, err = p.Launchd.Print(ctx, target)
+	if err != nil && !errors.Is(err, observed.ErrNotLoaded) {
+		return p.fail(c, err)
+	}
+	if _, err := observed.Reload(ctx, p.Launchd, target, domain, p.abs(rel), err == nil, p.Reload); err != nil {
 		return p.fail(c, err)
 	}
 	c.Action, c.Reason = drift.Configured, "plist restored: reload"

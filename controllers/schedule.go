@@ -67,7 +67,7 @@ func (p *Pass) InstallSchedule(ctx context.Context, a *v1.LaunchAgent) []drift.C
 	default:
 		c.Action, steps = drift.Created, []string{"not loaded: bootstrap"}
 	}
-	if _, err := observed.Reload(ctx, p.Launchd, target, Domain(a), p.abs(PlistPath(a)), p.Reload); err != nil {
+	if _, err := observed.Reload(ctx, p.Launchd, target, Domain(a), p.abs(PlistPath(a)), loaded, p.Reload); err != nil {
 		c.Reason = strings.Join(steps, "; ")
 		return append(out, p.fail(c, err))
 	}

@@ -66,7 +66,8 @@ type TextOptions struct {
 	Color bool
 	// Terse lists only drift and failures, without diffs (--check).
 	Terse bool
-	// Quiet leaves out unchanged entries (apply).
+	// Quiet leaves out unchanged entries and the content of whole new or
+	// removed files (apply).
 	Quiet bool
 	// Label ends the summary line: "dry run", "check", "applied".
 	Label string
@@ -143,7 +144,10 @@ func WriteText(w io.Writer, cs *ChangeSet, o TextOptions) error {
 			b.WriteString(" (" + strings.Join(notes, "; ") + ")")
 		}
 		b.WriteByte('\n')
-		if c.Diff != "" && !o.Terse {
+		// apply's summary shows what it changed in files that were there;
+		// whole new or removed files are the plan's to show (and JSON's).
+		wholeFile := (c.Action == Created || c.Action == Deleted) && strings.Contains(c.Diff, "/dev/null\n")
+		if c.Diff != "" && !o.Terse && !(o.Quiet && wholeFile) {
 			for _, line := range strings.SplitAfter(c.Diff, "\n") {
 				if line == "" {
 					continue

@@ -278,12 +278,15 @@ func Unload(ctx context.Context, l Launchd, target string, p ReloadPolicy) (wasL
 	return true, BootoutAndWait(ctx, l, target, p)
 }
 
-// Reload is the one sequence that makes launchd run a plist anew: unload
-// the target if it is loaded, then bootstrap the plist (retrying while the
+// Reload is the one sequence that makes launchd run a plist anew: boot
+// the target out when it is loaded (as the caller's print just said) and
+// wait until it is gone, then bootstrap the plist (retrying while the
 // label is on its way out). tries counts the bootstraps.
-func Reload(ctx context.Context, l Launchd, target, domain, plistPath string, p ReloadPolicy) (tries int, err error) {
-	if _, err := Unload(ctx, l, target, p); err != nil {
-		return 0, err
+func Reload(ctx context.Context, l Launchd, target, domain, plistPath string, loaded bool, p ReloadPolicy) (tries int, err error) {
+	if loaded {
+		if err := BootoutAndWait(ctx, l, target, p); err != nil {
+			return 0, err
+		}
 	}
 	return BootstrapWithRetry(ctx, l, domain, plistPath, p)
 }

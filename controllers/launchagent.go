@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,7 +10,9 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
+	"sync"
 
 	"howett.net/plist"
 
@@ -290,7 +293,7 @@ func (p *Pass) disabledIn(ctx context.Context, domain string) (map[string]bool, 
 
 // reloadReason says why a loaded agent must be reloaded, or "".
 func (p *Pass) reloadReason(a *v1.LaunchAgent, info *observed.ServiceInfo, plistAbs string, rec AgentRecord, file drift.Change) string {
-	prev, known := p.prevAgents[a.Name]
+	prev, known := p.agentSection().prev[a.Name]
 	if known && prev.Target == rec.Target {
 		if prev.PlistSHA != rec.PlistSHA {
 			return "plist changed since it was loaded"
@@ -312,19 +315,69 @@ func (p *Pass) reloadReason(a *v1.LaunchAgent, info *observed.ServiceInfo, plist
 	return ""
 }
 
-func (p *Pass) recordAgent(r AgentRecord) {
-	p.mu.Lock()
-	p.agents[r.Name] = r
-	p.mu.Unlock()
-}
+func (p *Pass) recordAgent(r AgentRecord) { p.agentSection().record(r) }
 
 // keepAgent carries an agent's previous record over a failure, so that the
 // reason to reload is not forgotten.
 func (p *Pass) keepAgent(c drift.Change, a *v1.LaunchAgent) drift.Change {
-	if prev, ok := p.prevAgents[a.Name]; ok {
+	if prev, ok := p.agentSection().prev[a.Name]; ok {
 		p.recordAgent(prev)
 	}
 	return c
+}
+
+// agentsSection is the key of the launch agents' section in reconcile.json.
+const agentsSection = "agents"
+
+// SectionKey implements Stateful.
+func (LaunchAgentController) SectionKey() string { return agentsSection }
+
+// NewSection implements Stateful.
+func (LaunchAgentController) NewSection() Section {
+	return &agentSection{prev: map[string]AgentRecord{}, cur: map[string]AgentRecord{}}
+}
+
+// agentSection is what the launch agents remember between passes: each
+// agent's plist and restartOn digests as reconcile last loaded it.
+type agentSection struct {
+	prev map[string]AgentRecord // read-only during the pass
+	mu   sync.Mutex
+	cur  map[string]AgentRecord
+}
+
+func (p *Pass) agentSection() *agentSection { return sectionOf[*agentSection](p, agentsSection) }
+
+// Load implements Section.
+func (s *agentSection) Load(raw json.RawMessage) error {
+	if raw == nil {
+		return nil
+	}
+	var list []AgentRecord
+	if err := strictUnmarshal(raw, &list); err != nil {
+		return err
+	}
+	for _, a := range list {
+		s.prev[a.Name] = a
+	}
+	return nil
+}
+
+func (s *agentSection) record(r AgentRecord) {
+	s.mu.Lock()
+	s.cur[r.Name] = r
+	s.mu.Unlock()
+}
+
+// Save implements Section: the agents by name.
+func (s *agentSection) Save() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]AgentRecord, 0, len(s.cur))
+	for _, a := range s.cur {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // retire makes a retired agent gone: booted out if loaded, its plist moved

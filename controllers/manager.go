@@ -60,7 +60,7 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 	cs.Changes = supersede(cs.Changes, pruned)
 	cs.Add(pruned...)
 	if p.personaLedger != nil {
-		for _, n := range p.nodes {
+		for _, n := range p.Nodes() {
 			p.personaLedger.Nodes[n.Name] = n
 		}
 		if err := p.writeLedger(PersonaLedgerFile, p.personaLedger); err != nil {

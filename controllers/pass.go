@@ -69,8 +69,8 @@ type Pass struct {
 	mu       sync.Mutex
 	observed map[string]string // sha256 of what a drifted file held
 
-	prevAgents map[string]AgentRecord // launch agents as the last apply loaded them
-	agents     map[string]AgentRecord
+	// sections are the stateful kinds' own state, by key (see Section).
+	sections map[string]Section
 	disabled   map[string]map[string]bool // launchd's disabled labels, by domain
 
 	// Remote reaches the nodes; Local (--local) leaves them alone.
@@ -104,12 +104,10 @@ func NewPass(host observed.Host, launchd observed.Launchd, runID string, now tim
 	p := &Pass{
 		Host: host, Launchd: launchd, Reload: observed.DefaultReloadPolicy,
 		RunID: runID, Now: now, Diffs: true, plans: observed.Plans(host),
-		prevAgents: make(map[string]AgentRecord, len(prev.Agents)),
 		sources:    make(map[string]sourceFile),
 		disabled:   make(map[string]map[string]bool),
 		stats:      make(map[string]statEntry),
 		rendered:   make(map[string]renderEntry),
-		agents:     make(map[string]AgentRecord, len(prev.Agents)),
 		inv:        NewInventory(prev.Inventory),
 		kept:       NewBackups(runID, now),
 		observed:   make(map[string]string),
@@ -117,8 +115,15 @@ func NewPass(host observed.Host, launchd observed.Launchd, runID string, now tim
 	for _, s := range secrets {
 		p.secrets = append(p.secrets, []byte(s))
 	}
-	for _, a := range prev.Agents {
-		p.prevAgents[a.Name] = a
+	// A section that does not load (LoadPassState checked it, so only a
+	// State made in memory) starts empty.
+	p.sections = make(map[string]Section)
+	for key, c := range sectionKeys() {
+		sec := c.NewSection()
+		if err := sec.Load(prev.Sections[key]); err != nil {
+			sec = c.NewSection()
+		}
+		p.sections[key] = sec
 	}
 	return p
 }

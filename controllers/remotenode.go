@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
@@ -80,7 +82,7 @@ func (RemoteNodeController) Reconcile(ctx context.Context, p *Pass, cat *desired
 		out := make([]drift.Change, 0, len(cat.Nodes))
 		for _, n := range cat.Nodes {
 			out = append(out, drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Action: drift.Skipped, Reason: "--local: no SSH"})
-			p.nodes = append(p.nodes, NodeRecord{Name: n.Name, Policy: n.PolicyName(), Status: NodeLocalOnly, Time: p.Now.UTC()})
+			p.nodeSection().add(NodeRecord{Name: n.Name, Policy: n.PolicyName(), Status: NodeLocalOnly, Time: p.Now.UTC()})
 		}
 		return out
 	}
@@ -94,7 +96,7 @@ func (RemoteNodeController) Reconcile(ctx context.Context, p *Pass, cat *desired
 		out = append(out, results[i]...)
 	}
 	p.mu.Lock()
-	p.nodes = append(p.nodes, records...)
+	p.nodeSection().add(records...)
 	for _, r := range records {
 		if r.Status == NodeUnreachable {
 			p.Incomplete = append(p.Incomplete, r.Name)
@@ -307,12 +309,59 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 }
 
 // Nodes returns every node's record of this pass, sorted by name.
-func (p *Pass) Nodes() []NodeRecord {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := append([]NodeRecord{}, p.nodes...)
+func (p *Pass) Nodes() []NodeRecord { return p.nodeSection().sorted() }
+
+// nodesSection is the key of the nodes' section in reconcile.json.
+const nodesSection = "nodes"
+
+// SectionKey implements Stateful.
+func (RemoteNodeController) SectionKey() string { return nodesSection }
+
+// NewSection implements Stateful.
+func (RemoteNodeController) NewSection() Section { return &nodeSection{} }
+
+// nodeSection is every node as the last pass found it.
+type nodeSection struct {
+	mu      sync.Mutex
+	records []NodeRecord
+}
+
+func (p *Pass) nodeSection() *nodeSection { return sectionOf[*nodeSection](p, nodesSection) }
+
+// Load implements Section: the last pass's records are checked, not kept;
+// every pass asks each node afresh.
+func (s *nodeSection) Load(raw json.RawMessage) error {
+	if raw == nil {
+		return nil
+	}
+	var list []NodeRecord
+	return strictUnmarshal(raw, &list)
+}
+
+func (s *nodeSection) add(r ...NodeRecord) {
+	s.mu.Lock()
+	s.records = append(s.records, r...)
+	s.mu.Unlock()
+}
+
+func (s *nodeSection) sorted() []NodeRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := append([]NodeRecord{}, s.records...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// Save implements Section.
+func (s *nodeSection) Save() any { return s.sorted() }
+
+// NodeRecordsOf reads the nodes' section of a state.
+func NodeRecordsOf(s *State) []NodeRecord {
+	var list []NodeRecord
+	if raw := s.Sections[nodesSection]; raw != nil {
+		_ = json.Unmarshal(raw, &list)
+	}
+	return list
 }
 
 // classifyNode turns a failed first contact into a node status: an

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 	"time"
 
 	"github.com/sanctum-haus/reconcile/drift"
@@ -26,10 +25,9 @@ type State struct {
 	CatalogDigest string           `json:"catalogDigest"`
 	Summary       drift.Summary    `json:"summary"`
 	Inventory     []InventoryEntry `json:"inventory"`
-	// Agents are the launch agents as reconcile last loaded them.
-	Agents []AgentRecord `json:"agents"`
-	// Nodes are the remote nodes as this pass found them.
-	Nodes []NodeRecord `json:"nodes"`
+	// Sections are the stateful kinds' own parts, by key (each kind's
+	// controller declares its Section), as the last pass left them.
+	Sections map[string]json.RawMessage `json:"-"`
 	// Objects comes last: a pass reads the file up to it and no further.
 	Objects []ObjectRecord `json:"objects"`
 }
@@ -104,13 +102,13 @@ func passFields(s *State) map[string]any {
 	return map[string]any{
 		"schemaVersion": &s.SchemaVersion, "runId": &s.RunID, "time": &s.Time, "mode": &s.Mode,
 		"catalogDigest": &s.CatalogDigest, "summary": &s.Summary, "inventory": &s.Inventory,
-		"agents": &s.Agents, "nodes": &s.Nodes,
 	}
 }
 
 func decodePassState(data []byte) (*State, error) {
 	s := &State{}
 	fields := passFields(s)
+	owners := sectionKeys()
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if t, err := dec.Token(); err != nil {
@@ -126,13 +124,30 @@ func decodePassState(data []byte) (*State, error) {
 		}
 		key, _ := t.(string)
 		if key == "objects" {
-			if seen == len(fields) {
+			if seen == len(fields)+len(owners) {
 				return s, nil // everything a pass reads came before
 			}
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
 				return nil, err
 			}
+			continue
+		}
+		if owner, ok := owners[key]; ok {
+			// A kind's own section: kept as it is for its controller,
+			// checked now so that a damaged one is found before the pass.
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, err
+			}
+			if err := owner.NewSection().Load(raw); err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			if s.Sections == nil {
+				s.Sections = make(map[string]json.RawMessage, len(owners))
+			}
+			s.Sections[key] = raw
+			seen++
 			continue
 		}
 		into, ok := fields[key]
@@ -206,12 +221,14 @@ func (p *Pass) record(digest string, cs *drift.ChangeSet) *State {
 		s.Objects = append(s.Objects, ObjectRecord{Kind: c.Kind, Name: c.Name, Action: c.Action, Path: c.Path,
 			Reason: c.Reason, Backup: c.Backup, Error: c.Error})
 	}
-	s.Agents = make([]AgentRecord, 0, len(p.agents))
-	for _, a := range p.agents {
-		s.Agents = append(s.Agents, a)
+	s.Sections = make(map[string]json.RawMessage, len(p.sections))
+	for key, sec := range p.sections {
+		raw, err := json.Marshal(sec.Save())
+		if err != nil {
+			raw = []byte("null") // records of plain data always marshal
+		}
+		s.Sections[key] = raw
 	}
-	sort.Slice(s.Agents, func(i, j int) bool { return s.Agents[i].Name < s.Agents[j].Name })
-	s.Nodes = append([]NodeRecord{}, p.nodes...)
 	return s
 }
 

@@ -69,7 +69,7 @@ Exit 0 healthy, 2 degraded, 1 error.`,
 			if state.RunID != "" {
 				s := state.Summary
 				rep.LastPass = &lastPass{RunID: state.RunID, Time: state.Time, Mode: string(state.Mode),
-					Changes: s.Changes(), Failed: s.Failed, Summary: s, Nodes: state.Nodes}
+					Changes: s.Changes(), Failed: s.Failed, Summary: s, Nodes: controllers.NodeRecordsOf(state)}
 			}
 			a.scrubStatus(&rep)
 			if a.output == "json" {

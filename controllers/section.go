@@ -1,0 +1,126 @@
+package controllers
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// Section is a kind's own part of reconcile.json: what its controller
+// remembers from one pass to the next (the launch agents as they were
+// loaded, the nodes as they answered), under its own key. The state file,
+// its reader and its writer know nothing of any kind: a new kind with
+// runtime state declares its section in its own file and nothing else.
+type Section interface {
+	// Load takes the last pass's section (nil when it had none).
+	Load(raw json.RawMessage) error
+	// Save returns this pass's section, ready to marshal.
+	Save() any
+}
+
+// Stateful is a controller with a Section.
+type Stateful interface {
+	Controller
+	// SectionKey is the section's key in reconcile.json.
+	SectionKey() string
+	// NewSection makes an empty section for one pass.
+	NewSection() Section
+}
+
+// sectionKeys are the keys the registry's controllers own.
+func sectionKeys() map[string]Stateful {
+	out := map[string]Stateful{}
+	for _, c := range registry {
+		if s, ok := c.(Stateful); ok {
+			out[s.SectionKey()] = s
+		}
+	}
+	return out
+}
+
+// section returns the pass's section of a stateful controller.
+func sectionOf[T Section](p *Pass, key string) T {
+	return p.sections[key].(T)
+}
+
+// MarshalJSON writes the fixed fields, then every section by key, then
+// the objects last (a pass reads the file up to them and no further).
+func (s State) MarshalJSON() ([]byte, error) {
+	type fixed struct {
+		SchemaVersion int              `json:"schemaVersion"`
+		RunID         string           `json:"runId"`
+		Time          any              `json:"time"`
+		Mode          Mode             `json:"mode"`
+		CatalogDigest string           `json:"catalogDigest"`
+		Summary       any              `json:"summary"`
+		Inventory     []InventoryEntry `json:"inventory"`
+	}
+	inv := s.Inventory
+	if inv == nil {
+		inv = []InventoryEntry{}
+	}
+	head, err := json.Marshal(fixed{s.SchemaVersion, s.RunID, s.Time, s.Mode, s.CatalogDigest, s.Summary, inv})
+	if err != nil {
+		return nil, err
+	}
+	buf := append([]byte(nil), head[:len(head)-1]...) // without the closing brace
+	keys := make([]string, 0, len(s.Sections))
+	for k := range s.Sections {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		kb, _ := json.Marshal(k)
+		buf = append(buf, ',')
+		buf = append(buf, kb...)
+		buf = append(buf, ':')
+		buf = append(buf, s.Sections[k]...)
+	}
+	objects := s.Objects
+	if objects == nil {
+		objects = []ObjectRecord{}
+	}
+	ob, err := json.Marshal(objects)
+	if err != nil {
+		return nil, err
+	}
+	buf = append(buf, `,"objects":`...)
+	buf = append(buf, ob...)
+	return append(buf, '}'), nil
+}
+
+// UnmarshalJSON reads reconcile.json strictly: a key that is neither a
+// fixed field nor a section some controller owns is an error.
+func (s *State) UnmarshalJSON(data []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	owners := sectionKeys()
+	fields := passFields(s)
+	fields["objects"] = &s.Objects
+	for k, raw := range m {
+		if into, ok := fields[k]; ok {
+			if err := strictUnmarshal(raw, into); err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			continue
+		}
+		if _, ok := owners[k]; ok {
+			if s.Sections == nil {
+				s.Sections = map[string]json.RawMessage{}
+			}
+			s.Sections[k] = raw
+			continue
+		}
+		return fmt.Errorf("json: unknown field %q", k)
+	}
+	return nil
+}
+
+func strictUnmarshal(raw json.RawMessage, into any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(into)
+}

@@ -71,7 +71,7 @@ type Pass struct {
 
 	// sections are the stateful kinds' own state, by key (see Section).
 	sections map[string]Section
-	disabled   map[string]map[string]bool // launchd's disabled labels, by domain
+	disabled map[string]map[string]bool // launchd's disabled labels, by domain
 
 	// Remote reaches the nodes; Local (--local) leaves them alone.
 	Remote observed.Remote
@@ -104,13 +104,13 @@ func NewPass(host observed.Host, launchd observed.Launchd, runID string, now tim
 	p := &Pass{
 		Host: host, Launchd: launchd, Reload: observed.DefaultReloadPolicy,
 		RunID: runID, Now: now, Diffs: true, plans: observed.Plans(host),
-		sources:    make(map[string]sourceFile),
-		disabled:   make(map[string]map[string]bool),
-		stats:      make(map[string]statEntry),
-		rendered:   make(map[string]renderEntry),
-		inv:        NewInventory(prev.Inventory),
-		kept:       NewBackups(runID, now),
-		observed:   make(map[string]string),
+		sources:  make(map[string]sourceFile),
+		disabled: make(map[string]map[string]bool),
+		stats:    make(map[string]statEntry),
+		rendered: make(map[string]renderEntry),
+		inv:      NewInventory(prev.Inventory),
+		kept:     NewBackups(runID, now),
+		observed: make(map[string]string),
 	}
 	for _, s := range secrets {
 		p.secrets = append(p.secrets, []byte(s))

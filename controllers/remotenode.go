@@ -221,6 +221,9 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			c = p.fail(c, fmt.Errorf("%s: ~/%s is %s on the node, not a file", t.object, t.path, d.State))
 			fr.Status, fr.Reason = PersonaFailed, c.Error
 		}
+		if c.Action == drift.Created && p.Diffs {
+			c.Diff = drift.CreatedDiff(n.Name+":"+t.path, t.content)
+		}
 		if c.Action == drift.Created || c.Action == drift.Configured {
 			writes = append(writes, observed.RemoteWrite{Path: t.path, Content: t.content, Mode: 0o644, MkDir: t.mkdir})
 			writeIdx = append(writeIdx, len(changes))

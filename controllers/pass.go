@@ -112,6 +112,9 @@ func NewPass(host observed.Host, launchd observed.Launchd, runID string, now tim
 		kept:     NewBackups(runID, now),
 		observed: make(map[string]string),
 	}
+	if launchd == nil {
+		p.Launchd = observed.NoLaunchd{} // launchd's state unknown, never a nil call
+	}
 	for _, s := range secrets {
 		p.secrets = append(p.secrets, []byte(s))
 	}

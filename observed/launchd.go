@@ -400,3 +400,27 @@ func (r ReadOnlyLaunchd) Bootout(_ context.Context, target string) error {
 func (r ReadOnlyLaunchd) Enable(_ context.Context, target string) error {
 	return readOnly("enable", target)
 }
+
+// NoLaunchd is the launchd of a host that has none (and of a pass that was
+// given none): every question answers ErrNoLaunchd.
+type NoLaunchd struct{}
+
+var _ Launchd = NoLaunchd{}
+
+// Available implements Launchd.
+func (NoLaunchd) Available() error { return ErrNoLaunchd }
+
+// Print implements Launchd.
+func (NoLaunchd) Print(context.Context, string) (*ServiceInfo, error) { return nil, ErrNoLaunchd }
+
+// Disabled implements Launchd.
+func (NoLaunchd) Disabled(context.Context, string) (map[string]bool, error) { return nil, ErrNoLaunchd }
+
+// Bootstrap implements Launchd.
+func (NoLaunchd) Bootstrap(context.Context, string, string) error { return ErrNoLaunchd }
+
+// Bootout implements Launchd.
+func (NoLaunchd) Bootout(context.Context, string) error { return ErrNoLaunchd }
+
+// Enable implements Launchd.
+func (NoLaunchd) Enable(context.Context, string) error { return ErrNoLaunchd }

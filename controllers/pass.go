@@ -40,18 +40,13 @@ const (
 	ModeCheck  Mode = "check"
 )
 
-// Pass is what every controller shares during one run: the host, the run's
-// identity, and what the pass learns about ownership and backups.
+// Pass is what every controller shares during one run: the run's
+// identity, the file engine (and through it the host, the inventory and the
+// run's backups), launchd and the nodes, and each stateful kind's section.
 type Pass struct {
-	Host  observed.Host
+	*FileEngine
 	RunID string
 	Now   time.Time
-	// Diffs asks for unified diffs of changed content (dry-run, apply;
-	// the caller decides).
-	Diffs bool
-	// plans: the host only plans writes (a dry run or a check), so what
-	// the pass records of its own effect says "would", never "did".
-	plans bool
 	// Ledgers is where the audit ledgers go (apply: Host; --check --record:
 	// a door to exactly the ledger files); nil writes none.
 	Ledgers observed.Host
@@ -60,15 +55,7 @@ type Pass struct {
 	Launchd observed.Launchd
 	Reload  observed.ReloadPolicy
 
-	secrets [][]byte
-	// inv is what reconcile owns (claims, ownership, prune candidates);
-	// kept is this run's backups and their index.
-	inv  *Inventory
-	kept *Backups
-
-	mu       sync.Mutex
-	observed map[string]string // sha256 of what a drifted file held
-
+	mu sync.Mutex
 	// sections are the stateful kinds' own state, by key (see Section).
 	sections map[string]Section
 	disabled map[string]map[string]bool // launchd's disabled labels, by domain
@@ -80,10 +67,33 @@ type Pass struct {
 	Progress func(node, status string)
 	// Incomplete lists the required nodes that could not be reached.
 	Incomplete []string
-	nodes      []NodeRecord
 
 	sources       map[string]sourceFile
 	personaLedger *PersonaLedger
+}
+
+// FileEngine makes files and symlinks under HOME hold what the catalog
+// says, a batch at a time: it claims each path in the inventory, compares
+// (through the stat and render caches when it has them), keeps what it
+// replaces in the run's backups, writes through the Host, and records what
+// it leaves as owned. It knows nothing of kinds.
+type FileEngine struct {
+	Host observed.Host
+	// Diffs asks for unified diffs of changed content (dry-run, apply;
+	// the caller decides).
+	Diffs bool
+	// plans: the host only plans writes (a dry run or a check), so what
+	// the pass records of its own effect says "would", never "did".
+	plans bool
+
+	secrets [][]byte
+	// inv is what reconcile owns (claims, ownership, prune candidates);
+	// kept is this run's backups and their index.
+	inv  *Inventory
+	kept *Backups
+
+	mu       sync.Mutex
+	observed map[string]string // sha256 of what a drifted file held
 
 	// Cache, when set, lets File skip reading a file whose stat says it is
 	// unchanged since the last apply saw it right (nil with --full).
@@ -99,24 +109,30 @@ type Pass struct {
 	renders   atomic.Int64
 }
 
+// NewFileEngine prepares the file engine of one run.
+func NewFileEngine(host observed.Host, inv *Inventory, kept *Backups, secrets []string) *FileEngine {
+	fe := &FileEngine{
+		Host: host, Diffs: true, plans: observed.Plans(host), inv: inv, kept: kept,
+		stats:    make(map[string]statEntry),
+		rendered: make(map[string]renderEntry),
+		observed: make(map[string]string),
+	}
+	for _, s := range secrets {
+		fe.secrets = append(fe.secrets, []byte(s))
+	}
+	return fe
+}
+
 // NewPass prepares a pass.
 func NewPass(host observed.Host, launchd observed.Launchd, runID string, now time.Time, secrets []string, prev *State) *Pass {
 	p := &Pass{
-		Host: host, Launchd: launchd, Reload: observed.DefaultReloadPolicy,
-		RunID: runID, Now: now, Diffs: true, plans: observed.Plans(host),
+		FileEngine: NewFileEngine(host, NewInventory(prev.Inventory), NewBackups(runID, now), secrets),
+		Launchd:    launchd, Reload: observed.DefaultReloadPolicy, RunID: runID, Now: now,
 		sources:  make(map[string]sourceFile),
 		disabled: make(map[string]map[string]bool),
-		stats:    make(map[string]statEntry),
-		rendered: make(map[string]renderEntry),
-		inv:      NewInventory(prev.Inventory),
-		kept:     NewBackups(runID, now),
-		observed: make(map[string]string),
 	}
 	if launchd == nil {
 		p.Launchd = observed.NoLaunchd{} // launchd's state unknown, never a nil call
-	}
-	for _, s := range secrets {
-		p.secrets = append(p.secrets, []byte(s))
 	}
 	// A section that does not load (LoadPassState checked it, so only a
 	// State made in memory) starts empty.
@@ -152,8 +168,8 @@ type FileTarget struct {
 }
 
 // holdsSecret reports whether content carries a resolved secret value.
-func (p *Pass) holdsSecret(content []byte) bool {
-	for _, s := range p.secrets {
+func (fe *FileEngine) holdsSecret(content []byte) bool {
+	for _, s := range fe.secrets {
 		if bytes.Contains(content, s) {
 			return true
 		}
@@ -176,14 +192,14 @@ const filesWindow = 128
 // read and compared in parallel a window at a time; the window's backups are
 // then written in one durable batch, and only after them the new files, in
 // another.
-func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
+func (fe *FileEngine) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 	out := make([]drift.Change, len(targets))
 	workers := min(max(8, runtime.GOMAXPROCS(0)*4), len(targets))
 	for lo := 0; lo < len(targets); lo += filesWindow {
 		hi := min(lo+filesWindow, len(targets))
 		writes := make([]*fileWrite, hi-lo)
 		observed.ForEach(workers, hi-lo, func(j int) {
-			out[lo+j], writes[j] = p.file(ctx, &targets[lo+j])
+			out[lo+j], writes[j] = fe.file(ctx, &targets[lo+j])
 		})
 		var batch []*fileWrite
 		var at []int
@@ -193,7 +209,7 @@ func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 				at = append(at, lo+j)
 			}
 		}
-		for j, c := range p.commit(batch) {
+		for j, c := range fe.commit(batch) {
 			out[at[j]] = c
 		}
 	}
@@ -204,17 +220,17 @@ func (p *Pass) Files(ctx context.Context, targets []FileTarget) []drift.Change {
 // configured (after a backup of what was there) when different, unchanged
 // otherwise. A file that holds a secret must be 0600; any other keeps the
 // mode it has.
-func (p *Pass) File(ctx context.Context, t FileTarget) drift.Change {
-	c, w := p.file(ctx, &t)
+func (fe *FileEngine) File(ctx context.Context, t FileTarget) drift.Change {
+	c, w := fe.file(ctx, &t)
 	if w != nil {
-		c = p.commit([]*fileWrite{w})[0]
+		c = fe.commit([]*fileWrite{w})[0]
 	}
 	return c
 }
 
 // render produces a target's bytes, and counts it.
-func (p *Pass) render(t *FileTarget) error {
-	p.renders.Add(1)
+func (fe *FileEngine) render(t *FileTarget) error {
+	fe.renders.Add(1)
 	content, err := t.Render()
 	if err != nil {
 		return err
@@ -238,42 +254,42 @@ type fileWrite struct {
 
 // file decides what one target needs; a target that needs a write comes
 // back with it, for commit.
-func (p *Pass) file(ctx context.Context, t *FileTarget) (drift.Change, *fileWrite) {
+func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *fileWrite) {
 	c := drift.Change{Kind: t.Kind, Name: t.Name, Path: t.Path}
-	if err := p.claim(ctx, c); err != nil {
-		return p.fail(c, err), nil
+	if err := fe.claim(ctx, c); err != nil {
+		return fe.fail(c, err), nil
 	}
 	// What the file should hold: its bytes, or only their digest while the
 	// render cache knows it and nothing needs the bytes.
 	var secret bool
-	if e, ok := p.Renders.lookup(t.Path); ok && t.Content == nil && t.Render != nil {
+	if e, ok := fe.Renders.lookup(t.Path); ok && t.Content == nil && t.Render != nil {
 		t.SHA256, secret = e.sha, e.secret
 	} else {
 		if t.Content == nil && t.Render != nil {
-			if err := p.render(t); err != nil {
-				return p.fail(c, err), nil
+			if err := fe.render(t); err != nil {
+				return fe.fail(c, err), nil
 			}
 		}
-		t.SHA256, secret = digest(t.Content), p.holdsSecret(t.Content)
+		t.SHA256, secret = digest(t.Content), fe.holdsSecret(t.Content)
 	}
 	sha := t.SHA256
 	var known func(fs.FileInfo) bool
-	if p.Cache != nil {
+	if fe.Cache != nil {
 		known = func(info fs.FileInfo) bool {
 			key, ok := observed.KeyOf(info)
-			return ok && p.modeRight(info, secret, t.Mode) && p.Cache.fresh(t.Path, key, sha)
+			return ok && fe.modeRight(info, secret, t.Mode) && fe.Cache.fresh(t.Path, key, sha)
 		}
 	}
-	current, info, skipped, err := p.Host.ReadFileUnless(t.Path, known)
+	current, info, skipped, err := fe.Host.ReadFileUnless(t.Path, known)
 	if skipped {
-		p.cacheHits.Add(1)
+		fe.cacheHits.Add(1)
 		c.Action = drift.Unchanged
-		p.settled(t, info, secret)
+		fe.settled(t, info, secret)
 		return c, nil
 	}
 	var same bool
 	if err == nil {
-		p.fileReads.Add(1)
+		fe.fileReads.Add(1)
 		if t.Content == nil {
 			same = digest(current) == sha
 		} else {
@@ -283,10 +299,10 @@ func (p *Pass) file(ctx context.Context, t *FileTarget) (drift.Change, *fileWrit
 	if t.Content == nil && !same && (err == nil || errors.Is(err, fs.ErrNotExist)) {
 		// Missing or different: now the bytes are needed. A render that
 		// disagrees with the cache wins.
-		if rerr := p.render(t); rerr != nil {
-			return p.fail(c, rerr), nil
+		if rerr := fe.render(t); rerr != nil {
+			return fe.fail(c, rerr), nil
 		}
-		secret = p.holdsSecret(t.Content)
+		secret = fe.holdsSecret(t.Content)
 		same = err == nil && bytes.Equal(current, t.Content)
 	}
 	switch {
@@ -300,7 +316,7 @@ func (p *Pass) file(ctx context.Context, t *FileTarget) (drift.Change, *fileWrit
 		}
 		return c, &fileWrite{t: t, c: c, mode: mode, secret: secret}
 	case err != nil:
-		return p.fail(c, err), nil
+		return fe.fail(c, err), nil
 	case same:
 		c.Action = drift.Unchanged
 		perm := info.Mode().Perm()
@@ -312,22 +328,22 @@ func (p *Pass) file(ctx context.Context, t *FileTarget) (drift.Change, *fileWrit
 			want, why = t.Mode, "declared"
 		}
 		if want != perm {
-			if err := p.Host.Chmod(t.Path, want); err != nil {
-				return p.fail(c, err), nil
+			if err := fe.Host.Chmod(t.Path, want); err != nil {
+				return fe.fail(c, err), nil
 			}
 			c.Action = drift.Configured
 			c.Reason = fmt.Sprintf("mode %#o, %s: want %#o", perm, why, want)
 		}
 		if c.Action == drift.Unchanged {
-			p.settled(t, info, secret)
+			fe.settled(t, info, secret)
 		} else {
-			p.settled(t, nil, secret)
+			fe.settled(t, nil, secret)
 		}
 		return c, nil
 	}
-	p.mu.Lock()
-	p.observed[t.Path] = digest(current)
-	p.mu.Unlock()
+	fe.mu.Lock()
+	fe.observed[t.Path] = digest(current)
+	fe.mu.Unlock()
 	mode := info.Mode().Perm()
 	if t.Mode != 0 {
 		mode = t.Mode
@@ -341,42 +357,42 @@ func (p *Pass) file(ctx context.Context, t *FileTarget) (drift.Change, *fileWrit
 // settled records a target the pass leaves right: in the stat cache (info,
 // or a fresh stat when the pass changed the file), the render cache and the
 // inventory.
-func (p *Pass) settled(t *FileTarget, info fs.FileInfo, secret bool) {
+func (fe *FileEngine) settled(t *FileTarget, info fs.FileInfo, secret bool) {
 	if info != nil {
-		p.recordStat(t.Path, info, t.SHA256)
+		fe.recordStat(t.Path, info, t.SHA256)
 	} else {
-		if info, err := p.Host.Stat(t.Path); err == nil {
-			p.recordStat(t.Path, info, t.SHA256)
+		if info, err := fe.Host.Stat(t.Path); err == nil {
+			fe.recordStat(t.Path, info, t.SHA256)
 		}
 	}
 	if t.Render != nil {
-		p.recordRender(t.Path, t.SHA256, secret)
+		fe.recordRender(t.Path, t.SHA256, secret)
 	}
-	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: t.SHA256, Launchd: t.Launchd})
+	fe.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: t.SHA256, Launchd: t.Launchd})
 }
 
 // commit carries out decided writes in two durable batches, the backups of
 // the files they replace first, then the files; a write whose backup failed
 // is not made. It returns each write's finished change.
-func (p *Pass) commit(ws []*fileWrite) []drift.Change {
+func (fe *FileEngine) commit(ws []*fileWrite) []drift.Change {
 	out := make([]drift.Change, len(ws))
 	errs := make([]error, len(ws))
 	var backups []observed.FileWrite
 	var at []int
 	for i, w := range ws {
 		if w.replaces {
-			backups = append(backups, observed.FileWrite{Name: p.backupName(w.t.Path), Data: w.old, Perm: 0o600, New: true})
+			backups = append(backups, observed.FileWrite{Name: fe.backupName(w.t.Path), Data: w.old, Perm: 0o600, New: true})
 			at = append(at, i)
 		}
 	}
 	if len(backups) > 0 {
-		for j, err := range p.Host.WriteFiles(backups) {
+		for j, err := range fe.Host.WriteFiles(backups) {
 			w := ws[at[j]]
 			if err != nil {
 				errs[at[j]] = fmt.Errorf("backup before overwrite: %w", err)
 				continue
 			}
-			p.keepBackup(w.t.Kind, w.t.Name, w.t.Path, w.old, w.oldMode, "overwritten")
+			fe.keepBackup(w.t.Kind, w.t.Name, w.t.Path, w.old, w.oldMode, "overwritten")
 		}
 	}
 	var files []observed.FileWrite
@@ -387,34 +403,34 @@ func (p *Pass) commit(ws []*fileWrite) []drift.Change {
 			at = append(at, i)
 		}
 	}
-	for j, err := range p.Host.WriteFiles(files) {
+	for j, err := range fe.Host.WriteFiles(files) {
 		errs[at[j]] = err
 	}
 	for i, w := range ws {
 		c := w.c
 		if errs[i] != nil {
-			out[i] = p.fail(c, errs[i])
+			out[i] = fe.fail(c, errs[i])
 			continue
 		}
 		if w.replaces {
-			c.Action, c.Reason, c.Backup = drift.Configured, "content differs", p.backupName(w.t.Path)
-			if p.Diffs {
+			c.Action, c.Reason, c.Backup = drift.Configured, "content differs", fe.backupName(w.t.Path)
+			if fe.Diffs {
 				c.Diff = drift.Diff(w.t.Path, w.old, w.t.Content)
 			}
 		} else {
 			c.Action = drift.Created
-			if p.Diffs {
+			if fe.Diffs {
 				c.Diff = drift.CreatedDiff(w.t.Path, w.t.Content)
 			}
 		}
-		p.settled(w.t, nil, w.secret)
+		fe.settled(w.t, nil, w.secret)
 		out[i] = c
 	}
 	return out
 }
 
 // modeRight reports whether a file's mode needs no change.
-func (p *Pass) modeRight(info fs.FileInfo, secret bool, declared fs.FileMode) bool {
+func (fe *FileEngine) modeRight(info fs.FileInfo, secret bool, declared fs.FileMode) bool {
 	perm := info.Mode().Perm()
 	switch {
 	case secret:
@@ -427,8 +443,8 @@ func (p *Pass) modeRight(info fs.FileInfo, secret bool, declared fs.FileMode) bo
 
 // claim marks a path as wanted by one object; a second object that wants
 // the same path fails, and so does a cancelled pass.
-func (p *Pass) claim(ctx context.Context, c drift.Change) error {
-	if err := p.inv.Claim(c.Path, c.ID()); err != nil {
+func (fe *FileEngine) claim(ctx context.Context, c drift.Change) error {
+	if err := fe.inv.Claim(c.Path, c.ID()); err != nil {
 		return err
 	}
 	return ctx.Err()
@@ -447,108 +463,108 @@ func linkDigest(target string) string { return digest([]byte("symlink:" + target
 // Link makes one symlink point where the catalog says: created when
 // missing, repointed when it points elsewhere, and a file in its place is
 // backed up first.
-func (p *Pass) Link(ctx context.Context, t LinkTarget) drift.Change {
+func (fe *FileEngine) Link(ctx context.Context, t LinkTarget) drift.Change {
 	c := drift.Change{Kind: t.Kind, Name: t.Name, Path: t.Path}
-	if err := p.claim(ctx, c); err != nil {
-		return p.fail(c, err)
+	if err := fe.claim(ctx, c); err != nil {
+		return fe.fail(c, err)
 	}
-	info, err := p.Host.Lstat(t.Path)
+	info, err := fe.Host.Lstat(t.Path)
 	var cur string // where the link pointed, if it was one
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		c.Action = drift.Created
 	case err != nil:
-		return p.fail(c, err)
+		return fe.fail(c, err)
 	case info.Mode()&fs.ModeSymlink != 0:
-		if cur, err = p.Host.Readlink(t.Path); err != nil {
-			return p.fail(c, err)
+		if cur, err = fe.Host.Readlink(t.Path); err != nil {
+			return fe.fail(c, err)
 		}
 		if cur == t.Target {
 			c.Action = drift.Unchanged
 			break
 		}
 		c.Action, c.Reason = drift.Configured, "points to "+cur+", want "+t.Target
-		backup, err := p.backupLink(t.Kind, t.Name, t.Path, cur, "overwritten")
+		backup, err := fe.backupLink(t.Kind, t.Name, t.Path, cur, "overwritten")
 		if err != nil {
-			return p.fail(c, err)
+			return fe.fail(c, err)
 		}
 		c.Backup = backup
 	case info.Mode().IsRegular():
-		data, _, err := p.Host.ReadFile(t.Path)
+		data, _, err := fe.Host.ReadFile(t.Path)
 		if err != nil {
-			return p.fail(c, err)
+			return fe.fail(c, err)
 		}
-		backup, err := p.backup(t.Kind, t.Name, t.Path, data, info.Mode().Perm(), "overwritten")
+		backup, err := fe.backup(t.Kind, t.Name, t.Path, data, info.Mode().Perm(), "overwritten")
 		if err != nil {
-			return p.fail(c, err)
+			return fe.fail(c, err)
 		}
-		if err := p.Host.Remove(t.Path); err != nil {
-			return p.fail(c, err)
+		if err := fe.Host.Remove(t.Path); err != nil {
+			return fe.fail(c, err)
 		}
 		c.Action, c.Reason, c.Backup = drift.Configured, "a regular file, want a symlink to "+t.Target, backup
-		if p.Diffs {
+		if fe.Diffs {
 			c.Diff = drift.Diff(t.Path, data, []byte("-> "+t.Target+"\n"))
 		}
 	default:
-		return p.fail(c, fmt.Errorf("%s is a directory; want a symlink to %s", t.Path, t.Target))
+		return fe.fail(c, fmt.Errorf("%s is a directory; want a symlink to %s", t.Path, t.Target))
 	}
 	if c.Action != drift.Unchanged {
-		if p.Diffs && c.Diff == "" {
+		if fe.Diffs && c.Diff == "" {
 			c.Diff = drift.LinkDiff(t.Path, cur, t.Target)
 		}
-		if err := p.Host.Symlink(t.Target, t.Path); err != nil {
-			return p.fail(c, err)
+		if err := fe.Host.Symlink(t.Target, t.Path); err != nil {
+			return fe.fail(c, err)
 		}
 	}
-	p.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: linkDigest(t.Target)})
+	fe.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: linkDigest(t.Target)})
 	return c
 }
 
 // backupLink keeps a symlink about to be repointed or removed, as a
 // symlink under the run's backups.
-func (p *Pass) backupLink(kind, name, target, points, reason string) (string, error) {
-	dst := p.kept.Path(target)
-	if err := p.Host.Symlink(points, dst); err != nil {
+func (fe *FileEngine) backupLink(kind, name, target, points, reason string) (string, error) {
+	dst := fe.kept.Path(target)
+	if err := fe.Host.Symlink(points, dst); err != nil {
 		return "", fmt.Errorf("backup before %s: %w", reason, err)
 	}
-	p.kept.KeepLink(kind, name, target, points, reason)
+	fe.kept.KeepLink(kind, name, target, points, reason)
 	return dst, nil
 }
 
 // ObservedDigest is the sha256 of what a file held before this pass
 // changed it, or "" when it was missing or already right.
-func (p *Pass) ObservedDigest(path string) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.observed[path]
+func (fe *FileEngine) ObservedDigest(path string) string {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	return fe.observed[path]
 }
 
 // fail records a failed object; what it owned before stays owned, so that a
 // later pass still knows about it.
-func (p *Pass) fail(c drift.Change, err error) drift.Change {
+func (fe *FileEngine) fail(c drift.Change, err error) drift.Change {
 	c.Action = drift.Failed
 	c.Error, c.Err = err.Error(), err
-	p.inv.Fail(c.Path, c.ID())
+	fe.inv.Fail(c.Path, c.ID())
 	return c
 }
 
-func (p *Pass) own(e InventoryEntry) { p.inv.Own(e) }
+func (fe *FileEngine) own(e InventoryEntry) { fe.inv.Own(e) }
 
 // backupName is where this run keeps a file's old bytes.
-func (p *Pass) backupName(target string) string { return p.kept.Path(target) }
+func (fe *FileEngine) backupName(target string) string { return fe.kept.Path(target) }
 
 // backup keeps bytes about to be overwritten or removed under
 // backups/<run-id>/<path>, 0600, and remembers them for the run's index.
-func (p *Pass) backup(kind, name, target string, data []byte, mode fs.FileMode, reason string) (string, error) {
-	dst := p.backupName(target)
-	if err := p.Host.WriteFile(dst, data, 0o600); err != nil {
+func (fe *FileEngine) backup(kind, name, target string, data []byte, mode fs.FileMode, reason string) (string, error) {
+	dst := fe.backupName(target)
+	if err := fe.Host.WriteFile(dst, data, 0o600); err != nil {
 		return "", fmt.Errorf("backup before overwrite: %w", err)
 	}
-	p.keepBackup(kind, name, target, data, mode, reason)
+	fe.keepBackup(kind, name, target, data, mode, reason)
 	return dst, nil
 }
 
 // keepBackup lists a written backup in the run's index.
-func (p *Pass) keepBackup(kind, name, target string, data []byte, mode fs.FileMode, reason string) {
-	p.kept.Keep(kind, name, target, data, mode, reason)
+func (fe *FileEngine) keepBackup(kind, name, target string, data []byte, mode fs.FileMode, reason string) {
+	fe.kept.Keep(kind, name, target, data, mode, reason)
 }

@@ -95,22 +95,22 @@ func (c *RenderCache) lookup(path string) (renderEntry, bool) {
 }
 
 // recordRender remembers a rendered target's digest (apply only).
-func (p *Pass) recordRender(path, sha string, secret bool) {
-	if p.Renders == nil {
+func (fe *FileEngine) recordRender(path, sha string, secret bool) {
+	if fe.Renders == nil {
 		return
 	}
-	p.mu.Lock()
-	p.rendered[path] = renderEntry{sha: sha, secret: secret}
-	p.mu.Unlock()
+	fe.mu.Lock()
+	fe.rendered[path] = renderEntry{sha: sha, secret: secret}
+	fe.mu.Unlock()
 }
 
 // saveRenderCache writes the renders of this pass under the pass's key.
-func (p *Pass) saveRenderCache() error {
-	if p.Renders == nil {
+func (fe *FileEngine) saveRenderCache() error {
+	if fe.Renders == nil {
 		return nil
 	}
-	paths := make([]string, 0, len(p.rendered))
-	for k := range p.rendered {
+	paths := make([]string, 0, len(fe.rendered))
+	for k := range fe.rendered {
 		if !strings.ContainsAny(k, "\t\n") {
 			paths = append(paths, k)
 		}
@@ -118,9 +118,9 @@ func (p *Pass) saveRenderCache() error {
 	sort.Strings(paths)
 	var b bytes.Buffer
 	b.Grow(len(paths) * 112)
-	fmt.Fprintf(&b, "%s %s\n", renderCacheHeader, p.Renders.key)
+	fmt.Fprintf(&b, "%s %s\n", renderCacheHeader, fe.Renders.key)
 	for _, path := range paths {
-		e := p.rendered[path]
+		e := fe.rendered[path]
 		flag := "-"
 		if e.secret {
 			flag = "secret"
@@ -132,5 +132,5 @@ func (p *Pass) saveRenderCache() error {
 		b.WriteString(flag)
 		b.WriteByte('\n')
 	}
-	return p.Host.WriteFile(RenderCacheFile, b.Bytes(), 0o600)
+	return fe.Host.WriteFile(RenderCacheFile, b.Bytes(), 0o600)
 }

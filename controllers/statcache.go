@@ -89,23 +89,23 @@ func (c *StatCache) fresh(path string, key observed.StatKey, sha string) bool {
 }
 
 // recordStat remembers a file this pass found or left right.
-func (p *Pass) recordStat(path string, info fs.FileInfo, sha string) {
-	if p.plans {
+func (fe *FileEngine) recordStat(path string, info fs.FileInfo, sha string) {
+	if fe.plans {
 		return // only a pass that wrote saves the cache
 	}
 	key, ok := observed.KeyOf(info)
 	if !ok {
 		return
 	}
-	p.mu.Lock()
-	p.stats[path] = statEntry{key: key, sha: sha}
-	p.mu.Unlock()
+	fe.mu.Lock()
+	fe.stats[path] = statEntry{key: key, sha: sha}
+	fe.mu.Unlock()
 }
 
 // saveStatCache writes the cache of this pass (apply only).
-func (p *Pass) saveStatCache(now time.Time) error {
-	paths := make([]string, 0, len(p.stats))
-	for k := range p.stats {
+func (fe *FileEngine) saveStatCache(now time.Time) error {
+	paths := make([]string, 0, len(fe.stats))
+	for k := range fe.stats {
 		paths = append(paths, k)
 	}
 	sort.Strings(paths)
@@ -115,14 +115,14 @@ func (p *Pass) saveStatCache(now time.Time) error {
 		if strings.ContainsAny(path, "\t\n") {
 			continue
 		}
-		e := p.stats[path]
+		e := fe.stats[path]
 		fmt.Fprintf(&b, "%s\t%d\t%d\t%d\t%d\t%o\t%s\n", path, e.key.Size, e.key.MtimeNs, e.key.CtimeNs, e.key.Ino, uint32(e.key.Mode), e.sha)
 	}
-	return p.Host.WriteFile(StatCacheFile, b.Bytes(), 0o600)
+	return fe.Host.WriteFile(StatCacheFile, b.Bytes(), 0o600)
 }
 
 // CacheStats says how many managed files the pass took from the stat cache,
 // how many it read, and how many targets it rendered.
-func (p *Pass) CacheStats() (hits, reads, rendered int64) {
-	return p.cacheHits.Load(), p.fileReads.Load(), p.renders.Load()
+func (fe *FileEngine) CacheStats() (hits, reads, rendered int64) {
+	return fe.cacheHits.Load(), fe.fileReads.Load(), fe.renders.Load()
 }

@@ -233,4 +233,4 @@ func (p *Pass) record(digest string, cs *drift.ChangeSet) *State {
 }
 
 // writeBackupIndex lists the run's backups next to them.
-func (p *Pass) writeBackupIndex() error { return p.kept.WriteIndex(p.Host) }
+func (fe *FileEngine) writeBackupIndex() error { return fe.kept.WriteIndex(fe.Host) }

@@ -1,31 +1,27 @@
 package drift
 
 import (
-	"sort"
 	"strings"
 )
 
 // Mask replaces a secret value wherever it would be shown.
 const Mask = "***"
 
-// Redactor replaces every known secret value with Mask.
+// Redactor replaces every known secret value, in every spelling of it that
+// can occur in output (see Spellings), with Mask: the one masking table of
+// reports, status, errors, history, ledgers and logs.
 type Redactor struct {
 	r *strings.Replacer
 }
 
-// NewRedactor masks the given values; longer values are replaced first so
-// that a secret containing another is masked whole.
+// NewRedactor masks the given values in all their spellings; longer
+// spellings are replaced first so that a secret containing another is
+// masked whole.
 func NewRedactor(values []string) *Redactor {
-	vs := make([]string, 0, len(values))
-	for _, v := range values {
-		if v != "" {
-			vs = append(vs, v)
-		}
-	}
+	vs := AllSpellings(values)
 	if len(vs) == 0 {
 		return &Redactor{}
 	}
-	sort.Slice(vs, func(i, j int) bool { return len(vs[i]) > len(vs[j]) })
 	pairs := make([]string, 0, 2*len(vs))
 	for _, v := range vs {
 		pairs = append(pairs, v, Mask)
@@ -49,4 +45,12 @@ func (r *Redactor) ChangeSet(cs *ChangeSet) {
 		c.Diff = r.String(c.Diff)
 		c.Error = r.String(c.Error)
 	}
+}
+
+// Bytes masks b.
+func (r *Redactor) Bytes(b []byte) []byte {
+	if r == nil || r.r == nil || len(b) == 0 {
+		return b
+	}
+	return []byte(r.r.Replace(string(b)))
 }

@@ -38,6 +38,11 @@ const (
 	MaxFileSize = 16 << 20
 )
 
+// ErrOutsideCatalog: a catalog path, or a symlink on it, leads out of the
+// catalog directory (a persona or helper source declared with spec.source
+// path: is read from HOME instead, and may be anywhere under it).
+var ErrOutsideCatalog = errors.New("leads outside the catalog")
+
 // Paths under HOME of the calibration files.
 const (
 	InstanceJSONPath      = ".sanctum/.instance.json"
@@ -146,6 +151,7 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 	}
 	if l.cat.Instance != nil {
 		l.secrets.account = l.cat.Instance.Secrets.KeychainAccount
+		l.secrets.limit = l.cat.Instance.Limits.Secret()
 		for _, e := range entries {
 			name := e.Name()
 			if e.IsDir() || !strings.HasSuffix(name, ".yaml") || name == v1.InstanceFile || name == CapabilitiesFile {

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
+
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
+	"github.com/sanctum-haus/reconcile/observed/regular"
 )
 
 // SecretMode says what the template function secret does.
@@ -42,9 +44,12 @@ type secretResolver struct {
 	home     string
 	account  string
 	keychain bool
-	cache    map[string]string
-	values   []string
-	names    []string // of values, in the same order
+	// limit bounds a secret file's size (instance.yaml limits.secret_bytes;
+	// zero: the default).
+	limit  int64
+	cache  map[string]string
+	values []string
+	names  []string // of values, in the same order
 }
 
 func (r *secretResolver) lookup(name string) (string, error) {
@@ -57,8 +62,14 @@ func (r *secretResolver) lookup(name string) (string, error) {
 	if v, ok := r.cache[name]; ok {
 		return v, nil
 	}
+	// Non-blocking, a regular file only, within the limit: a FIFO or a
+	// giant file here fails the load at once with its path.
 	path := filepath.Join(r.home, SecretDir, name)
-	data, err := os.ReadFile(path)
+	limit := r.limit
+	if limit == 0 {
+		limit = v1.DefaultSecretBytes
+	}
+	data, err := regular.ReadFile(path, limit)
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist) && r.keychain:

@@ -30,7 +30,7 @@ func (h *FileHost) openBeneath(name string) *os.File {
 	if h.beneath == nil || noOpenat2.Load() {
 		return nil
 	}
-	how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS}
+	how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS}
 	for range 3 {
 		fd, err := unix.Openat2(h.beneathFD, name, &how)
 		switch err {

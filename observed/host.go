@@ -17,6 +17,9 @@ import (
 	"sync"
 
 	"github.com/google/renameio/v2"
+
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
+	"github.com/sanctum-haus/reconcile/observed/regular"
 )
 
 // Errors callers decide on.
@@ -27,7 +30,45 @@ var (
 	ErrSymlink = errors.New("is a symlink")
 	// ErrReadOnly: a write was attempted through the read-only guard.
 	ErrReadOnly = errors.New("write attempted in a read-only pass")
+	// ErrNotRegular: a read found a FIFO, socket, device or directory
+	// where a file was to be read; nothing was read (nor waited for).
+	ErrNotRegular = regular.ErrNotRegular
+	// ErrTooLarge: a read found a file over its limit (Limits); nothing
+	// was read.
+	ErrTooLarge = regular.ErrTooLarge
 )
+
+// Limits bound what a read under HOME may load into memory: a file over
+// its limit is refused from its stat, before it is read.
+type Limits struct {
+	// File bounds every file read under HOME outside State: managed
+	// targets, persona sources under ~/, the plists a pass reads.
+	File int64
+	// State bounds what reconcile keeps for itself under StateDir (its
+	// state, caches, history and backups), which grows with the catalog.
+	State int64
+	// StateDir is the HOME-relative folder State applies to.
+	StateDir string
+}
+
+// Default limits: DefaultManagedFileBytes is also the default of
+// instance.yaml limits.managed_file_bytes.
+const (
+	DefaultManagedFileBytes = v1.DefaultManagedFileBytes
+	DefaultStateFileBytes   = 256 << 20
+)
+
+// DefaultLimits bounds a managed file at 16 MiB and reconcile's own state
+// files (under .sanctum/state) at 256 MiB.
+var DefaultLimits = Limits{File: DefaultManagedFileBytes, State: DefaultStateFileBytes, StateDir: ".sanctum/state"}
+
+// limit is the limit of a clean HOME-relative name.
+func (l Limits) limit(name string) int64 {
+	if l.StateDir != "" && (name == l.StateDir || strings.HasPrefix(name, l.StateDir+"/")) {
+		return l.State
+	}
+	return l.File
+}
 
 // Host is the one door to the machine. Paths are slash-separated and
 // relative to HOME.
@@ -87,6 +128,7 @@ type FileHost struct {
 	// root, which decides.
 	beneath   *os.File
 	beneathFD int
+	limits    Limits
 }
 
 var _ Host = (*FileHost)(nil)
@@ -108,7 +150,7 @@ func OpenFileHost(home string) (*FileHost, error) {
 	if err != nil {
 		return nil, fmt.Errorf("home: %w", err)
 	}
-	h := &FileHost{home: home, root: root}
+	h := &FileHost{home: home, root: root, limits: DefaultLimits}
 	h.beneath, h.beneathFD = openBeneathDir(home)
 	return h, nil
 }
@@ -123,6 +165,14 @@ func (h *FileHost) Close() error {
 
 // Home implements Host.
 func (h *FileHost) Home() string { return h.home }
+
+// SetLimits replaces the read limits (DefaultLimits until then); call it
+// before the host is shared.
+func (h *FileHost) SetLimits(l Limits) { h.limits = l }
+
+// Root is the os.Root of HOME, for what must be opened inside it with
+// flags of its own (the pass lock).
+func (h *FileHost) Root() *os.Root { return h.root }
 
 // clean checks that a name stays inside HOME before any system call.
 func clean(name string) (string, error) {
@@ -150,7 +200,10 @@ func (h *FileHost) ReadFile(name string) ([]byte, fs.FileInfo, error) {
 	return data, info, err
 }
 
-// ReadFileUnless implements Host.
+// ReadFileUnless implements Host. The open is non-blocking and the open
+// file must be a regular file within its limit, or nothing is read: a FIFO
+// at a managed path cannot hold a pass (and its lock) forever, nor a sparse
+// giant take all memory.
 func (h *FileHost) ReadFileUnless(name string, known func(fs.FileInfo) bool) ([]byte, fs.FileInfo, bool, error) {
 	c, err := clean(name)
 	if err != nil {
@@ -158,24 +211,21 @@ func (h *FileHost) ReadFileUnless(name string, known func(fs.FileInfo) bool) ([]
 	}
 	f := h.openBeneath(c)
 	if f == nil {
-		if f, err = h.root.Open(c); err != nil {
+		if f, err = h.root.OpenFile(c, regular.OpenFlags, 0); err != nil {
 			return nil, nil, false, wrap("open", name, err)
 		}
 	}
 	defer f.Close()
-	info, err := f.Stat()
+	info, err := regular.Check(f, name, h.limits.limit(c))
 	if err != nil {
-		return nil, nil, false, err
-	}
-	if !info.Mode().IsRegular() {
-		return nil, info, false, &fs.PathError{Op: "read", Path: name, Err: errors.New("not a regular file")}
+		return nil, info, false, err
 	}
 	if known != nil && known(info) {
 		return nil, info, true, nil
 	}
-	data := make([]byte, info.Size())
-	if _, err := readFull(f, data); err != nil {
-		return nil, nil, false, &fs.PathError{Op: "read", Path: name, Err: err}
+	data, info, err := regular.ReadChecked(f, name, info)
+	if err != nil {
+		return nil, nil, false, err
 	}
 	return data, info, false, nil
 }
@@ -531,18 +581,4 @@ func (h *FileHost) MkdirAll(name string, perm fs.FileMode) error {
 		return wrap("mkdir", name, err)
 	}
 	return wrap("chmod", name, h.root.Chmod(c, perm|fs.ModeDir))
-}
-
-func readFull(f *os.File, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := f.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	// A file that grew between stat and read is read again next pass; what
-	// we compared is what we had.
-	return n, nil
 }

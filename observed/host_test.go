@@ -3,7 +3,6 @@
 package observed
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -564,39 +563,6 @@ func TestReadOnlyHost(t *testing.T) {
 	d := NewDryRunHost(r)
 	if err := d.WriteFile("keep.txt", []byte("x"), 0o644); err != nil {
 		t.Errorf("dry run over the guard: %v", err)
-	}
-}
-
-func TestAcquireLock(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state", "reconcile.lock")
-	ctx := context.Background()
-	first, err := AcquireLock(ctx, path, 0, nil)
-	if err != nil {
-		t.Fatalf("first lock: %v", err)
-	}
-	waited := false
-	if _, err := AcquireLock(ctx, path, 0, func() { waited = true }); !errors.Is(err, ErrLocked) {
-		t.Errorf("second lock with no timeout: error = %v, want errors.Is ErrLocked", err)
-	}
-	if waited {
-		t.Errorf("onWait called although the lock does not wait")
-	}
-	if err := first.Release(); err != nil {
-		t.Fatalf("release: %v", err)
-	}
-	again, err := AcquireLock(ctx, path, 0, nil)
-	if err != nil {
-		t.Fatalf("lock after release: %v", err)
-	}
-	if err := again.Release(); err != nil {
-		t.Fatal(err)
-	}
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(fs.FileMode(0o600), info.Mode().Perm()); diff != "" {
-		t.Errorf("lock file mode mismatch (-want +got):\n%s", diff)
 	}
 }
 

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
+	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
+	"golang.org/x/sys/unix"
+
+	"github.com/sanctum-haus/reconcile/observed/regular"
 )
 
 // ErrLocked: another pass holds the lock.
@@ -16,39 +20,194 @@ var ErrLocked = errors.New("another reconcile pass holds the lock")
 
 // Lock is a held pass lock. The kernel drops a flock when its holder dies,
 // so a lock left by a killed process never blocks the next pass.
-type Lock struct{ f *flock.Flock }
+type Lock struct{ dir, file *os.File }
 
-// AcquireLock takes an exclusive flock on path, waiting up to timeout (zero:
-// do not wait). onWait is called once if the lock is busy at first try.
-func AcquireLock(ctx context.Context, path string, timeout time.Duration, onWait func()) (*Lock, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
+// lockPoll is how often a waiting pass tries the lock again.
+const lockPoll = 50 * time.Millisecond
+
+// AcquireLock takes the pass lock of the HOME that root opens: an exclusive
+// flock of name (HOME-relative, such as .sanctum/state/reconcile.lock),
+// taken while holding a flock of its directory, waiting up to timeout
+// (zero: do not wait). onWait is called once if the lock is busy at first
+// try.
+//
+// Both are opened through root, so nothing is made or opened outside HOME,
+// and neither may be a symlink (nor any folder on the way): a symlinked lock
+// file or state directory is refused. After locking, each must still be
+// the inode its path names, or it is unlocked and taken again: a lock file
+// replaced while this pass waited is not the lock. The directory's flock is
+// what makes deleting the lock file harmless: a pass that then creates and
+// locks a new file still waits for the directory. Other holders (an older
+// reconcile, a tool) that flock only the file are still waited for.
+func AcquireLock(ctx context.Context, root *os.Root, name string, timeout time.Duration, onWait func()) (*Lock, error) {
+	name = path.Clean(name)
+	dir := path.Dir(name)
+	if err := refuseSymlinks(root, dir); err != nil {
+		return nil, err
 	}
-	f := flock.New(path, flock.SetPermissions(0o600))
-	ok, err := f.TryLock()
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+	if err := root.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("lock: %w", wrap("mkdir", dir, err))
 	}
-	if ok {
-		return &Lock{f: f}, nil
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
 	}
-	if timeout <= 0 {
-		return nil, fmt.Errorf("%s: %w", path, ErrLocked)
+	waited := false
+	// wait is called when a lock is busy: it says whether to try again.
+	wait := func() (bool, error) {
+		if timeout <= 0 || !time.Now().Before(deadline) {
+			return false, nil
+		}
+		if !waited && onWait != nil {
+			onWait()
+		}
+		waited = true
+		t := time.NewTimer(lockPoll)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("lock ~/%s: %w", name, ctx.Err())
+		case <-t.C:
+			return true, nil
+		}
 	}
-	if onWait != nil {
-		onWait()
+	busy := func() error {
+		if waited {
+			return fmt.Errorf("~/%s: %w (waited %s)", name, ErrLocked, timeout)
+		}
+		return fmt.Errorf("~/%s: %w", name, ErrLocked)
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	ok, err = f.TryLockContext(ctx, 50*time.Millisecond)
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+	d, err := lockAt(root, dir, true, wait)
+	if err != nil || d == nil {
+		if err == nil {
+			err = busy()
+		}
+		return nil, err
 	}
-	if !ok {
-		return nil, fmt.Errorf("%s: %w (waited %s)", path, ErrLocked, timeout)
+	f, err := lockAt(root, name, false, wait)
+	if err != nil || f == nil {
+		d.Close()
+		if err == nil {
+			err = busy()
+		}
+		return nil, err
 	}
-	return &Lock{f: f}, nil
+	return &Lock{dir: d, file: f}, nil
 }
 
-// Release drops the lock.
-func (l *Lock) Release() error { return l.f.Unlock() }
+// lockAt opens name through root (a directory, or the lock file, created
+// 0600) and flocks it, trying again while wait says so; nil, nil when wait
+// gave up. What it locked is still what name names when it returns.
+func lockAt(root *os.Root, name string, isDir bool, wait func() (bool, error)) (*os.File, error) {
+	for {
+		f, err := openLock(root, name, isDir)
+		if err != nil {
+			return nil, err
+		}
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			if same, err := names(root, name, f); err != nil {
+				f.Close()
+				return nil, err
+			} else if same {
+				return f, nil
+			}
+			f.Close() // replaced while we waited: lock what is there now
+			continue
+		case errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, unix.EINTR):
+			f.Close()
+			again, werr := wait()
+			if werr != nil || !again {
+				return nil, werr
+			}
+		default:
+			f.Close()
+			return nil, fmt.Errorf("lock ~/%s: %w", name, err)
+		}
+	}
+}
+
+// openLock opens the directory, or the lock file (creating it), refusing a
+// symlink and anything that is not what it must be.
+func openLock(root *os.Root, name string, isDir bool) (*os.File, error) {
+	if info, err := root.Lstat(name); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+		return nil, symlinkRefused(root, name)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("lock: %w", wrap("lstat", name, err))
+	}
+	var f *os.File
+	var err error
+	if isDir {
+		f, err = root.OpenFile(name, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	} else {
+		f, err = root.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_NONBLOCK, 0o600)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", wrap("open", name, err))
+	}
+	if !isDir {
+		if _, err := regular.Check(f, "~/"+name, 0); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock: %w", err)
+		}
+	}
+	return f, nil
+}
+
+// names says whether name still names the open file f (not a symlink, not
+// a file put in its place).
+func names(root *os.Root, name string, f *os.File) (bool, error) {
+	held, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("lock ~/%s: %w", name, err)
+	}
+	now, err := root.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("lock: %w", wrap("lstat", name, err))
+	}
+	if now.Mode()&fs.ModeSymlink != 0 {
+		return false, symlinkRefused(root, name)
+	}
+	return os.SameFile(held, now), nil
+}
+
+// refuseSymlinks refuses a symlink at any folder of dir (HOME-relative).
+func refuseSymlinks(root *os.Root, dir string) error {
+	if dir == "." {
+		return nil
+	}
+	parts := strings.Split(dir, "/")
+	for i := range parts {
+		p := path.Join(parts[:i+1]...)
+		info, err := root.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // made by MkdirAll, as a folder
+		}
+		if err != nil {
+			return fmt.Errorf("lock: %w", wrap("lstat", p, err))
+		}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			return symlinkRefused(root, p)
+		}
+	}
+	return nil
+}
+
+func symlinkRefused(root *os.Root, name string) error {
+	target, _ := root.Readlink(name)
+	return fmt.Errorf("lock: %w", &fs.PathError{Op: "lock", Path: "~/" + name,
+		Err: fmt.Errorf("%w (-> %s); the pass lock must be a file in HOME, not a link", ErrSymlink, target)})
+}
+
+// Release drops the lock: the file's, then the directory's.
+func (l *Lock) Release() error {
+	err := l.file.Close() // closing the last descriptor drops the flock
+	if derr := l.dir.Close(); err == nil {
+		err = derr
+	}
+	return err
+}

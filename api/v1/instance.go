@@ -22,6 +22,52 @@ type InstanceSettings struct {
 	Agents   map[string]Agent           `yaml:"agents,omitempty" json:"agents,omitempty" cbor:"agents"`
 	Secrets  SecretSettings             `yaml:"secrets,omitempty" json:"secrets,omitempty" cbor:"secrets"`
 	Backups  BackupSettings             `yaml:"backups,omitempty" json:"backups,omitempty" cbor:"backups"`
+	Limits   Limits                     `yaml:"limits,omitempty" json:"limits,omitempty" cbor:"limits"`
+}
+
+// Limits bound what one pass reads into memory: a managed file (a target
+// under HOME, a persona source under ~/) over ManagedFileBytes, or a secret
+// file over SecretBytes, is refused from its size before it is read, and
+// its object fails. Zero means the default.
+type Limits struct {
+	ManagedFileBytes int64 `yaml:"managed_file_bytes,omitempty" json:"managed_file_bytes,omitempty" cbor:"managed_file_bytes"`
+	SecretBytes      int64 `yaml:"secret_bytes,omitempty" json:"secret_bytes,omitempty" cbor:"secret_bytes"`
+}
+
+// Defaults and ceilings of Limits: a ceiling keeps a setting from
+// bringing back what the limit is there to prevent.
+const (
+	DefaultManagedFileBytes = 16 << 20
+	MaxManagedFileBytes     = 256 << 20
+	DefaultSecretBytes      = 64 << 10
+	MaxSecretBytes          = 1 << 20
+)
+
+// ManagedFile is the managed-file limit in bytes.
+func (l Limits) ManagedFile() int64 {
+	if l.ManagedFileBytes == 0 {
+		return DefaultManagedFileBytes
+	}
+	return l.ManagedFileBytes
+}
+
+// Secret is the secret-file limit in bytes.
+func (l Limits) Secret() int64 {
+	if l.SecretBytes == 0 {
+		return DefaultSecretBytes
+	}
+	return l.SecretBytes
+}
+
+func (l Limits) validate(p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if n := l.ManagedFileBytes; n < 0 || n > MaxManagedFileBytes {
+		errs = append(errs, field.Invalid(p.Child("managed_file_bytes"), n, "between 1 and 268435456 (256 MiB); 0 or absent: 16 MiB"))
+	}
+	if n := l.SecretBytes; n < 0 || n > MaxSecretBytes {
+		errs = append(errs, field.Invalid(p.Child("secret_bytes"), n, "between 1 and 1048576 (1 MiB); 0 or absent: 64 KiB"))
+	}
+	return errs
 }
 
 // BackupSettings bound ~/.sanctum/state/backups: after an apply, runs beyond
@@ -102,6 +148,7 @@ func (in *InstanceSettings) Validate() field.ErrorList {
 	if in.Backups.MaxAgeDays < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("backups", "max_age_days"), in.Backups.MaxAgeDays, "not negative"))
 	}
+	errs = append(errs, in.Limits.validate(field.NewPath("limits"))...)
 	for _, key := range sortedKeys(in.Nodes) {
 		switch t := in.Nodes[key].Type; t {
 		case "hub", "satellite", "mobile":

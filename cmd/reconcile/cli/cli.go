@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
 	"github.com/sanctum-haus/reconcile/observed"
+	"github.com/sanctum-haus/reconcile/observed/regular"
 	"github.com/sanctum-haus/reconcile/sanctum"
 )
 
@@ -90,7 +92,7 @@ func Main(args []string) int {
 			}
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := onSignal(os.Stderr, signalGrace, func() { os.Exit(ExitError) })
 	defer stop()
 	cfg := &Config{
 		Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now,
@@ -100,9 +102,63 @@ func Main(args []string) int {
 	return Run(ctx, cfg, args)
 }
 
-// Run runs one command line and returns the exit status.
-func Run(ctx context.Context, cfg *Config, args []string) int {
+// signalGrace is how long a command has, after SIGINT or SIGTERM cancelled
+// its context, to return through its defers (release the lock, end the ssh
+// masters) before the process exits anyway: every command stops within 2 s.
+const signalGrace = 1500 * time.Millisecond
+
+// onSignal returns a context that SIGINT or SIGTERM cancels. A second
+// signal, or the grace period running out, calls exit (the kernel then
+// drops the lock with the process; every write is a rename, so nothing is
+// left half-written). stop ends the watch.
+func onSignal(stderr io.Writer, grace time.Duration, exit func()) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		var first os.Signal
+		select {
+		case first = <-sigs:
+			cancel()
+		case <-done:
+			return
+		}
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(stderr, "reconcile: %s again: exiting now\n", s)
+		case <-t.C:
+			fmt.Fprintf(stderr, "reconcile: %s: still running %s later: exiting\n", first, grace)
+		case <-done:
+			return
+		}
+		exit()
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			cancel()
+		})
+	}
+}
+
+// Run runs one command line and returns the exit status. A panic on the
+// way (one raised again from a worker pool, observed.ForEach, included)
+// is an error, exit 1 with a message and the stack, never the runtime's
+// exit 2, which means drift.
+func Run(ctx context.Context, cfg *Config, args []string) (code int) {
 	a := &app{cfg: cfg}
+	defer func() {
+		if v := recover(); v != nil {
+			// The panic's value may quote a secret; the stack holds none.
+			fmt.Fprintf(cfg.Stderr, "reconcile: internal error: %s\n%s", a.redact(fmt.Sprint(v)), debug.Stack())
+			code = ExitError
+		}
+	}()
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(cfg.Stdout)
@@ -235,7 +291,14 @@ func (a *app) resolveHome() (string, bool, error) {
 
 // lock takes the pass lock of a home, saying so when it has to wait.
 func (a *app) lock(ctx context.Context, home string, timeout time.Duration) (*observed.Lock, error) {
-	return observed.AcquireLock(ctx, filepath.Join(home, filepath.FromSlash(controllers.LockFile)), timeout, func() {
+	// The lock is opened inside HOME's root: no symlink takes it, or what
+	// it creates, out of HOME.
+	root, err := os.OpenRoot(home)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	defer root.Close() // the held lock keeps its own descriptors
+	return observed.AcquireLock(ctx, root, controllers.LockFile, timeout, func() {
 		fmt.Fprintf(a.cfg.Stderr, "reconcile: another pass holds ~/%s; waiting up to %s\n", controllers.LockFile, timeout)
 	})
 }
@@ -264,7 +327,14 @@ func (a *app) catalogFS() (fs.FS, string, error) {
 	if !info.IsDir() {
 		return nil, name, &exitError{ExitError, fmt.Errorf("catalog %s: not a directory", name)}
 	}
-	return os.DirFS(name), name, nil
+	// The catalog is a root: no symlink in it leads out of it, no open of
+	// a FIFO blocks, no file over desired.MaxFileSize is read. The root
+	// stays open for the process: sources are read from it during the pass.
+	root, err := os.OpenRoot(name)
+	if err != nil {
+		return nil, name, &exitError{ExitError, fmt.Errorf("catalog: %w", err)}
+	}
+	return regular.FS{Root: root, Limit: desired.MaxFileSize, Outside: desired.ErrOutsideCatalog}, name, nil
 }
 
 func (a *app) loadCatalog(ctx context.Context, secrets desired.SecretMode) (*desired.Catalog, error) {
@@ -290,7 +360,7 @@ func (a *app) loadCatalogCached(ctx context.Context, secrets desired.SecretMode,
 		// Read without creating anything: a home that does not exist yet
 		// has no cache.
 		if root, err := os.OpenRoot(home); err == nil {
-			data, _ = root.ReadFile(controllers.CatalogCacheFile)
+			data, _, _ = regular.ReadFileIn(root, controllers.CatalogCacheFile, observed.DefaultStateFileBytes)
 			root.Close()
 		}
 	}

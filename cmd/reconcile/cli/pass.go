@@ -89,6 +89,7 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 		return &exitError{ExitError, err}
 	}
 	defer w.Close()
+	w.limit(cat.Instance.Limits)
 	real, host := w.base, w.host
 	now := a.cfg.Now()
 	runID := newRunID(now)

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -27,6 +26,7 @@ import (
 	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
 	"github.com/sanctum-haus/reconcile/observed"
+	"github.com/sanctum-haus/reconcile/observed/regular"
 )
 
 // A saved plan is Terraform's `plan -out`: the dry run's report, and what
@@ -162,6 +162,7 @@ func (h *planHook) done(a *app, mode controllers.Mode, runID string, now time.Ti
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
+	data = a.redactor.JSON(data) // the report is masked; node messages and errors too
 	if err := renameio.WriteFile(h.file, append(data, '\n'), 0o600, renameio.WithStaticPermissions(0o600)); err != nil {
 		return &exitError{ExitError, fmt.Errorf("save plan: %w", err)}
 	}
@@ -341,7 +342,7 @@ func (a *app) applyPlan(ctx context.Context, file string, o passOptions) error {
 	if o.scheduled {
 		return &exitError{ExitError, errors.New("apply FILE does not go with --scheduled: a scheduled pass applies the catalog as it is")}
 	}
-	data, err := os.ReadFile(file)
+	data, err := regular.ReadFile(file, observed.DefaultStateFileBytes)
 	if err != nil {
 		return &exitError{ExitError, fmt.Errorf("plan: %w", err)}
 	}

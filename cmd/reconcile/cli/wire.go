@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/controllers"
 	"github.com/sanctum-haus/reconcile/observed"
 )
@@ -64,6 +65,16 @@ func wire(mode controllers.Mode, home string, record bool) (*passHosts, error) {
 	w.launchd = observed.NewDryRunLaunchd(observed.ReadOnlyLaunchd{Launchd: launchd})
 	w.remote = observed.NewDryRunRemote(observed.ReadOnlyRemote{Remote: remote})
 	return w, nil
+}
+
+// limit bounds the managed files the real host reads by instance.yaml's
+// limits.managed_file_bytes (reconcile's own state keeps its bound).
+func (w *passHosts) limit(l v1.Limits) {
+	if fh, ok := w.base.(*observed.FileHost); ok {
+		lim := observed.DefaultLimits
+		lim.File = l.ManagedFile()
+		fh.SetLimits(lim)
+	}
 }
 
 // Close releases what the stack holds open (the home's root, the ssh

@@ -107,7 +107,7 @@ func (l *loader) personaSourceErrors(pf *v1.PersonaFile) field.ErrorList {
 			if len(v) < minScannedSecret {
 				continue
 			}
-			if k := bytes.Index(src.Content, []byte(v)); k >= 0 {
+			if k := indexOfSpelling(src.Content, v); k >= 0 {
 				line := bytes.Count(src.Content[:k], []byte("\n")) + 1
 				fe = append(fe, field.Forbidden(at, fmt.Sprintf("%s:%d holds the value of secret %q, and persona files travel to other machines "+
 					"(set spec.allowSecrets: true to send it anyway)", where, line, l.secrets.names[j])))
@@ -115,6 +115,23 @@ func (l *loader) personaSourceErrors(pf *v1.PersonaFile) field.ErrorList {
 		}
 	}
 	return fe
+}
+
+// indexOfSpelling returns where the first spelling of secret value v
+// (drift.Spellings: escaped for XML, YAML, JSON, Go or a URL, base64, hex,
+// a line of a multi-line value) begins in b, or -1; spellings shorter than
+// minScannedSecret are not looked for.
+func indexOfSpelling(b []byte, v string) int {
+	first := -1
+	for _, s := range drift.Spellings(v) {
+		if len(s) < minScannedSecret {
+			continue
+		}
+		if k := bytes.Index(b, []byte(s)); k >= 0 && (first < 0 || k < first) {
+			first = k
+		}
+	}
+	return first
 }
 
 // sourceError says why a source (a file or a folder) named at p cannot be

@@ -103,6 +103,33 @@ func TestLoadCatalogKnowledge(t *testing.T) {
 			want:    []string{`cat/personas.yaml:6:21: PersonaFile/windu: spec.source.catalog: Forbidden: cat/personas/windu-workspace/SOUL.md:3 holds the value of secret "gateway-token", and persona files travel to other machines (set spec.allowSecrets: true to send it anyway)`},
 		},
 		{
+			name: "persona source holding a resolved secret in other spellings, each at its line",
+			files: personaFiles(map[string]*string{
+				"personas.yaml":                         testString(personaDoc(folder, "files: [SOUL.md, TOOLS.md, HEARTBEAT.md, IDENTITY.md]", targets)),
+				"catalog.yaml":                          testString(alphaWith("host: mac", `displayName: '{{ secret "gateway-token" }}'`)),
+				"personas/windu-workspace/SOUL.md":      testString("# Soul\n\n<string>p&amp;ss&#34;w&lt;rd&gt; two</string>\n"),
+				"personas/windu-workspace/TOOLS.md":     testString("# Tools\n\ncurl 'http://h/?t=p%26ss%22w%3Crd%3E+two'\n"),
+				"personas/windu-workspace/HEARTBEAT.md": testString("token: cCZzcyJ3PHJkPiB0d28=\n"),
+				"personas/windu-workspace/IDENTITY.md":  testString("# Identity\n"),
+			}),
+			secrets: map[string]string{"gateway-token": `p&ss"w<rd> two`},
+			want: []string{
+				`cat/personas.yaml:7:11: PersonaFile/windu: spec.files[0]: Forbidden: cat/personas/windu-workspace/SOUL.md:3 holds the value of secret "gateway-token", and persona files travel to other machines (set spec.allowSecrets: true to send it anyway)`,
+				`cat/personas.yaml:7:20: PersonaFile/windu: spec.files[1]: Forbidden: cat/personas/windu-workspace/TOOLS.md:3 holds the value of secret "gateway-token", and persona files travel to other machines (set spec.allowSecrets: true to send it anyway)`,
+				`cat/personas.yaml:7:30: PersonaFile/windu: spec.files[2]: Forbidden: cat/personas/windu-workspace/HEARTBEAT.md:1 holds the value of secret "gateway-token", and persona files travel to other machines (set spec.allowSecrets: true to send it anyway)`,
+			},
+		},
+		{
+			name: "persona source holding a line of a multi-line secret",
+			files: personaFiles(map[string]*string{
+				"personas.yaml":                    testString(personaDoc(folder, targets)),
+				"catalog.yaml":                     testString(alphaWith("host: mac", `displayName: '{{ secret "gateway-token" }}'`)),
+				"personas/windu-workspace/SOUL.md": testString("# Soul\n\nMIIEvQIBADANBgkqhkiG9w0B\n"),
+			}),
+			secrets: map[string]string{"gateway-token": "-----BEGIN CERT-----\nMIIEvQIBADANBgkqhkiG9w0B\nend\n"},
+			want:    []string{`cat/personas.yaml:6:21: PersonaFile/windu: spec.source.catalog: Forbidden: cat/personas/windu-workspace/SOUL.md:3 holds the value of secret "gateway-token", and persona files travel to other machines (set spec.allowSecrets: true to send it anyway)`},
+		},
+		{
 			name: "missing helper source",
 			files: map[string]*string{"more.yaml": nil, "catalog.yaml": testString(alphaWith("host: mac",
 				"helpers: [{name: ok.sh, source: scripts/ok.sh}, {name: notify.sh, source: scripts/notify.sh}]")),

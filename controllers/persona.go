@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -166,12 +167,38 @@ func (p *Pass) personaSource(cat *desired.Catalog, pf *v1.PersonaFile, file stri
 		if what, line, found := drift.SecretMaterial(content); found {
 			err = fmt.Errorf("refusing %s: line %d looks like %s, and persona files travel to other machines "+
 				"(set spec.allowSecrets: true on PersonaFile/%s to send it anyway)", display, line, what, pf.Name)
+		} else if line, found := p.secretLine(content); found {
+			err = fmt.Errorf("refusing %s: line %d holds the value of a secret, and persona files travel to other machines "+
+				"(set spec.allowSecrets: true on PersonaFile/%s to send it anyway)", display, line, pf.Name)
 		}
 	}
 	p.mu.Lock()
 	p.sources[key] = sourceFile{content, display, err}
 	p.mu.Unlock()
 	return content, display, err
+}
+
+// minScannedSecret is the shortest secret spelling looked for in a persona
+// source: a shorter one (a PIN, a port) turns up in prose by chance.
+const minScannedSecret = 8
+
+// secretLine finds the first line of content that holds a resolved secret
+// in any spelling the pass knows (the CLI gives it the whole masking
+// table).
+func (p *Pass) secretLine(content []byte) (int, bool) {
+	first := -1
+	for _, s := range p.secrets {
+		if len(s) < minScannedSecret {
+			continue
+		}
+		if k := bytes.Index(content, s); k >= 0 && (first < 0 || k < first) {
+			first = k
+		}
+	}
+	if first < 0 {
+		return 0, false
+	}
+	return bytes.Count(content[:first], []byte("\n")) + 1, true
 }
 
 type sourceFile struct {

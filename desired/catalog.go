@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
+	"github.com/sanctum-haus/reconcile/drift"
 )
 
 // Files of the catalog with a fixed meaning; every other top-level *.yaml
@@ -201,11 +202,11 @@ func (l *loader) combined() error {
 		return a.Column < b.Column
 	})
 	var result *multierror.Error
+	// A message may quote a templated value (through %q, or as a line of
+	// it); secrets never leave here, in any spelling of the masking table.
+	mask := drift.NewRedactor(l.secrets.values)
 	for _, e := range l.errs {
-		// A message may quote a templated value; secrets never leave here.
-		for _, v := range l.secrets.values {
-			e.Msg = strings.ReplaceAll(e.Msg, v, "***")
-		}
+		e.Msg = mask.String(e.Msg)
 		result = multierror.Append(result, e)
 	}
 	result.ErrorFormat = func(es []error) string {

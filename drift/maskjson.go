@@ -15,7 +15,7 @@ var identityFields = map[string]bool{
 	"catalogDigest": true, "secretsDigest": true, "stateDigest": true,
 	"kind": true, "name": true, "action": true, "status": true, "policy": true,
 	"path": true, "backup": true, "plistPath": true, "target": true, "object": true,
-	"source": true, "home": true, "catalog": true, "catalogPath": true, "destination": true,
+	"node": true, "source": true, "home": true, "catalog": true, "catalogPath": true, "destination": true,
 	"sha256": true, "plistSha256": true, "sourceSha256": true, "launchd": true,
 }
 

@@ -118,8 +118,10 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 			return err
 		}
 	}
-	pass := controllers.NewPass(host, w.launchd, runID, now, cat.SecretValues, state)
-	pass.Ledgers = w.ledgers
+	// The file engine knows a secret-bearing file (0600) by any spelling
+	// of a secret in it, as the masking table does.
+	pass := controllers.NewPass(a.maskLedgers(host), w.launchd, runID, now, drift.AllSpellings(cat.SecretValues), state)
+	pass.Ledgers = a.maskLedgers(w.ledgers)
 	pass.Diffs = mode != modeCheck // a check lists drift tersely
 	pass.Remote, pass.Local = w.remote, a.local
 	pass.Cache = stats // nil with --full
@@ -255,7 +257,7 @@ var binaryID = sync.OnceValue(func() string {
 func (a *app) skipScheduled(host observed.Host, t time.Time, cat *desired.Catalog) error {
 	e := controllers.HistoryEntry{RunID: newRunID(t), Time: t.UTC(), Mode: "scheduled", Result: "skipped",
 		Reason: "another pass holds ~/" + controllers.LockFile, CatalogDigest: cat.Digest}
-	if err := controllers.AppendHistory(host, e); err != nil {
+	if err := controllers.AppendHistory(a.maskLedgers(host), e); err != nil {
 		return &exitError{ExitError, fmt.Errorf("history: %w", err)}
 	}
 	fmt.Fprintf(a.cfg.Stdout, "scheduled pass skipped: %s\n", e.Reason)

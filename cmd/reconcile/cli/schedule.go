@@ -81,7 +81,7 @@ func (a *app) schedule(ctx context.Context, install bool) error {
 		return &exitError{ExitError, err}
 	}
 	defer s.end()
-	pass := controllers.NewPass(real, observed.NewLaunchctl(), s.RunID, s.Now, nil, &controllers.State{})
+	pass := controllers.NewPass(a.maskLedgers(real), observed.NewLaunchctl(), s.RunID, s.Now, nil, &controllers.State{})
 	agent := controllers.ScheduleAgent(home, args)
 	var changes []drift.Change
 	if install {
@@ -176,7 +176,7 @@ catalog first to keep what was restored. reconcile history lists run ids.`,
 			if cat, err := a.loadCatalog(ctx, desired.ResolveSecrets); err == nil {
 				secrets = cat.SecretValues
 			}
-			pass := controllers.NewPass(real, observed.NewLaunchctl(), s.RunID, s.Now, secrets, &controllers.State{})
+			pass := controllers.NewPass(a.maskLedgers(real), observed.NewLaunchctl(), s.RunID, s.Now, drift.AllSpellings(secrets), &controllers.State{})
 			pass.Diffs = false
 			cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
 			a.redactor.ChangeSet(cs)

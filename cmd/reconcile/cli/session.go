@@ -38,7 +38,7 @@ func (a *app) beginSession(ctx context.Context, host observed.Host, timeout time
 		return nil, err
 	}
 	now := a.cfg.Now()
-	return &session{a: a, host: host, lock: lock, RunID: newRunID(now), Now: now}, nil
+	return &session{a: a, host: a.maskLedgers(host), lock: lock, RunID: newRunID(now), Now: now}, nil
 }
 
 // end releases the lock.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -96,7 +97,7 @@ func Main(args []string) int {
 	defer stop()
 	cfg := &Config{
 		Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now,
-		Color:    isatty.IsTerminal(os.Stdout.Fd()) && os.Getenv("NO_COLOR") == "",
+		Color:    colorWanted(isatty.IsTerminal(os.Stdout.Fd()), os.Getenv),
 		Progress: isatty.IsTerminal(os.Stderr.Fd()),
 	}
 	return Run(ctx, cfg, args)
@@ -151,6 +152,12 @@ func onSignal(stderr io.Writer, grace time.Duration, exit func()) (context.Conte
 // is an error, exit 1 with a message and the stack, never the runtime's
 // exit 2, which means drift.
 func Run(ctx context.Context, cfg *Config, args []string) (code int) {
+	// stdout is counted: a command that fails in -o json mode before it
+	// printed anything prints its errors there as JSON.
+	out := &countingWriter{w: cfg.Stdout}
+	c := *cfg
+	c.Stdout = out
+	cfg = &c
 	a := &app{cfg: cfg}
 	defer func() {
 		if v := recover(); v != nil {
@@ -166,6 +173,11 @@ func Run(ctx context.Context, cfg *Config, args []string) (code int) {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
+	}
+	if a.output == "json" && out.n == 0 {
+		if ee := (*exitError)(nil); !errors.As(err, &ee) || ee.err != nil {
+			a.writeJSONError(out, err)
+		}
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
@@ -234,13 +246,16 @@ Every command exits 1 on error (invalid catalog, I/O failure).`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.home, "home", "", "the home to reconcile (default $HOME)")
 	pf.StringVar(&a.catalog, "catalog", "", "catalog directory (default $SANCTUM_CATALOG, else ./sanctum, else "+BuiltinCatalog+")")
-	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json (graph: dot, mermaid or json)")
+	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json where the command has it (graph: dot, mermaid or json); anything else is refused")
 	pf.BoolVar(&a.local, "local", false, "this host only: no SSH to remote nodes")
 	pf.BoolVar(&a.full, "full", false, "ignore the caches of the last apply: load the catalog, render every target, read every managed file")
 	root.SetVersionTemplate("reconcile {{.Version}}\n")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return a.checkOutput(cmd) }
+	_ = root.RegisterFlagCompletionFunc("output", completeOutput)
 	root.AddCommand(a.applyCommand(), a.validateCommand(), a.renderCommand(), a.versionCommand(),
 		a.scheduleCommand(), a.historyCommand(), a.adoptCommand(), a.statusCommand(), a.graphCommand(), a.rollbackCommand(),
 		a.planCommand()) // plan.go: saved plans
+	strictCompletion(root)
 	return root
 }
 
@@ -250,6 +265,9 @@ func (a *app) versionCommand() *cobra.Command {
 		Short: "Print the version from the build info",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.output == "json" {
+				return json.NewEncoder(a.cfg.Stdout).Encode(map[string]string{"version": version()})
+			}
 			fmt.Fprintf(a.cfg.Stdout, "reconcile %s\n", version())
 			return nil
 		},
@@ -265,6 +283,19 @@ func (a *app) validateCommand() *cobra.Command {
 			cat, err := a.loadCatalog(cmd.Context(), desired.ResolveSecrets)
 			if err != nil {
 				return err
+			}
+			if a.output == "json" {
+				enc := json.NewEncoder(a.cfg.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					SchemaVersion int    `json:"schemaVersion"`
+					Valid         bool   `json:"valid"`
+					Catalog       string `json:"catalog"`
+					CatalogDigest string `json:"catalogDigest"`
+					Services      int    `json:"services"`
+					Calibration   int    `json:"calibrationFiles"`
+					Errors        []any  `json:"errors"`
+				}{1, true, cat.Name, cat.Digest, len(cat.Services), len(cat.Calibration), []any{}})
 			}
 			fmt.Fprintf(a.cfg.Stdout, "%s: valid (%d services, %d calibration files, %s)\n",
 				cat.Name, len(cat.Services), len(cat.Calibration), cat.Digest)

@@ -40,7 +40,7 @@ mermaid is a Mermaid flowchart; -o json lists nodes and edges.`,
 			}
 			nodes := graphNodes(cat)
 			switch a.output {
-			case "text", "dot":
+			case "dot":
 				writeDOT(a.cfg.Stdout, nodes)
 			case "mermaid":
 				writeMermaid(a.cfg.Stdout, nodes)

@@ -151,7 +151,8 @@ overwrote or removed (files it only created are left as they are), backing up
 what it replaces under its own run id, and reloads the launch agents whose
 plists it restores. The next apply converges to the catalog again: edit the
 catalog first to keep what was restored. reconcile history lists run ids.`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRunIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			real, err := a.writeHome()

@@ -105,8 +105,12 @@ func CheckHealth(ctx context.Context, cat *desired.Catalog, prober observed.Prob
 				}
 				r := prober.Probe(ctx, p, host)
 				h.Probe, h.Detail, h.Seconds = kind, r.Detail, r.Duration.Round(time.Millisecond).Seconds()
-				h.State = HealthHealthy
-				if !r.OK {
+				switch {
+				case r.Skipped:
+					h.State = HealthUnprobed
+				case r.OK:
+					h.State = HealthHealthy
+				default:
 					h.State = HealthDown
 				}
 			}

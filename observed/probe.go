@@ -19,6 +19,8 @@ type ProbeResult struct {
 	OK       bool
 	Detail   string
 	Duration time.Duration
+	// Skipped: the probe was not run (LocalProber); Detail says why.
+	Skipped bool
 }
 
 // Prober runs health probes against this host.
@@ -130,4 +132,36 @@ func unwrapNet(err error) error {
 		return oe.Err
 	}
 	return err
+}
+
+// LocalProber is a Prober for --local: probes that would reach past this
+// host (a command that runs ssh, an http or port probe of a host other
+// than this one, any probe of a VM service) are not run; their result is
+// Skipped, and they read as unprobed, not down.
+type LocalProber struct{ Prober }
+
+// Probe implements Prober.
+func (l LocalProber) Probe(ctx context.Context, p *v1.Probe, host string) ProbeResult {
+	if why := reachesOut(p, host); why != "" {
+		return ProbeResult{Skipped: true, Detail: "--local: not probed (" + why + ")"}
+	}
+	return l.Prober.Probe(ctx, p, host)
+}
+
+// reachesOut says why a probe would leave this host, or "".
+func reachesOut(p *v1.Probe, host string) string {
+	if host != "" && host != "127.0.0.1" && host != "localhost" && host != "::1" {
+		return "it connects to " + host
+	}
+	if p.Type == v1.ProbeCommand {
+		if f := strings.Fields(p.Command); len(f) > 0 && (f[0] == "ssh" || strings.HasSuffix(f[0], "/ssh")) {
+			return "its command runs ssh"
+		}
+	}
+	if p.Type == v1.ProbeHTTP {
+		if u := p.URL; u != "" && !strings.Contains(u, "://127.0.0.1") && !strings.Contains(u, "://localhost") && !strings.Contains(u, "://[::1]") {
+			return "its URL is not on this host"
+		}
+	}
+	return ""
 }

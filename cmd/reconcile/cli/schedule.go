@@ -103,11 +103,24 @@ func (a *app) schedule(ctx context.Context, install bool) error {
 }
 
 func (a *app) historyCommand() *cobra.Command {
-	return &cobra.Command{
+	var limit int
+	var since string
+	cmd := &cobra.Command{
 		Use:   "history",
 		Short: "List the passes recorded in ~/.sanctum/state/history.jsonl",
-		Args:  cobra.NoArgs,
+		Long: `history lists the recorded passes, oldest first: the last 20 unless --limit
+says otherwise (0: all), and with --since only those since a time (a
+duration back from now such as 24h, or a date such as 2026-12-01 or an
+RFC 3339 time).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 0 {
+				return &exitError{ExitError, fmt.Errorf("--limit %d: want 0 (all) or more", limit)}
+			}
+			from, err := parseSince(since, a.cfg.Now())
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
 			host, done, err := a.readHome()
 			if err != nil {
 				return err
@@ -119,6 +132,18 @@ func (a *app) historyCommand() *cobra.Command {
 			}
 			if damaged > 0 {
 				fmt.Fprintf(a.cfg.Stderr, "reconcile: %d damaged history line(s) skipped\n", damaged)
+			}
+			if !from.IsZero() {
+				kept := entries[:0]
+				for _, e := range entries {
+					if !e.Time.Before(from) {
+						kept = append(kept, e)
+					}
+				}
+				entries = kept
+			}
+			if limit > 0 && len(entries) > limit {
+				entries = entries[len(entries)-limit:]
 			}
 			switch a.output {
 			case "json":
@@ -139,6 +164,26 @@ func (a *app) historyCommand() *cobra.Command {
 			return &exitError{ExitError, fmt.Errorf("-o %q: want text or json", a.output)}
 		},
 	}
+	cmd.Flags().IntVar(&limit, "limit", 20, "show the last N passes (0: all)")
+	cmd.Flags().StringVar(&since, "since", "", "show passes since a time: a duration back from now (24h) or a date (2026-12-01, RFC 3339)")
+	return cmd
+}
+
+// parseSince reads --since: "" (no bound), a duration back from now, a
+// date, or an RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want a duration such as 24h, a date such as 2026-12-01, or an RFC 3339 time", s)
 }
 
 func (a *app) rollbackCommand() *cobra.Command {

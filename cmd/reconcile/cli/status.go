@@ -65,7 +65,7 @@ Exit 0 healthy, 2 degraded, 1 error.`,
 			}
 			now := a.cfg.Now()
 			rep := statusReport{SchemaVersion: StatusSchemaVersion, Time: now.UTC(),
-				Health: controllers.CheckHealth(cmd.Context(), cat, observed.NetProber{}, now)}
+				Health: controllers.CheckHealth(cmd.Context(), cat, a.prober(), now)}
 			if state.RunID != "" {
 				s := state.Summary
 				rep.LastPass = &lastPass{RunID: state.RunID, Time: state.Time, Mode: string(state.Mode),
@@ -145,4 +145,13 @@ func writeStatus(w io.Writer, rep *statusReport) {
 			fmt.Fprintf(w, "  %s (needs %s): %s\n", n, strings.Join(s.DownDeps, ", "), s.Detail)
 		}
 	}
+}
+
+// prober is the live prober; with --local, one that runs nothing that
+// reaches past this host (no ssh, no VM).
+func (a *app) prober() observed.Prober {
+	if a.local {
+		return observed.LocalProber{Prober: observed.NetProber{}}
+	}
+	return observed.NetProber{}
 }

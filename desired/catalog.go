@@ -101,6 +101,7 @@ type loader struct {
 	secrets *secretResolver
 	data    map[string]any // template data: instance.yaml as read
 	funcs   template.FuncMap
+	budget  *budget
 	digest  io.Writer
 	cat     *Catalog
 	// where each object was declared, for cross-object errors
@@ -135,7 +136,9 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 		declared: make(map[string]bool),
 		in:       newInputs(),
 	}
-	l.funcs = template.FuncMap{"secret": l.secrets.lookup}
+	l.budget = newBudget(ctx)
+	l.funcs = l.budget.funcs()
+	l.funcs["secret"] = l.secrets.lookup
 
 	entries, err := fs.ReadDir(opts.FS, ".")
 	if err != nil {
@@ -377,6 +380,11 @@ func (l *loader) loadObject(file string, doc *yaml.Node) {
 	if !l.expandTemplates(file, object, root) {
 		return
 	}
+	// After templating, so that a templated anchor counts at its size.
+	if at, p, msg := l.budget.expandedBytes(root); at != nil {
+		l.add(file, at.Line, at.Column, object, p, msg)
+		return
+	}
 	obj := info.newObject()
 	if !l.decodeStrict(file, object, doc, obj) {
 		return
@@ -461,6 +469,7 @@ func scalarField(n *yaml.Node, keys ...string) (string, *yaml.Node) {
 // of the file. Missing keys are errors.
 func (l *loader) expandTemplates(file, object string, n *yaml.Node) bool {
 	ok := true
+	l.budget.object()
 	var walk func(n *yaml.Node, p string)
 	walk = func(n *yaml.Node, p string) {
 		switch n.Kind {
@@ -482,7 +491,12 @@ func (l *loader) expandTemplates(file, object string, n *yaml.Node) bool {
 				ok = false
 				return
 			}
-			out := &cappedWriter{max: maxTemplateOutput}
+			if err := instrument(t); err != nil {
+				l.add(file, n.Line, n.Column, object, p, "template: "+templateMessage(err))
+				ok = false
+				return
+			}
+			out := &cappedWriter{budget: l.budget}
 			if err := t.Execute(out, l.data); err != nil {
 				l.add(file, n.Line, n.Column, object, p, "template: "+templateMessage(err))
 				ok = false
@@ -499,19 +513,19 @@ func (l *loader) expandTemplates(file, object string, n *yaml.Node) bool {
 	return ok
 }
 
-// maxTemplateOutput bounds what one templated value may expand to: a
-// catalog is text written by people, and a loop must not fill the memory.
-const maxTemplateOutput = 1 << 20
-
-// cappedWriter fails a template that writes more than max bytes.
+// cappedWriter fails a template that writes more than MaxTemplateValue
+// bytes, and counts what it writes into the object's and the load's budget.
 type cappedWriter struct {
-	b   strings.Builder
-	max int
+	b      strings.Builder
+	budget *budget
 }
 
 func (w *cappedWriter) Write(p []byte) (int, error) {
-	if w.b.Len()+len(p) > w.max {
-		return 0, fmt.Errorf("expands to more than %d KiB", w.max>>10)
+	if w.b.Len()+len(p) > MaxTemplateValue {
+		return 0, &BudgetError{fmt.Sprintf("expands to more than %d KiB", MaxTemplateValue>>10)}
+	}
+	if err := w.budget.built(len(p)); err != nil {
+		return 0, err
 	}
 	return w.b.Write(p)
 }
@@ -519,6 +533,9 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 // templateMessage strips text/template's own "template: name:1:2: " prefix;
 // the caller prefixes the catalog position instead.
 func templateMessage(err error) string {
+	if be := (*BudgetError)(nil); errors.As(err, &be) {
+		return be.Msg
+	}
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "template: ")
 	if i := strings.Index(msg, ": "); i >= 0 && strings.Count(msg[:i], ":") >= 1 {

@@ -190,7 +190,7 @@ func (p *Pass) restartInputs(a *v1.LaunchAgent) (map[string]string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("restartOn %s: %w", r, err)
 			}
-			out[r] = linkDigest(target)
+			out[r] = p.afterPrune(rel, linkDigest(target))
 			continue
 		}
 		data, _, err := p.Host.ReadFile(rel)
@@ -200,10 +200,23 @@ func (p *Pass) restartInputs(a *v1.LaunchAgent) (map[string]string, error) {
 		case err != nil:
 			return nil, fmt.Errorf("restartOn %s: %w", r, err)
 		default:
-			out[r] = digest(data)
+			out[r] = p.afterPrune(rel, digest(data))
 		}
 	}
 	return out, nil
+}
+
+// afterPrune is what a restartOn input will hold when this pass ends: ""
+// when the prune at the end of the pass removes it (a file an earlier
+// kind owned, that no object wants any more and that still holds what
+// reconcile wrote), else what it holds now. Without it an agent whose
+// input is pruned in the same pass would read as changed on the next one.
+func (p *Pass) afterPrune(rel, now string) string {
+	e, owned := p.inv.Previous(rel)
+	if owned && !p.inv.Wanted(rel) && KindRank(e.Kind) < KindRank(v1.KindLaunchAgent) && e.SHA256 == now {
+		return ""
+	}
+	return now
 }
 
 // agentRuntime compares what launchd has loaded with the plist and acts:

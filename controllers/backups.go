@@ -23,6 +23,8 @@ type Backups struct {
 	time  time.Time
 	mu    sync.Mutex
 	kept  []BackupEntry
+	// written is how many of kept the index on disk lists.
+	written int
 }
 
 // NewBackups starts a run's backups.
@@ -63,14 +65,23 @@ func (b *Backups) Index() *BackupIndex {
 	return &BackupIndex{RunID: b.runID, Time: b.time, Entries: entries}
 }
 
-// WriteIndex writes the run's index next to its backups; a run that kept
-// nothing writes none.
+// WriteIndex writes the run's index next to its backups, durably (the
+// Host's writes are); a run that kept nothing writes none, and an index
+// already listing every backup is not written again. The file engine calls
+// it after a batch of backups and before the writes or removals they
+// protect, so a run killed at any point can be listed and rolled back.
 func (b *Backups) WriteIndex(h observed.Host) error {
 	idx := b.Index()
-	if idx == nil {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if idx == nil || b.written >= len(idx.Entries) {
 		return nil
 	}
-	return writeJSON(h, path.Join(BackupsDir, b.runID, "index.json"), idx, 0o600)
+	if err := writeJSON(h, path.Join(BackupsDir, b.runID, "index.json"), idx, 0o600); err != nil {
+		return err
+	}
+	b.written = len(idx.Entries)
+	return nil
 }
 
 // BackupIndex is backups/<run-id>/index.json.

@@ -394,6 +394,14 @@ func (fe *FileEngine) commit(ws []*fileWrite) []drift.Change {
 			}
 			fe.keepBackup(w.t.Kind, w.t.Name, w.t.Path, w.old, w.oldMode, "overwritten")
 		}
+		// The index lists the backups before the files they keep change.
+		if err := fe.kept.WriteIndex(fe.Host); err != nil {
+			for _, i := range at {
+				if errs[i] == nil {
+					errs[i] = fmt.Errorf("backup index before overwrite: %w", err)
+				}
+			}
+		}
 	}
 	var files []observed.FileWrite
 	at = at[:0]
@@ -528,6 +536,9 @@ func (fe *FileEngine) backupLink(kind, name, target, points, reason string) (str
 		return "", fmt.Errorf("backup before %s: %w", reason, err)
 	}
 	fe.kept.KeepLink(kind, name, target, points, reason)
+	if err := fe.kept.WriteIndex(fe.Host); err != nil {
+		return "", fmt.Errorf("backup index before %s: %w", reason, err)
+	}
 	return dst, nil
 }
 
@@ -561,6 +572,9 @@ func (fe *FileEngine) backup(kind, name, target string, data []byte, mode fs.Fil
 		return "", fmt.Errorf("backup before overwrite: %w", err)
 	}
 	fe.keepBackup(kind, name, target, data, mode, reason)
+	if err := fe.kept.WriteIndex(fe.Host); err != nil {
+		return "", fmt.Errorf("backup index before %s: %w", reason, err)
+	}
 	return dst, nil
 }
 

@@ -19,12 +19,13 @@ func TestFileEngine(t *testing.T) {
 	kept := NewBackups(testRunID, testNow)
 	fe := NewFileEngine(real, inv, kept, []string{"tok-secret-1"})
 	got := fe.Files(context.Background(), []FileTarget{
-		{Kind: "Stub", Name: "a", Path: "d/a.txt", Content: []byte("token: tok-secret-1\n")},
+		{Kind: "Stub", Name: "a", Path: "d/a.txt", Content: []byte("token: tok-secret-1\n"),
+			Twin: func() ([]byte, error) { return []byte("token: " + drift.SecretSentinel + "\n"), nil }},
 		{Kind: "Stub", Name: "b", Path: "b.txt", Content: []byte("new\n")},
 		{Kind: "Stub", Name: "c", Path: "c.txt", Render: func() ([]byte, error) { return []byte("c\n"), nil }},
 	})
 	want := []drift.Change{
-		{Kind: "Stub", Name: "a", Path: "d/a.txt", Action: drift.Created, Diff: drift.CreatedDiff("d/a.txt", []byte("token: tok-secret-1\n"))},
+		{Kind: "Stub", Name: "a", Path: "d/a.txt", Action: drift.Created, Diff: "--- /dev/null\n+++ b/d/a.txt\n@@ -0,0 +1 @@\n+token: *** (secret changed)\n"},
 		{Kind: "Stub", Name: "b", Path: "b.txt", Action: drift.Configured, Reason: "content differs",
 			Diff: drift.Diff("b.txt", []byte("old\n"), []byte("new\n")), Backup: kept.Path("b.txt")},
 		{Kind: "Stub", Name: "c", Path: "c.txt", Action: drift.Created, Diff: drift.CreatedDiff("c.txt", []byte("c\n"))},

@@ -143,7 +143,8 @@ func (LaunchAgentController) Reconcile(ctx context.Context, p *Pass, cat *desire
 				Reason: "disabled" + ownerNote(a)})
 		default:
 			targets = append(targets, FileTarget{Kind: v1.KindLaunchAgent, Name: a.Name, Path: PlistPath(a),
-				Render: func() ([]byte, error) { return RenderPlist(a) }, Launchd: Domain(a) + "/" + a.LabelName()})
+				Render: func() ([]byte, error) { return RenderPlist(a) }, Twin: p.agentTwin(ctx, a.Name),
+				Launchd: Domain(a) + "/" + a.LabelName()})
 			active = append(active, a)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
 	"github.com/sanctum-haus/reconcile/observed"
 )
@@ -70,6 +71,11 @@ type Pass struct {
 
 	sources       map[string]sourceFile
 	personaLedger *PersonaLedger
+
+	// TwinCatalog, when set, loads the twin of the pass's catalog
+	// (desired.LoadTwin), once, when a diff first needs it.
+	TwinCatalog func(context.Context) (*desired.Catalog, error)
+	twin        twinCatalog
 }
 
 // FileEngine makes files and symlinks under HOME hold what the catalog
@@ -163,6 +169,10 @@ type FileTarget struct {
 	// Content. With a render cache it is called only when the file on the
 	// host does not hold the cached digest.
 	Render func() ([]byte, error)
+	// Twin, when set, renders the target from the twin catalog (every
+	// secret as drift.SecretSentinel): the lines where the two renders
+	// differ are where secrets went, and its diffs are masked there.
+	Twin func() ([]byte, error)
 	// SHA256 is the hex sha256 of what the target holds, set by File.
 	SHA256 string
 }
@@ -422,19 +432,41 @@ func (fe *FileEngine) commit(ws []*fileWrite) []drift.Change {
 		}
 		if w.replaces {
 			c.Action, c.Reason, c.Backup = drift.Configured, "content differs", fe.backupName(w.t.Path)
-			if fe.Diffs {
-				c.Diff = drift.Diff(w.t.Path, w.old, w.t.Content)
-			}
 		} else {
 			c.Action = drift.Created
-			if fe.Diffs {
-				c.Diff = drift.CreatedDiff(w.t.Path, w.t.Content)
-			}
+		}
+		if fe.Diffs {
+			c.Diff = fe.diff(w)
 		}
 		fe.settled(w.t, nil, w.secret)
 		out[i] = c
 	}
 	return out
+}
+
+// diff shows what a write changes. A secret-bearing target, one whose
+// render differs from its twin's or whose old or new bytes hold a secret
+// value, is masked by position (drift.SecretDiff): no line that held a
+// secret, old or new, shows, however it was spelt.
+func (fe *FileEngine) diff(w *fileWrite) string {
+	t := w.t
+	secret := w.secret || fe.holdsSecret(w.old)
+	var twin []byte
+	if t.Twin != nil {
+		if b, err := t.Twin(); err == nil {
+			twin = b
+			secret = secret || !bytes.Equal(b, t.Content)
+		}
+	}
+	switch {
+	case !secret && w.replaces:
+		return drift.Diff(t.Path, w.old, t.Content)
+	case !secret:
+		return drift.CreatedDiff(t.Path, t.Content)
+	case w.replaces:
+		return drift.SecretDiff(t.Path, w.old, t.Content, twin)
+	}
+	return drift.SecretCreatedDiff(t.Path, t.Content, twin)
 }
 
 // modeRight reports whether a file's mode needs no change.

@@ -222,7 +222,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			fr.Status, fr.Reason = PersonaFailed, c.Error
 		}
 		if c.Action == drift.Created && p.Diffs {
-			c.Diff = drift.CreatedDiff(n.Name+":"+t.path, t.content)
+			c.Diff = p.nodeDiff(n.Name+":"+t.path, nil, t.content, false)
 		}
 		if c.Action == drift.Created || c.Action == drift.Configured {
 			writes = append(writes, observed.RemoteWrite{Path: t.path, Content: t.content, Mode: 0o644, MkDir: t.mkdir})
@@ -235,7 +235,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		if old, err := p.Remote.Fetch(ctx, node, drifted); err == nil {
 			for i := range changes {
 				if b, ok := old[changes[i].Path]; ok {
-					changes[i].Diff = drift.Diff(n.Name+":"+changes[i].Path, b, targets[i].content)
+					changes[i].Diff = p.nodeDiff(n.Name+":"+changes[i].Path, b, targets[i].content, true)
 				}
 			}
 		}
@@ -383,4 +383,21 @@ func classifyNode(n *v1.RemoteNode, err error) (string, string) {
 		return NodeUnreachable, "unreachable, required: " + strings.TrimPrefix(err.Error(), "unreachable: ")
 	}
 	return NodeFailed, err.Error()
+}
+
+// nodeDiff shows a node file's change; one that holds a secret value
+// (a persona source with allowSecrets) has every changed line masked:
+// node files are not rendered from the catalog's templates, so there is
+// no twin to say where the secret is.
+func (p *Pass) nodeDiff(name string, old, content []byte, replaces bool) string {
+	secret := p.holdsSecret(content) || p.holdsSecret(old)
+	switch {
+	case !secret && replaces:
+		return drift.Diff(name, old, content)
+	case !secret:
+		return drift.CreatedDiff(name, content)
+	case replaces:
+		return drift.SecretDiff(name, old, content, nil)
+	}
+	return drift.SecretCreatedDiff(name, content, nil)
 }

@@ -41,7 +41,7 @@ func (ServiceController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 			continue
 		}
 		targets = append(targets, FileTarget{Kind: v1.KindService, Name: s.Name, Path: ManifestPath(s.Name),
-			Render: func() ([]byte, error) { return RenderManifest(s, cat) }})
+			Render: func() ([]byte, error) { return RenderManifest(s, cat) }, Twin: p.serviceTwin(ctx, s.Name)})
 	}
 	changes = append(changes, p.Files(ctx, targets)...)
 	changes = append(changes, p.strangers(ServicesDir, ".yaml", v1.KindService, targets)...)

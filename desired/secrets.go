@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
+	"github.com/sanctum-haus/reconcile/drift"
 	"github.com/sanctum-haus/reconcile/observed/regular"
 )
 
@@ -26,7 +27,21 @@ const (
 	// PlaceholderSecrets renders <secret:name> instead, for manifests that
 	// are checked into the catalog and must never hold a value.
 	PlaceholderSecrets
+	// SentinelSecrets renders drift.SecretSentinel instead, for the twin
+	// of a catalog (LoadTwin): what differs between a target rendered
+	// from the catalog and from its twin is where secrets went.
+	SentinelSecrets
 )
+
+// LoadTwin loads the catalog of opts again with every secret rendered as
+// drift.SecretSentinel: the same objects, by the same names, whose
+// renders show by position which lines took a value from secret,
+// whatever the template did to it (urlquery, printf) and however the
+// renderer spelt it. It reads no secret.
+func LoadTwin(ctx context.Context, opts Options) (*Catalog, error) {
+	opts.Secrets = SentinelSecrets
+	return Load(ctx, opts)
+}
 
 // SecretDir is where secret files live, relative to HOME.
 const SecretDir = ".sanctum/secrets"
@@ -56,8 +71,11 @@ func (r *secretResolver) lookup(name string) (string, error) {
 	if !secretName.MatchString(name) {
 		return "", fmt.Errorf("secret name %q: use letters, digits, '.', '_' and '-' only", name)
 	}
-	if r.mode == PlaceholderSecrets {
+	switch r.mode {
+	case PlaceholderSecrets:
 		return "<secret:" + name + ">", nil
+	case SentinelSecrets:
+		return drift.SecretSentinel, nil
 	}
 	if v, ok := r.cache[name]; ok {
 		return v, nil

@@ -134,6 +134,7 @@ func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions)
 			fmt.Fprintf(a.cfg.Stderr, "reconcile: node %s: %s\n", node, status)
 		}
 	}
+	pass.TwinCatalog = func(ctx context.Context) (*desired.Catalog, error) { return desired.LoadTwin(ctx, catOpts) }
 	cs, runErr := pass.Run(ctx, cat, controllers.Controllers())
 	a.redactor.ChangeSet(cs)
 	if sess != nil {

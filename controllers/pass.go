@@ -31,15 +31,10 @@ const (
 	BackupsDir = StateDir + "/backups"
 )
 
-// Mode is the kind of pass.
-type Mode string
-
-// Modes of a pass.
-const (
-	ModeApply  Mode = "apply"
-	ModeDryRun Mode = "dry-run"
-	ModeCheck  Mode = "check"
-)
+// RecordedMode is the mode reconcile.json and the persona ledger name for
+// a pass that wrote: only such a pass records its state (a plan's ledger,
+// --check --record, says "audit").
+const RecordedMode = "apply"
 
 // Pass is what every controller shares during one run: the run's
 // identity, the file engine (and through it the host, the inventory and the
@@ -161,9 +156,9 @@ type FileTarget struct {
 	// Launchd is the service target loaded from this file, if any: a prune
 	// boots it out before removing the file.
 	Launchd string
-	// Mode, when set, is enforced (a helper script is 0755); otherwise a
+	// Perm, when set, is enforced (a helper script is 0755); otherwise a
 	// file keeps the mode it has and new files are 0644.
-	Mode fs.FileMode
+	Perm fs.FileMode
 	// Render, when Content is nil, produces it; Files calls it on its
 	// workers, so rendering runs in parallel too, and stores the result in
 	// Content. With a render cache it is called only when the file on the
@@ -287,7 +282,7 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 	if fe.Cache != nil {
 		known = func(info fs.FileInfo) bool {
 			key, ok := observed.KeyOf(info)
-			return ok && fe.modeRight(info, secret, t.Mode) && fe.Cache.fresh(t.Path, key, sha)
+			return ok && fe.modeRight(info, secret, t.Perm) && fe.Cache.fresh(t.Path, key, sha)
 		}
 	}
 	current, info, skipped, err := fe.Host.ReadFileUnless(t.Path, known)
@@ -318,8 +313,8 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		mode := fs.FileMode(0o644)
-		if t.Mode != 0 {
-			mode = t.Mode
+		if t.Perm != 0 {
+			mode = t.Perm
 		}
 		if secret {
 			mode = 0o600
@@ -334,8 +329,8 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 		switch {
 		case secret && perm != 0o600:
 			want, why = 0o600, "holds a secret"
-		case !secret && t.Mode != 0 && perm != t.Mode:
-			want, why = t.Mode, "declared"
+		case !secret && t.Perm != 0 && perm != t.Perm:
+			want, why = t.Perm, "declared"
 		}
 		if want != perm {
 			if err := fe.Host.Chmod(t.Path, want); err != nil {
@@ -355,8 +350,8 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 	fe.observed[t.Path] = digest(current)
 	fe.mu.Unlock()
 	mode := info.Mode().Perm()
-	if t.Mode != 0 {
-		mode = t.Mode
+	if t.Perm != 0 {
+		mode = t.Perm
 	}
 	if secret {
 		mode = 0o600

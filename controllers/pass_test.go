@@ -39,7 +39,16 @@ func (s stubController) Reconcile(ctx context.Context, p *Pass, _ *desired.Catal
 }
 
 // newTestPass is NewPass without launchd, from a previous inventory.
-func newTestPass(host observed.Host, mode Mode, runID string, secrets []string, prev []InventoryEntry) *Pass {
+// testMode is how a test wires a pass, as the CLI would.
+type testMode int
+
+const (
+	ModeApply testMode = iota
+	ModeDryRun
+	ModeCheck
+)
+
+func newTestPass(host observed.Host, mode testMode, runID string, secrets []string, prev []InventoryEntry) *Pass {
 	p := NewPass(host, nil, runID, testNow, secrets, &State{SchemaVersion: StateSchemaVersion, Inventory: prev})
 	p.Diffs = mode != ModeCheck // as the CLI wires it
 	return p
@@ -107,7 +116,7 @@ func TestPassFile(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		mode     Mode
+		mode     testMode
 		secrets  []string
 		existing *existing
 		content  string
@@ -425,7 +434,7 @@ func TestPassRunPrune(t *testing.T) {
 		SchemaVersion int
 		RunID         string
 		Time          time.Time
-		Mode          Mode
+		Mode          string
 		CatalogDigest string
 		Summary       drift.Summary
 		Objects       []ObjectRecord
@@ -433,7 +442,7 @@ func TestPassRunPrune(t *testing.T) {
 	}
 	gotState := record{state.SchemaVersion, state.RunID, state.Time, state.Mode, state.CatalogDigest, state.Summary, state.Objects, state.Inventory}
 	wantState := record{
-		SchemaVersion: StateSchemaVersion, RunID: testRunID, Time: testNow, Mode: ModeApply, CatalogDigest: "sha256:test",
+		SchemaVersion: StateSchemaVersion, RunID: testRunID, Time: testNow, Mode: RecordedMode, CatalogDigest: "sha256:test",
 		Summary: drift.Summary{Created: 1, Configured: 1, Deleted: 2, Unmanaged: 1},
 		Objects: []ObjectRecord{
 			{Kind: "Stub", Name: "disabled", Action: drift.Deleted, Path: "disabled.txt", Reason: "disabled", Backup: backups + "disabled.txt"},

@@ -74,7 +74,7 @@ func (PersonaController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 	if len(cat.Personas) == 0 {
 		return nil
 	}
-	ledger := &PersonaLedger{SchemaVersion: 1, Time: p.Now.UTC(), Mode: string(ModeApply), RunID: p.RunID,
+	ledger := &PersonaLedger{SchemaVersion: 1, Time: p.Now.UTC(), Mode: RecordedMode, RunID: p.RunID,
 		CatalogDigest: cat.Digest, Agents: map[string]map[string]*PersonaFileRecord{}, Nodes: map[string]NodeRecord{}}
 	if p.plans {
 		ledger.Mode = "audit"

@@ -46,7 +46,7 @@ func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 		if m, err := strconv.ParseUint(e.Mode, 0, 32); err == nil {
 			mode = fs.FileMode(m)
 		}
-		r := p.File(ctx, FileTarget{Kind: e.Kind, Name: e.Name, Path: e.Path, Content: data, Mode: mode})
+		r := p.File(ctx, FileTarget{Kind: e.Kind, Name: e.Name, Path: e.Path, Content: data, Perm: mode})
 		r.Reason = strings.TrimPrefix(r.Reason+"; restored from run "+idx.RunID, "; ")
 		if r.Action == drift.Unchanged {
 			r.Reason = "already as in run " + idx.RunID + "'s backup"

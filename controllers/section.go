@@ -51,7 +51,7 @@ func (s State) MarshalJSON() ([]byte, error) {
 		SchemaVersion int              `json:"schemaVersion"`
 		RunID         string           `json:"runId"`
 		Time          any              `json:"time"`
-		Mode          Mode             `json:"mode"`
+		Mode          string           `json:"mode"`
 		CatalogDigest string           `json:"catalogDigest"`
 		Summary       any              `json:"summary"`
 		Inventory     []InventoryEntry `json:"inventory"`

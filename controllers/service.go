@@ -76,7 +76,7 @@ func (p *Pass) runtimeFiles(ctx context.Context, cat *desired.Catalog) []drift.C
 				changes = append(changes, p.fail(drift.Change{Kind: v1.KindService, Name: s.Name, Path: t}, err))
 				continue
 			}
-			helpers = append(helpers, FileTarget{Kind: v1.KindService, Name: s.Name, Path: t, Content: h.Loaded.Content, Mode: 0o755})
+			helpers = append(helpers, FileTarget{Kind: v1.KindService, Name: s.Name, Path: t, Content: h.Loaded.Content, Perm: 0o755})
 		}
 	}
 	return append(changes, p.Files(ctx, helpers)...)

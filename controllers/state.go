@@ -21,7 +21,7 @@ type State struct {
 	SchemaVersion int              `json:"schemaVersion"`
 	RunID         string           `json:"runId"`
 	Time          time.Time        `json:"time"`
-	Mode          Mode             `json:"mode"`
+	Mode          string           `json:"mode"`
 	CatalogDigest string           `json:"catalogDigest"`
 	Summary       drift.Summary    `json:"summary"`
 	Inventory     []InventoryEntry `json:"inventory"`
@@ -212,7 +212,7 @@ func writeJSON(h observed.Host, name string, v any, perm fs.FileMode) error {
 // record builds the state this pass leaves behind.
 func (p *Pass) record(digest string, cs *drift.ChangeSet) *State {
 	s := &State{
-		SchemaVersion: StateSchemaVersion, RunID: p.RunID, Time: p.Now.UTC(), Mode: ModeApply,
+		SchemaVersion: StateSchemaVersion, RunID: p.RunID, Time: p.Now.UTC(), Mode: RecordedMode,
 		CatalogDigest: digest, Summary: cs.Summary(),
 		Objects:   make([]ObjectRecord, 0, len(cs.Changes)),
 		Inventory: p.inv.Owned(),

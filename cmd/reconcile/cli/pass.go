@@ -17,10 +17,14 @@ import (
 	"github.com/sanctum-haus/reconcile/observed"
 )
 
+// mode is the kind of pass: decided here, in the wiring (which host stack)
+// and the report (what it shows); the controllers never see it.
+type mode string
+
 const (
-	modeApply  = controllers.ModeApply
-	modeDryRun = controllers.ModeDryRun
-	modeCheck  = controllers.ModeCheck
+	modeApply  mode = "apply"
+	modeDryRun mode = "dry-run"
+	modeCheck  mode = "check"
 )
 
 type passOptions struct {
@@ -60,7 +64,7 @@ refuses when anything the plan read has changed since.`,
 
 // runPass is the one code path of --dry-run, --check and apply; only the
 // Host decorator differs.
-func (a *app) runPass(ctx context.Context, mode controllers.Mode, o passOptions) error {
+func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 	if a.output != "text" && a.output != "json" {
 		return &exitError{ExitError, fmt.Errorf("-o %q: want text or json", a.output)}
 	}
@@ -265,7 +269,7 @@ func (a *app) skipScheduled(host observed.Host, t time.Time, cat *desired.Catalo
 	return nil
 }
 
-func (a *app) report(mode controllers.Mode, runID string, now time.Time, home string, cat *desired.Catalog, cs *drift.ChangeSet, runErr error, pass *controllers.Pass) error {
+func (a *app) report(mode mode, runID string, now time.Time, home string, cat *desired.Catalog, cs *drift.ChangeSet, runErr error, pass *controllers.Pass) error {
 	if mode != modeApply {
 		// A plan keeps its backups in memory only: there is no path to show.
 		for i := range cs.Changes {

@@ -122,7 +122,7 @@ func (h *planHook) observe(ctx context.Context, host observed.Host, launchd obse
 }
 
 // done runs after the pass has been reported.
-func (h *planHook) done(a *app, mode controllers.Mode, runID string, now time.Time, home string, cat *desired.Catalog,
+func (h *planHook) done(a *app, mode mode, runID string, now time.Time, home string, cat *desired.Catalog,
 	cs *drift.ChangeSet, runErr error, pass *controllers.Pass) error {
 	if runErr != nil {
 		if h.saved == nil {
@@ -281,7 +281,7 @@ func secretsMatch(digest string, values []string) bool {
 }
 
 // jsonReport is the report exactly as -o json prints it.
-func (a *app) jsonReport(mode controllers.Mode, runID string, now time.Time, home string, cat *desired.Catalog,
+func (a *app) jsonReport(mode mode, runID string, now time.Time, home string, cat *desired.Catalog,
 	cs *drift.ChangeSet, runErr error, pass *controllers.Pass) (json.RawMessage, error) {
 	var buf bytes.Buffer
 	cfg := *a.cfg

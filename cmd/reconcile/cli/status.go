@@ -68,7 +68,7 @@ Exit 0 healthy, 2 degraded, 1 error.`,
 				Health: controllers.CheckHealth(cmd.Context(), cat, a.prober(), now)}
 			if state.RunID != "" {
 				s := state.Summary
-				rep.LastPass = &lastPass{RunID: state.RunID, Time: state.Time, Mode: string(state.Mode),
+				rep.LastPass = &lastPass{RunID: state.RunID, Time: state.Time, Mode: state.Mode,
 					Changes: s.Changes(), Failed: s.Failed, Summary: s, Nodes: controllers.NodeRecordsOf(state)}
 			}
 			a.scrubStatus(&rep)

@@ -27,7 +27,7 @@ type passHosts struct {
 	closers []func() error
 }
 
-func wire(mode controllers.Mode, home string, record bool) (*passHosts, error) {
+func wire(mode mode, home string, record bool) (*passHosts, error) {
 	w := &passHosts{}
 	var launchd observed.Launchd = observed.NewLaunchctl()
 	// The ssh masters end and their control sockets go when the pass
@@ -36,7 +36,7 @@ func wire(mode controllers.Mode, home string, record bool) (*passHosts, error) {
 	ssh := observed.NewSSH(home)
 	w.closers = append(w.closers, ssh.Close)
 	var remote observed.Remote = ssh
-	if mode == controllers.ModeApply {
+	if mode == modeApply {
 		real, err := observed.NewFileHost(home)
 		if err != nil {
 			return nil, err

@@ -32,7 +32,7 @@ func TestWireReadOnly(t *testing.T) {
 		t.Errorf("read-only command's host: mkdir = %v, want ErrReadOnly", err)
 	}
 
-	for _, mode := range []controllers.Mode{controllers.ModeDryRun, controllers.ModeCheck} {
+	for _, mode := range []mode{modeDryRun, modeCheck} {
 		w, err := wire(mode, home, false)
 		if err != nil {
 			t.Fatal(err)
@@ -61,7 +61,7 @@ func TestWireReadOnly(t *testing.T) {
 		t.Errorf("a planned write reached the home: %v", err)
 	}
 
-	w, err := wire(controllers.ModeCheck, home, true)
+	w, err := wire(modeCheck, home, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestWireReadOnly(t *testing.T) {
 
 	// A home that does not exist is read as empty and never made.
 	missing := filepath.Join(t.TempDir(), "nohome")
-	w2, err := wire(controllers.ModeCheck, missing, true)
+	w2, err := wire(modeCheck, missing, true)
 	if err != nil {
 		t.Fatal(err)
 	}

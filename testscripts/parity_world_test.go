@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -37,84 +36,12 @@ type paritySSHD struct {
 // the test ends.
 func startParitySSHD(t *testing.T, dir string) paritySSHD {
 	t.Helper()
-	sshd, err := exec.LookPath("sshd")
-	if err != nil {
-		if _, err = os.Stat("/usr/sbin/sshd"); err != nil {
-			t.Fatalf("sshd not installed (Debian: openssh-server)")
-		}
-		sshd = "/usr/sbin/sshd"
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"host_ed25519", "id_ed25519"} {
-		out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", filepath.Join(dir, k)).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ssh-keygen: %v: %s", err, out)
-		}
-	}
-	pub, err := os.ReadFile(filepath.Join(dir, "id_ed25519.pub"))
+	d, err := startSSHD(dir, nil, 100, "ERROR")
+	t.Cleanup(d.stop)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_ = os.MkdirAll("/run/sshd", 0o755) // sshd insists on its privilege separation directory
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cfg := filepath.Join(dir, "sshd_config")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
-HostKey %s
-AuthorizedKeysFile %s
-PidFile %s
-UsePAM no
-StrictModes no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-MaxSessions 100
-MaxStartups 100
-LogLevel ERROR
-`, port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"))), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "sshd.log")
-	cmd := exec.Command(sshd, "-D", "-f", cfg, "-E", logPath)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i >= 50 {
-			log, _ := os.ReadFile(logPath)
-			t.Fatalf("sshd did not listen on %d within 5s: %s", port, log)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	hostPub, err := os.ReadFile(filepath.Join(dir, "host_ed25519.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	known := filepath.Join(dir, "known_hosts")
-	if err := os.WriteFile(known, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", port, hostPub)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return paritySSHD{port: port, identity: filepath.Join(dir, "id_ed25519"), known: known}
+	return paritySSHD{port: d.port, identity: filepath.Join(dir, "id_ed25519"), known: filepath.Join(dir, "known_hosts")}
 }
 
 // parityService is one Service of the generated catalog.

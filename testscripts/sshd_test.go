@@ -28,29 +28,71 @@ func cmdSSHD(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 0 {
 		ts.Fatalf("usage: sshd")
 	}
+	dir := filepath.Join(ts.Getenv("WORK"), "sshd")
+	d, err := startSSHD(dir, []string{"other_ed25519", "other_host_ed25519"}, 50, "VERBOSE")
+	ts.Defer(func() { d.stop() })
+	ts.Check(err)
+	otherPub, err := os.ReadFile(filepath.Join(dir, "other_host_ed25519.pub"))
+	ts.Check(err)
+	ts.Check(os.WriteFile(filepath.Join(dir, "wrong_known_hosts"), []byte(fmt.Sprintf("[127.0.0.1]:%d %s", d.port, otherPub)), 0o600))
+	ts.Setenv("SSHD_PORT", strconv.Itoa(d.port))
+	ts.Setenv("SSHD_LOG", d.log)
+}
+
+// testSSHD is OpenSSH's sshd on a free port of 127.0.0.1, with keys of its
+// own in dir: host_ed25519, and id_ed25519, the one authorized client key;
+// dir/known_hosts trusts its host key.
+type testSSHD struct {
+	port int
+	log  string
+	cmd  *exec.Cmd
+}
+
+// stop kills the server (nothing when it did not start).
+func (d *testSSHD) stop() {
+	if d != nil && d.cmd != nil {
+		_ = d.cmd.Process.Kill()
+		_ = d.cmd.Wait()
+	}
+}
+
+// startSSHD starts a test sshd in dir, making the extra keys too, and
+// waits (at most 5 s) until it listens. The caller stops it, also after an
+// error.
+func startSSHD(dir string, extraKeys []string, maxSessions int, logLevel string) (*testSSHD, error) {
 	sshd, err := exec.LookPath("sshd")
 	if err != nil {
 		if _, err = os.Stat("/usr/sbin/sshd"); err != nil {
-			ts.Fatalf("sshd not installed (Debian: openssh-server)")
+			return nil, errors.New("sshd not installed (Debian: openssh-server)")
 		}
 		sshd = "/usr/sbin/sshd"
 	}
-	dir := filepath.Join(ts.Getenv("WORK"), "sshd")
-	ts.Check(os.MkdirAll(dir, 0o700))
-	for _, k := range []string{"host_ed25519", "id_ed25519", "other_ed25519", "other_host_ed25519"} {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	for _, k := range append([]string{"host_ed25519", "id_ed25519"}, extraKeys...) {
 		out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", filepath.Join(dir, k)).CombinedOutput()
 		if err != nil {
-			ts.Fatalf("ssh-keygen: %v: %s", err, out)
+			return nil, fmt.Errorf("ssh-keygen: %v: %s", err, out)
 		}
 	}
 	pub, err := os.ReadFile(filepath.Join(dir, "id_ed25519.pub"))
-	ts.Check(err)
-	ts.Check(os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600); err != nil {
+		return nil, err
+	}
 	// sshd insists on its privilege separation directory.
 	_ = os.MkdirAll("/run/sshd", 0o755)
-	port := freePort(ts)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
 	cfg := filepath.Join(dir, "sshd_config")
-	ts.Check(os.WriteFile(cfg, []byte(fmt.Sprintf(`Port %d
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s
 AuthorizedKeysFile %s
@@ -61,17 +103,19 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 PermitRootLogin prohibit-password
-MaxSessions 50
-MaxStartups 50
-LogLevel VERBOSE
-`, port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"))), 0o600))
-	logPath := filepath.Join(dir, "sshd.log")
-	cmd := exec.Command(sshd, "-D", "-f", cfg, "-E", logPath)
-	ts.Check(cmd.Start())
-	ts.Defer(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+MaxSessions %d
+MaxStartups %d
+LogLevel %s
+`, port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"),
+		maxSessions, maxSessions, logLevel)), 0o600); err != nil {
+		return nil, err
+	}
+	d := &testSSHD{port: port, log: filepath.Join(dir, "sshd.log")}
+	d.cmd = exec.Command(sshd, "-D", "-f", cfg, "-E", d.log)
+	if err := d.cmd.Start(); err != nil {
+		d.cmd = nil
+		return nil, err
+	}
 	for i := 0; ; i++ {
 		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
 		if err == nil {
@@ -79,19 +123,19 @@ LogLevel VERBOSE
 			break
 		}
 		if i >= 50 {
-			log, _ := os.ReadFile(logPath)
-			ts.Fatalf("sshd did not listen on %d within 5s: %s", port, log)
+			log, _ := os.ReadFile(d.log)
+			return d, fmt.Errorf("sshd did not listen on %d within 5s: %s", port, log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	hostPub, err := os.ReadFile(filepath.Join(dir, "host_ed25519.pub"))
-	ts.Check(err)
-	otherPub, err := os.ReadFile(filepath.Join(dir, "other_host_ed25519.pub"))
-	ts.Check(err)
-	ts.Check(os.WriteFile(filepath.Join(dir, "known_hosts"), []byte(fmt.Sprintf("[127.0.0.1]:%d %s", port, hostPub)), 0o600))
-	ts.Check(os.WriteFile(filepath.Join(dir, "wrong_known_hosts"), []byte(fmt.Sprintf("[127.0.0.1]:%d %s", port, otherPub)), 0o600))
-	ts.Setenv("SSHD_PORT", strconv.Itoa(port))
-	ts.Setenv("SSHD_LOG", logPath)
+	if err != nil {
+		return d, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), []byte(fmt.Sprintf("[127.0.0.1]:%d %s", port, hostPub)), 0o600); err != nil {
+		return d, err
+	}
+	return d, nil
 }
 
 func freePort(ts *testscript.TestScript) int {

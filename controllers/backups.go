@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,9 +24,15 @@ type Backups struct {
 	time  time.Time
 	mu    sync.Mutex
 	kept  []BackupEntry
-	// written is how many of kept the index on disk lists.
-	written int
+	// journaled is how many of kept the run's journal lists; jmu keeps
+	// appends to the journal in order.
+	journaled int
+	jmu       sync.Mutex
 }
+
+// journalName is the run's journal: its backups a JSON line each, appended
+// as they are made, until the run's index.json replaces it.
+const journalName = "index.jsonl"
 
 // NewBackups starts a run's backups.
 func NewBackups(runID string, now time.Time) *Backups {
@@ -65,22 +72,55 @@ func (b *Backups) Index() *BackupIndex {
 	return &BackupIndex{RunID: b.runID, Time: b.time, Entries: entries}
 }
 
-// WriteIndex writes the run's index next to its backups, durably (the
-// Host's writes are); a run that kept nothing writes none, and an index
-// already listing every backup is not written again. The file engine calls
-// it after a batch of backups and before the writes or removals they
-// protect, so a run killed at any point can be listed and rolled back.
+// Journal appends the backups kept since its last call to the run's
+// journal, durably (AppendFile syncs), one JSON line each. The file engine
+// calls it after a batch of backups and before the writes or removals they
+// protect, so a run killed at any point can be listed and rolled back; the
+// cost is the new entries only, whatever the run's size. A plan keeps no
+// journal: it has no run to roll back.
+func (b *Backups) Journal(h observed.Host) error {
+	if observed.Plans(h) {
+		return nil
+	}
+	b.jmu.Lock()
+	defer b.jmu.Unlock()
+	b.mu.Lock()
+	fresh := append([]BackupEntry(nil), b.kept[b.journaled:]...)
+	b.mu.Unlock()
+	if len(fresh) == 0 {
+		return nil
+	}
+	var buf []byte
+	for _, e := range fresh {
+		line, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		buf = append(append(buf, line...), '\n')
+	}
+	if err := h.AppendFile(path.Join(BackupsDir, b.runID, journalName), buf, 0o600); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.journaled += len(fresh)
+	b.mu.Unlock()
+	return nil
+}
+
+// WriteIndex writes the run's index.json next to its backups when the run
+// ends, and drops the journal it replaces; a run that kept nothing writes
+// none.
 func (b *Backups) WriteIndex(h observed.Host) error {
 	idx := b.Index()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if idx == nil || b.written >= len(idx.Entries) {
+	if idx == nil {
 		return nil
 	}
 	if err := writeJSON(h, path.Join(BackupsDir, b.runID, "index.json"), idx, 0o600); err != nil {
 		return err
 	}
-	b.written = len(idx.Entries)
+	if err := h.Remove(path.Join(BackupsDir, b.runID, journalName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	return nil
 }
 
@@ -103,6 +143,10 @@ func ReadBackupIndex(h observed.Host, runID string) (*BackupIndex, error) {
 	}
 	data, _, err := h.ReadFile(path.Join(BackupsDir, runID, "index.json"))
 	if errors.Is(err, fs.ErrNotExist) {
+		// A run killed before it ended left its journal.
+		if idx, jerr := readJournal(h, runID); jerr == nil || !errors.Is(jerr, fs.ErrNotExist) {
+			return idx, jerr
+		}
 		return nil, fmt.Errorf("run %s has no backups (it overwrote and removed nothing, or they were pruned)", runID)
 	}
 	if err != nil {
@@ -151,4 +195,33 @@ func (p *Pass) PruneBackups(s v1.BackupSettings) ([]string, error) {
 		pruned = append(pruned, r)
 	}
 	return pruned, nil
+}
+
+// readJournal reads the index of a run that did not end from its journal;
+// a line cut short by the kill is the last and is left out.
+func readJournal(h observed.Host, runID string) (*BackupIndex, error) {
+	data, _, err := h.ReadFile(path.Join(BackupsDir, runID, journalName))
+	if err != nil {
+		return nil, err
+	}
+	idx := &BackupIndex{RunID: runID}
+	if t, err := time.Parse(RunIDTimeFormat, runID[:len(RunIDTimeFormat)]); err == nil {
+		idx.Time = t
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	for i, line := range lines {
+		if len(line) == 0 {
+			continue
+		}
+		var e BackupEntry
+		if err := json.Unmarshal(line, &e); err != nil {
+			if i == len(lines)-1 {
+				break // the kill cut the last line short
+			}
+			return nil, fmt.Errorf("backups of %s: %s is damaged at line %d: %w", runID, journalName, i+1, err)
+		}
+		idx.Entries = append(idx.Entries, e)
+	}
+	sort.SliceStable(idx.Entries, func(i, j int) bool { return idx.Entries[i].Path < idx.Entries[j].Path })
+	return idx, nil
 }

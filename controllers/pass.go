@@ -400,7 +400,7 @@ func (fe *FileEngine) commit(ws []*fileWrite) []drift.Change {
 			fe.keepBackup(w.t.Kind, w.t.Name, w.t.Path, w.old, w.oldMode, "overwritten")
 		}
 		// The index lists the backups before the files they keep change.
-		if err := fe.kept.WriteIndex(fe.Host); err != nil {
+		if err := fe.kept.Journal(fe.Host); err != nil {
 			for _, i := range at {
 				if errs[i] == nil {
 					errs[i] = fmt.Errorf("backup index before overwrite: %w", err)
@@ -563,7 +563,7 @@ func (fe *FileEngine) backupLink(kind, name, target, points, reason string) (str
 		return "", fmt.Errorf("backup before %s: %w", reason, err)
 	}
 	fe.kept.KeepLink(kind, name, target, points, reason)
-	if err := fe.kept.WriteIndex(fe.Host); err != nil {
+	if err := fe.kept.Journal(fe.Host); err != nil {
 		return "", fmt.Errorf("backup index before %s: %w", reason, err)
 	}
 	return dst, nil
@@ -599,7 +599,7 @@ func (fe *FileEngine) backup(kind, name, target string, data []byte, mode fs.Fil
 		return "", fmt.Errorf("backup before overwrite: %w", err)
 	}
 	fe.keepBackup(kind, name, target, data, mode, reason)
-	if err := fe.kept.WriteIndex(fe.Host); err != nil {
+	if err := fe.kept.Journal(fe.Host); err != nil {
 		return "", fmt.Errorf("backup index before %s: %w", reason, err)
 	}
 	return dst, nil

@@ -569,8 +569,8 @@ func TestPassRunDryRunPrune(t *testing.T) {
 	for _, op := range host.Ops() {
 		verbs = append(verbs, op.Verb+" "+op.Path)
 	}
-	if diff := cmp.Diff([]string{"write " + BackupsDir + "/" + testRunID + "/old.txt",
-		"write " + BackupsDir + "/" + testRunID + "/index.json", "remove old.txt"}, verbs); diff != "" {
+	// A plan keeps no journal of its backups: it has no run to roll back.
+	if diff := cmp.Diff([]string{"write " + BackupsDir + "/" + testRunID + "/old.txt", "remove old.txt"}, verbs); diff != "" {
 		t.Errorf("recorded ops mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -35,6 +35,24 @@ type DryRunHost struct {
 	files map[string]*planned // by clean path
 	trees []string            // directories removed with everything under them
 	now   time.Time
+	// replaced maps the host's file at each planned path, by device and
+	// inode, to that path: a read that reaches one of them through the
+	// host's own symlinks sees the plan, without an lstat per read.
+	replaced map[fileID]string
+}
+
+// fileID names a file on the host.
+type fileID struct{ dev, ino uint64 }
+
+func idOf(info fs.FileInfo) (fileID, bool) {
+	if info == nil {
+		return fileID{}, false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, false
+	}
+	return fileID{uint64(st.Dev), uint64(st.Ino)}, true
 }
 
 var _ Host = (*DryRunHost)(nil)
@@ -58,7 +76,7 @@ const (
 
 // NewDryRunHost decorates h.
 func NewDryRunHost(h Host) *DryRunHost {
-	return &DryRunHost{Host: h, files: make(map[string]*planned), now: time.Now()}
+	return &DryRunHost{Host: h, files: make(map[string]*planned), now: time.Now(), replaced: make(map[fileID]string)}
 }
 
 func (d *DryRunHost) record(op Op) {
@@ -105,8 +123,42 @@ func (d *DryRunHost) lookupLocked(c string) *planned {
 
 func (d *DryRunHost) set(c string, e *planned) {
 	d.mu.Lock()
-	d.files[c] = e
+	_, before := d.files[c]
 	d.mu.Unlock()
+	var id fileID
+	var known bool
+	if !before {
+		// The first plan for a path: remember the host's file there.
+		if info, err := d.Host.Lstat(c); err == nil && info.Mode().IsRegular() {
+			id, known = idOf(info)
+		}
+	}
+	d.mu.Lock()
+	d.files[c] = e
+	if known {
+		d.replaced[id] = c
+	}
+	d.mu.Unlock()
+}
+
+// aliasOf is the planned path whose host file a read of c reached through
+// the host's symlinks, if any.
+func (d *DryRunHost) aliasOf(info fs.FileInfo, c string) (string, bool) {
+	id, ok := idOf(info)
+	if !ok {
+		return "", false
+	}
+	d.mu.Lock()
+	p, ok := d.replaced[id]
+	d.mu.Unlock()
+	return p, ok && p != c
+}
+
+// planned reports whether the overlay holds anything.
+func (d *DryRunHost) planned() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.files) > 0
 }
 
 // notExist is the error a read of a planned removal gets.
@@ -228,6 +280,18 @@ func (d *DryRunHost) ReadFileUnless(name string, known func(fs.FileInfo) bool) (
 	if err != nil {
 		return nil, nil, false, err
 	}
+	if d.lookup(c) == nil {
+		// The host's business, unless it leads to a planned path: through
+		// one of the host's symlinks to a file the plan replaced (found by
+		// its inode), or to one the plan made (the host says missing).
+		data, info, skipped, err := d.Host.ReadFileUnless(name, known)
+		if p, ok := d.aliasOf(info, c); ok && err == nil {
+			return d.ReadFileUnless(p, nil)
+		}
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || !d.planned() {
+			return data, info, skipped, err
+		}
+	}
 	at, e, through, err := d.resolve("open", name, c)
 	switch {
 	case err != nil:
@@ -250,6 +314,15 @@ func (d *DryRunHost) Stat(name string) (fs.FileInfo, error) {
 	c, err := clean(name)
 	if err != nil {
 		return nil, err
+	}
+	if d.lookup(c) == nil {
+		info, err := d.Host.Stat(name)
+		if p, ok := d.aliasOf(info, c); ok && err == nil {
+			return d.Stat(p)
+		}
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || !d.planned() {
+			return info, err
+		}
 	}
 	at, e, through, err := d.resolve("stat", name, c)
 	switch {

@@ -303,3 +303,54 @@ func TestAbsentHome(t *testing.T) {
 		t.Errorf("home was created: %v", err)
 	}
 }
+
+// TestDryRunSeesPlanThroughHostSymlinks: a read that reaches a planned path
+// through one of the host's own symlinks sees the plan, as it would after
+// apply: a replaced file (found by its inode), a removed one, a new one.
+func TestDryRunSeesPlanThroughHostSymlinks(t *testing.T) {
+	outside := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		do   func(h Host) error
+		want string
+	}{
+		{"replaced", func(h Host) error { return h.WriteFile("a/real", []byte("planned"), 0o600) }, "planned -rw-------"},
+		{"removed", func(h Host) error { return h.Remove("a/real") }, "absent"},
+		{"made anew", func(h Host) error {
+			if err := h.Remove("a/real"); err != nil {
+				return err
+			}
+			return h.WriteFile("a/real", []byte("new"), 0o644)
+		}, "new -rw-r--r--"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, side := range []string{"apply", "dry run"} {
+				home := fixture(t, outside)
+				base, err := OpenFileHost(home)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var h Host = base
+				if side == "dry run" {
+					h = NewDryRunHost(ReadOnlyHost{Host: base})
+				}
+				if err := tc.do(h); err != nil {
+					t.Fatal(err)
+				}
+				got := "absent"
+				if data, info, err := h.ReadFile("a/rel-link"); err == nil {
+					got = string(data) + " " + info.Mode().Perm().String()
+				} else if !errors.Is(err, fs.ErrNotExist) {
+					got = err.Error()
+				}
+				if info, err := h.Stat("a/rel-link"); err == nil && got == "absent" {
+					got = "stat found " + info.Name()
+				}
+				if got != tc.want {
+					t.Errorf("%s: read through the symlink = %q, want %q", side, got, tc.want)
+				}
+				base.Close()
+			}
+		})
+	}
+}

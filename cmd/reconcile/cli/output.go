@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"slices"
 	"strings"
 
@@ -173,7 +172,7 @@ func (a *app) completeRunIDs(_ *cobra.Command, args []string, _ string) ([]strin
 	var ids []string
 	for _, e := range entries {
 		if e.IsDir() {
-			if _, err := host.Stat(path.Join(controllers.BackupsDir, e.Name(), "index.json")); err == nil {
+			if _, err := controllers.ReadBackupIndex(host, e.Name()); err == nil {
 				ids = append(ids, e.Name())
 			}
 		}

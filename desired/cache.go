@@ -303,6 +303,19 @@ func decodeCatalog(plain []byte) (*Catalog, error) {
 	for i, b := range s.Personas {
 		jobs = append(jobs, func() error { return trusted.Unmarshal(b, &personas[i]) })
 	}
+	if err := runDecodeJobs(jobs); err != nil {
+		return nil, err
+	}
+	cat := s.Catalog
+	cat.Services, cat.Agents, cat.Personas = slices.Concat(services...), slices.Concat(agents...), slices.Concat(personas...)
+	return cat, nil
+}
+
+// runDecodeJobs runs the chunks' decodes on every core. A panic of the
+// decoder on a worker goroutine would end the process past the CLI's
+// recover; it becomes that chunk's error instead, and the catalog is
+// loaded afresh as from any damaged cache.
+func runDecodeJobs(jobs []func() error) error {
 	errs := make([]error, len(jobs))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -311,7 +324,7 @@ func decodeCatalog(plain []byte) (*Catalog, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				errs[i] = jobs[i]()
+				errs[i] = decodeJob(i, jobs[i])
 			}
 		}()
 	}
@@ -320,10 +333,14 @@ func decodeCatalog(plain []byte) (*Catalog, error) {
 	}
 	close(next)
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	cat := s.Catalog
-	cat.Services, cat.Agents, cat.Personas = slices.Concat(services...), slices.Concat(agents...), slices.Concat(personas...)
-	return cat, nil
+	return errors.Join(errs...)
+}
+
+func decodeJob(i int, job func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("catalog cache: chunk %d: the decoder failed (panic: %v)", i, r)
+		}
+	}()
+	return job()
 }

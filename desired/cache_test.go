@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 
@@ -245,5 +246,29 @@ func TestCatalogCacheTags(t *testing.T) {
 	walk(reflect.TypeOf(Catalog{}), "Catalog")
 	if len(seen) < 10 {
 		t.Fatalf("walked only %d types", len(seen))
+	}
+}
+
+// A decoder that panics on a worker goroutine fails that chunk, never the
+// process (issue 13): the others still run, and the error says which.
+func TestRunDecodeJobsPanicIsAnError(t *testing.T) {
+	var ran atomic.Int64
+	jobs := make([]func() error, 12)
+	for i := range jobs {
+		jobs[i] = func() error {
+			ran.Add(1)
+			if i == 7 {
+				var m map[string]int
+				m["x"] = 1 // a nil map write: a runtime panic
+			}
+			return nil
+		}
+	}
+	err := runDecodeJobs(jobs)
+	if err == nil || !strings.Contains(err.Error(), "catalog cache: chunk 7: the decoder failed (panic: assignment to entry in nil map)") {
+		t.Fatalf("error %v, want chunk 7's panic", err)
+	}
+	if ran.Load() != 12 {
+		t.Errorf("%d jobs ran, want 12", ran.Load())
 	}
 }

@@ -66,10 +66,26 @@ type parsedChunk struct {
 	done chan struct{}
 }
 
-// parseChunk parses every document of a chunk, with lines of the file.
-func parseChunk(c chunk, out *parsedChunk) {
+// nodeDecoder decodes the documents of a chunk one by one: yaml.v3's
+// Decoder, or in tests one that fails the way a parser bug would.
+type nodeDecoder interface{ Decode(v any) error }
+
+func yamlDecoder(r io.Reader) nodeDecoder { return yaml.NewDecoder(r) }
+
+// parseChunk parses every document of a chunk, with lines of the file. It
+// runs on a worker goroutine: a panic of the parser (yaml.v3 re-panics
+// what is not its own error) would end the process from there, past the
+// CLI's recover, so it becomes the chunk's error, located at the chunk's
+// first line; the loader names the file.
+func parseChunk(c chunk, out *parsedChunk, newDecoder func(io.Reader) nodeDecoder) {
 	defer close(out.done)
-	dec := yaml.NewDecoder(bytes.NewReader(c.data))
+	defer func() {
+		if r := recover(); r != nil {
+			out.docs = nil
+			out.err = fmt.Errorf("yaml: line %d: the YAML parser failed on the documents from here on (panic: %v)", c.line+1, r)
+		}
+	}()
+	dec := newDecoder(bytes.NewReader(c.data))
 	for {
 		doc := new(yaml.Node)
 		err := dec.Decode(doc)
@@ -114,6 +130,11 @@ func shiftError(err error, by int) error {
 // error stops it, after the documents before it, and is returned. Only a
 // few chunks are parsed ahead of each, so memory stays that of a few chunks.
 func parseDocuments(data []byte, size int, each func(*yaml.Node)) error {
+	return parseDocumentsWith(data, size, yamlDecoder, each)
+}
+
+// parseDocumentsWith is parseDocuments with the decoder of each chunk.
+func parseDocumentsWith(data []byte, size int, newDecoder func(io.Reader) nodeDecoder, each func(*yaml.Node)) error {
 	chunks := documentChunks(data, size)
 	results := make([]*parsedChunk, len(chunks))
 	for i := range results {
@@ -121,7 +142,7 @@ func parseDocuments(data []byte, size int, each func(*yaml.Node)) error {
 	}
 	var ahead chan struct{} // a token per chunk handed out, not yet consumed
 	if len(chunks) == 1 {
-		parseChunk(chunks[0], results[0])
+		parseChunk(chunks[0], results[0], newDecoder)
 	} else {
 		workers := min(runtime.GOMAXPROCS(0), len(chunks))
 		ahead = make(chan struct{}, 2*workers)
@@ -146,7 +167,7 @@ func parseDocuments(data []byte, size int, each func(*yaml.Node)) error {
 		for range workers {
 			go func() {
 				for i := range jobs {
-					parseChunk(chunks[i], results[i])
+					parseChunk(chunks[i], results[i], newDecoder)
 				}
 			}()
 		}

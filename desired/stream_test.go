@@ -94,3 +94,60 @@ func TestParseDocumentsMatchesSequential(t *testing.T) {
 		}
 	}
 }
+
+// panickyDecoder decodes with yaml.v3 until it meets a document holding
+// "explode", then panics as a parser bug would.
+type panickyDecoder struct{ dec *yaml.Decoder }
+
+func (d panickyDecoder) Decode(v any) error {
+	if err := d.dec.Decode(v); err != nil {
+		return err
+	}
+	if n, ok := v.(*yaml.Node); ok && holdsValue(n, "explode") {
+		panic("internal error: attempted to parse unknown event (please report): none")
+	}
+	return nil
+}
+
+func holdsValue(n *yaml.Node, v string) bool {
+	if n.Value == v {
+		return true
+	}
+	for _, c := range n.Content {
+		if holdsValue(c, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// A panic of the parser on a worker goroutine comes back as the chunk's
+// error at its first line, after the documents before it: it never ends
+// the process (issue 13).
+func TestParseDocumentsPanicIsAnError(t *testing.T) {
+	var b strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&b, "---\nkind: Service\nmetadata: {name: s%d}\n", i)
+	}
+	b.WriteString("---\nkind: Service\nmetadata: {name: explode}\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, "---\nkind: Service\nmetadata: {name: t%d}\n", i)
+	}
+	in := []byte(b.String())
+	explodes := bytes.Count(in[:bytes.Index(in, []byte("explode"))], []byte("\n")) + 1
+	newDecoder := func(r io.Reader) nodeDecoder { return panickyDecoder{yaml.NewDecoder(r)} }
+	for _, size := range []int{1, 100, 1 << 20} {
+		var got int
+		err := parseDocumentsWith(in, size, newDecoder, func(*yaml.Node) { got++ })
+		if err == nil || !strings.Contains(err.Error(), "panic: internal error") {
+			t.Fatalf("size %d: error %v, want the parser's panic as an error", size, err)
+		}
+		var line int
+		if _, serr := fmt.Sscanf(err.Error(), "yaml: line %d:", &line); serr != nil || line < 1 || line > explodes {
+			t.Errorf("size %d: error %q: want a line at or before %d", size, err, explodes)
+		}
+		if got > 40 {
+			t.Errorf("size %d: %d documents delivered, want at most the 40 before the panic", size, got)
+		}
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -323,10 +322,7 @@ func (p *Pass) reloadReason(a *v1.LaunchAgent, info *observed.ServiceInfo, plist
 	if info.Path != "" && info.Path != plistAbs {
 		return "loaded from " + info.Path + ", not from the plist"
 	}
-	if len(info.Arguments) > 0 && !slices.Equal(info.Arguments, a.Spec.ProgramArguments) {
-		return "loaded program arguments differ from the plist"
-	}
-	return ""
+	return strings.Join(loadedDrift(a, info), "; ")
 }
 
 func (p *Pass) recordAgent(r AgentRecord) { p.agentSection().record(r) }

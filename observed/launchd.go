@@ -22,15 +22,72 @@ var (
 	ErrNoLaunchd = errors.New("launchctl not found on this host")
 )
 
-// ServiceInfo is what `launchctl print <domain>/<label>` says of a service.
+// ServiceInfo is what `launchctl print <domain>/<label>` says of a service:
+// its run state and the definition launchd loaded, which is what runs
+// whatever the plist on disk says now.
 type ServiceInfo struct {
 	Target       string // gui/501/com.sanctum.x
 	Path         string // the plist it was loaded from
 	State        string // running, not running, ...
 	PID          int
-	LastExitCode string
-	Program      string
-	Arguments    []string
+	Runs         int    // how often launchd started it since it was loaded
+	LastExitCode string // "0", "78: EX_CONFIG", "(never exited)"; "" when print shows none
+	// LastSignal is "last terminating signal" (e.g. "Terminated: 15"):
+	// the last run was killed rather than exited.
+	LastSignal string
+	Program    string
+	Arguments  []string
+
+	// The loaded definition, key by key as print shows it.
+	Environment      map[string]string // the "environment" block (not the inherited or default ones)
+	WorkingDirectory string
+	StdoutPath       string
+	StderrPath       string
+	Properties       []string // "keepalive", "runatload", "inferred program", ...
+	RunInterval      int      // StartInterval, from "run interval = N seconds"
+	// CalendarIntervals are the descriptors of the calendar-interval event
+	// triggers (StartCalendarInterval), each as {"Hour": 7, "Minute": 30}.
+	CalendarIntervals []map[string]int
+	SpawnType         string // ProcessType: "interactive" of "interactive (4)"
+	MinimumRuntime    int    // ThrottleInterval
+	// Shown holds every top-level key and block print showed ("program",
+	// "environment", "properties", ...); a key it does not show is either
+	// unset (working directory, stdout path, run interval) or not exposed
+	// by this launchd, and only Definition says which.
+	Shown map[string]bool
+	// Definition: parsed from a full print, where an absent key means
+	// the loaded definition does not set it.
+	Definition bool
+}
+
+// HasProperty reports whether print listed the property (keepalive,
+// runatload, ...).
+func (i *ServiceInfo) HasProperty(name string) bool {
+	for _, p := range i.Properties {
+		if p == name {
+			return true
+		}
+	}
+	return false
+}
+
+// LastExit reads LastExitCode: the code of the last run and whether
+// there was one ("(never exited)" and an empty line are none). A run
+// ended by a signal reads as exited with code -1.
+func (i *ServiceInfo) LastExit() (code int, exited bool) {
+	v := strings.TrimSpace(i.LastExitCode)
+	if v == "" || strings.HasPrefix(v, "(") {
+		if i.LastSignal != "" {
+			return -1, true
+		}
+		return 0, false
+	}
+	num, _, _ := strings.Cut(v, ":")
+	n, err := strconv.Atoi(strings.TrimSpace(num))
+	if err != nil {
+		return -1, true
+	}
+	return n, true
 }
 
 // LaunchctlError is a launchctl invocation that failed.
@@ -146,47 +203,41 @@ func (l *Launchctl) Enable(ctx context.Context, target string) error {
 	return err
 }
 
-// ParsePrint reads the service block of `launchctl print`: "key = value"
-// lines, with "arguments = {" blocks of one argument per line.
+// printBlock is one "name = {" (or "name => {") block of launchctl print:
+// its lines in order (indentation removed) and its nested blocks.
+type printBlock struct {
+	name     string
+	lines    []string
+	children []*printBlock
+}
+
+func (b *printBlock) child(name string) *printBlock {
+	for _, c := range b.children {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// ParsePrint reads `launchctl print <domain>/<label>`: a block of
+// "key = value" lines, "name = {" blocks nested in it (arguments one per
+// line, environments of "KEY => value" lines, event triggers whose
+// descriptor holds a calendar interval as "\"Hour\" => 7"), and lines of
+// neither shape, which are skipped. The real launchctl and the test
+// double print this format and this is the one parser of both.
 func ParsePrint(out string) (*ServiceInfo, error) {
-	info := &ServiceInfo{}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	depth := 0
-	inArgs := false
-	sawHeader := false
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		switch {
-		case line == "":
-			continue
-		case !sawHeader:
-			if !strings.HasSuffix(line, "= {") {
-				return nil, fmt.Errorf("unexpected first line %q", line)
-			}
-			sawHeader = true
-			depth = 1
-			continue
-		case line == "}":
-			depth--
-			inArgs = false
-			continue
-		case strings.HasSuffix(line, "= {"):
-			depth++
-			inArgs = depth == 2 && strings.TrimSpace(strings.TrimSuffix(line, "= {")) == "arguments"
-			continue
-		}
-		if inArgs {
-			info.Arguments = append(info.Arguments, line)
-			continue
-		}
-		if depth != 1 {
-			continue
-		}
+	root, err := parsePrintBlocks(out)
+	if err != nil {
+		return nil, err
+	}
+	info := &ServiceInfo{Shown: map[string]bool{}, Definition: true}
+	for _, line := range root.lines {
 		key, value, ok := strings.Cut(line, " = ")
 		if !ok {
 			continue
 		}
+		info.Shown[key] = true
 		switch key {
 		case "path":
 			info.Path = value
@@ -195,20 +246,131 @@ func ParsePrint(out string) (*ServiceInfo, error) {
 		case "program":
 			info.Program = value
 		case "pid":
-			if n, err := strconv.Atoi(value); err == nil {
-				info.PID = n
-			}
+			info.PID, _ = strconv.Atoi(value)
+		case "runs":
+			info.Runs, _ = strconv.Atoi(value)
 		case "last exit code":
 			info.LastExitCode = value
+		case "last terminating signal":
+			info.LastSignal = value
+		case "working directory":
+			info.WorkingDirectory = value
+		case "stdout path":
+			info.StdoutPath = value
+		case "stderr path":
+			info.StderrPath = value
+		case "run interval":
+			info.RunInterval, _ = strconv.Atoi(strings.TrimSuffix(value, " seconds"))
+		case "minimum runtime":
+			info.MinimumRuntime, _ = strconv.Atoi(value)
+		case "spawn type":
+			info.SpawnType, _, _ = strings.Cut(value, " (")
+		case "properties":
+			for _, p := range strings.Split(value, "|") {
+				if p = strings.TrimSpace(p); p != "" {
+					info.Properties = append(info.Properties, p)
+				}
+			}
+		}
+	}
+	for _, b := range root.children {
+		info.Shown[b.name] = true
+		switch b.name {
+		case "arguments":
+			info.Arguments = append([]string{}, b.lines...)
+		case "environment":
+			info.Environment = arrowMap(b.lines)
+		case "event triggers":
+			for _, t := range b.children {
+				if scalar(t.lines, "stream") != "com.apple.launchd.calendarinterval" {
+					continue
+				}
+				cal := map[string]int{}
+				if d := t.child("descriptor"); d != nil {
+					for k, v := range arrowMap(d.lines) {
+						if n, err := strconv.Atoi(v); err == nil {
+							cal[strings.Trim(k, `"`)] = n
+						}
+					}
+				}
+				info.CalendarIntervals = append(info.CalendarIntervals, cal)
+			}
+		}
+	}
+	return info, nil
+}
+
+// parsePrintBlocks builds the block tree of print's output. Inside an
+// arguments block every line is an argument, an empty one included.
+func parsePrintBlocks(out string) (*printBlock, error) {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var stack []*printBlock
+	var root *printBlock
+	for sc.Scan() {
+		raw := strings.TrimRight(sc.Text(), "\r")
+		line := strings.TrimSpace(raw)
+		if root == nil {
+			if line == "" {
+				continue
+			}
+			if !strings.HasSuffix(line, "= {") {
+				return nil, fmt.Errorf("unexpected first line %q", line)
+			}
+			root = &printBlock{}
+			stack = []*printBlock{root}
+			continue
+		}
+		if len(stack) == 0 {
+			continue // after the closing brace
+		}
+		top := stack[len(stack)-1]
+		switch {
+		case line == "}":
+			stack = stack[:len(stack)-1]
+		case top.name == "arguments":
+			top.lines = append(top.lines, strings.TrimLeft(raw, "\t"))
+		case line == "":
+		case strings.HasSuffix(line, " = {") || strings.HasSuffix(line, " => {"):
+			name, ok := strings.CutSuffix(line, " = {")
+			if !ok {
+				name = strings.TrimSuffix(line, " => {")
+			}
+			b := &printBlock{name: strings.Trim(name, `"`)}
+			top.children = append(top.children, b)
+			stack = append(stack, b)
+		default:
+			top.lines = append(top.lines, line)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	if !sawHeader {
+	if root == nil {
 		return nil, errors.New("empty output")
 	}
-	return info, nil
+	return root, nil
+}
+
+// arrowMap reads "KEY => value" lines.
+func arrowMap(lines []string) map[string]string {
+	m := make(map[string]string, len(lines))
+	for _, l := range lines {
+		if k, v, ok := strings.Cut(l, " => "); ok {
+			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+// scalar is the value of "key = value" among lines, or "".
+func scalar(lines []string, key string) string {
+	for _, l := range lines {
+		if k, v, ok := strings.Cut(l, " = "); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // ParsePrintDisabled reads `launchctl print-disabled <domain>`: lines such as

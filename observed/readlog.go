@@ -334,8 +334,8 @@ func availableDigest(err error) string {
 }
 
 // printDigest covers what a pass decides on (loaded or not, from which
-// plist, with which program), not what changes by itself while a service
-// runs (its state, pid, last exit code).
+// plist, with which definition), not what changes by itself while a
+// service runs (its state, pid, runs, last exit code).
 func printDigest(info *ServiceInfo, err error) string {
 	switch {
 	case errors.Is(err, ErrNotLoaded):
@@ -346,7 +346,9 @@ func printDigest(info *ServiceInfo, err error) string {
 		return "error"
 	}
 	args, _ := json.Marshal(info.Arguments)
-	return hashOf("loaded", info.Path, info.Program, string(args))
+	def, _ := json.Marshal([]any{info.Environment, info.WorkingDirectory, info.StdoutPath, info.StderrPath,
+		info.Properties, info.RunInterval, info.CalendarIntervals, info.SpawnType, info.MinimumRuntime})
+	return hashOf("loaded", info.Path, info.Program, string(args), string(def))
 }
 
 func disabledDigest(d map[string]bool, err error) string {

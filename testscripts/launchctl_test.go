@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +33,17 @@ import (
 //     lingers (still printed, still blocking a bootstrap) for
 //     $LAUNCHCTL_LINGER further calls that touch it (default 2);
 //     `Boot-out failed: 3: No such process` when it is not loaded;
-//   - enable / disable <domain>/<label>.
+//   - enable / disable <domain>/<label>;
+//   - kickstart [-k] <domain>/<label>: one run of a job launchd does not
+//     keep alive, exiting with $LAUNCHCTL_EXIT_CODE (default 0), as does
+//     the run at load of a RunAtLoad job that is not kept alive.
+//
+// print shows the definition the plist held at bootstrap (program,
+// arguments, environment, working directory, stdout/stderr paths,
+// properties keepalive and runatload, run interval, calendar event
+// triggers, spawn type, minimum runtime), runs and the last exit code, in
+// launchctl's layout; reconcile reads it with observed.ParsePrint, the
+// parser of the real output.
 //
 // Every call is appended to $LAUNCHCTL_LOG as one line of its arguments.
 
@@ -55,6 +66,89 @@ type launchdService struct {
 	BootedOut bool     `json:"bootedOut"` // on its way out
 	Lingering int      `json:"lingering"` // calls that still see it
 	Props     []string `json:"props"`
+	// The loaded definition: what the plist said when it was bootstrapped.
+	Environment      map[string]string `json:"environment,omitempty"`
+	WorkingDirectory string            `json:"workingDirectory,omitempty"`
+	StdoutPath       string            `json:"stdoutPath,omitempty"`
+	StderrPath       string            `json:"stderrPath,omitempty"`
+	RunInterval      int               `json:"runInterval,omitempty"`
+	Calendar         []map[string]int  `json:"calendar,omitempty"`
+	SpawnType        string            `json:"spawnType,omitempty"`
+	MinimumRuntime   int               `json:"minimumRuntime,omitempty"`
+	// Runs and the last one's exit code (nil: never exited).
+	Runs     int  `json:"runs"`
+	LastExit *int `json:"lastExit,omitempty"`
+}
+
+// loadedPlist is what the double reads of a plist at bootstrap: the keys
+// launchctl print shows.
+type loadedPlist struct {
+	Label                 string
+	Program               string
+	ProgramArguments      []string
+	EnvironmentVariables  map[string]string
+	WorkingDirectory      string
+	StandardOutPath       string
+	StandardErrorPath     string
+	RunAtLoad             bool
+	KeepAlive             any // a boolean or a dictionary of conditions
+	StartInterval         int
+	StartCalendarInterval any // a dictionary or an array of them
+	ProcessType           string
+	ThrottleInterval      *int
+	LowPriorityIO         bool
+}
+
+// keepsAlive: launchd restarts it (KeepAlive true, or a dictionary of
+// conditions).
+func (p *loadedPlist) keepsAlive() bool {
+	switch k := p.KeepAlive.(type) {
+	case bool:
+		return k
+	case map[string]any:
+		return true
+	}
+	return false
+}
+
+// calendar is StartCalendarInterval as a list of descriptors.
+func (p *loadedPlist) calendar() []map[string]int {
+	var entries []any
+	switch c := p.StartCalendarInterval.(type) {
+	case map[string]any:
+		entries = []any{c}
+	case []any:
+		entries = c
+	}
+	var out []map[string]int
+	for _, e := range entries {
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		d := map[string]int{}
+		for k, v := range m {
+			switch n := v.(type) {
+			case uint64:
+				d[k] = int(n)
+			case int64:
+				d[k] = int(n)
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// spawnTypes are print's names of the ProcessTypes.
+var spawnTypes = map[string]string{"": "daemon (3)", "Standard": "daemon (3)", "Background": "background (5)",
+	"Interactive": "interactive (4)", "Adaptive": "adaptive (6)"}
+
+// exitCode is the code a run started by the double ends with:
+// $LAUNCHCTL_EXIT_CODE, default 0.
+func exitCode() int {
+	n, _ := strconv.Atoi(os.Getenv("LAUNCHCTL_EXIT_CODE"))
+	return n
 }
 
 func launchctlDouble() int {
@@ -176,13 +270,7 @@ func (st *launchdState) run(args []string) int {
 			fmt.Fprintln(os.Stderr, "Bootstrap failed: 2: No such file or directory")
 			return 2
 		}
-		var p struct {
-			Label            string
-			ProgramArguments []string
-			RunAtLoad        bool
-			KeepAlive        bool
-			StartInterval    int
-		}
+		var p loadedPlist
 		if _, err := plist.Unmarshal(data, &p); err != nil || p.Label == "" {
 			fmt.Fprintf(os.Stderr, "%s: Invalid property list\nBootstrap failed: 5: Input/output error\n", args[2])
 			return 5
@@ -201,21 +289,64 @@ func (st *launchdState) run(args []string) int {
 			fmt.Fprintln(os.Stderr, "Bootstrap failed: 5: Input/output error\nTry re-running the command as root for richer errors.")
 			return 5
 		}
-		s := &launchdService{Path: args[2], Arguments: p.ProgramArguments}
-		if len(p.ProgramArguments) > 0 {
+		s := &launchdService{Path: args[2], Program: p.Program, Arguments: p.ProgramArguments,
+			Environment: p.EnvironmentVariables, WorkingDirectory: p.WorkingDirectory,
+			StdoutPath: p.StandardOutPath, StderrPath: p.StandardErrorPath, RunInterval: p.StartInterval,
+			Calendar: p.calendar(), SpawnType: spawnTypes[p.ProcessType], MinimumRuntime: 10}
+		if s.SpawnType == "" {
+			s.SpawnType = "daemon (3)"
+		}
+		if p.ThrottleInterval != nil {
+			s.MinimumRuntime = *p.ThrottleInterval
+		}
+		if s.Program == "" && len(p.ProgramArguments) > 0 {
 			s.Program = p.ProgramArguments[0]
+		}
+		if p.keepsAlive() {
+			s.Props = append(s.Props, "keepalive")
 		}
 		if p.RunAtLoad {
 			s.Props = append(s.Props, "runatload")
 		}
-		if p.KeepAlive {
-			s.Props = append(s.Props, "keepalive")
+		if p.LowPriorityIO {
+			s.Props = append(s.Props, "low priority i/o")
 		}
-		if p.RunAtLoad || p.KeepAlive {
+		if p.Program == "" {
+			s.Props = append(s.Props, "inferred program")
+		}
+		switch {
+		case p.keepsAlive():
+			// launchd keeps it running.
 			st.NextPID++
-			s.PID, s.Running = st.NextPID, true
+			s.PID, s.Running, s.Runs = st.NextPID, true, 1
+		case p.RunAtLoad:
+			// A job launchd does not keep alive runs once at load and
+			// exits.
+			code := exitCode()
+			s.Runs, s.LastExit = 1, &code
 		}
 		st.Services[target] = s
+		return 0
+	case "kickstart":
+		// kickstart [-k] <target>: one run of a job launchd does not keep
+		// alive, ending with $LAUNCHCTL_EXIT_CODE; a kept-alive one is
+		// restarted (-k) or left running.
+		target := args[len(args)-1]
+		if len(args) < 2 || len(args) > 3 {
+			return usage(verb)
+		}
+		s, ok := st.touch(target)
+		if !ok || s.BootedOut {
+			return notFound(target)
+		}
+		s.Runs++
+		if slices.Contains(s.Props, "keepalive") {
+			st.NextPID++
+			s.PID, s.Running = st.NextPID, true
+			return 0
+		}
+		code := exitCode()
+		s.LastExit, s.Running, s.PID = &code, false, 0
 		return 0
 	case "bootout":
 		if len(args) != 2 {
@@ -257,6 +388,10 @@ func usage(verb string) int {
 	return 64
 }
 
+// printService prints a service as launchctl print does on macOS 14 and
+// 15: the blocks and keys of the definition it loaded, in launchd's order
+// and tab indentation, with the lines reconcile does not read (domain,
+// coalitions, jetsam) kept so that its parser meets them.
 func printService(target string, s *launchdService) {
 	domain, label := splitTarget(target)
 	state := "not running"
@@ -274,15 +409,90 @@ func printService(target string, s *launchdService) {
 		fmt.Printf("\t\t%s\n", a)
 	}
 	fmt.Printf("\t}\n\n")
-	fmt.Printf("\tenvironment = {\n\t\tXPC_SERVICE_NAME => %s\n\t}\n\n", label)
+	if s.WorkingDirectory != "" {
+		fmt.Printf("\tworking directory = %s\n\n", s.WorkingDirectory)
+	}
+	if s.StdoutPath != "" {
+		fmt.Printf("\tstdout path = %s\n", s.StdoutPath)
+	}
+	if s.StderrPath != "" {
+		fmt.Printf("\tstderr path = %s\n", s.StderrPath)
+	}
+	fmt.Printf("\tinherited environment = {\n\t\tSSH_AUTH_SOCK => /private/tmp/com.apple.launchd.double/Listeners\n\t}\n\n")
+	fmt.Printf("\tdefault environment = {\n\t\tPATH => /usr/bin:/bin:/usr/sbin:/sbin\n\t}\n\n")
+	fmt.Printf("\tenvironment = {\n\t\tOSLogRateLimit => 64\n")
+	keys := make([]string, 0, len(s.Environment))
+	for k := range s.Environment {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Printf("\t\t%s => %s\n", k, s.Environment[k])
+	}
+	fmt.Printf("\t\tXPC_SERVICE_NAME => %s\n\t}\n\n", label)
 	fmt.Printf("\tdomain = %s [100005]\n", domain)
-	fmt.Printf("\truns = 1\n")
+	fmt.Printf("\tasid = 100005\n")
+	fmt.Printf("\tminimum runtime = %d\n", s.MinimumRuntime)
+	fmt.Printf("\texit timeout = 5\n")
+	fmt.Printf("\truns = %d\n", s.Runs)
 	if s.PID > 0 {
 		fmt.Printf("\tpid = %d\n", s.PID)
+		fmt.Printf("\timmediate reason = speculative\n")
 	}
-	fmt.Printf("\tlast exit code = (never exited)\n")
-	fmt.Printf("\tproperties = %s\n", strings.Join(s.Props, " | "))
+	switch {
+	case s.LastExit == nil:
+		fmt.Printf("\tlast exit code = (never exited)\n\n")
+	case *s.LastExit == 0:
+		fmt.Printf("\tlast exit code = 0\n\n")
+	default:
+		fmt.Printf("\tlast exit code = %d: %s\n\n", *s.LastExit, exitName(*s.LastExit))
+	}
+	if len(s.Calendar) > 0 {
+		fmt.Printf("\tevent triggers = {\n")
+		for i, c := range s.Calendar {
+			fmt.Printf("\t\t%s.%d => {\n", label, 268435470+i)
+			fmt.Printf("\t\t\tkeepalive = 0\n\t\t\tservice = %s\n", label)
+			fmt.Printf("\t\t\tstream = com.apple.launchd.calendarinterval\n\t\t\tmonitor = com.apple.UserEventAgent-Aqua\n")
+			fmt.Printf("\t\t\tdescriptor = {\n")
+			ks := make([]string, 0, len(c))
+			for k := range c {
+				ks = append(ks, k)
+			}
+			sort.Strings(ks)
+			for _, k := range ks {
+				fmt.Printf("\t\t\t\t%q => %d\n", k, c[k])
+			}
+			fmt.Printf("\t\t\t}\n\t\t}\n")
+		}
+		fmt.Printf("\t}\n\n")
+	}
+	if s.Running {
+		fmt.Printf("\tresource coalition = {\n\t\tID = 9196\n\t\ttype = resource\n\t\tstate = active\n\t\tactive count = 1\n\t\tname = %s\n\t}\n\n", label)
+	}
+	fmt.Printf("\tspawn type = %s\n", s.SpawnType)
+	fmt.Printf("\tjetsam priority = 40\n")
+	fmt.Printf("\tjetsam memory limit (active) = (unlimited)\n")
+	fmt.Printf("\tjetsamproperties category = daemon\n")
+	fmt.Printf("\tsubmitted job. ignore execute allowed\n")
+	fmt.Printf("\tcpumon = default\n")
+	if s.RunInterval > 0 {
+		fmt.Printf("\trun interval = %d seconds\n", s.RunInterval)
+	}
+	fmt.Printf("\n\tproperties = %s\n", strings.Join(s.Props, " | "))
 	fmt.Printf("}\n")
+}
+
+// exitName is the sysexits name launchctl prints after a code.
+func exitName(code int) string {
+	switch code {
+	case 1:
+		return "Operation not permitted"
+	case 64:
+		return "EX_USAGE"
+	case 78:
+		return "EX_CONFIG"
+	}
+	return "Unknown error: " + strconv.Itoa(code)
 }
 
 // cmdMockLaunchctl puts the launchctl double on PATH for the rest of the

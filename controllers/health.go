@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -21,7 +23,12 @@ const (
 	HealthDown     = "down"     // its probe failed and its dependencies are up: a root cause
 	HealthCasualty = "casualty" // its probe failed and a dependency is down
 	HealthUnprobed = "unprobed" // it declares no probe
+	// HealthNotYetRun: a periodic job launchd has loaded but not run since.
+	HealthNotYetRun = "not-yet-run"
 )
+
+// ProbeLaunchd is the "probe" of a periodic job: launchd's last exit.
+const ProbeLaunchd = "launchd"
 
 // ServiceHealth is one service's live health.
 type ServiceHealth struct {
@@ -35,14 +42,26 @@ type ServiceHealth struct {
 	Conditions []metav1.Condition `json:"conditions"`
 }
 
+// HostHealth counts one host's enabled services: Total is all of them,
+// judged or not.
+type HostHealth struct {
+	Host      string `json:"host"`
+	Healthy   int    `json:"healthy"`
+	Total     int    `json:"total"`
+	NotYetRun int    `json:"notYetRun"`
+	Unprobed  int    `json:"unprobed"`
+}
+
 // HealthReport is the haus's health at one moment.
 type HealthReport struct {
-	Healthy    int             `json:"healthy"`
-	Total      int             `json:"total"`
-	Overall    string          `json:"overall"` // healthy | degraded
-	RootCauses []string        `json:"rootCauses"`
-	Casualties []string        `json:"casualties"`
-	Services   []ServiceHealth `json:"services"`
+	Healthy    int      `json:"healthy"`
+	Total      int      `json:"total"`
+	Overall    string   `json:"overall"` // healthy | degraded
+	RootCauses []string `json:"rootCauses"`
+	Casualties []string `json:"casualties"`
+	// Hosts are the counts per host (mac, vm), by host name.
+	Hosts    []HostHealth    `json:"hosts"`
+	Services []ServiceHealth `json:"services"`
 }
 
 // MaxParallelProbes bounds how many probes run at once.
@@ -62,11 +81,59 @@ func probeOf(s *v1.Service) (string, *v1.Probe) {
 	return "", nil
 }
 
+// periodicAgent is the launch agent of a service that launchd starts and
+// lets exit (StartInterval, StartCalendarInterval, a one-shot run at load:
+// any agent not kept alive), or nil. Such a job is judged by its last exit,
+// not by a probe: between runs no process or port of it exists.
+func periodicAgent(s *v1.Service) *v1.LaunchAgentSpec {
+	la := s.Spec.LaunchAgent
+	if la == nil || la.KeepsAlive() {
+		return nil
+	}
+	return la
+}
+
+// judgeByLastExit reads launchd's record of a periodic job: healthy when
+// its last run exited 0, not-yet-run before its first run, down with the
+// code (or not loaded) otherwise.
+func judgeByLastExit(ctx context.Context, l observed.Launchd, s *v1.Service, la *v1.LaunchAgentSpec) (state, detail string) {
+	kind := la.Domain
+	if kind == "" {
+		kind = "gui"
+	}
+	target := fmt.Sprintf("%s/%d/%s", kind, uid(), s.AgentLabel())
+	if err := l.Available(); err != nil {
+		return HealthUnprobed, "launchd state unknown: " + err.Error()
+	}
+	info, err := l.Print(ctx, target)
+	switch {
+	case errors.Is(err, observed.ErrNotLoaded):
+		return HealthDown, target + " is not loaded"
+	case err != nil:
+		return HealthDown, err.Error()
+	}
+	code, exited := info.LastExit()
+	switch {
+	case !exited:
+		return HealthNotYetRun, fmt.Sprintf("%s has not exited since it was loaded (runs %d)", target, info.Runs)
+	case code == 0:
+		return HealthHealthy, fmt.Sprintf("last run exited 0 (runs %d)", info.Runs)
+	case info.LastExitCode == "" && info.LastSignal != "":
+		return HealthDown, fmt.Sprintf("last run killed: %s (runs %d)", info.LastSignal, info.Runs)
+	}
+	return HealthDown, fmt.Sprintf("last exit code %s (runs %d)", info.LastExitCode, info.Runs)
+}
+
 // CheckHealth probes every enabled service, dependencies first and
 // independent services of one depth in parallel, then separates root
-// causes from casualties along the dependency graph. Each service gets a
-// Ready condition.
-func CheckHealth(ctx context.Context, cat *desired.Catalog, prober observed.Prober, now time.Time) *HealthReport {
+// causes from casualties along the dependency graph. A periodic job is
+// judged by launchd's record of its last exit instead (launchd may be
+// observed.NoLaunchd: then it is unprobed). Each service gets a Ready
+// condition.
+func CheckHealth(ctx context.Context, cat *desired.Catalog, prober observed.Prober, launchd observed.Launchd, now time.Time) *HealthReport {
+	if launchd == nil {
+		launchd = observed.NoLaunchd{}
+	}
 	byName := make(map[string]*v1.Service)
 	for _, s := range cat.Services {
 		if s.IsEnabled() {
@@ -96,7 +163,12 @@ func CheckHealth(ctx context.Context, cat *desired.Catalog, prober observed.Prob
 			s := byName[levels[lv][i]]
 			h := &ServiceHealth{Name: s.Name, Host: s.Spec.Host}
 			kind, p := probeOf(s)
-			if p == nil {
+			if la := periodicAgent(s); la != nil {
+				start := time.Now()
+				h.Probe = ProbeLaunchd
+				h.State, h.Detail = judgeByLastExit(ctx, launchd, s, la)
+				h.Seconds = time.Since(start).Round(time.Millisecond).Seconds()
+			} else if p == nil {
 				h.State = HealthUnprobed
 			} else {
 				host := "127.0.0.1"
@@ -142,8 +214,13 @@ func CheckHealth(ctx context.Context, cat *desired.Catalog, prober observed.Prob
 		case HealthCasualty:
 			cond.Status, cond.Reason = metav1.ConditionFalse, "DependencyDown"
 			cond.Message = "needs " + strings.Join(h.DownDeps, ", ") + ", which is down; " + h.Detail
+		case HealthNotYetRun:
+			cond.Status, cond.Reason = metav1.ConditionUnknown, "NotYetRun"
 		default:
-			cond.Status, cond.Reason, cond.Message = metav1.ConditionUnknown, "NoProbe", "the service declares no probe"
+			cond.Status, cond.Reason = metav1.ConditionUnknown, "NoProbe"
+			if cond.Message == "" {
+				cond.Message = "the service declares no probe"
+			}
 		}
 		s := byName[h.Name]
 		meta.SetStatusCondition(&s.Status.Conditions, cond)
@@ -164,11 +241,41 @@ func CheckHealth(ctx context.Context, cat *desired.Catalog, prober observed.Prob
 	sort.Strings(rep.RootCauses)
 	sort.Strings(rep.Casualties)
 	sort.Slice(rep.Services, func(i, j int) bool { return rep.Services[i].Name < rep.Services[j].Name })
+	rep.Hosts = hostCounts(rep.Services)
+	// A job that has not run yet is not a failure: degraded means a root
+	// cause or a casualty.
 	rep.Overall = "healthy"
-	if rep.Healthy < rep.Total {
+	if len(rep.RootCauses)+len(rep.Casualties) > 0 {
 		rep.Overall = "degraded"
 	}
 	return rep
+}
+
+// hostCounts counts every enabled service per host, sorted by host.
+func hostCounts(services []ServiceHealth) []HostHealth {
+	byHost := map[string]*HostHealth{}
+	for _, s := range services {
+		h := byHost[s.Host]
+		if h == nil {
+			h = &HostHealth{Host: s.Host}
+			byHost[s.Host] = h
+		}
+		h.Total++
+		switch s.State {
+		case HealthHealthy:
+			h.Healthy++
+		case HealthNotYetRun:
+			h.NotYetRun++
+		case HealthUnprobed:
+			h.Unprobed++
+		}
+	}
+	out := make([]HostHealth, 0, len(byHost))
+	for _, h := range byHost {
+		out = append(out, *h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
+	return out
 }
 
 // downDependencies are the root causes below a service: the down services

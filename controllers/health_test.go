@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"os"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -213,7 +215,7 @@ func TestCheckHealth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cat := loadHealthCatalog(t, tt.docs...)
-			rep := CheckHealth(context.Background(), cat, &stubProber{up: tt.up}, testNow)
+			rep := CheckHealth(context.Background(), cat, &stubProber{up: tt.up}, nil, testNow)
 			if diff := cmp.Diff(tt.want, summarize(rep)); diff != "" {
 				t.Errorf("CheckHealth mismatch (-want +got):\n%s", diff)
 			}
@@ -245,7 +247,7 @@ func TestCheckHealthProbeHost(t *testing.T) {
 		healthService("on-vm", "vm", nil, portProbe(1002)),
 	)
 	p := &stubProber{up: map[int]bool{1001: true, 1002: true}}
-	rep := CheckHealth(context.Background(), cat, p, testNow)
+	rep := CheckHealth(context.Background(), cat, p, nil, testNow)
 	if diff := cmp.Diff(map[int]string{1001: "127.0.0.1", 1002: "10.0.0.2"}, p.hosts); diff != "" {
 		t.Errorf("probed hosts mismatch (-want +got):\n%s", diff)
 	}
@@ -280,7 +282,7 @@ func TestCheckHealthProbeChoice(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cat := loadHealthCatalog(t, healthService("a", "mac", nil, tt.health))
 			p := &stubProber{up: map[int]bool{}}
-			rep := CheckHealth(context.Background(), cat, p, testNow)
+			rep := CheckHealth(context.Background(), cat, p, nil, testNow)
 			if len(rep.Services) != 1 {
 				t.Fatalf("got %d services, want 1", len(rep.Services))
 			}
@@ -302,7 +304,7 @@ func TestCheckHealthConditions(t *testing.T) {
 		healthService("ok", "mac", nil, portProbe(1003)),
 		healthService("quiet", "mac", nil),
 	)
-	rep := CheckHealth(context.Background(), cat, &stubProber{up: map[int]bool{1003: true}}, testNow)
+	rep := CheckHealth(context.Background(), cat, &stubProber{up: map[int]bool{1003: true}}, nil, testNow)
 	at := metav1.NewTime(testNow)
 	want := map[string][]metav1.Condition{
 		"base": {{Type: "Ready", Status: metav1.ConditionFalse, Reason: "ProbeFailed",
@@ -325,6 +327,82 @@ func TestCheckHealthConditions(t *testing.T) {
 	for _, s := range cat.Services {
 		if diff := cmp.Diff(want[s.Name], s.Status.Conditions); diff != "" {
 			t.Errorf("%s: Status.Conditions mismatch (-want +got):\n%s", s.Name, diff)
+		}
+	}
+}
+
+// TestCheckHealthPeriodic: a job launchd does not keep alive is judged by
+// its last exit (healthy at 0, not-yet-run before a first run, down with
+// the code, down when not loaded, unprobed without launchd), never by its
+// process probe; a kept-alive one is still probed. Hosts count every
+// enabled service; not-yet-run does not degrade.
+func TestCheckHealthPeriodic(t *testing.T) {
+	job := func(name string, extra ...string) string {
+		return healthService(name, "mac", nil, append([]string{
+			"launchAgent: {programArguments: [/opt/" + name + "], startInterval: 300}",
+			"health: {liveness: {type: process, process: " + name + "}}"}, extra...)...)
+	}
+	cat := loadHealthCatalog(t,
+		job("ok"), job("fresh"), job("broken"), job("killed"), job("gone"),
+		healthService("daemon", "mac", nil, "launchAgent: {programArguments: [/opt/d], keepAlive: true}", portProbe(1001)),
+		healthService("after", "mac", []string{"broken"}, portProbe(1002)),
+		healthService("remote", "vm", nil, portProbe(1003)),
+	)
+	prints := map[string]*observed.ServiceInfo{
+		"com.sanctum.ok":     {LastExitCode: "0", Runs: 4},
+		"com.sanctum.fresh":  {LastExitCode: "(never exited)"},
+		"com.sanctum.broken": {LastExitCode: "78: EX_CONFIG", Runs: 27},
+		"com.sanctum.killed": {LastSignal: "Killed: 9", Runs: 2},
+	}
+	l := &fakeLaunchd{PrintFn: func(_ context.Context, target string) (*observed.ServiceInfo, error) {
+		if info, ok := prints[path.Base(target)]; ok {
+			return info, nil
+		}
+		return nil, observed.ErrNotLoaded
+	}}
+	p := &stubProber{up: map[int]bool{1001: true, 1002: true, 1003: true}}
+	rep := CheckHealth(context.Background(), cat, p, l, testNow)
+	got := map[string]string{}
+	for _, s := range rep.Services {
+		got[s.Name] = s.State + " " + s.Probe + ": " + s.Detail
+	}
+	uid := os.Getuid()
+	want := map[string]string{
+		"ok":     "healthy launchd: last run exited 0 (runs 4)",
+		"fresh":  fmt.Sprintf("not-yet-run launchd: gui/%d/com.sanctum.fresh has not exited since it was loaded (runs 0)", uid),
+		"broken": "down launchd: last exit code 78: EX_CONFIG (runs 27)",
+		"killed": "down launchd: last run killed: Killed: 9 (runs 2)",
+		"gone":   fmt.Sprintf("down launchd: gui/%d/com.sanctum.gone is not loaded", uid),
+		"daemon": "healthy readiness: port 1001 open",
+		"after":  "healthy readiness: port 1002 open",
+		"remote": "healthy readiness: port 1003 open",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("states mismatch (-want +got):\n%s", diff)
+	}
+	if _, probed := p.hosts[0]; probed {
+		t.Errorf("a periodic job's process probe was run")
+	}
+	wantHosts := []HostHealth{{Host: "mac", Healthy: 3, Total: 7, NotYetRun: 1}, {Host: "vm", Healthy: 1, Total: 1}}
+	if diff := cmp.Diff(wantHosts, rep.Hosts); diff != "" {
+		t.Errorf("hosts mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"broken", "gone", "killed"}, rep.RootCauses); diff != "" {
+		t.Errorf("root causes mismatch (-want +got):\n%s", diff)
+	}
+
+	// Only fresh has not run: healthy overall.
+	prints = map[string]*observed.ServiceInfo{"com.sanctum.ok": {LastExitCode: "0"}, "com.sanctum.fresh": {},
+		"com.sanctum.broken": {LastExitCode: "0"}, "com.sanctum.killed": {LastExitCode: "0"}, "com.sanctum.gone": {LastExitCode: "0"}}
+	if rep := CheckHealth(context.Background(), cat, p, l, testNow); rep.Overall != "healthy" || rep.Healthy != 7 || rep.Total != 8 {
+		t.Errorf("with one job not yet run: overall %s, %d/%d; want healthy, 7/8", rep.Overall, rep.Healthy, rep.Total)
+	}
+
+	// Without launchd the jobs are unprobed, not down.
+	rep = CheckHealth(context.Background(), cat, p, observed.NoLaunchd{}, testNow)
+	for _, s := range rep.Services {
+		if s.Probe == ProbeLaunchd && (s.State != HealthUnprobed || !strings.HasPrefix(s.Detail, "launchd state unknown")) {
+			t.Errorf("%s without launchd: %s (%s)", s.Name, s.State, s.Detail)
 		}
 	}
 }

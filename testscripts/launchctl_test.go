@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"howett.net/plist"
@@ -164,6 +165,19 @@ func launchctlDouble() int {
 			fmt.Fprintln(f, strings.Join(args, " "))
 			f.Close()
 		}
+	}
+	// One call at a time, as launchd answers them: reconcile asks in
+	// parallel (status probes), and the state file is read and rewritten
+	// whole.
+	lock, err := os.OpenFile(statePath+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "launchctl double:", err)
+		return 70
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		fmt.Fprintln(os.Stderr, "launchctl double: lock:", err)
+		return 70
 	}
 	st := &launchdState{Services: map[string]*launchdService{}, Disabled: map[string]bool{}, Settling: map[string]int{}, NextPID: 4000}
 	if data, err := os.ReadFile(statePath); err == nil {

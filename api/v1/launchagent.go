@@ -96,6 +96,10 @@ func (a *LaunchAgent) DomainKind() string {
 	return "gui"
 }
 
+// KeepsAlive reports whether launchd keeps the agent running (KeepAlive
+// true): such an agent is a daemon, any other runs and exits.
+func (s *LaunchAgentSpec) KeepsAlive() bool { return s.KeepAlive }
+
 // IsEnabled reports the resolved switch (desired resolves InstanceKey).
 func (a *LaunchAgent) IsEnabled() bool { return a.Spec.Enabled == nil || *a.Spec.Enabled }
 

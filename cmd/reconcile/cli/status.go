@@ -65,7 +65,7 @@ Exit 0 healthy, 2 degraded, 1 error.`,
 			}
 			now := a.cfg.Now()
 			rep := statusReport{SchemaVersion: StatusSchemaVersion, Time: now.UTC(),
-				Health: controllers.CheckHealth(cmd.Context(), cat, a.prober(), now)}
+				Health: controllers.CheckHealth(cmd.Context(), cat, a.prober(), observed.NewLaunchctl(), now)}
 			if state.RunID != "" {
 				s := state.Summary
 				rep.LastPass = &lastPass{RunID: state.RunID, Time: state.Time, Mode: state.Mode,
@@ -127,9 +127,24 @@ func writeStatus(w io.Writer, rep *statusReport) {
 	}
 	h := rep.Health
 	fmt.Fprintf(w, "health: %d/%d healthy, overall: %s\n", h.Healthy, h.Total, h.Overall)
+	// Per host, out of every enabled service of that host.
+	for _, hh := range h.Hosts {
+		line := fmt.Sprintf("  %s: %d/%d healthy", hh.Host, hh.Healthy, hh.Total)
+		if hh.NotYetRun > 0 {
+			line += fmt.Sprintf(", %d not yet run", hh.NotYetRun)
+		}
+		if hh.Unprobed > 0 {
+			line += fmt.Sprintf(", %d unprobed", hh.Unprobed)
+		}
+		fmt.Fprintln(w, line)
+	}
 	byName := make(map[string]controllers.ServiceHealth, len(h.Services))
+	var notYetRun []string
 	for _, s := range h.Services {
 		byName[s.Name] = s
+		if s.State == controllers.HealthNotYetRun {
+			notYetRun = append(notYetRun, s.Name)
+		}
 	}
 	if len(h.RootCauses) > 0 {
 		fmt.Fprintln(w, "root causes:")
@@ -143,6 +158,12 @@ func writeStatus(w io.Writer, rep *statusReport) {
 		for _, n := range h.Casualties {
 			s := byName[n]
 			fmt.Fprintf(w, "  %s (needs %s): %s\n", n, strings.Join(s.DownDeps, ", "), s.Detail)
+		}
+	}
+	if len(notYetRun) > 0 {
+		fmt.Fprintln(w, "not yet run:")
+		for _, n := range notYetRun {
+			fmt.Fprintf(w, "  %s: %s\n", n, byName[n].Detail)
 		}
 	}
 }

@@ -99,7 +99,7 @@ demo: build
 	echo; echo "== a hand edit of ~/.sanctum/services/voice-agent.yaml"; \
 	sed -i.orig 's/port: 1138$$/port: 1139/' "$$home/.sanctum/services/voice-agent.yaml"; rm -f "$$home/.sanctum/services/voice-agent.yaml.orig"; \
 	$$r --check || [ $$? -eq 2 ]; \
-	$$r --dry-run | grep -v ' unchanged ' || true; \
+	$$r --dry-run || [ $$? -eq 2 ]; \
 	echo; echo "== reconcile apply restores it, keeping the edited bytes in a backup"; $$r apply; \
 	$$r --check; \
 	echo; echo "== backups:"; find "$$home/.sanctum/state/backups" -type f | sed "s|$$home|~|"; \

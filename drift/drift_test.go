@@ -224,12 +224,17 @@ func TestWriteText(t *testing.T) {
 	}{
 		{name: "full", opts: TextOptions{Label: "dry run"},
 			want: lineA + lineB + diffB + lineC + lineD + lineE + lineF + lineG + summary + " (dry run)\n"},
-		{name: "terse: only drift and failed, no diff, no backup", opts: TextOptions{Terse: true, Label: "check"},
-			want: lineA + lineBTers + lineF + lineGTers + summary + " (check)\n"},
-		{name: "quiet: no unchanged", opts: TextOptions{Quiet: true, Label: "applied, run r1"},
-			want: lineA + lineB + diffB + lineD + lineE + lineF + lineG + summary + " (applied, run r1)\n"},
-		{name: "no label", opts: TextOptions{Terse: true, Quiet: true},
-			want: lineA + lineBTers + lineF + lineGTers + summary + "\n"},
+		{name: "terse: no diff, no backup", opts: TextOptions{Terse: true, Label: "check"},
+			want: lineA + lineBTers + lineC + lineD + lineE + lineF + lineGTers + summary + " (check)\n"},
+		{name: "changes only: drift, unmanaged and failed; the summary counts all", opts: TextOptions{ChangesOnly: true, Label: "dry run"},
+			want: lineA + lineB + diffB + lineE + lineF + lineG + summary + " (dry run)\n"},
+		{name: "changes only and terse (check)", opts: TextOptions{ChangesOnly: true, Terse: true, Label: "check"},
+			want: lineA + lineBTers + lineE + lineF + lineGTers + summary + " (check)\n"},
+		{name: "changes only, a notable skip kept", opts: TextOptions{ChangesOnly: true, Terse: true,
+			Notable: func(c Change) bool { return c.Name == "d" }},
+			want: lineA + lineBTers + lineD + lineE + lineF + lineGTers + summary + "\n"},
+		{name: "header first", opts: TextOptions{Header: "reconcile --check: catalog c, home h, nodes: this host", ChangesOnly: true, Terse: true},
+			want: "reconcile --check: catalog c, home h, nodes: this host\n" + lineA + lineBTers + lineE + lineF + lineGTers + summary + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -256,6 +261,48 @@ func TestWriteTextAlignsIDs(t *testing.T) {
 	want := "CalibrationFile/instance-json unchanged\n" +
 		"Service/a                     created\n" +
 		"1 created, 0 configured, 0 deleted, 1 unchanged, 0 skipped, 0 unmanaged, 0 failed\n"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("WriteText mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// Only the entries shown set the width: a long name that is unchanged
+// does not push the changes-only lines to the right.
+func TestWriteTextAlignsShownIDs(t *testing.T) {
+	cs := &ChangeSet{Changes: []Change{
+		{Kind: "CalibrationFile", Name: "instance-json", Action: Unchanged},
+		{Kind: "Service", Name: "a", Action: Created},
+		{Kind: "Service", Name: "bb", Action: Skipped},
+		{Kind: "Service", Name: "ccc", Action: Unmanaged},
+	}}
+	var b bytes.Buffer
+	if err := WriteText(&b, cs, TextOptions{ChangesOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := "Service/a   created\n" +
+		"Service/ccc unmanaged\n" +
+		"1 created, 0 configured, 0 deleted, 1 unchanged, 1 skipped, 1 unmanaged, 0 failed\n"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("WriteText mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// Quiet (apply) shows the diff of a changed file but not the content of a
+// whole new or removed one.
+func TestWriteTextQuietWholeFiles(t *testing.T) {
+	cs := &ChangeSet{Changes: []Change{
+		{Kind: "Service", Name: "a", Action: Created, Path: "a", Diff: CreatedDiff("a", []byte("new\n"))},
+		{Kind: "Service", Name: "b", Action: Configured, Path: "b", Diff: Diff("b", []byte("x\n"), []byte("y\n"))},
+		{Kind: "Service", Name: "c", Action: Deleted, Path: "c", Diff: DeletedDiff("c", []byte("old\n"))},
+	}}
+	var b bytes.Buffer
+	if err := WriteText(&b, cs, TextOptions{Quiet: true, ChangesOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := "Service/a created ~/a\n" +
+		"Service/b configured ~/b\n" + Diff("b", []byte("x\n"), []byte("y\n")) +
+		"Service/c deleted ~/c\n" +
+		"1 created, 1 configured, 1 deleted, 0 unchanged, 0 skipped, 0 unmanaged, 0 failed\n"
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("WriteText mismatch (-want +got):\n%s", diff)
 	}

@@ -64,13 +64,34 @@ func WriteJSON(w io.Writer, r *Report) error {
 // TextOptions shape the text report.
 type TextOptions struct {
 	Color bool
-	// Terse lists only drift and failures, without diffs (--check).
+	// Header is the first line (which pass, catalog, home, nodes in
+	// scope); none when empty.
+	Header string
+	// ChangesOnly leaves out unchanged and skipped entries: what is left is
+	// drift, failures and unmanaged findings (the passes' default; -v
+	// lists everything).
+	ChangesOnly bool
+	// Notable, when set, names the skipped entries shown even so (a
+	// required node that could not be reached: the answer is incomplete).
+	Notable func(Change) bool
+	// Terse shows no diffs and no backups (--check).
 	Terse bool
-	// Quiet leaves out unchanged entries and the content of whole new or
-	// removed files (apply).
+	// Quiet leaves out the content of whole new or removed files (apply:
+	// the plan showed them, JSON carries them).
 	Quiet bool
 	// Label ends the summary line: "dry run", "check", "applied".
 	Label string
+}
+
+// shown says whether an entry has a line of its own.
+func (o TextOptions) shown(c Change) bool {
+	switch {
+	case !o.ChangesOnly:
+		return true
+	case c.Action == Skipped && o.Notable != nil:
+		return o.Notable(c)
+	}
+	return c.Action != Unchanged && c.Action != Skipped
 }
 
 const (
@@ -97,8 +118,8 @@ func actionColor(a Action) string {
 	return ""
 }
 
-// WriteText writes one line per entry, each diff under its entry, and a
-// summary line.
+// WriteText writes the header, one line per entry shown, each diff under
+// its entry, and a summary line that counts every entry, shown or not.
 func WriteText(w io.Writer, cs *ChangeSet, o TextOptions) error {
 	paint := func(color, s string) string {
 		if !o.Color || color == "" {
@@ -108,16 +129,16 @@ func WriteText(w io.Writer, cs *ChangeSet, o TextOptions) error {
 	}
 	width := 0
 	for _, c := range cs.Changes {
-		if n := len(c.ID()); n > width {
+		if n := len(c.ID()); n > width && o.shown(c) {
 			width = n
 		}
 	}
 	var b strings.Builder
+	if o.Header != "" {
+		b.WriteString(o.Header + "\n")
+	}
 	for _, c := range cs.Changes {
-		if o.Terse && !c.Action.IsDrift() && c.Action != Failed {
-			continue
-		}
-		if o.Quiet && c.Action == Unchanged {
+		if !o.shown(c) {
 			continue
 		}
 		fmt.Fprintf(&b, "%-*s %s", width, c.ID(), paint(actionColor(c.Action), string(c.Action)))

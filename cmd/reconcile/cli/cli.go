@@ -198,6 +198,7 @@ type app struct {
 	output   string
 	local    bool
 	full     bool
+	verbose  bool
 	redactor *drift.Redactor
 }
 
@@ -218,11 +219,14 @@ func (a *app) rootCommand() *cobra.Command {
 		Long: `reconcile makes a Sanctum host match its checked-in catalog (sanctum/) and says
 exactly where it does not.
 
-  reconcile --dry-run    the full plan with diffs; exit 0 no drift, 2 drift
+  reconcile --dry-run    the plan: every change with its diff; exit 0 no drift, 2 drift
   reconcile --check      terse drift list for CI; exit 0 no drift, 2 drift
   reconcile apply        converge the host and record the pass
 
-Every command exits 1 on error (invalid catalog, I/O failure).`,
+Their text output is a header (catalog, home, nodes in scope), the changes,
+failures and unmanaged findings, and a summary; -v lists unchanged and
+skipped objects too. Every command exits 1 on error (invalid catalog, I/O
+failure).`,
 		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -243,9 +247,10 @@ Every command exits 1 on error (invalid catalog, I/O failure).`,
 	root.Flags().BoolVar(&check, "check", false, "list drift tersely for CI; write nothing (exit 2 on drift)")
 	root.Flags().BoolVar(&record, "record", false, "with --check: write the audit ledgers (agent-markdown-sync.json), nothing else")
 	root.MarkFlagsMutuallyExclusive("dry-run", "check")
+	a.verboseFlag(root)
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.home, "home", "", "the home to reconcile (default $HOME)")
-	pf.StringVar(&a.catalog, "catalog", "", "catalog directory (default $SANCTUM_CATALOG, else ./sanctum, else "+BuiltinCatalog+")")
+	pf.StringVar(&a.catalog, "catalog", "", "catalog directory (default $SANCTUM_CATALOG, else ./sanctum; "+BuiltinCatalog+" is the embedded example)")
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json where the command has it (graph: dot, mermaid or json); anything else is refused")
 	pf.BoolVar(&a.local, "local", false, "this host only: no SSH to remote nodes")
 	pf.BoolVar(&a.full, "full", false, "ignore the caches of the last apply: load the catalog, render every target, read every managed file")
@@ -257,6 +262,12 @@ Every command exits 1 on error (invalid catalog, I/O failure).`,
 		a.planCommand()) // plan.go: saved plans
 	strictCompletion(root)
 	return root
+}
+
+// verboseFlag gives a pass's command -v: list unchanged and skipped
+// objects too (text output; JSON always lists everything).
+func (a *app) verboseFlag(cmd *cobra.Command) {
+	cmd.Flags().BoolVarP(&a.verbose, "verbose", "v", false, "text output: list unchanged and skipped objects too, not only changes, failures and unmanaged findings")
 }
 
 func (a *app) versionCommand() *cobra.Command {
@@ -334,19 +345,36 @@ func (a *app) lock(ctx context.Context, home string, timeout time.Duration) (*ob
 	})
 }
 
-// catalogFS picks the catalog: --catalog, $SANCTUM_CATALOG, ./sanctum, or the
-// embedded example.
-func (a *app) catalogFS() (fs.FS, string, error) {
+// ErrNoCatalog: no --catalog, no $SANCTUM_CATALOG and no ./sanctum. The
+// embedded example is never taken in their place: a check run outside the
+// repository would otherwise judge the host against the wrong catalog.
+var ErrNoCatalog = errors.New("no catalog")
+
+// catalogName picks the catalog: --catalog, $SANCTUM_CATALOG, or
+// ./sanctum; the embedded example only when named (--catalog
+// builtin:example).
+func (a *app) catalogName() (string, error) {
 	name := a.catalog
 	if name == "" {
 		name = a.cfg.Getenv("SANCTUM_CATALOG")
 	}
 	if name == "" {
-		if info, err := os.Stat("sanctum"); err == nil && info.IsDir() {
-			name = "sanctum"
-		} else {
-			name = BuiltinCatalog
+		info, err := os.Stat("sanctum")
+		if err != nil || !info.IsDir() {
+			wd, _ := os.Getwd()
+			return "", &exitError{ExitError, fmt.Errorf("%w to use: there is no ./sanctum in %s and neither --catalog nor $SANCTUM_CATALOG names one; "+
+				"pass --catalog DIR (or --catalog %s for the shipped example)", ErrNoCatalog, wd, BuiltinCatalog)}
 		}
+		name = "sanctum"
+	}
+	return name, nil
+}
+
+// catalogFS opens the catalog catalogName picks.
+func (a *app) catalogFS() (fs.FS, string, error) {
+	name, err := a.catalogName()
+	if err != nil {
+		return nil, "", err
 	}
 	if name == BuiltinCatalog {
 		return sanctum.Example(), name, nil

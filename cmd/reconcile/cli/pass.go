@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/controllers"
 	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
@@ -58,6 +60,7 @@ refuses when anything the plan read has changed since.`,
 		},
 	}
 	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another pass to finish (0: do not wait)")
+	a.verboseFlag(cmd)
 	cmd.Flags().BoolVar(&o.scheduled, "scheduled", false, "the launchd pass: skip (exit 0) if another pass holds the lock, print only changes and failures")
 	return cmd
 }
@@ -295,7 +298,15 @@ func (a *app) report(mode mode, runID string, now time.Time, home string, cat *d
 		}
 		return drift.WriteJSON(a.cfg.Stdout, r)
 	}
-	o := drift.TextOptions{Color: a.cfg.Color}
+	// Changes only unless -v: what a person acts on (drift, failures,
+	// unmanaged findings) is not buried among unchanged and skipped lines;
+	// the summary still counts them, and JSON always holds everything.
+	o := drift.TextOptions{Color: a.cfg.Color, ChangesOnly: !a.verbose,
+		// A required node that could not be reached is why the answer is
+		// incomplete (exit 3): its line stays.
+		Notable: func(c drift.Change) bool {
+			return c.Kind == v1.KindRemoteNode && slices.Contains(pass.Incomplete, c.Name)
+		}}
 	switch mode {
 	case modeDryRun:
 		o.Label = "dry run"
@@ -304,5 +315,36 @@ func (a *app) report(mode mode, runID string, now time.Time, home string, cat *d
 	case modeApply:
 		o.Label, o.Quiet = "applied, run "+runID, true
 	}
+	header, err := a.passHeader(mode, home, cat)
+	if err != nil {
+		return err
+	}
+	o.Header = header
 	return drift.WriteText(a.cfg.Stdout, cs, o)
+}
+
+// passHeader is the first line of a pass's text report: which pass, which
+// catalog (its absolute directory, or builtin:example), which home, and
+// the nodes in scope, so that nobody checks the wrong catalog unawares.
+func (a *app) passHeader(mode mode, home string, cat *desired.Catalog) (string, error) {
+	_, where, err := a.catalogIdentity()
+	if err != nil {
+		return "", err
+	}
+	var remote []string
+	for _, n := range cat.Nodes {
+		remote = append(remote, n.Name)
+	}
+	nodes := "this host"
+	switch {
+	case len(remote) > 0 && a.local:
+		nodes += " only (--local; not reached: " + strings.Join(remote, ", ") + ")"
+	case len(remote) > 0:
+		nodes += ", " + strings.Join(remote, ", ")
+	}
+	label := string(mode)
+	if mode == modeDryRun {
+		label = "dry run"
+	}
+	return fmt.Sprintf("%s: catalog %s, home %s, nodes: %s", label, where, home, nodes), nil
 }

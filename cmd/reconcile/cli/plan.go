@@ -297,7 +297,7 @@ func (a *app) jsonReport(mode mode, runID string, now time.Time, home string, ca
 // catalogIdentity is the catalog's name and where it is: its absolute
 // directory, or builtin:example.
 func (a *app) catalogIdentity() (string, string, error) {
-	_, name, err := a.catalogFS()
+	name, err := a.catalogName()
 	if err != nil {
 		return "", "", err
 	}
@@ -332,6 +332,7 @@ written, naming what moved) when anything it read has changed since.`,
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to FILE (0600) for `reconcile apply FILE`")
+	a.verboseFlag(cmd)
 	return cmd
 }
 

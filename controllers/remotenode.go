@@ -214,11 +214,8 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		case d.State == observed.RemoteNoDir:
 			c = p.fail(c, fmt.Errorf("%s: ~/%s does not exist on the node and is not optional", t.object, path.Dir(t.path)))
 			fr.Status, fr.Reason = PersonaFailed, c.Error
-		case d.State == observed.RemoteSymlink:
-			c = p.fail(c, fmt.Errorf("%s: ~/%s or its directory is a symlink on the node; refusing to write through it", t.object, t.path))
-			fr.Status, fr.Reason = PersonaFailed, c.Error
 		default:
-			c = p.fail(c, fmt.Errorf("%s: ~/%s is %s on the node, not a file", t.object, t.path, d.State))
+			c = p.fail(c, errors.New(refusal(d.State, t.path)))
 			fr.Status, fr.Reason = PersonaFailed, c.Error
 		}
 		if c.Action == drift.Created && p.Diffs {
@@ -263,6 +260,8 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 				switch {
 				case err != nil:
 					why = err
+				case ok && r.Status == "failed" && r.Reason != "":
+					why = errors.New(r.Reason)
 				case ok && r.Status == "failed":
 					why = errors.New("the node could not write it (disk full, read-only, or in the way); what was there is untouched")
 				}
@@ -309,6 +308,26 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		rec.Reason += "; healthy fan-out target"
 	}
 	return finish(changes)
+}
+
+// refusal says why a node's file is not touched, by what the node found on
+// its way.
+func refusal(st observed.RemoteState, p string) string {
+	switch st {
+	case observed.RemoteEscape:
+		return "a directory on the way to ~/" + p + " is a symlink leading out of the node's home; refused before any write"
+	case observed.RemoteSymlink:
+		return "~/" + p + " is a symlink on the node; refusing to write through it"
+	case observed.RemoteOther:
+		return "~/" + p + " is not a regular file on the node (a directory, FIFO or device); refused, not opened"
+	case observed.RemoteNotDir:
+		return "a component of ~/" + path.Dir(p) + " is not a directory on the node"
+	case observed.RemoteDenied:
+		return "~/" + path.Dir(p) + " cannot be entered on the node"
+	case observed.RemoteUnknown:
+		return "the node did not answer for ~/" + p
+	}
+	return "~/" + p + " is " + string(st) + " on the node, not a file"
 }
 
 // Nodes returns every node's record of this pass, sorted by name.

@@ -19,11 +19,11 @@ func FuzzParsePrint(f *testing.F) {
 
 // FuzzParseDigests: a node's answer, however mangled, is parsed or refused.
 func FuzzParseDigests(f *testing.F) {
-	f.Add([]byte("F\ta/b\nM\tc\nD\td/e\nHASHES\n" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" + "  a/b\nEND\n"))
-	f.Add([]byte("F\ta\nHASHES\nEND\n"))
-	f.Add([]byte("Q\tx\n"))
+	f.Add([]byte("file\t0\nmissing\t1\nno-dir\t2\nHASHES\n" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" + "  a/b\nMODES\n644 a/b\nEND\n"))
+	f.Add([]byte("file\t0\nHASHES\nEND\n"))
+	f.Add([]byte("Q\t0\n"))
 	f.Fuzz(func(t *testing.T, out []byte) {
-		res, err := ParseDigests(out)
+		res, err := ParseDigests(out, []string{"a/b", "c", "d/e"})
 		if err == nil && res == nil {
 			t.Fatal("nil result without an error")
 		}

@@ -1,7 +1,6 @@
 package observed
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -22,13 +21,28 @@ type RemoteNode struct {
 	Destination string // ssh alias or [user@]host
 	Port        int
 	Timeout     time.Duration // connect and handshake
-	Home        string        // remote home; "" for the remote user's $HOME
+	// CommandTimeout bounds each command once logged in (0:
+	// DefaultCommandTimeout).
+	CommandTimeout time.Duration
+	Home           string // remote home; "" for the remote user's $HOME
+}
+
+// DefaultCommandTimeout bounds a command on a node whose RemoteNode does
+// not say.
+const DefaultCommandTimeout = 30 * time.Second
+
+func (n RemoteNode) commandTimeout() time.Duration {
+	if n.CommandTimeout > 0 {
+		return n.CommandTimeout
+	}
+	return DefaultCommandTimeout
 }
 
 // RemoteFile is what a node holds at one path.
 type RemoteFile struct {
 	State  RemoteState
-	SHA256 string // for RemoteRegular
+	SHA256 string      // for RemoteRegular
+	Mode   os.FileMode // for RemoteRegular: its permission bits
 }
 
 // RemoteState is the kind of thing at a remote path.
@@ -39,24 +53,44 @@ const (
 	RemoteRegular RemoteState = "file"
 	RemoteMissing RemoteState = "missing"  // the file is not there
 	RemoteNoDir   RemoteState = "no-dir"   // its directory is not there
-	RemoteSymlink RemoteState = "symlink"  // the file or its directory is a symlink
-	RemoteOther   RemoteState = "not-file" // a directory or device where a file belongs
+	RemoteSymlink RemoteState = "symlink"  // the file is a symlink
+	RemoteOther   RemoteState = "not-file" // a directory, FIFO or device where a file belongs
 	RemoteUnknown RemoteState = "unlisted" // the node did not answer for it
+	// RemoteEscape: a component of its directory is a symlink whose
+	// physical path leaves the node's home.
+	RemoteEscape RemoteState = "escape"
+	RemoteNotDir RemoteState = "not-dir" // a component of its directory is not a directory
+	RemoteDenied RemoteState = "denied"  // its directory cannot be entered
 )
 
-// RemoteWrite is one file to put on a node.
+// RemoteOp is what a RemoteWrite does.
+type RemoteOp string
+
+// Remote operations.
+const (
+	RemotePut    RemoteOp = ""       // write Content with Mode
+	RemoteChmod  RemoteOp = "chmod"  // set Mode, leave the content
+	RemoteRemove RemoteOp = "remove" // move into the backups, while it holds SHA256
+)
+
+// RemoteWrite is one change to a node.
 type RemoteWrite struct {
+	Op      RemoteOp
 	Path    string // relative to the remote home
 	Content []byte
 	Mode    os.FileMode
-	MkDir   bool // create the directory if missing (else skip the file)
+	MkDir   bool   // create the directory if missing (else skip the file)
+	SHA256  string // remove: only a file that still holds this
 }
 
 // RemoteResult is the node's answer for one write.
 type RemoteResult struct {
-	Path   string
-	Status string // ok, skipped (no directory), failed
-	Backup string // where the node kept what it replaced
+	Path string
+	// Status is ok; skipped (no directory, put); gone (nothing to remove);
+	// changed (remove: not what reconcile wrote, left); failed.
+	Status string
+	Backup string // where the node kept what it replaced or removed
+	Reason string // why it failed
 }
 
 // Kinds of remote failure, decided from ssh's own words.
@@ -65,6 +99,9 @@ var (
 	ErrAuth        = errors.New("authentication failed")
 	ErrHostKey     = errors.New("host key mismatch")
 	ErrRemote      = errors.New("remote command failed")
+	// ErrTimedOut: the node let us in, then a command did not finish
+	// within its commandTimeout.
+	ErrTimedOut = errors.New("timed out")
 )
 
 // RemoteError is a failed exchange with a node.
@@ -84,8 +121,9 @@ type Remote interface {
 	Digests(ctx context.Context, n RemoteNode, paths []string) (map[string]RemoteFile, error)
 	// Fetch returns the content of files, for diffs, in one round trip.
 	Fetch(ctx context.Context, n RemoteNode, paths []string) (map[string][]byte, error)
-	// Write puts every file in one session: each written to a temporary
-	// file, what it replaces backed up under backupDir, then renamed.
+	// Write carries out every change in one session: a file written to a
+	// temporary file, what it replaces backed up under backupDir, then
+	// renamed; a mode changed alone; a file removed into backupDir.
 	Write(ctx context.Context, n RemoteNode, backupDir string, writes []RemoteWrite) ([]RemoteResult, error)
 	// Disconnect ends the node's shared connection.
 	Disconnect(n RemoteNode)
@@ -240,31 +278,84 @@ func (s *SSH) args(n RemoteNode, controlPath string, extra ...string) []string {
 }
 
 // run sends a script to /bin/sh -s on the node and returns its stdout.
-func (s *SSH) run(ctx context.Context, n RemoteNode, script []byte, budget time.Duration) ([]byte, error) {
+// Two clocks bound it: until the node has let us in (the shared
+// connection's control socket appears; a later call finds it there) the
+// node's connect timeout, whatever ssh itself waits for (a banner that
+// never comes, a key exchange that stalls); from then on the command
+// timeout. Past the first, the node is unreachable; past the second, it
+// timed out.
+func (s *SSH) run(ctx context.Context, n RemoteNode, script []byte) ([]byte, error) {
 	cp, err := s.controlPath(n)
 	if err != nil {
 		return nil, &RemoteError{Kind: ErrRemote, Detail: "local ssh setup: " + err.Error()}
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.Timeout+budget)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ssh", append(s.args(n, cp), "/bin/sh -s")...)
+	cmd := exec.Command("ssh", append(s.args(n, cp), "/bin/sh -s")...)
 	cmd.Stdin = bytes.NewReader(script)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// ssh leaves the shared master running in the background; it must not
 	// hold our pipes open.
 	cmd.WaitDelay = time.Second
-	err = cmd.Run()
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, &RemoteError{Kind: ErrRemote, Detail: "local ssh: " + err.Error()}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// ssh's own ConnectTimeout ends a silent server first and says so in
+	// its words; this clock, a little later, ends what it does not bound
+	// (a key exchange that stalls after the banner).
+	connectBy := start.Add(n.Timeout + connectGrace)
+	var commandBy time.Time
+	if loggedIn(cp) {
+		commandBy = start.Add(n.commandTimeout())
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var timeout error
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case <-ctx.Done():
+			timeout = &RemoteError{Kind: ErrUnreachable, Detail: "interrupted: " + ctx.Err().Error()}
+		case now := <-tick.C:
+			switch {
+			case commandBy.IsZero() && loggedIn(cp):
+				commandBy = now.Add(n.commandTimeout())
+			case commandBy.IsZero() && now.After(connectBy):
+				timeout = &RemoteError{Kind: ErrUnreachable,
+					Detail: fmt.Sprintf("no SSH session within %s (connectTimeout)", n.Timeout)}
+			case !commandBy.IsZero() && now.After(commandBy):
+				timeout = &RemoteError{Kind: ErrTimedOut,
+					Detail: fmt.Sprintf("the node let us in, but the command did not finish within %s (commandTimeout)", n.commandTimeout())}
+			}
+		}
+		if timeout != nil {
+			_ = cmd.Process.Kill()
+			<-done
+			return nil, timeout
+		}
+	}
 	if errors.Is(err, exec.ErrWaitDelay) {
 		err = nil // the command exited; only the backgrounded master held a pipe
-	}
-	if ctx.Err() == context.DeadlineExceeded {
-		return nil, &RemoteError{Kind: ErrUnreachable, Detail: fmt.Sprintf("no answer within %s", n.Timeout+budget)}
 	}
 	if err != nil {
 		return stdout.Bytes(), classify(err, stderr.String())
 	}
 	return stdout.Bytes(), nil
+}
+
+// connectGrace is how long after the connect timeout a connection that is
+// still not logged in is ended.
+const connectGrace = 500 * time.Millisecond
+
+// loggedIn says whether the node's shared connection is up: its master
+// listens on the control socket only once authenticated.
+func loggedIn(controlPath string) bool {
+	fi, err := os.Lstat(controlPath)
+	return err == nil && fi.Mode().Type() == os.ModeSocket
 }
 
 // classify reads ssh's stderr: exit 255 is ssh's own failure, anything else
@@ -367,234 +458,6 @@ func (s *SSH) Close() error {
 	return nil
 }
 
-// Quote makes s one single-quoted shell word.
-func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// preamble enters the remote home and defines H, sha256 of files in the
-// "hash  path" lines of both GNU sha256sum and macOS shasum. The whole script is the body
-// of main, called on its last line: a script cut short never runs at all.
-func preamble(n RemoteNode) string {
-	var b strings.Builder
-	b.WriteString("main() {\n")
-	if n.Home != "" {
-		fmt.Fprintf(&b, "cd -- %s || { echo 'remote home %s does not exist' >&2; exit 90; }\n", Quote(n.Home), strings.ReplaceAll(n.Home, "'", ""))
-	} else {
-		b.WriteString("cd || exit 90\n")
-	}
-	b.WriteString(`if command -v sha256sum >/dev/null 2>&1; then H() { sha256sum "$@"; }
-elif command -v shasum >/dev/null 2>&1; then H() { shasum -a 256 "$@"; }
-else echo 'neither sha256sum nor shasum on the node' >&2; exit 91; fi
-`)
-	return b.String()
-}
-
-const epilogue = "echo END\n}\nmain\n"
-
-// Digests implements Remote. The shell classifies every path with tests
-// alone (no process per file), then one sha256sum (or shasum) hashes every
-// path at once: a node with thousands of targets answers in one round trip
-// and a handful of processes.
-func (s *SSH) Digests(ctx context.Context, n RemoteNode, paths []string) (map[string]RemoteFile, error) {
-	var b strings.Builder
-	b.WriteString(preamble(n))
-	b.WriteString(`s() {
-  d=${1%/*}; [ "$d" = "$1" ] && d=.
-  if [ -L "$d" ]; then printf 'L\t%s\n' "$1"
-  elif [ ! -d "$d" ]; then printf 'D\t%s\n' "$1"
-  elif [ -L "$1" ]; then printf 'L\t%s\n' "$1"
-  elif [ -f "$1" ]; then printf 'F\t%s\n' "$1"
-  elif [ -e "$1" ]; then printf 'X\t%s\n' "$1"
-  else printf 'M\t%s\n' "$1"; fi
-}
-`)
-	quoted := make([]string, len(paths))
-	for i, p := range paths {
-		quoted[i] = Quote(p)
-		fmt.Fprintf(&b, "s %s\n", quoted[i])
-	}
-	b.WriteString("echo HASHES\n")
-	if len(paths) > 0 {
-		// Missing paths and directories make it complain on stderr; only
-		// the lines of regular files are read.
-		fmt.Fprintf(&b, "H -- %s 2>/dev/null || true\n", strings.Join(quoted, " "))
-	}
-	b.WriteString(epilogue)
-	out, err := s.run(ctx, n, []byte(b.String()), 30*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	return ParseDigests(out)
-}
-
-// ParseDigests reads the digest script's answer: a state line per path,
-// HASHES, sha256sum's "hash  path" lines, END.
-func ParseDigests(out []byte) (map[string]RemoteFile, error) {
-	res := make(map[string]RemoteFile)
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	hashes := false
-	ended := false
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "END":
-			ended = true
-		case line == "HASHES":
-			hashes = true
-			continue
-		case hashes:
-			sum, p, ok := strings.Cut(line, "  ")
-			if !ok || len(sum) != 64 {
-				return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected digest line %q", line)}
-			}
-			if f, ok := res[p]; ok && f.State == RemoteRegular {
-				f.SHA256 = sum
-				res[p] = f
-			}
-			continue
-		}
-		if ended {
-			break
-		}
-		f := strings.SplitN(line, "\t", 2)
-		if len(f) != 2 {
-			return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", line)}
-		}
-		switch f[0] {
-		case "F":
-			res[f[1]] = RemoteFile{State: RemoteRegular}
-		case "M":
-			res[f[1]] = RemoteFile{State: RemoteMissing}
-		case "D":
-			res[f[1]] = RemoteFile{State: RemoteNoDir}
-		case "L":
-			res[f[1]] = RemoteFile{State: RemoteSymlink}
-		case "X":
-			res[f[1]] = RemoteFile{State: RemoteOther}
-		default:
-			return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", line)}
-		}
-	}
-	if !ended {
-		return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
-	}
-	for p, f := range res {
-		if f.State == RemoteRegular && f.SHA256 == "" {
-			// Read between the test and the hash, or unreadable: not
-			// known to be right, so it is treated as different.
-			f.SHA256 = "unreadable"
-			res[p] = f
-		}
-	}
-	return res, nil
-}
-
-// Fetch implements Remote.
-func (s *SSH) Fetch(ctx context.Context, n RemoteNode, paths []string) (map[string][]byte, error) {
-	var b strings.Builder
-	b.WriteString(preamble(n))
-	b.WriteString(`c() { printf 'C\t%s\t%s\n' "$1" "$(wc -c < "$1" | tr -d ' ')"; cat -- "$1"; printf '\n'; }
-`)
-	for _, p := range paths {
-		fmt.Fprintf(&b, "c %s\n", Quote(p))
-	}
-	b.WriteString(epilogue)
-	out, err := s.run(ctx, n, []byte(b.String()), 60*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	res := make(map[string][]byte)
-	for len(out) > 0 {
-		line, rest, ok := bytes.Cut(out, []byte("\n"))
-		if !ok {
-			break
-		}
-		if string(line) == "END" {
-			return res, nil
-		}
-		f := strings.Split(string(line), "\t")
-		size := -1
-		if len(f) == 3 && f[0] == "C" {
-			size, _ = strconv.Atoi(f[2])
-		}
-		if size < 0 || len(rest) < size+1 {
-			return nil, &RemoteError{Kind: ErrRemote, Detail: "unexpected answer to a fetch"}
-		}
-		res[f[1]] = append([]byte(nil), rest[:size]...)
-		out = rest[size+1:]
-	}
-	return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
-}
-
-// Write implements Remote.
-func (s *SSH) Write(ctx context.Context, n RemoteNode, backupDir string, writes []RemoteWrite) ([]RemoteResult, error) {
-	var b strings.Builder
-	b.WriteString(preamble(n))
-	fmt.Fprintf(&b, "B=%s\nt=\ntrap 'rm -f -- \"$t\"; exit 1' HUP INT TERM PIPE\n", Quote(backupDir))
-	// Parameter expansion instead of dirname and basename, and no chmod for
-	// the umask's 0644: a write costs one mv (and a cp when it replaces a
-	// file), not five processes.
-	b.WriteString(`umask 022
-put() {
-  d=${1%/*}; [ "$d" = "$1" ] && d=.
-  if [ ! -d "$d" ]; then
-    if [ "$3" = 1 ]; then mkdir -p -- "$d" || return 1; else printf 'SKIP\t%s\n' "$1"; return 0; fi
-  fi
-  t="$d/.${1##*/}.reconcile-tmp"
-  printf '%s' "$4" > "$t" || { rm -f -- "$t"; return 1; }
-  if [ "$2" != 644 ]; then chmod "$2" "$t" || { rm -f -- "$t"; return 1; }; fi
-  k=
-  if [ -f "$1" ]; then
-    mkdir -p -- "$B/$d" && cp -p -- "$1" "$B/$1" || { rm -f -- "$t"; return 1; }
-    k="$B/$1"
-  fi
-  mv -f -- "$t" "$1" || { rm -f -- "$t"; return 1; }
-  t=
-  printf 'OK\t%s\t%s\n' "$1" "$k"
-}
-`)
-	for _, w := range writes {
-		mk := "0"
-		if w.MkDir {
-			mk = "1"
-		}
-		mode := w.Mode
-		if mode == 0 {
-			mode = 0o644
-		}
-		fmt.Fprintf(&b, "put %s %o %s %s || printf 'FAIL\\t%%s\\n' %s\n", Quote(w.Path), mode, mk, Quote(string(w.Content)), Quote(w.Path))
-	}
-	b.WriteString(epilogue)
-	out, err := s.run(ctx, n, []byte(b.String()), 120*time.Second)
-	res, perr := parseWrites(out)
-	if err != nil {
-		return res, err
-	}
-	return res, perr
-}
-
-func parseWrites(out []byte) ([]RemoteResult, error) {
-	var res []RemoteResult
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Split(line, "\t")
-		switch f[0] {
-		case "END":
-			return res, nil
-		case "OK":
-			r := RemoteResult{Path: f[1], Status: "ok"}
-			if len(f) > 2 {
-				r.Backup = f[2]
-			}
-			res = append(res, r)
-		case "SKIP":
-			res = append(res, RemoteResult{Path: f[1], Status: "skipped"})
-		case "FAIL":
-			res = append(res, RemoteResult{Path: f[1], Status: "failed"})
-		}
-	}
-	return res, &RemoteError{Kind: ErrRemote, Detail: "the session ended before the node confirmed every file"}
-}
-
 // RemoteBackupDir is where a node keeps what a run replaced.
 func RemoteBackupDir(runID string) string { return path.Join(".sanctum", "state", "backups", runID) }
 
@@ -619,7 +482,11 @@ func (d *DryRunRemote) Write(_ context.Context, n RemoteNode, _ string, writes [
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, w := range writes {
-		d.ops = append(d.ops, Op{Verb: "write " + n.Name, Path: w.Path, Mode: w.Mode})
+		verb := "write"
+		if w.Op != RemotePut {
+			verb = string(w.Op)
+		}
+		d.ops = append(d.ops, Op{Verb: verb + " " + n.Name, Path: w.Path, Mode: w.Mode})
 		res = append(res, RemoteResult{Path: w.Path, Status: "ok"})
 	}
 	return res, nil

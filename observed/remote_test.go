@@ -50,62 +50,79 @@ func asRemoteErr(t *testing.T, err error) *remoteErr {
 func TestParseDigests(t *testing.T) {
 	tests := []struct {
 		name    string
+		paths   []string
 		out     string
 		want    map[string]RemoteFile
 		wantErr *remoteErr
 	}{
 		{
-			name: "every state",
-			out: "F\t.openclaw/workspace/SOUL.md\nM\t.openclaw/workspace/TOOLS.md\nD\tnodir/x\nL\tlinked/y\nX\tadir\n" +
-				"HASHES\n" + hashA + "  .openclaw/workspace/SOUL.md\nEND\n",
+			name:  "every state",
+			paths: []string{".openclaw/workspace/SOUL.md", ".openclaw/workspace/TOOLS.md", "nodir/x", "linked/y", "adir", "out/z", "file/w", "locked/v"},
+			out: "file\t0\nmissing\t1\nno-dir\t2\nsymlink\t3\nnot-file\t4\nescape\t5\nnot-dir\t6\ndenied\t7\n" +
+				"HASHES\n" + hashA + "  .openclaw/workspace/SOUL.md\nMODES\n600 .openclaw/workspace/SOUL.md\nEND\n",
 			want: map[string]RemoteFile{
-				".openclaw/workspace/SOUL.md":  {State: RemoteRegular, SHA256: hashA},
+				".openclaw/workspace/SOUL.md":  {State: RemoteRegular, SHA256: hashA, Mode: 0o600},
 				".openclaw/workspace/TOOLS.md": {State: RemoteMissing},
 				"nodir/x":                      {State: RemoteNoDir},
 				"linked/y":                     {State: RemoteSymlink},
 				"adir":                         {State: RemoteOther},
+				"out/z":                        {State: RemoteEscape},
+				"file/w":                       {State: RemoteNotDir},
+				"locked/v":                     {State: RemoteDenied},
 			},
 		},
 		{
-			name: "two regular files",
-			out:  "F\ta\nF\tb c\nHASHES\n" + hashB + "  b c\n" + hashA + "  a\nEND\n",
+			name:  "two regular files, hashes and modes in any order",
+			paths: []string{"a", "b c"},
+			out:   "file\t0\nfile\t1\nHASHES\n" + hashB + "  b c\n" + hashA + "  a\nMODES\n755 a\n644 b c\nEND\n",
 			want: map[string]RemoteFile{
-				"a":   {State: RemoteRegular, SHA256: hashA},
-				"b c": {State: RemoteRegular, SHA256: hashB},
+				"a":   {State: RemoteRegular, SHA256: hashA, Mode: 0o755},
+				"b c": {State: RemoteRegular, SHA256: hashB, Mode: 0o644},
 			},
 		},
 		{
-			name: "regular file without a hash is unreadable",
-			out:  "F\ta\nF\tb\nHASHES\n" + hashA + "  a\nEND\n",
+			name:  "sha256sum escapes a backslash and a newline",
+			paths: []string{"a\\b\nc"},
+			out:   "file\t0\nHASHES\n\\" + hashA + "  a\\\\b\\nc\nEND\n",
+			want:  map[string]RemoteFile{"a\\b\nc": {State: RemoteRegular, SHA256: hashA}},
+		},
+		{
+			name:  "a setuid mode keeps its permission bits only",
+			paths: []string{"a"},
+			out:   "file\t0\nHASHES\n" + hashA + "  a\nMODES\n4755 a\nEND\n",
+			want:  map[string]RemoteFile{"a": {State: RemoteRegular, SHA256: hashA, Mode: 0o755}},
+		},
+		{
+			name:  "regular file without a hash is unreadable",
+			paths: []string{"a", "b"},
+			out:   "file\t0\nfile\t1\nHASHES\n" + hashA + "  a\nEND\n",
 			want: map[string]RemoteFile{
 				"a": {State: RemoteRegular, SHA256: hashA},
 				"b": {State: RemoteRegular, SHA256: "unreadable"},
 			},
 		},
 		{
-			name: "hash of a path that is not a regular file is ignored",
-			out:  "M\ta\nHASHES\n" + hashA + "  a\n" + hashB + "  unasked\nEND\n",
-			want: map[string]RemoteFile{"a": {State: RemoteMissing}},
+			name:  "hash of a path that is not a regular file is ignored",
+			paths: []string{"a"},
+			out:   "missing\t0\nHASHES\n" + hashA + "  a\n" + hashB + "  unasked\nEND\n",
+			want:  map[string]RemoteFile{"a": {State: RemoteMissing}},
 		},
 		{
 			name: "no paths",
-			out:  "HASHES\nEND\n",
+			out:  "HASHES\nMODES\nEND\n",
 			want: map[string]RemoteFile{},
 		},
 		{
-			name: "no hashes section",
-			out:  "M\ta\nEND\n",
-			want: map[string]RemoteFile{"a": {State: RemoteMissing}},
+			name:  "lines after END are ignored",
+			paths: []string{"a"},
+			out:   "missing\t0\nHASHES\nEND\ngarbage\n",
+			want:  map[string]RemoteFile{"a": {State: RemoteMissing}},
 		},
 		{
-			name: "lines after END are ignored",
-			out:  "M\ta\nHASHES\nEND\ngarbage\n",
-			want: map[string]RemoteFile{"a": {State: RemoteMissing}},
-		},
-		{
-			name: "path with a tab",
-			out:  "M\ta\tb\nHASHES\nEND\n",
-			want: map[string]RemoteFile{"a\tb": {State: RemoteMissing}},
+			name:  "a path with a tab is named by its index",
+			paths: []string{"a\tb"},
+			out:   "missing\t0\nHASHES\nEND\n",
+			want:  map[string]RemoteFile{"a\tb": {State: RemoteMissing}},
 		},
 		{
 			name:    "empty answer",
@@ -114,38 +131,56 @@ func TestParseDigests(t *testing.T) {
 		},
 		{
 			name:    "no END",
-			out:     "F\ta\nHASHES\n" + hashA + "  a\n",
+			paths:   []string{"a"},
+			out:     "file\t0\nHASHES\n" + hashA + "  a\n",
 			wantErr: &remoteErr{Kind: "remote command failed", Detail: "the answer was cut short"},
 		},
 		{
 			name:    "unknown state",
-			out:     "Q\tx\nHASHES\nEND\n",
-			wantErr: &remoteErr{Kind: "remote command failed", Detail: `unexpected answer "Q\tx"`},
+			paths:   []string{"x"},
+			out:     "Q\t0\nHASHES\nEND\n",
+			wantErr: &remoteErr{Kind: "remote command failed", Detail: `unexpected answer "Q\t0"`},
+		},
+		{
+			name:    "index out of range",
+			paths:   []string{"x"},
+			out:     "file\t1\nHASHES\nEND\n",
+			wantErr: &remoteErr{Kind: "remote command failed", Detail: `unexpected answer "file\t1"`},
 		},
 		{
 			name:    "state line without a tab",
-			out:     "F a\nHASHES\nEND\n",
-			wantErr: &remoteErr{Kind: "remote command failed", Detail: `unexpected answer "F a"`},
+			paths:   []string{"a"},
+			out:     "file 0\nHASHES\nEND\n",
+			wantErr: &remoteErr{Kind: "remote command failed", Detail: `unexpected answer "file 0"`},
 		},
 		{
 			name:    "short hash",
-			out:     "F\ta\nHASHES\nabc  a\nEND\n",
+			paths:   []string{"a"},
+			out:     "file\t0\nHASHES\nabc  a\nEND\n",
 			wantErr: &remoteErr{Kind: "remote command failed", Detail: `unexpected digest line "abc  a"`},
 		},
 		{
 			name:    "hash line with one space",
-			out:     "F\ta\nHASHES\n" + hashA + " a\nEND\n",
+			paths:   []string{"a"},
+			out:     "file\t0\nHASHES\n" + hashA + " a\nEND\n",
 			wantErr: &remoteErr{Kind: "remote command failed", Detail: `unexpected digest line "` + hashA + ` a"`},
 		},
 		{
 			name:    "state line after HASHES",
-			out:     "HASHES\nF\ta\nEND\n",
-			wantErr: &remoteErr{Kind: "remote command failed", Detail: `unexpected digest line "F\ta"`},
+			paths:   []string{"a"},
+			out:     "HASHES\nfile\t0\nEND\n",
+			wantErr: &remoteErr{Kind: "remote command failed", Detail: `unexpected digest line "file\t0"`},
+		},
+		{
+			name:    "mode line that is not octal",
+			paths:   []string{"a"},
+			out:     "file\t0\nHASHES\nMODES\nrw-r--r-- a\nEND\n",
+			wantErr: &remoteErr{Kind: "remote command failed", Detail: `unexpected mode line "rw-r--r-- a"`},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseDigests([]byte(tt.out))
+			got, err := ParseDigests([]byte(tt.out), tt.paths)
 			if diff := cmp.Diff(tt.wantErr, asRemoteErr(t, err)); diff != "" {
 				t.Fatalf("ParseDigests error mismatch (-want +got):\n%s", diff)
 			}
@@ -479,7 +514,7 @@ func startSSHD(t *testing.T, home string) int {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, k := range []string{"host_ed25519", "id_ed25519"} {
+	for _, k := range []string{"host_ed25519", "id_ed25519", "stall_ed25519"} {
 		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", filepath.Join(dir, k)).CombinedOutput(); err != nil {
 			t.Fatalf("ssh-keygen: %v: %s", err, out)
 		}
@@ -502,15 +537,21 @@ func startSSHD(t *testing.T, home string) int {
 	// sshd insists on its privilege separation directory.
 	_ = os.MkdirAll("/run/sshd", 0o755)
 	port := refusingPort(t)
-	write(filepath.Join(dir, "authorized_keys"), read("id_ed25519.pub"))
+	// The stall key logs in, and its forced command never answers: a
+	// node that let us in and then hangs.
+	write(filepath.Join(dir, "authorized_keys"), read("id_ed25519.pub")+`command="sleep 20" `+read("stall_ed25519.pub"))
 	write(filepath.Join(dir, "known_hosts"), fmt.Sprintf("[127.0.0.1]:%d %s", port, read("host_ed25519.pub")))
 	write(filepath.Join(dir, "sshd_config"), fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\n"+
 		"PidFile %s\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"+
 		"PubkeyAuthentication yes\nPermitRootLogin prohibit-password\n",
 		port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid")))
-	write(filepath.Join(home, ".ssh", "config"), fmt.Sprintf("Host node\n  HostName 127.0.0.1\n  User %s\n  IdentityFile %s\n"+
-		"  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n",
-		u.Username, filepath.Join(dir, "id_ed25519"), filepath.Join(dir, "known_hosts")))
+	var cfg strings.Builder
+	for _, h := range []struct{ name, key string }{{"node", "id_ed25519"}, {"stall", "stall_ed25519"}} {
+		fmt.Fprintf(&cfg, "Host %s\n  HostName 127.0.0.1\n  User %s\n  IdentityFile %s\n"+
+			"  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n",
+			h.name, u.Username, filepath.Join(dir, h.key), filepath.Join(dir, "known_hosts"))
+	}
+	write(filepath.Join(home, ".ssh", "config"), cfg.String())
 	cmd := exec.Command(sshd, "-D", "-f", filepath.Join(dir, "sshd_config"), "-E", filepath.Join(dir, "sshd.log"))
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start sshd: %v", err)

@@ -1,0 +1,462 @@
+package observed
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// The scripts a node runs. Each is sent to /bin/sh -s and is the body of a
+// function called on its last line, so a script cut short never runs. Every
+// path in them is data: a single-quoted word (Quote), and every answer names
+// a path by its index in the request, never by its text. Every directory is
+// entered one component at a time from the node's physical home (walk), and
+// a component whose physical path leaves the home stops it, before anything
+// is read or written there; a file is then read or written relative to the
+// directory it was checked in, so a component swapped afterwards leads
+// nowhere else. Content travels as printf escapes, byte for byte.
+
+// Quote makes s one single-quoted shell word.
+func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// preamble enters the remote home and defines what every script uses: H,
+// the sha256 of files in the "hash  path" lines of both GNU sha256sum and
+// macOS shasum; walk, which enters a directory under the home.
+func preamble(n RemoteNode) string {
+	var b strings.Builder
+	// CDPATH would make a relative cd look elsewhere (and print); noclobber
+	// makes every > refuse what exists, a symlink planted at a temporary
+	// name included.
+	b.WriteString("unset CDPATH\nset -C\numask 022\nmain() {\noIFS=$IFS\n")
+	if n.Home != "" {
+		fmt.Fprintf(&b, "cd -P -- %s || { echo 'the remote home does not exist' >&2; exit 90; }\n", Quote(n.Home))
+	} else {
+		b.WriteString("cd -P || exit 90\n")
+	}
+	b.WriteString(`HP=$PWD; HR=${HP%/}
+if command -v sha256sum >/dev/null 2>&1; then H() { sha256sum "$@"; }
+elif command -v shasum >/dev/null 2>&1; then H() { shasum -a 256 "$@"; }
+else echo 'neither sha256sum nor shasum on the node' >&2; exit 91; fi
+walk() {
+  mk=$2
+  cd -P -- "$HP" || { w=gone; return; }
+  w=ok
+  set -f; IFS=/; set -- $1; IFS=$oIFS; set +f
+  for c do
+    case $c in ''|.) continue;; ..) w=escape; return;; esac
+    if [ ! -d "$c" ]; then
+      if [ -L "$c" ] || [ -e "$c" ]; then w=not-dir; return; fi
+      if [ "$mk" != 1 ]; then w=no-dir; return; fi
+      mkdir -- "$c" 2>/dev/null || { w=mkdir; return; }
+    fi
+    cd -P -- "$c" 2>/dev/null || { w=denied; return; }
+    case $PWD/ in "$HR"/*) ;; *) w=escape; return;; esac
+  done
+}
+`)
+	return b.String()
+}
+
+const epilogue = "echo END\n}\nmain\n"
+
+// splitRel splits a path relative to the home into its directory ("." for
+// none) and its name.
+func splitRel(p string) (string, string) {
+	dir, base := path.Split(p)
+	if dir == "" {
+		return ".", base
+	}
+	return path.Clean(dir), base
+}
+
+// digestScript classifies every path (shell tests alone, no process per
+// path), then hashes and stats every regular file with one sha256sum and
+// one stat: a node with thousands of targets answers in one round trip and
+// a handful of processes. A FIFO, a device or a directory is never opened.
+func digestScript(n RemoteNode, paths []string) string {
+	var b strings.Builder
+	b.WriteString(preamble(n))
+	b.WriteString(`if stat -c %a . >/dev/null 2>&1; then S() { stat -c '%a %n' -- "$@"; }
+elif stat -f %Lp . >/dev/null 2>&1; then S() { stat -f '%Lp %N' -- "$@"; }
+else echo 'no stat on the node' >&2; exit 92; fi
+ld=; lw=
+s() {
+  if [ -z "$lw" ] || [ "$2" != "$ld" ]; then walk "$2" 0; ld=$2; lw=$w; fi
+  if [ "$lw" != ok ]; then printf '%s\t%s\n' "$lw" "$1"; return; fi
+  if [ -L "$3" ]; then printf 'symlink\t%s\n' "$1"
+  elif [ -f "$3" ]; then printf 'file\t%s\n' "$1"; eval "r$1=1"
+  elif [ -e "$3" ]; then printf 'not-file\t%s\n' "$1"
+  else printf 'missing\t%s\n' "$1"; fi
+}
+`)
+	quoted := make([]string, len(paths))
+	for i, p := range paths {
+		dir, base := splitRel(p)
+		quoted[i] = Quote(p)
+		fmt.Fprintf(&b, "s %d %s %s\n", i, Quote(dir), Quote(base))
+	}
+	b.WriteString("cd -P -- \"$HP\" || exit 90\nset --\n")
+	for i, q := range quoted {
+		if strings.ContainsRune(paths[i], '\n') {
+			// stat would print its name on two lines: such a path
+			// (refused at validate) reads as unreadable, never as
+			// another's answer.
+			continue
+		}
+		fmt.Fprintf(&b, "[ -n \"${r%d-}\" ] && set -- \"$@\" %s\n", i, q)
+	}
+	// A file that vanished or cannot be read makes them complain on
+	// stderr; only the lines of the others are read.
+	b.WriteString("echo HASHES\n[ $# -gt 0 ] && H -- \"$@\" 2>/dev/null\necho MODES\n[ $# -gt 0 ] && S \"$@\" 2>/dev/null\n")
+	b.WriteString(epilogue)
+	return b.String()
+}
+
+// walkStates are the answers of walk other than ok, as RemoteStates.
+var walkStates = map[string]RemoteState{
+	"missing": RemoteMissing, "file": RemoteRegular, "symlink": RemoteSymlink, "not-file": RemoteOther,
+	"no-dir": RemoteNoDir, "not-dir": RemoteNotDir, "escape": RemoteEscape, "denied": RemoteDenied,
+	"gone": RemoteDenied, "mkdir": RemoteDenied,
+}
+
+// ParseDigests reads the digest script's answer for paths: a state line per
+// path (by index), HASHES, sha256sum's "hash  path" lines, MODES, stat's
+// "mode path" lines, END.
+func ParseDigests(out []byte, paths []string) (map[string]RemoteFile, error) {
+	index := make(map[string]int, len(paths))
+	for i, p := range paths {
+		index[p] = i
+	}
+	res := make(map[string]RemoteFile)
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	section := ""
+	ended := false
+	for !ended && sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "END":
+			ended = true
+		case line == "HASHES" || line == "MODES":
+			section = line
+		case section == "HASHES":
+			sum, p, err := hashLine(line)
+			if err != nil {
+				return nil, err
+			}
+			if f, ok := res[p]; ok && f.State == RemoteRegular {
+				f.SHA256 = sum
+				res[p] = f
+			}
+		case section == "MODES":
+			m, p, ok := strings.Cut(line, " ")
+			mode, err := strconv.ParseUint(m, 8, 32)
+			if !ok || err != nil {
+				return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected mode line %q", line)}
+			}
+			if f, ok := res[p]; ok && f.State == RemoteRegular {
+				f.Mode = os.FileMode(mode) & os.ModePerm
+				res[p] = f
+			}
+		default:
+			word, idx, ok := strings.Cut(line, "\t")
+			i, err := strconv.Atoi(idx)
+			st, known := walkStates[word]
+			if !ok || err != nil || i < 0 || i >= len(paths) || !known {
+				return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", line)}
+			}
+			res[paths[i]] = RemoteFile{State: st}
+		}
+	}
+	if !ended {
+		return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+	}
+	for p, f := range res {
+		if f.State == RemoteRegular && f.SHA256 == "" {
+			// Changed between the test and the hash, or unreadable: not
+			// known to be right, so it is treated as different.
+			f.SHA256 = "unreadable"
+			res[p] = f
+		}
+	}
+	return res, nil
+}
+
+// hashLine reads one line of sha256sum (or shasum): "hash  path", or
+// "\hash  path" with the path's backslashes and newlines escaped.
+func hashLine(line string) (string, string, error) {
+	escaped := strings.HasPrefix(line, `\`)
+	sum, p, ok := strings.Cut(strings.TrimPrefix(line, `\`), "  ")
+	if !ok || len(sum) != 64 {
+		return "", "", &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected digest line %q", line)}
+	}
+	if escaped {
+		p = strings.NewReplacer(`\\`, `\`, `\n`, "\n").Replace(p)
+	}
+	return sum, p, nil
+}
+
+// Digests implements Remote.
+func (s *SSH) Digests(ctx context.Context, n RemoteNode, paths []string) (map[string]RemoteFile, error) {
+	out, err := s.run(ctx, n, []byte(digestScript(n, paths)))
+	if err != nil {
+		return nil, err
+	}
+	return ParseDigests(out, paths)
+}
+
+// fetchScript sends the bytes of each regular file, after its index and
+// size; anything else is answered N.
+func fetchScript(n RemoteNode, paths []string) string {
+	var b strings.Builder
+	b.WriteString(preamble(n))
+	b.WriteString(`c() {
+  walk "$2" 0
+  if [ "$w" = ok ] && [ ! -L "$3" ] && [ -f "$3" ]; then
+    printf 'C\t%s\t%s\n' "$1" "$(wc -c < "./$3" | tr -d ' ')"; cat -- "./$3"; printf '\n'
+  else printf 'N\t%s\n' "$1"; fi
+}
+`)
+	for i, p := range paths {
+		dir, base := splitRel(p)
+		fmt.Fprintf(&b, "c %d %s %s\n", i, Quote(dir), Quote(base))
+	}
+	b.WriteString(epilogue)
+	return b.String()
+}
+
+// Fetch implements Remote.
+func (s *SSH) Fetch(ctx context.Context, n RemoteNode, paths []string) (map[string][]byte, error) {
+	out, err := s.run(ctx, n, []byte(fetchScript(n, paths)))
+	if err != nil {
+		return nil, err
+	}
+	return parseFetch(out, paths)
+}
+
+func parseFetch(out []byte, paths []string) (map[string][]byte, error) {
+	res := make(map[string][]byte)
+	for len(out) > 0 {
+		line, rest, ok := bytes.Cut(out, []byte("\n"))
+		if !ok {
+			break
+		}
+		if string(line) == "END" {
+			return res, nil
+		}
+		f := strings.Split(string(line), "\t")
+		i := -1
+		if len(f) >= 2 {
+			if v, err := strconv.Atoi(f[1]); err == nil && v >= 0 && v < len(paths) {
+				i = v
+			}
+		}
+		switch {
+		case i >= 0 && len(f) == 2 && f[0] == "N":
+			out = rest
+			continue
+		case i >= 0 && len(f) == 3 && f[0] == "C":
+			size, err := strconv.Atoi(f[2])
+			if err != nil || size < 0 || len(rest) < size+1 {
+				break
+			}
+			res[paths[i]] = append([]byte(nil), rest[:size]...)
+			out = rest[size+1:]
+			continue
+		}
+		return nil, &RemoteError{Kind: ErrRemote, Detail: "unexpected answer to a fetch"}
+	}
+	return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+}
+
+// PrintfFormat is content as a printf format that prints exactly its
+// bytes: printable ASCII (but ', \ and %) as itself, a newline as itself,
+// every other byte as a three-digit octal escape. A shell word cannot hold
+// a NUL; a printf format can say one.
+func PrintfFormat(content []byte) string {
+	var b strings.Builder
+	b.Grow(len(content) + len(content)/8)
+	for _, c := range content {
+		switch {
+		case c == '\n' || (c >= 0x20 && c <= 0x7e && c != '\'' && c != '\\' && c != '%'):
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, `\%03o`, c)
+		}
+	}
+	return b.String()
+}
+
+// umaskFor is the umask that makes a new file exactly mode (no chmod), or
+// "" when a file made by the shell cannot have it (execute or special bits).
+func umaskFor(mode os.FileMode) string {
+	if mode&^0o666 != 0 {
+		return ""
+	}
+	return fmt.Sprintf("%04o", 0o777&^mode)
+}
+
+// writeScript carries out ops in one session. put writes a temporary file
+// beside the target (refusing what is at the temporary name rather than
+// following it), backs up what it replaces, then renames; chmod changes a
+// mode and nothing else; remove takes a file away (into the backups) only
+// while it still holds the digest reconcile wrote. Each answers by index:
+// OK (B when a backup was kept), SKIP (no directory, not to be made), GONE
+// (nothing to remove), CHANGED (not what was written: left), FAIL reason.
+func writeScript(n RemoteNode, backupDir string, ops []RemoteWrite) string {
+	var b strings.Builder
+	b.WriteString(preamble(n))
+	fmt.Fprintf(&b, "B=%s\ntp=\ntrap '[ -n \"$tp\" ] && rm -f -- \"$tp\"; exit 1' HUP INT TERM PIPE\n", Quote(backupDir))
+	b.WriteString(`ok() { [ "$w" = ok ] || { printf 'FAIL\t%s\t%s\n' "$1" "$w"; return 1; }; }
+bk() {
+  umask 077; walk "$B/$2" 1; umask 022
+  [ "$w" = ok ] || { printf 'FAIL\t%s\tbackup-%s\n' "$1" "$w"; return 1; }
+}
+put() {
+  walk "$2" "$6"
+  if [ "$w" = no-dir ]; then printf 'SKIP\t%s\n' "$1"; return; fi
+  ok "$1" || return
+  if [ -L "$3" ]; then printf 'FAIL\t%s\tsymlink\n' "$1"; return; fi
+  if [ -e "$3" ] && [ ! -f "$3" ]; then printf 'FAIL\t%s\tnot-file\n' "$1"; return; fi
+  td=$PWD; t=".$3.reconcile-tmp"
+  rm -f -- "$t" 2>/dev/null
+  tp=$td/$t
+  if [ -n "$4" ]; then umask "$4"; else umask 077; fi
+  printf -- "$7" > "$t" 2>/dev/null; r=$?
+  umask 022
+  if [ $r = 0 ] && [ "$5" != - ]; then chmod -- "$5" "$t" 2>/dev/null; r=$?; fi
+  if [ $r != 0 ]; then rm -f -- "$t" 2>/dev/null; tp=; printf 'FAIL\t%s\twrite\n' "$1"; return; fi
+  k=
+  if [ -f "$3" ]; then
+    bk "$1" "$2" || { rm -f -- "$tp"; tp=; return; }
+    cp -p -- "$td/$3" "./$3" 2>/dev/null || { rm -f -- "$tp"; tp=; printf 'FAIL\t%s\tbackup\n' "$1"; return; }
+    k=B
+    cd -P -- "$td" || { rm -f -- "$tp"; tp=; printf 'FAIL\t%s\tgone\n' "$1"; return; }
+  fi
+  mv -f -- "$t" "./$3" 2>/dev/null || { rm -f -- "$tp"; tp=; printf 'FAIL\t%s\twrite\n' "$1"; return; }
+  tp=
+  printf 'OK\t%s\t%s\n' "$1" "$k"
+}
+chm() {
+  walk "$2" 0; ok "$1" || return
+  if [ -L "$3" ] || [ ! -f "$3" ]; then printf 'FAIL\t%s\tnot-file\n' "$1"; return; fi
+  chmod -- "$4" "./$3" 2>/dev/null || { printf 'FAIL\t%s\tchmod\n' "$1"; return; }
+  printf 'OK\t%s\t\n' "$1"
+}
+rmv() {
+  walk "$2" 0
+  case $w in ok) ;; no-dir) printf 'GONE\t%s\n' "$1"; return;; *) ok "$1"; return;; esac
+  if [ ! -e "$3" ] && [ ! -L "$3" ]; then printf 'GONE\t%s\n' "$1"; return; fi
+  if [ -L "$3" ] || [ ! -f "$3" ]; then printf 'CHANGED\t%s\n' "$1"; return; fi
+  h=$(H "./$3" 2>/dev/null); h=${h#\\}; h=${h%% *}
+  if [ "$h" != "$4" ]; then printf 'CHANGED\t%s\n' "$1"; return; fi
+  td=$PWD
+  bk "$1" "$2" || return
+  mv -- "$td/$3" "./$3" 2>/dev/null || { printf 'FAIL\t%s\tremove\n' "$1"; return; }
+  printf 'OK\t%s\tB\n' "$1"
+}
+`)
+	for i, w := range ops {
+		dir, base := splitRel(w.Path)
+		switch w.Op {
+		case RemoteChmod:
+			fmt.Fprintf(&b, "chm %d %s %s %04o\n", i, Quote(dir), Quote(base), w.Mode.Perm())
+		case RemoteRemove:
+			fmt.Fprintf(&b, "rmv %d %s %s %s\n", i, Quote(dir), Quote(base), Quote(w.SHA256))
+		default:
+			mode := w.Mode
+			if mode == 0 {
+				mode = 0o644
+			}
+			um, chmod := umaskFor(mode), "-"
+			if um == "" {
+				chmod = fmt.Sprintf("%04o", mode&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky))
+			}
+			mk := "0"
+			if w.MkDir {
+				mk = "1"
+			}
+			fmt.Fprintf(&b, "put %d %s %s %s %s %s '%s'\n", i, Quote(dir), Quote(base), Quote(um), chmod, mk,
+				strings.ReplaceAll(PrintfFormat(w.Content), "'", `'\''`))
+		}
+	}
+	b.WriteString(epilogue)
+	return b.String()
+}
+
+// Write implements Remote.
+func (s *SSH) Write(ctx context.Context, n RemoteNode, backupDir string, ops []RemoteWrite) ([]RemoteResult, error) {
+	out, err := s.run(ctx, n, []byte(writeScript(n, backupDir, ops)))
+	res, perr := parseWrites(out, backupDir, ops)
+	if err != nil {
+		return res, err
+	}
+	return res, perr
+}
+
+// writeFailures say why the node did not carry out an op.
+var writeFailures = map[string]string{
+	"write":          "the node could not write it (disk full, read-only, or in the way); what was there is untouched",
+	"symlink":        "it is a symlink on the node; refusing to write through it",
+	"not-file":       "it is not a regular file on the node (a directory, FIFO or device); refused, not opened",
+	"escape":         "a directory on its way is a symlink leading out of the node's home; refused before any write",
+	"not-dir":        "a component of its directory is not a directory on the node",
+	"denied":         "its directory cannot be entered on the node",
+	"mkdir":          "its directory could not be made on the node",
+	"gone":           "the node's home could not be entered",
+	"backup":         "the node could not back up what is there; nothing was changed",
+	"backup-escape":  "the node's backup directory leads out of its home through a symlink; nothing was changed",
+	"backup-not-dir": "the node's backup directory is in the way of a file; nothing was changed",
+	"backup-mkdir":   "the node's backup directory could not be made; nothing was changed",
+	"backup-denied":  "the node's backup directory cannot be entered; nothing was changed",
+	"chmod":          "the node could not change its mode",
+	"remove":         "the node could not move it into the backups",
+}
+
+func parseWrites(out []byte, backupDir string, ops []RemoteWrite) ([]RemoteResult, error) {
+	var res []RemoteResult
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Split(line, "\t")
+		if f[0] == "END" {
+			return res, nil
+		}
+		if len(f) < 2 {
+			continue
+		}
+		i, err := strconv.Atoi(f[1])
+		if err != nil || i < 0 || i >= len(ops) {
+			continue
+		}
+		r := RemoteResult{Path: ops[i].Path}
+		switch f[0] {
+		case "OK":
+			r.Status = "ok"
+			if len(f) > 2 && f[2] == "B" {
+				r.Backup = path.Join(backupDir, ops[i].Path)
+			}
+		case "SKIP":
+			r.Status = "skipped"
+		case "GONE":
+			r.Status = "gone"
+		case "CHANGED":
+			r.Status = "changed"
+		case "FAIL":
+			r.Status = "failed"
+			if len(f) > 2 {
+				r.Reason = writeFailures[f[2]]
+				if r.Reason == "" {
+					r.Reason = f[2]
+				}
+			}
+		default:
+			continue
+		}
+		res = append(res, r)
+	}
+	return res, &RemoteError{Kind: ErrRemote, Detail: "the session ended before the node confirmed every file"}
+}

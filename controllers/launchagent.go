@@ -422,7 +422,7 @@ func (p *Pass) retire(ctx context.Context, a *v1.LaunchAgent) drift.Change {
 		}
 		c.Backup = backup
 		if p.Diffs {
-			c.Diff = drift.DeletedDiff(rel, data)
+			c.Diff = p.deletedDiff(rel, data)
 		}
 		steps = append(steps, "retired: plist moved to backups")
 	}

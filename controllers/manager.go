@@ -53,6 +53,7 @@ func KindRank(kind string) int {
 // ChangeSet.
 func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Controller) (*drift.ChangeSet, error) {
 	cs := &drift.ChangeSet{}
+	p.twin.of = cat
 	for _, c := range controllers {
 		cs.Add(c.Reconcile(ctx, p, cat)...)
 	}
@@ -204,7 +205,7 @@ func (p *Pass) prune(ctx context.Context) []drift.Change {
 		}
 		c.Action, c.Reason, c.Backup = drift.Deleted, "no longer in the catalog", backup
 		if p.Diffs {
-			c.Diff = drift.DeletedDiff(path, data)
+			c.Diff = p.deletedDiff(path, data)
 		}
 		out = append(out, c)
 	}

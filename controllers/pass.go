@@ -172,6 +172,32 @@ type FileTarget struct {
 	SHA256 string
 }
 
+// secretBearing reports whether a target holds a secret, as its render
+// says, not by searching its bytes: a target rendered from objects whose
+// templates read no secret has no Twin and holds none; one whose did is
+// compared with its twin's render (every secret as drift.SecretSentinel),
+// and holds one exactly where they differ, whatever the template did to
+// the value and however the renderer spelt it. A twin that cannot be
+// rendered counts as a secret. Bytes that are no render (a persona or
+// helper source, a backup restored; or a pass given no twin) can only be
+// searched for every spelling of a secret.
+func (fe *FileEngine) secretBearing(t *FileTarget) bool {
+	switch {
+	case t.Render != nil && t.Twin == nil:
+		return false
+	case t.Twin != nil:
+		twin, err := t.Twin()
+		switch {
+		case errors.Is(err, errNoTwin):
+			return fe.holdsSecret(t.Content)
+		case err != nil:
+			return true
+		}
+		return !bytes.Equal(twin, t.Content)
+	}
+	return fe.holdsSecret(t.Content)
+}
+
 // holdsSecret reports whether content carries a resolved secret value.
 func (fe *FileEngine) holdsSecret(content []byte) bool {
 	for _, s := range fe.secrets {
@@ -275,7 +301,7 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 				return fe.fail(c, err), nil
 			}
 		}
-		t.SHA256, secret = digest(t.Content), fe.holdsSecret(t.Content)
+		t.SHA256, secret = digest(t.Content), fe.secretBearing(t)
 	}
 	sha := t.SHA256
 	var known func(fs.FileInfo) bool
@@ -307,7 +333,7 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 		if rerr := fe.render(t); rerr != nil {
 			return fe.fail(c, rerr), nil
 		}
-		secret = fe.holdsSecret(t.Content)
+		secret = fe.secretBearing(t)
 		same = err == nil && bytes.Equal(current, t.Content)
 	}
 	switch {
@@ -373,7 +399,7 @@ func (fe *FileEngine) settled(t *FileTarget, info fs.FileInfo, secret bool) {
 	if t.Render != nil {
 		fe.recordRender(t.Path, t.SHA256, secret)
 	}
-	fe.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: t.SHA256, Launchd: t.Launchd})
+	fe.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: t.SHA256, Launchd: t.Launchd, Secret: secret})
 }
 
 // commit carries out decided writes in two durable batches, the backups of
@@ -443,9 +469,16 @@ func (fe *FileEngine) commit(ws []*fileWrite) []drift.Change {
 // render differs from its twin's or whose old or new bytes hold a secret
 // value, is masked by position (drift.SecretDiff): no line that held a
 // secret, old or new, shows, however it was spelt.
+//
+// The old bytes held a secret whose place is unknown when the last pass
+// wrote a secret-bearing target there (its inventory entry says so: the
+// secret may since be rotated, or no longer templated into the target) or
+// they hold a value known now: every changed old line is masked then,
+// whatever value it held.
 func (fe *FileEngine) diff(w *fileWrite) string {
 	t := w.t
-	secret := w.secret || fe.holdsSecret(w.old)
+	secret := w.secret
+	oldSecret := w.replaces && (fe.wroteSecret(t.Path) || fe.holdsSecret(w.old))
 	var twin []byte
 	if t.Twin != nil {
 		if b, err := t.Twin(); err == nil {
@@ -454,14 +487,35 @@ func (fe *FileEngine) diff(w *fileWrite) string {
 		}
 	}
 	switch {
-	case !secret && w.replaces:
+	case !secret && !oldSecret && w.replaces:
 		return drift.Diff(t.Path, w.old, t.Content)
-	case !secret:
+	case !secret && !oldSecret:
 		return drift.CreatedDiff(t.Path, t.Content)
+	case oldSecret:
+		if !secret {
+			twin = t.Content // the new bytes hold none: they show
+		}
+		return drift.SecretDiffOld(t.Path, w.old, t.Content, twin)
 	case w.replaces:
 		return drift.SecretDiff(t.Path, w.old, t.Content, twin)
 	}
 	return drift.SecretCreatedDiff(t.Path, t.Content, twin)
+}
+
+// wroteSecret reports whether the last pass left a secret-bearing target
+// at path.
+func (fe *FileEngine) wroteSecret(path string) bool {
+	e, ok := fe.inv.Previous(path)
+	return ok && e.Secret
+}
+
+// deletedDiff shows a file about to be removed: masked whole when it may
+// hold a secret (see diff), since no render says where.
+func (fe *FileEngine) deletedDiff(path string, data []byte) string {
+	if fe.wroteSecret(path) || fe.holdsSecret(data) {
+		return drift.SecretDeletedDiff(path, data)
+	}
+	return drift.DeletedDiff(path, data)
 }
 
 // modeRight reports whether a file's mode needs no change.

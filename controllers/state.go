@@ -53,6 +53,11 @@ type InventoryEntry struct {
 	// Launchd is the service loaded from the file (a plist), booted out
 	// before the file is pruned.
 	Launchd string `json:"launchd,omitempty"`
+	// Secret says what reconcile wrote there held a secret: a later diff
+	// or prune of the file masks every line of it, even once the secret
+	// is rotated or no longer templated into the file (no value is known
+	// to look for then).
+	Secret bool `json:"secret,omitempty"`
 }
 
 // BackupEntry is one file kept in a run's backups, listed in its index.json.

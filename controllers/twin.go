@@ -19,6 +19,15 @@ type twinCatalog struct {
 	once sync.Once
 	cat  *desired.Catalog
 	err  error
+	// of is the catalog the pass runs (set by Run): an object whose
+	// templates read no secret (desired.Catalog.TookSecret) needs no twin.
+	of *desired.Catalog
+}
+
+// needsTwin reports whether an object's renders may differ from its twin's:
+// false only when the pass's catalog says its templates read no secret.
+func (p *Pass) needsTwin(kind, name string) bool {
+	return p.twin.of == nil || p.twin.of.TookSecret(kind, name)
 }
 
 // twinCatalog loads the twin of the catalog (every secret rendered as
@@ -35,8 +44,12 @@ func (p *Pass) twinCatalog(ctx context.Context) (*desired.Catalog, error) {
 	return p.twin.cat, p.twin.err
 }
 
-// serviceTwin renders a service's manifest from the twin catalog.
+// serviceTwin renders a service's manifest from the twin catalog; nil when
+// the service took no secret.
 func (p *Pass) serviceTwin(ctx context.Context, name string) func() ([]byte, error) {
+	if !p.needsTwin(v1.KindService, name) {
+		return nil
+	}
 	return func() ([]byte, error) {
 		tc, err := p.twinCatalog(ctx)
 		if err != nil {
@@ -51,8 +64,12 @@ func (p *Pass) serviceTwin(ctx context.Context, name string) func() ([]byte, err
 	}
 }
 
-// agentTwin renders a launch agent's plist from the twin catalog.
+// agentTwin renders a launch agent's plist from the twin catalog; nil when
+// the agent took no secret.
 func (p *Pass) agentTwin(ctx context.Context, name string) func() ([]byte, error) {
+	if !p.needsTwin(v1.KindLaunchAgent, name) {
+		return nil
+	}
 	return func() ([]byte, error) {
 		tc, err := p.twinCatalog(ctx)
 		if err != nil {

@@ -75,6 +75,10 @@ type Catalog struct {
 	Sources      map[string]string
 	Digest       string   // sha256 over every catalog file read
 	SecretValues []string `cbor:"-"` // resolved secret values, for masking; never cached
+	// SecretFields lists, by the declaring object (Kind/name), the fields
+	// whose templates took a value from secret: the objects whose renders
+	// may hold one (see TookSecret). Names only, never a value.
+	SecretFields map[string][]string `cbor:"secretFields"`
 	// FromCache says the catalog came from the catalog cache (LoadCached).
 	FromCache bool `cbor:"-"`
 
@@ -82,6 +86,15 @@ type Catalog struct {
 	inputs      *inputs
 	secretNames []string
 	account     string
+}
+
+// TookSecret reports whether the templates of an object read a secret:
+// its own fields, or for a launch agent compiled from a service, the
+// service's spec.launchAgent (compileAgents lists them). An object that
+// took none renders the same from the catalog and from its twin
+// (LoadTwin), so nothing it renders holds a secret.
+func (c *Catalog) TookSecret(kind, name string) bool {
+	return len(c.SecretFields[kind+"/"+name]) > 0
 }
 
 // ServiceGraph is the dependsOn graph of every service.
@@ -110,6 +123,8 @@ type loader struct {
 	declared map[string]bool
 	// every file and directory read, for the catalog cache
 	in *inputs
+	// the fields of each object (Kind/name) that took a value from secret
+	secretFields map[string][]string
 }
 
 type origin struct {
@@ -135,6 +150,8 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 		origin:   make(map[string]origin),
 		declared: make(map[string]bool),
 		in:       newInputs(),
+
+		secretFields: make(map[string][]string),
 	}
 	l.budget = newBudget(ctx)
 	l.funcs = l.budget.funcs()
@@ -189,6 +206,7 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 	sort.Slice(l.cat.Nodes, func(i, j int) bool { return l.cat.Nodes[i].Name < l.cat.Nodes[j].Name })
 	l.cat.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	l.cat.SecretValues = l.secrets.values
+	l.cat.SecretFields = l.secretFields
 	l.cat.inputs, l.cat.secretNames, l.cat.account = l.in, l.secrets.names, l.secrets.account
 	return l.cat, nil
 }
@@ -468,6 +486,7 @@ func scalarField(n *yaml.Node, keys ...string) (string, *yaml.Node) {
 // template over the instance settings, in place, so that positions stay those
 // of the file. Missing keys are errors.
 func (l *loader) expandTemplates(file, object string, n *yaml.Node) bool {
+	kind, _, _ := strings.Cut(object, "/")
 	ok := true
 	l.budget.object()
 	var walk func(n *yaml.Node, p string)
@@ -497,10 +516,21 @@ func (l *loader) expandTemplates(file, object string, n *yaml.Node) bool {
 				return
 			}
 			out := &cappedWriter{budget: l.budget}
+			reads := l.secrets.reads
 			if err := t.Execute(out, l.data); err != nil {
 				l.add(file, n.Line, n.Column, object, p, "template: "+templateMessage(err))
 				ok = false
 				return
+			}
+			if l.secrets.reads != reads {
+				if what := secretFieldRefused(kind, p); what != "" {
+					l.add(file, n.Line, n.Column, object, p, "Forbidden: takes a value from secret, but "+what+
+						" is kept where no file mode protects it (file names, reconcile.json, symlinks); "+
+						"a secret may go only into what a file holds, such as programArguments, environment or a probe")
+					ok = false
+					return
+				}
+				l.secretFields[object] = append(l.secretFields[object], p)
 			}
 			n.Value = out.b.String()
 			// Let the result resolve as if written plainly, so that a
@@ -606,6 +636,11 @@ func (l *loader) compileAgents() {
 			l.add(prev.file, line, col, key, "metadata.name",
 				fmt.Sprintf("Duplicate value: %q is also the agent of Service/%s", s.Name, s.Name))
 			continue
+		}
+		for _, f := range l.secretFields[v1.KindService+"/"+s.Name] {
+			if rest, ok := strings.CutPrefix(f, "spec.launchAgent."); ok {
+				l.secretFields[key] = append(l.secretFields[key], "spec."+rest)
+			}
 		}
 		l.origin[key] = l.origin[v1.KindService+"/"+s.Name]
 		l.cat.Sources[key] = l.cat.Sources[v1.KindService+"/"+s.Name]

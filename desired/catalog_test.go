@@ -667,3 +667,94 @@ func TestLoadDigest(t *testing.T) {
 		})
 	}
 }
+
+// The loader records which fields of which object took a value from
+// secret (names only), in every secret mode, and a compiled agent knows
+// those of its service's launchAgent: the pass decides secret-bearing
+// targets by them and the twin, never by searching the render.
+func TestLoadSecretFields(t *testing.T) {
+	const catalog = `apiVersion: sanctum.haus/v1
+kind: Service
+metadata:
+  name: alpha
+spec:
+  host: mac
+  launchAgent:
+    programArguments: ["/opt/alpha", '--token={{ slice (secret "api-token") 2 }}']
+  health:
+    readiness: {type: http, url: "http://127.0.0.1:1/", headers: {Authorization: 'Bearer {{ secret "api-token" }}'}}
+---
+apiVersion: sanctum.haus/v1
+kind: Service
+metadata:
+  name: beta
+spec:
+  host: mac
+  displayName: '{{ .instance.slug }}'
+  launchAgent:
+    programArguments: ["/opt/beta"]
+`
+	for _, mode := range []SecretMode{ResolveSecrets, PlaceholderSecrets, SentinelSecrets} {
+		fsys := testCatalogFS(map[string]*string{"catalog.yaml": testString(catalog), "more.yaml": nil})
+		cat, err := Load(context.Background(), Options{FS: fsys, Name: "cat", Home: testHome(t, map[string]string{"api-token": "tok-123"}), Secrets: mode})
+		if err != nil {
+			t.Fatalf("mode %d: Load: %v", mode, err)
+		}
+		want := map[string][]string{
+			"Service/alpha":     {"spec.launchAgent.programArguments[1]", "spec.health.readiness.headers.Authorization"},
+			"LaunchAgent/alpha": {"spec.programArguments[1]"},
+		}
+		if diff := cmp.Diff(want, cat.SecretFields); diff != "" {
+			t.Errorf("mode %d: SecretFields (-want +got):\n%s", mode, diff)
+		}
+		for _, tt := range []struct {
+			kind, name string
+			want       bool
+		}{{"Service", "alpha", true}, {"LaunchAgent", "alpha", true}, {"Service", "beta", false}, {"LaunchAgent", "beta", false}} {
+			if got := cat.TookSecret(tt.kind, tt.name); got != tt.want {
+				t.Errorf("mode %d: TookSecret(%s/%s) = %v, want %v", mode, tt.kind, tt.name, got, tt.want)
+			}
+		}
+	}
+}
+
+// Where a secret may not go: what a name or a path holds is kept where no
+// file mode protects it.
+func TestSecretFieldRefused(t *testing.T) {
+	tests := []struct {
+		kind, path, want string
+	}{
+		{"Service", "metadata.labels.team", "a name"},
+		{"Service", "spec.wrapper.target", "a symlink's target"},
+		{"Service", "spec.helpers[3].name", "a path"},
+		{"Service", "spec.helpers[0].source", "a path"},
+		{"Service", "spec.dependsOn[1]", "a name"},
+		{"Service", "spec.launchAgent.label", "a name"},
+		{"Service", "spec.launchAgent.fileName", "a name"},
+		{"Service", "spec.launchAgent.workingDirectory", "a path"},
+		{"Service", "spec.launchAgent.standardErrorPath", "a path"},
+		{"Service", "spec.launchAgent.restartOn[0]", "a path"},
+		{"LaunchAgent", "spec.standardOutPath", "a path"},
+		{"LaunchAgent", "spec.label", "a name"},
+		{"PersonaFile", "spec.source.path", "a path"},
+		{"PersonaFile", "spec.nodes[0]", "a name"},
+		{"RemoteNode", "spec.alias", "a name"},
+		{"RemoteNode", "spec.home", "a path"},
+		// What only a file holds.
+		{"Service", "spec.displayName", ""},
+		{"Service", "spec.health.readiness.headers.Authorization", ""},
+		{"Service", "spec.health.liveness.command", ""},
+		{"Service", "spec.health.readiness.url", ""},
+		{"Service", "spec.launchAgent.programArguments[2]", ""},
+		{"Service", "spec.launchAgent.environment.TOKEN", ""},
+		{"Service", "spec.launchAgent.environment.spec.wrapper", ""},
+		{"Service", "spec.remediation.restartCommand", ""},
+		{"LaunchAgent", "spec.environment.TOKEN", ""},
+		{"LaunchAgent", "spec.programArguments[0]", ""},
+	}
+	for _, tt := range tests {
+		if got := secretFieldRefused(tt.kind, tt.path); got != tt.want {
+			t.Errorf("secretFieldRefused(%s, %s) = %q, want %q", tt.kind, tt.path, got, tt.want)
+		}
+	}
+}

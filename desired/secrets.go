@@ -65,12 +65,16 @@ type secretResolver struct {
 	cache  map[string]string
 	values []string
 	names  []string // of values, in the same order
+	// reads counts the calls of secret that gave a value (in any mode):
+	// a template that made it grow took a value from a secret.
+	reads int
 }
 
 func (r *secretResolver) lookup(name string) (string, error) {
 	if !secretName.MatchString(name) {
 		return "", fmt.Errorf("secret name %q: use letters, digits, '.', '_' and '-' only", name)
 	}
+	r.reads++
 	switch r.mode {
 	case PlaceholderSecrets:
 		return "<secret:" + name + ">", nil
@@ -139,3 +143,55 @@ func keychainAvailable() bool {
 	_, err := exec.LookPath("security")
 	return err == nil
 }
+
+// secretFieldRefused says why a field may not take a value from a secret,
+// or "" when it may. Only what ends up inside a file (a plist, a manifest)
+// can be protected by the file's mode; a name or a path is written where no
+// mode protects it (file names, reconcile.json, the backups' folders, the
+// inventory, ssh's command line), and a symlink's target is readable by
+// anyone. fieldPath is as expandTemplates walks it (map keys joined by
+// '.', list items as [i]).
+func secretFieldRefused(kind, fieldPath string) string {
+	p := listIndex.ReplaceAllString(fieldPath, "")
+	under := func(prefixes ...string) bool {
+		for _, pre := range prefixes {
+			if p == pre || strings.HasPrefix(p, pre+".") {
+				return true
+			}
+		}
+		return false
+	}
+	agentPaths := func(base string) string {
+		switch {
+		case under(base+".label", base+".fileName", base+".domain", base+".dependsOn", base+".instanceKey"):
+			return "a name"
+		case under(base+".workingDirectory", base+".standardOutPath", base+".standardErrorPath", base+".restartOn"):
+			return "a path"
+		}
+		return ""
+	}
+	switch {
+	case under("metadata"):
+		return "a name"
+	case kind == v1.KindPersonaFile || kind == v1.KindRemoteNode:
+		if under("spec.source", "spec.targets", "spec.home") {
+			return "a path"
+		}
+		return "a name"
+	case kind == v1.KindService:
+		switch {
+		case under("spec.wrapper"):
+			return "a symlink's target"
+		case under("spec.helpers"):
+			return "a path"
+		case under("spec.host", "spec.type", "spec.provides", "spec.dependsOn", "spec.instanceKey"):
+			return "a name"
+		}
+		return agentPaths("spec.launchAgent")
+	case kind == v1.KindLaunchAgent:
+		return agentPaths("spec")
+	}
+	return ""
+}
+
+var listIndex = regexp.MustCompile(`\[[0-9]+\]`)

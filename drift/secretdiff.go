@@ -48,16 +48,31 @@ const maxSecretDiffCells = 4 << 20
 // every changed line is masked. Notes say "(secret changed)" or "(secret
 // unchanged)". However an old value was spelt, no line that held it shows.
 func SecretDiff(path string, old, new, twin []byte) string {
-	return secretUnified("a/"+path, "b/"+path, old, new, twin)
+	return secretUnified("a/"+path, "b/"+path, old, new, twin, false)
+}
+
+// SecretDiffOld is SecretDiff for a target whose old bytes held a secret
+// whose place is unknown: a file written when it took a secret that was
+// since rotated, or is no longer templated into it. Every changed line of
+// old is masked; new is masked by its twin as SecretDiff masks it (a
+// twin equal to new: nothing of new is).
+func SecretDiffOld(path string, old, new, twin []byte) string {
+	return secretUnified("a/"+path, "b/"+path, old, new, twin, true)
 }
 
 // SecretCreatedDiff is CreatedDiff for a secret-bearing target, masked as
 // SecretDiff masks.
 func SecretCreatedDiff(path string, new, twin []byte) string {
-	return secretUnified("/dev/null", "b/"+path, nil, new, twin)
+	return secretUnified("/dev/null", "b/"+path, nil, new, twin, false)
 }
 
-func secretUnified(from, to string, old, new, twin []byte) string {
+// SecretDeletedDiff is DeletedDiff for a file that held a secret: every
+// line is masked, whatever value it held.
+func SecretDeletedDiff(path string, old []byte) string {
+	return secretUnified("a/"+path, "/dev/null", old, nil, nil, true)
+}
+
+func secretUnified(from, to string, old, new, twin []byte, oldAll bool) string {
 	if bytes.Equal(old, new) {
 		return ""
 	}
@@ -115,7 +130,7 @@ func secretUnified(from, to string, old, new, twin []byte) string {
 		}
 	}
 	eachHunk(mo, len(n), func(a0, a1, b0, b1 int) {
-		touches := all || (b0 > 0 && secret[b0-1]) || (b1 < len(n) && secret[b1])
+		touches := all || oldAll || (b0 > 0 && secret[b0-1]) || (b1 < len(n) && secret[b1])
 		for j := b0; j < b1 && !touches; j++ {
 			touches = secret[j]
 		}

@@ -94,3 +94,25 @@ func TestSecretDiff(t *testing.T) {
 		})
 	}
 }
+
+// The old bytes of a target that held a secret no render can place any
+// more (rotated, or no longer templated into it): every changed old line is
+// masked, the new lines that hold none show (issue 12, removed + rotated).
+func TestSecretDiffOld(t *testing.T) {
+	old := "name: a\nheaders: {Authorization: Bearer OLD-VALUE-1}\ncommand: run --token OLD-VALUE-1\nport: 1\n"
+	new := "name: a\nheaders: {Authorization: Bearer static}\ncommand: run\nport: 1\n"
+	got := SecretDiffOld("f", []byte(old), []byte(new), []byte(new))
+	want := "--- a/f\n+++ b/f\n@@ -1,4 +1,4 @@\n name: a\n-*** (secret changed)\n-*** (secret changed)\n" +
+		"+headers: {Authorization: Bearer static}\n+command: run\n port: 1\n"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if strings.Contains(got, "OLD-VALUE") {
+		t.Errorf("the old value shows:\n%s", got)
+	}
+	// A removed file that held a secret: every line masked.
+	got = SecretDeletedDiff("f", []byte(old))
+	if strings.Contains(got, "OLD-VALUE") || strings.Contains(got, "Bearer") || !strings.HasPrefix(got, "--- a/f\n+++ /dev/null\n@@ -1,4 +0,0 @@\n") {
+		t.Errorf("deleted diff:\n%s", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"slices"
 	"sort"
@@ -51,6 +52,7 @@ type NodeFileRec struct {
 	SHA256 string `json:"sha256,omitempty"`
 	Status string `json:"status"` // in-sync, drifted, missing, skipped-optional, failed
 	Reason string `json:"reason,omitempty"`
+	Mode   string `json:"mode,omitempty"` // as found, or as written
 }
 
 // MaxParallelNodes bounds how many nodes a pass talks to at once.
@@ -193,12 +195,20 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			d.State = observed.RemoteUnknown
 		}
 		want := digest(t.content)
+		mode, why := nodeMode(d, p.holdsSecret(t.content))
+		op := observed.RemotePut
 		switch {
 		case t.err != nil:
 			c = p.fail(c, t.err)
 			fr.Status, fr.Reason = PersonaFailed, t.err.Error()
+		case d.State == observed.RemoteRegular && d.SHA256 == want && why != "":
+			// The right bytes with the wrong mode: the mode is fixed, the
+			// content is not sent again.
+			c.Action, fr.Status, fr.SHA256, fr.Mode = drift.Configured, PersonaDrifted, want, modeString(d.Mode)
+			c.Reason = fmt.Sprintf("%s: mode %#o, %s: want %#o", t.object, d.Mode, why, mode)
+			op = observed.RemoteChmod
 		case d.State == observed.RemoteRegular && d.SHA256 == want:
-			c.Action, fr.Status, fr.SHA256 = drift.Unchanged, PersonaInSync, want
+			c.Action, fr.Status, fr.SHA256, fr.Mode = drift.Unchanged, PersonaInSync, want, modeString(d.Mode)
 		case d.State == observed.RemoteRegular:
 			c.Action, fr.Status, fr.SHA256 = drift.Configured, PersonaDrifted, d.SHA256
 			c.Reason = t.object + ": content differs"
@@ -222,7 +232,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			c.Diff = p.nodeDiff(n.Name+":"+t.path, nil, t.content, false)
 		}
 		if c.Action == drift.Created || c.Action == drift.Configured {
-			writes = append(writes, observed.RemoteWrite{Path: t.path, Content: t.content, Mode: 0o644, MkDir: t.mkdir})
+			writes = append(writes, observed.RemoteWrite{Op: op, Path: t.path, Content: t.content, Mode: mode, MkDir: t.mkdir})
 			writeIdx = append(writeIdx, len(changes))
 		}
 		rec.Files[t.path] = fr
@@ -244,14 +254,15 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		for _, r := range res {
 			done[r.Path] = r
 		}
-		for _, i := range writeIdx {
+		for k, i := range writeIdx {
 			c := &changes[i]
 			r, ok := done[c.Path]
 			switch {
 			case ok && r.Status == "ok":
 				if !observed.Plans(p.Remote) {
 					c.Backup = r.Backup
-					rec.Files[c.Path] = NodeFileRec{Object: rec.Files[c.Path].Object, SHA256: digest(targets[i].content), Status: PersonaInSync}
+					rec.Files[c.Path] = NodeFileRec{Object: rec.Files[c.Path].Object, SHA256: digest(targets[i].content),
+						Mode: modeString(writes[k].Mode), Status: PersonaInSync}
 				}
 			case ok && r.Status == "skipped":
 				c.Action, c.Reason = drift.Skipped, c.Reason+": directory gone before the write"
@@ -309,6 +320,24 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	}
 	return finish(changes)
 }
+
+// nodeMode is the mode a node's file must have, as the local rule says: a
+// file that holds a secret is 0600; any other keeps the mode it has, and a
+// new one is 0644 (node files declare none). why is set when the file is
+// there with another mode.
+func nodeMode(d observed.RemoteFile, secret bool) (fs.FileMode, string) {
+	switch {
+	case secret && d.State == observed.RemoteRegular && d.Mode != 0o600:
+		return 0o600, "holds a secret"
+	case secret:
+		return 0o600, ""
+	case d.State == observed.RemoteRegular && d.Mode != 0:
+		return d.Mode, ""
+	}
+	return 0o644, ""
+}
+
+func modeString(m fs.FileMode) string { return fmt.Sprintf("%#04o", m.Perm()) }
 
 // refusal says why a node's file is not touched, by what the node found on
 // its way.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"path"
 	"sync"
 	"testing"
@@ -383,5 +384,40 @@ func TestRemoteNodeControllerCreatedDiff(t *testing.T) {
 		if c.Action == drift.Created && c.Diff == "" {
 			t.Errorf("%s %s:%s created without a diff", c.ID(), c.Node, c.Path)
 		}
+	}
+}
+
+// TestNodeMode: the local mode rule on a node: a secret-bearing file is
+// 0600 (a wrong mode says why), any other keeps its mode, a new one 0644.
+func TestNodeMode(t *testing.T) {
+	type want struct {
+		Mode fs.FileMode
+		Why  string
+	}
+	reg := func(m fs.FileMode) observed.RemoteFile {
+		return observed.RemoteFile{State: observed.RemoteRegular, SHA256: "x", Mode: m}
+	}
+	tests := []struct {
+		name   string
+		d      observed.RemoteFile
+		secret bool
+		want   want
+	}{
+		{"secret, 0644 on the node", reg(0o644), true, want{0o600, "holds a secret"}},
+		{"secret, 0640 on the node", reg(0o640), true, want{0o600, "holds a secret"}},
+		{"secret, 0600 on the node", reg(0o600), true, want{0o600, ""}},
+		{"secret, missing", observed.RemoteFile{State: observed.RemoteMissing}, true, want{0o600, ""}},
+		{"plain, 0640 kept", reg(0o640), false, want{0o640, ""}},
+		{"plain, 0755 kept", reg(0o755), false, want{0o755, ""}},
+		{"plain, missing", observed.RemoteFile{State: observed.RemoteMissing}, false, want{0o644, ""}},
+		{"plain, mode unknown", reg(0), false, want{0o644, ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, why := nodeMode(tt.d, tt.secret)
+			if diff := cmp.Diff(tt.want, want{m, why}); diff != "" {
+				t.Errorf("nodeMode mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

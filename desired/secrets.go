@@ -48,6 +48,10 @@ const SecretDir = ".sanctum/secrets"
 
 var secretName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
+// ValidSecretName reports whether name can be a secret's name (a file
+// under ~/.sanctum/secrets, an argument of secret).
+func ValidSecretName(name string) bool { return secretName.MatchString(name) }
+
 // ErrSecretNotFound is returned when no source has the secret.
 var ErrSecretNotFound = errors.New("secret not found")
 

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -16,6 +17,7 @@ const (
 	// calInstanceJSON is .instance.json of testInstanceYAML.
 	calInstanceJSON = "{\n  \"instance\": {\n    \"slug\": \"t\"\n  }\n}\n"
 	calCaps         = "agents:\n  windu: {can: [read, audit]}\n"
+	calYAMLPath     = desired.InstanceYAMLPath
 )
 
 func calibrationCatalog(t *testing.T, home string, withCaps bool) *desired.Catalog {
@@ -37,6 +39,8 @@ func TestCalibrationController(t *testing.T) {
 			Diff: drift.CreatedDiff(calCapsPath, []byte(calCaps))},
 		{Kind: v1.KindCalibrationFile, Name: "instance-json", Action: drift.Created, Path: calInstancePath,
 			Diff: drift.CreatedDiff(calInstancePath, []byte(calInstanceJSON))},
+		{Kind: v1.KindCalibrationFile, Name: "instance-yaml", Action: drift.Created, Path: calYAMLPath,
+			Diff: drift.CreatedDiff(calYAMLPath, []byte(testInstanceYAML))},
 	}
 	if diff := cmp.Diff(want, cs.Changes); diff != "" {
 		t.Errorf("first pass mismatch (-want +got):\n%s", diff)
@@ -44,8 +48,9 @@ func TestCalibrationController(t *testing.T) {
 	wantFiles := map[string]*fileState{
 		calCapsPath:     {calCaps, 0o644},
 		calInstancePath: {calInstanceJSON, 0o644},
+		calYAMLPath:     {testInstanceYAML, 0o644},
 	}
-	if diff := cmp.Diff(wantFiles, h.files(calCapsPath, calInstancePath)); diff != "" {
+	if diff := cmp.Diff(wantFiles, h.files(calCapsPath, calInstancePath, calYAMLPath)); diff != "" {
 		t.Errorf("files after the first pass (-want +got):\n%s", diff)
 	}
 
@@ -54,6 +59,7 @@ func TestCalibrationController(t *testing.T) {
 	wantActions := []string{
 		"CalibrationFile/agent-capabilities unchanged " + calCapsPath,
 		"CalibrationFile/instance-json unchanged " + calInstancePath,
+		"CalibrationFile/instance-yaml unchanged " + calYAMLPath,
 	}
 	if diff := cmp.Diff(wantActions, actions(cs)); diff != "" {
 		t.Errorf("second pass mismatch (-want +got):\n%s", diff)
@@ -71,6 +77,7 @@ func TestCalibrationController(t *testing.T) {
 		{Kind: v1.KindCalibrationFile, Name: "instance-json", Action: drift.Configured, Path: calInstancePath,
 			Reason: "content differs", Backup: backupOf("run-3", calInstancePath),
 			Diff: drift.Diff(calInstancePath, []byte("{\"hand\": true}\n"), []byte(calInstanceJSON))},
+		{Kind: v1.KindCalibrationFile, Name: "instance-yaml", Action: drift.Unchanged, Path: calYAMLPath},
 	}
 	if diff := cmp.Diff(want, cs.Changes); diff != "" {
 		t.Errorf("hand-edit pass mismatch (-want +got):\n%s", diff)
@@ -91,6 +98,7 @@ func TestCalibrationController(t *testing.T) {
 			Reason: "no longer in the catalog", Backup: backupOf("run-4", calCapsPath),
 			Diff: drift.DeletedDiff(calCapsPath, []byte(calCaps))},
 		{Kind: v1.KindCalibrationFile, Name: "instance-json", Action: drift.Unchanged, Path: calInstancePath},
+		{Kind: v1.KindCalibrationFile, Name: "instance-yaml", Action: drift.Unchanged, Path: calYAMLPath},
 	}
 	if diff := cmp.Diff(want, cs.Changes); diff != "" {
 		t.Errorf("prune pass mismatch (-want +got):\n%s", diff)
@@ -117,9 +125,50 @@ func TestCalibrationControllerPlan(t *testing.T) {
 		{Kind: v1.KindCalibrationFile, Name: "instance-json", Action: drift.Configured, Path: calInstancePath,
 			Reason: "content differs", Backup: backupOf("run-2", calInstancePath),
 			Diff: drift.Diff(calInstancePath, []byte("{}\n"), []byte(calInstanceJSON))},
+		{Kind: v1.KindCalibrationFile, Name: "instance-yaml", Action: drift.Unchanged, Path: calYAMLPath},
 	}
 	h.checkPlanThenApply("run-2", cat, CalibrationController{}, want)
 	if diff := cmp.Diff(&fileState{calInstanceJSON, 0o644}, stat(t, h.dir, calInstancePath)); diff != "" {
 		t.Errorf("file after the apply (-want +got):\n%s", diff)
+	}
+}
+
+// The host's instance.yaml is the catalog's byte for byte; a copy that
+// does not parse is drift whose reason carries each located parse error,
+// and apply puts the catalog's back after a backup.
+func TestCalibrationHostInstance(t *testing.T) {
+	h := newTestHome(t)
+	cat := calibrationCatalog(t, h.dir, false)
+	h.mustApply("run-1", cat, CalibrationController{})
+	for _, tt := range []struct{ name, host, reason string }{
+		{"divergent", "instance: {slug: other}\n", "content differs"},
+		{"unknown field", "instance: {slug: t}\ncolour: blue\n", "content differs; host copy is invalid: " +
+			"~/.sanctum/instance.yaml:2:1: colour: unknown field \"colour\" (known: agents, backups, instance, " +
+			"limits, network, nodes, paths, secrets, services, users)"},
+		{"not YAML", "instance: [\n", "content differs; host copy is invalid: ~/.sanctum/instance.yaml:1: " +
+			"invalid YAML: did not find expected node content"},
+		{"no slug", "instance: {name: x}\n", "content differs; host copy is invalid: ~/.sanctum/instance.yaml:1:11: " +
+			"instance.slug: Required value: name this haus"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h.put(calYAMLPath, tt.host, 0o644)
+			run := "run-" + strings.ReplaceAll(tt.name, " ", "-")
+			cs := h.mustApply(run, cat, CalibrationController{})
+			var got drift.Change
+			for _, c := range cs.Changes {
+				if c.Name == "instance-yaml" {
+					got = c
+				}
+			}
+			want := drift.Change{Kind: v1.KindCalibrationFile, Name: "instance-yaml", Action: drift.Configured,
+				Path: calYAMLPath, Reason: tt.reason, Backup: backupOf(run, calYAMLPath),
+				Diff: drift.Diff(calYAMLPath, []byte(tt.host), []byte(testInstanceYAML))}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("change mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(&fileState{testInstanceYAML, 0o644}, stat(t, h.dir, calYAMLPath)); diff != "" {
+				t.Errorf("file after the apply (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -69,6 +69,10 @@ type Catalog struct {
 	// Services, sorted by name.
 	Agents      []*v1.LaunchAgent
 	Calibration []*v1.CalibrationFile
+	// InstanceCopy is the host's ~/.sanctum/instance.yaml, a byte copy of
+	// the catalog's: a calibration file of this host only (remote nodes
+	// receive Calibration).
+	InstanceCopy *v1.CalibrationFile `cbor:"instanceCopy"`
 	// FS is the catalog directory, for sources that live in it.
 	FS fs.FS `cbor:"-"`
 	// Sources maps Kind/name to the catalog file that declared it.
@@ -123,6 +127,8 @@ type loader struct {
 	declared map[string]bool
 	// every file and directory read, for the catalog cache
 	in *inputs
+	// instance.yaml as read: the host's ~/.sanctum/instance.yaml is a copy
+	instanceRaw []byte
 	// the fields of each object (Kind/name) that took a value from secret
 	secretFields map[string][]string
 }
@@ -330,6 +336,7 @@ func (l *loader) loadInstance() {
 	}
 	l.data = generic
 	l.cat.Instance = in
+	l.instanceRaw = data
 }
 
 // decodeStrict checks the node against the type of out, then decodes.
@@ -791,6 +798,7 @@ func (l *loader) compileCalibration(capabilities []byte) {
 		return
 	}
 	l.cat.Calibration = append(l.cat.Calibration, newCalibration("instance-json", InstanceJSONPath, v1.InstanceFile, buf.Bytes()))
+	l.cat.InstanceCopy = newCalibration("instance-yaml", InstanceYAMLPath, v1.InstanceFile, l.instanceRaw)
 	if capabilities != nil {
 		l.cat.Calibration = append(l.cat.Calibration, newCalibration("agent-capabilities", AgentCapabilitiesPath, CapabilitiesFile, capabilities))
 	}

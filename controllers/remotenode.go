@@ -44,6 +44,9 @@ type NodeRecord struct {
 	// healthy fan-out target.
 	Healthy bool                   `json:"healthy"`
 	Files   map[string]NodeFileRec `json:"files,omitempty"`
+	// Owned is the node's inventory: every file reconcile wrote there and
+	// still owns, what the next pass prunes from.
+	Owned []NodeOwned `json:"owned,omitempty"`
 }
 
 // NodeFileRec is one file on a node.
@@ -84,7 +87,8 @@ func (RemoteNodeController) Reconcile(ctx context.Context, p *Pass, cat *desired
 		out := make([]drift.Change, 0, len(cat.Nodes))
 		for _, n := range cat.Nodes {
 			out = append(out, drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Action: drift.Skipped, Reason: "--local: no SSH"})
-			p.nodeSection().add(NodeRecord{Name: n.Name, Policy: n.PolicyName(), Status: NodeLocalOnly, Time: p.Now.UTC()})
+			p.nodeSection().add(NodeRecord{Name: n.Name, Policy: n.PolicyName(), Status: NodeLocalOnly, Time: p.Now.UTC(),
+				Owned: p.nodeSection().previous(n.Name)})
 		}
 		return out
 	}
@@ -144,8 +148,10 @@ func (p *Pass) nodeTargets(cat *desired.Catalog, n *v1.RemoteNode) []remoteTarge
 	return out
 }
 
-// reconcileNode observes a node in one round trip, fetches content only for
-// drifted files (for diffs), and sends every change in one session.
+// reconcileNode observes a node in one round trip (its targets and what
+// its inventory says reconcile wrote there and no longer wants), fetches
+// content only for diffs, and sends every change in one session: files,
+// mode fixes, and the prune, each removal backed up on the node.
 func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.RemoteNode) ([]drift.Change, NodeRecord) {
 	start := time.Now()
 	rec := NodeRecord{Name: n.Name, Policy: n.PolicyName(), Time: p.Now.UTC(), Files: map[string]NodeFileRec{}}
@@ -157,6 +163,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			p.Progress(n.Name, s)
 		}
 	}
+	prev := p.nodeSection().previous(n.Name)
 	finish := func(changes []drift.Change) ([]drift.Change, NodeRecord) {
 		rec.Seconds = time.Since(start).Round(10 * time.Millisecond).Seconds()
 		if summary.Action == drift.Failed {
@@ -169,25 +176,57 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	}
 	targets := p.nodeTargets(cat, n)
 	paths := make([]string, len(targets))
+	wanted := make(map[string]bool, len(targets))
 	for i, t := range targets {
 		paths[i] = t.path
+		wanted[t.path] = true
+	}
+	// The prune's candidates: what the node's inventory holds and no
+	// target wants. They are asked about in the same round trip.
+	var unwanted []NodeOwned
+	for _, e := range prev {
+		if !wanted[e.Path] {
+			unwanted = append(unwanted, e)
+			paths = append(paths, e.Path)
+		}
 	}
 	progress("connecting")
 	defer p.Remote.Disconnect(node)
 	digests, err := p.Remote.Digests(ctx, node, paths)
 	if err != nil {
 		rec.Status, rec.Reason = classifyNode(n, err)
+		rec.Owned = prev // not reached: what it owned is still owned
 		summary.Action = drift.Skipped
 		if rec.Status != NodeSkippedUnreachable && rec.Status != NodeUnreachable {
 			summary = p.fail(summary, err)
 		}
 		return finish(nil)
 	}
+	prevAt := make(map[string]NodeOwned, len(prev))
+	for _, e := range prev {
+		prevAt[e.Path] = e
+	}
+	owned := make(map[string]NodeOwned)
+	// keep carries what the last pass owned at a path into this pass's
+	// inventory: a failure never forgets a file.
+	keep := func(path string) {
+		if e, ok := prevAt[path]; ok {
+			owned[path] = e
+		}
+	}
 	var changes []drift.Change
+	// pending is one change to send: its entry in changes, and either the
+	// target it writes or the inventory entry it removes.
+	type pending struct {
+		at     int
+		target *remoteTarget
+		gone   *NodeOwned
+	}
 	var writes []observed.RemoteWrite
-	var writeIdx []int
-	var drifted []string
-	for _, t := range targets {
+	var sent []pending
+	var fetch []string
+	for ti := range targets {
+		t := &targets[ti]
 		c := drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Node: n.Name, Path: t.path, Reason: t.object}
 		fr := NodeFileRec{Object: t.object}
 		d, listed := digests[t.path]
@@ -209,10 +248,11 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			op = observed.RemoteChmod
 		case d.State == observed.RemoteRegular && d.SHA256 == want:
 			c.Action, fr.Status, fr.SHA256, fr.Mode = drift.Unchanged, PersonaInSync, want, modeString(d.Mode)
+			owned[t.path] = NodeOwned{Path: t.path, Object: t.object, SHA256: want, Mode: modeString(d.Mode)}
 		case d.State == observed.RemoteRegular:
 			c.Action, fr.Status, fr.SHA256 = drift.Configured, PersonaDrifted, d.SHA256
 			c.Reason = t.object + ": content differs"
-			drifted = append(drifted, t.path)
+			fetch = append(fetch, t.path)
 		case d.State == observed.RemoteMissing:
 			c.Action, fr.Status = drift.Created, PersonaMissing
 		case d.State == observed.RemoteNoDir && t.optional:
@@ -231,41 +271,97 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		if c.Action == drift.Created && p.Diffs {
 			c.Diff = p.nodeDiff(n.Name+":"+t.path, nil, t.content, false)
 		}
-		if c.Action == drift.Created || c.Action == drift.Configured {
+		switch c.Action {
+		case drift.Created, drift.Configured:
 			writes = append(writes, observed.RemoteWrite{Op: op, Path: t.path, Content: t.content, Mode: mode, MkDir: t.mkdir})
-			writeIdx = append(writeIdx, len(changes))
+			sent = append(sent, pending{at: len(changes), target: t})
+		case drift.Unchanged:
+		default:
+			keep(t.path)
 		}
 		rec.Files[t.path] = fr
 		changes = append(changes, c)
 	}
-	if len(drifted) > 0 && p.Diffs {
-		if old, err := p.Remote.Fetch(ctx, node, drifted); err == nil {
-			for i := range changes {
-				if b, ok := old[changes[i].Path]; ok {
-					changes[i].Diff = p.nodeDiff(n.Name+":"+changes[i].Path, b, targets[i].content, true)
+	// The prune: only a file that still holds what reconcile wrote goes
+	// (the node checks the digest again as it moves it into its backups);
+	// anything else is reported and left, and stays in the inventory.
+	for ui := range unwanted {
+		e := &unwanted[ui]
+		c := drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Node: n.Name, Path: e.Path}
+		d, listed := digests[e.Path]
+		switch {
+		case !listed:
+			c = p.fail(c, errors.New(refusal(observed.RemoteUnknown, e.Path)))
+			keep(e.Path)
+		case d.State == observed.RemoteMissing || d.State == observed.RemoteNoDir:
+			continue // gone already: nothing left to own
+		case d.State == observed.RemoteRegular && d.SHA256 == e.SHA256:
+			c.Action, c.Reason = drift.Deleted, e.Object+": no longer in the catalog"
+			writes = append(writes, observed.RemoteWrite{Op: observed.RemoteRemove, Path: e.Path, SHA256: e.SHA256})
+			sent = append(sent, pending{at: len(changes), gone: e})
+			fetch = append(fetch, e.Path)
+		case d.State == observed.RemoteRegular:
+			c.Action, c.Reason = drift.Unmanaged, e.Object+": no longer in the catalog, but changed since reconcile wrote it; left in place"
+			keep(e.Path)
+		default:
+			c.Action, c.Reason = drift.Unmanaged, e.Object+": no longer in the catalog, and no longer the file reconcile wrote ("+
+				refusal(d.State, e.Path)+"); left in place"
+			keep(e.Path)
+		}
+		changes = append(changes, c)
+	}
+	if len(fetch) > 0 && p.Diffs {
+		if old, err := p.Remote.Fetch(ctx, node, fetch); err == nil {
+			for _, s := range sent {
+				c := &changes[s.at]
+				b, ok := old[c.Path]
+				switch {
+				case !ok:
+				case s.gone != nil && (p.holdsSecret(b)):
+					c.Diff = drift.SecretDiff(n.Name+":"+c.Path, b, []byte{}, nil)
+				case s.gone != nil:
+					c.Diff = drift.DeletedDiff(n.Name+":"+c.Path, b)
+				default:
+					c.Diff = p.nodeDiff(n.Name+":"+c.Path, b, s.target.content, true)
 				}
 			}
 		}
 	}
 	if len(writes) > 0 {
-		progress(fmt.Sprintf("sending %d file(s)", len(writes)))
+		progress(fmt.Sprintf("sending %d change(s)", len(writes)))
 		res, err := p.Remote.Write(ctx, node, observed.RemoteBackupDir(p.RunID), writes)
 		done := make(map[string]observed.RemoteResult, len(res))
 		for _, r := range res {
 			done[r.Path] = r
 		}
-		for k, i := range writeIdx {
-			c := &changes[i]
+		plans := observed.Plans(p.Remote)
+		for k, s := range sent {
+			c := &changes[s.at]
 			r, ok := done[c.Path]
 			switch {
-			case ok && r.Status == "ok":
-				if !observed.Plans(p.Remote) {
-					c.Backup = r.Backup
-					rec.Files[c.Path] = NodeFileRec{Object: rec.Files[c.Path].Object, SHA256: digest(targets[i].content),
-						Mode: modeString(writes[k].Mode), Status: PersonaInSync}
+			case ok && r.Status == "ok" && s.gone != nil:
+				c.Backup = r.Backup
+				if plans {
+					keep(c.Path)
 				}
+			case ok && r.Status == "ok":
+				c.Backup = r.Backup
+				if plans {
+					keep(c.Path)
+					break
+				}
+				t := s.target
+				m := modeString(writes[k].Mode)
+				rec.Files[c.Path] = NodeFileRec{Object: t.object, SHA256: digest(t.content), Mode: m, Status: PersonaInSync}
+				owned[c.Path] = NodeOwned{Path: c.Path, Object: t.object, SHA256: digest(t.content), Mode: m}
+			case ok && r.Status == "gone":
+				c.Action, c.Reason = drift.Unchanged, c.Reason+": gone before the removal"
+			case ok && r.Status == "changed":
+				c.Action, c.Reason = drift.Unmanaged, s.gone.Object+": no longer in the catalog, but changed since reconcile wrote it; left in place"
+				keep(c.Path)
 			case ok && r.Status == "skipped":
 				c.Action, c.Reason = drift.Skipped, c.Reason+": directory gone before the write"
+				keep(c.Path)
 			default:
 				why := errors.New("the node did not confirm the write")
 				switch {
@@ -277,10 +373,14 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 					why = errors.New("the node could not write it (disk full, read-only, or in the way); what was there is untouched")
 				}
 				*c = p.fail(*c, why)
-				rec.Files[c.Path] = NodeFileRec{Object: rec.Files[c.Path].Object, Status: PersonaFailed, Reason: c.Error}
+				keep(c.Path)
+				if s.target != nil {
+					rec.Files[c.Path] = NodeFileRec{Object: s.target.object, Status: PersonaFailed, Reason: c.Error}
+				}
 			}
 		}
 		if err != nil {
+			rec.Owned = sortedOwned(owned)
 			rec.Status, rec.Reason = NodeFailed, "transfer failed: "+err.Error()
 			if errors.Is(err, observed.ErrUnreachable) {
 				rec.Reason = "connection lost during the transfer (" + strings.TrimPrefix(err.Error(), "unreachable: ") +
@@ -290,35 +390,66 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			return finish(changes)
 		}
 	}
-	var failed, wrote int
+	rec.Owned = sortedOwned(owned)
+	var failed, wrote, removed, left int
 	for _, c := range changes {
 		switch c.Action {
 		case drift.Failed:
 			failed++
 		case drift.Created, drift.Configured:
 			wrote++
+		case drift.Deleted:
+			removed++
+		case drift.Unmanaged:
+			left++
 		}
+	}
+	var extra string
+	if removed > 0 {
+		extra += fmt.Sprintf(", %d removed", removed)
+	}
+	if left > 0 {
+		extra += fmt.Sprintf(", %d unmanaged left in place", left)
 	}
 	switch {
 	case failed > 0:
 		rec.Status, rec.Reason = NodeFailed, fmt.Sprintf("%d of %d file(s) failed", failed, len(changes))
 		summary.Action = drift.Failed
 		summary.Error = rec.Reason
-	case wrote > 0 && observed.Plans(p.Remote):
-		rec.Status, rec.Reason = NodeDrifted, fmt.Sprintf("%d of %d file(s) differ", wrote, len(changes))
+	case wrote+removed > 0 && observed.Plans(p.Remote):
+		rec.Status, rec.Reason = NodeDrifted, fmt.Sprintf("%d of %d file(s) differ%s", wrote, len(targets), extra)
 		summary.Action = drift.Configured
-	case wrote > 0:
-		rec.Status, rec.Reason = NodeConverged, fmt.Sprintf("%d of %d file(s) written", wrote, len(changes))
+	case wrote+removed > 0:
+		rec.Status, rec.Reason = NodeConverged, fmt.Sprintf("%d of %d file(s) written%s", wrote, len(targets), extra)
 		summary.Action = drift.Configured
 	default:
-		rec.Status, rec.Reason = NodeInSync, fmt.Sprintf("%d file(s) in sync", len(changes))
+		rec.Status, rec.Reason = NodeInSync, fmt.Sprintf("%d file(s) in sync%s", len(targets), extra)
 		summary.Action = drift.Unchanged
 	}
-	rec.Healthy = failed == 0 && n.PolicyName() == v1.PolicyOpportunistic && (!observed.Plans(p.Remote) || wrote == 0)
+	rec.Healthy = failed == 0 && n.PolicyName() == v1.PolicyOpportunistic && (!observed.Plans(p.Remote) || wrote+removed == 0)
 	if rec.Healthy {
 		rec.Reason += "; healthy fan-out target"
 	}
 	return finish(changes)
+}
+
+// NodeOwned is a file reconcile wrote on a node: the node's inventory, kept
+// in reconcile.json. A file is pruned from the node only while it still
+// holds SHA256.
+type NodeOwned struct {
+	Path   string `json:"path"`
+	Object string `json:"object"`
+	SHA256 string `json:"sha256"`
+	Mode   string `json:"mode,omitempty"`
+}
+
+func sortedOwned(m map[string]NodeOwned) []NodeOwned {
+	out := make([]NodeOwned, 0, len(m))
+	for _, e := range m {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }
 
 // nodeMode is the mode a node's file must have, as the local rule says: a
@@ -371,22 +502,53 @@ func (RemoteNodeController) SectionKey() string { return nodesSection }
 // NewSection implements Stateful.
 func (RemoteNodeController) NewSection() Section { return &nodeSection{} }
 
-// nodeSection is every node as the last pass found it.
+// nodeSection is every node as this pass found it, and as the last pass
+// left it (each node's inventory).
 type nodeSection struct {
 	mu      sync.Mutex
 	records []NodeRecord
+	prev    map[string]NodeRecord
 }
 
 func (p *Pass) nodeSection() *nodeSection { return sectionOf[*nodeSection](p, nodesSection) }
 
-// Load implements Section: the last pass's records are checked, not kept;
-// every pass asks each node afresh.
+// Load implements Section: the last pass's records, for each node's
+// inventory; every pass asks each node afresh for the rest.
 func (s *nodeSection) Load(raw json.RawMessage) error {
 	if raw == nil {
 		return nil
 	}
 	var list []NodeRecord
-	return strictUnmarshal(raw, &list)
+	if err := strictUnmarshal(raw, &list); err != nil {
+		return err
+	}
+	s.prev = make(map[string]NodeRecord, len(list))
+	for _, r := range list {
+		s.prev[r.Name] = r
+	}
+	return nil
+}
+
+// previous is the inventory the last pass left for a node. A record from
+// before node inventories counts the files it found in sync, with their
+// digest: the files reconcile wrote or would have written.
+func (s *nodeSection) previous(node string) []NodeOwned {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.prev[node]
+	switch {
+	case !ok:
+		return nil
+	case r.Owned != nil:
+		return r.Owned
+	}
+	owned := make(map[string]NodeOwned)
+	for p, f := range r.Files {
+		if f.Status == PersonaInSync && f.SHA256 != "" {
+			owned[p] = NodeOwned{Path: p, Object: f.Object, SHA256: f.SHA256, Mode: f.Mode}
+		}
+	}
+	return sortedOwned(owned)
 }
 
 func (s *nodeSection) add(r ...NodeRecord) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"path"
+	"slices"
 	"sync"
 	"testing"
 
@@ -96,10 +97,22 @@ func (n *fakeNodes) remote() *fakeRemote {
 			var res []observed.RemoteResult
 			for _, w := range writes {
 				r := observed.RemoteResult{Path: w.Path, Status: "ok"}
-				if _, ok := n.files[node.Name][w.Path]; ok {
+				old, there := n.files[node.Name][w.Path]
+				switch {
+				case w.Op == observed.RemoteChmod:
+				case w.Op == observed.RemoteRemove && !there:
+					r.Status = "gone"
+				case w.Op == observed.RemoteRemove && sha(old) != w.SHA256:
+					r.Status = "changed"
+				case w.Op == observed.RemoteRemove:
 					r.Backup = path.Join(backupDir, w.Path)
+					delete(n.files[node.Name], w.Path)
+				default:
+					if there {
+						r.Backup = path.Join(backupDir, w.Path)
+					}
+					n.files[node.Name][w.Path] = string(w.Content)
 				}
-				n.files[node.Name][w.Path] = string(w.Content)
 				res = append(res, r)
 			}
 			return res, nil
@@ -420,4 +433,112 @@ func TestNodeMode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRemoteNodePrune: a node's inventory is pruned as the local one: a
+// file reconcile wrote that no target wants any more is removed (backed up
+// on the node) while it holds what reconcile wrote; one changed since is
+// reported unmanaged and left, and stays in the inventory; a stranger is
+// never touched; an unreachable node keeps its inventory.
+func TestRemoteNodePrune(t *testing.T) {
+	h := newTestHome(t)
+	nodes := &fakeNodes{files: map[string]map[string]string{"vm": {}, "laptop": {}}}
+	r := nodes.remote()
+	h.remote = r
+	h.mustApply("run-1", nodeCatalog(t, h.dir), RemoteNodeController{})
+	nodes.files["vm"][".openclaw/workspace-windu/NOTES.md"] = "a stranger\n"
+	nodes.files["laptop"][nodeSoul] = "a hand edit\n"
+
+	// The vm stops receiving the calibration files, the laptop windu.
+	fewer := loadCatalog(t, h.dir, map[string]string{
+		"personas/windu/SOUL.md": soul,
+		"personas.yaml": `apiVersion: sanctum.haus/v1
+kind: PersonaFile
+metadata: {name: windu}
+spec:
+  files: [SOUL.md]
+  source: {catalog: personas/windu}
+  targets: ["~/.openclaw/workspace-windu"]
+  optional: true
+`,
+		"nodes.yaml": `apiVersion: sanctum.haus/v1
+kind: RemoteNode
+metadata: {name: vm}
+spec:
+  alias: vm
+  receives: {personas: [windu]}
+---
+apiVersion: sanctum.haus/v1
+kind: RemoteNode
+metadata: {name: laptop}
+spec:
+  host: laptop
+  policy: opportunistic
+`,
+	})
+	// A dry run plans the removal and removes nothing.
+	cs, _, err := h.plan("plan", fewer, RemoteNodeController{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasChange(cs, "vm", nodeInstance, drift.Deleted) {
+		t.Errorf("dry run does not plan the removal:\n%v", cs.Changes)
+	}
+	if _, ok := nodes.files["vm"][nodeInstance]; !ok {
+		t.Fatal("the dry run removed the file")
+	}
+
+	cs = h.mustApply("run-2", fewer, RemoteNodeController{})
+	gone := drift.Change{Kind: v1.KindRemoteNode, Name: "vm", Node: "vm", Path: nodeInstance, Action: drift.Deleted,
+		Reason: "CalibrationFile/instance-json: no longer in the catalog", Backup: path.Join(observed.RemoteBackupDir("run-2"), nodeInstance)}
+	left := drift.Change{Kind: v1.KindRemoteNode, Name: "laptop", Node: "laptop", Path: nodeSoul, Action: drift.Unmanaged,
+		Reason: "PersonaFile/windu/SOUL.md: no longer in the catalog, but changed since reconcile wrote it; left in place"}
+	for _, want := range []drift.Change{gone, left} {
+		if !slices.ContainsFunc(cs.Changes, func(c drift.Change) bool {
+			c.Diff = ""
+			return cmp.Equal(want, c)
+		}) {
+			t.Errorf("no change %+v in\n%v", want, cs.Changes)
+		}
+	}
+	wantFiles := map[string]map[string]string{
+		"vm":     {nodeSoul: soul, ".openclaw/workspace-windu/NOTES.md": "a stranger\n"},
+		"laptop": {nodeSoul: "a hand edit\n"},
+	}
+	if diff := cmp.Diff(wantFiles, nodes.files); diff != "" {
+		t.Errorf("node files after the prune (-want +got):\n%s", diff)
+	}
+	owned := func(p *Pass) map[string][]string {
+		out := map[string][]string{}
+		for _, n := range p.Nodes() {
+			for _, e := range n.Owned {
+				out[n.Name] = append(out[n.Name], e.Path)
+			}
+		}
+		return out
+	}
+	// The next pass: the vm has nothing left to prune; the laptop's
+	// changed file is still reported, still owned.
+	cs, p, err := h.apply("run-3", fewer, RemoteNodeController{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasChange(cs, "vm", nodeInstance, drift.Deleted) || !hasChange(cs, "laptop", nodeSoul, drift.Unmanaged) {
+		t.Errorf("third pass:\n%v", cs.Changes)
+	}
+	if diff := cmp.Diff(map[string][]string{"vm": {nodeSoul}, "laptop": {nodeSoul}}, owned(p)); diff != "" {
+		t.Errorf("inventories (-want +got):\n%s", diff)
+	}
+	// Unreachable, a node keeps its inventory.
+	h.remote = &fakeRemote{DigestsFn: func(context.Context, observed.RemoteNode, []string) (map[string]observed.RemoteFile, error) {
+		return nil, &observed.RemoteError{Kind: observed.ErrUnreachable, Detail: "refused"}
+	}}
+	_, p, _ = h.apply("run-4", fewer, RemoteNodeController{})
+	if diff := cmp.Diff(map[string][]string{"vm": {nodeSoul}, "laptop": {nodeSoul}}, owned(p)); diff != "" {
+		t.Errorf("inventories of unreachable nodes (-want +got):\n%s", diff)
+	}
+}
+
+func hasChange(cs *drift.ChangeSet, node, p string, a drift.Action) bool {
+	return slices.ContainsFunc(cs.Changes, func(c drift.Change) bool { return c.Node == node && c.Path == p && c.Action == a })
 }

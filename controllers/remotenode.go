@@ -28,8 +28,11 @@ const (
 	NodeUnreachable        = "unreachable"
 	NodeAuthFailed         = "auth-failed"
 	NodeHostKeyMismatch    = "host-key-mismatch"
-	NodeFailed             = "failed"
-	NodeLocalOnly          = "skipped-local"
+	// NodeTimedOut: the node let us in, then a command did not finish
+	// within its commandTimeout: it answered, so it is not unreachable.
+	NodeTimedOut  = "timed-out"
+	NodeFailed    = "failed"
+	NodeLocalOnly = "skipped-local"
 )
 
 // NodeRecord is one node's outcome in a pass.
@@ -156,7 +159,8 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	start := time.Now()
 	rec := NodeRecord{Name: n.Name, Policy: n.PolicyName(), Time: p.Now.UTC(), Files: map[string]NodeFileRec{}}
 	node := observed.RemoteNode{Name: n.Name, Destination: n.Destination(), Port: n.Spec.Port,
-		Timeout: time.Duration(n.Timeout()) * time.Second, Home: n.Spec.Home}
+		Timeout: time.Duration(n.Timeout()) * time.Second, CommandTimeout: time.Duration(n.CommandTimeoutSeconds()) * time.Second,
+		Home: n.Spec.Home}
 	summary := drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Node: n.Name}
 	progress := func(s string) {
 		if p.Progress != nil {
@@ -382,6 +386,9 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		if err != nil {
 			rec.Owned = sortedOwned(owned)
 			rec.Status, rec.Reason = NodeFailed, "transfer failed: "+err.Error()
+			if errors.Is(err, observed.ErrTimedOut) {
+				rec.Status = NodeTimedOut
+			}
 			if errors.Is(err, observed.ErrUnreachable) {
 				rec.Reason = "connection lost during the transfer (" + strings.TrimPrefix(err.Error(), "unreachable: ") +
 					"); every file is written to a temporary name and renamed, so the node holds no partial file"
@@ -587,6 +594,8 @@ func classifyNode(n *v1.RemoteNode, err error) (string, string) {
 		return NodeAuthFailed, err.Error()
 	case errors.Is(err, observed.ErrHostKey):
 		return NodeHostKeyMismatch, err.Error()
+	case errors.Is(err, observed.ErrTimedOut):
+		return NodeTimedOut, err.Error()
 	case errors.Is(err, observed.ErrUnreachable) && n.PolicyName() == v1.PolicyOpportunistic:
 		return NodeSkippedUnreachable, "unreachable, opportunistic: " + strings.TrimPrefix(err.Error(), "unreachable: ")
 	case errors.Is(err, observed.ErrUnreachable):

@@ -29,9 +29,18 @@ func cmdSSHD(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: sshd")
 	}
 	dir := filepath.Join(ts.Getenv("WORK"), "sshd")
-	d, err := startSSHD(dir, []string{"other_ed25519", "other_host_ed25519"}, 50, "VERBOSE")
+	d, err := startSSHD(dir, []string{"other_ed25519", "other_host_ed25519", "stall_ed25519"}, 50, "VERBOSE")
 	ts.Defer(func() { d.stop() })
 	ts.Check(err)
+	// The stall key logs in, and its forced command never answers (a node
+	// that let us in, then hangs); it ends on its own within 20 s.
+	stallPub, err := os.ReadFile(filepath.Join(dir, "stall_ed25519.pub"))
+	ts.Check(err)
+	keys, err := os.OpenFile(filepath.Join(dir, "authorized_keys"), os.O_APPEND|os.O_WRONLY, 0)
+	ts.Check(err)
+	_, err = keys.Write(append([]byte(`command="sleep 20" `), stallPub...))
+	ts.Check(err)
+	ts.Check(keys.Close())
 	otherPub, err := os.ReadFile(filepath.Join(dir, "other_host_ed25519.pub"))
 	ts.Check(err)
 	ts.Check(os.WriteFile(filepath.Join(dir, "wrong_known_hosts"), []byte(fmt.Sprintf("[127.0.0.1]:%d %s", d.port, otherPub)), 0o600))
@@ -158,11 +167,14 @@ func freePort(ts *testscript.TestScript) int {
 //	            after N bytes from the client
 //	slow MS     the test sshd through a relay that waits MS milliseconds
 //	            before it connects (a slow link, within the timeout)
+//	banner      a listener that sends an SSH banner, then never a byte
+//	stall       the test sshd with a key whose forced command hangs: the
+//	            node lets us in, then never answers
 //
 //	sshalias name kind [N]
 func cmdSSHAlias(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
-		ts.Fatalf("usage: sshalias name ok|refused|hang|wrongkey|badhostkey|cut N")
+		ts.Fatalf("usage: sshalias name ok|refused|hang|banner|stall|wrongkey|badhostkey|cut N|slow MS")
 	}
 	name, kind := args[0], args[1]
 	dir := filepath.Join(ts.Getenv("WORK"), "sshd")
@@ -176,7 +188,7 @@ func cmdSSHAlias(ts *testscript.TestScript, neg bool, args []string) {
 	case "ok":
 	case "refused":
 		port = strconv.Itoa(freePort(ts))
-	case "hang":
+	case "hang", "banner":
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		ts.Check(err)
 		var mu sync.Mutex
@@ -187,8 +199,11 @@ func cmdSSHAlias(ts *testscript.TestScript, neg bool, args []string) {
 				if err != nil {
 					return
 				}
+				if kind == "banner" {
+					_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"))
+				}
 				mu.Lock()
-				conns = append(conns, c) // held open, never a byte
+				conns = append(conns, c) // held open, never a byte (more)
 				mu.Unlock()
 			}
 		}()
@@ -201,6 +216,8 @@ func cmdSSHAlias(ts *testscript.TestScript, neg bool, args []string) {
 			mu.Unlock()
 		})
 		port = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	case "stall":
+		identity = filepath.Join(dir, "stall_ed25519")
 	case "wrongkey":
 		identity = filepath.Join(dir, "other_ed25519")
 	case "badhostkey":

@@ -43,6 +43,10 @@ type RemoteNodeSpec struct {
 	// ConnectTimeout in seconds bounds connecting and the SSH handshake
 	// (default 5); a node that hangs costs at most about this long.
 	ConnectTimeout int `yaml:"connectTimeout,omitempty" json:"connectTimeout,omitempty" cbor:"connectTimeout"`
+	// CommandTimeout in seconds bounds each command once the node has let
+	// us in (default 30): a node that answers and then stalls has timed
+	// out, which is not unreachable.
+	CommandTimeout int `yaml:"commandTimeout,omitempty" json:"commandTimeout,omitempty" cbor:"commandTimeout"`
 	// Home is the remote home the targets are relative to; default the
 	// remote user's $HOME.
 	Home     string   `yaml:"home,omitempty" json:"home,omitempty" cbor:"home"`
@@ -78,6 +82,14 @@ func (n *RemoteNode) Timeout() int {
 		return n.Spec.ConnectTimeout
 	}
 	return 5
+}
+
+// CommandTimeoutSeconds is the command timeout in seconds, defaulted.
+func (n *RemoteNode) CommandTimeoutSeconds() int {
+	if n.Spec.CommandTimeout > 0 {
+		return n.Spec.CommandTimeout
+	}
+	return 30
 }
 
 // Destination is what ssh is given: the alias, or [user@]host.
@@ -116,6 +128,9 @@ func (n *RemoteNode) Validate() field.ErrorList {
 	}
 	if t := n.Spec.ConnectTimeout; t < 0 || t > 300 {
 		errs = append(errs, field.Invalid(spec.Child("connectTimeout"), t, "seconds, 1 to 300"))
+	}
+	if t := n.Spec.CommandTimeout; t < 0 || t > 3600 {
+		errs = append(errs, field.Invalid(spec.Child("commandTimeout"), t, "seconds, 1 to 3600"))
 	}
 	if h := n.Spec.Home; h != "" && (!path.IsAbs(h) || strings.ContainsAny(h, "'\n")) {
 		errs = append(errs, field.Invalid(spec.Child("home"), h, "an absolute path on the node"))

@@ -149,6 +149,11 @@ func (p *PersonaFile) Validate() field.ErrorList {
 		if _, err := path.Match(path.Base(rel), ""); err != nil || strings.ContainsAny(path.Dir(rel), "*?[") {
 			errs = append(errs, field.Invalid(tp, t, "a glob may only be in the last path element"))
 		}
+		if HasControl(t) {
+			// A path travels to nodes; a newline would split the node's
+			// answers about it (stat and sha256sum answer by line).
+			errs = append(errs, field.Invalid(tp, t, "a path may not hold a control character (a newline, a tab, ...)"))
+		}
 	}
 	for i, n := range p.Spec.Nodes {
 		for _, msg := range validation.IsDNS1123Label(n) {
@@ -165,4 +170,10 @@ func isPersonaFileName(f string) bool {
 		}
 	}
 	return false
+}
+
+// HasControl reports whether s holds an ASCII control character (a
+// newline, a tab, DEL, ...): refused in every path that travels to a node.
+func HasControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0
 }

@@ -132,8 +132,10 @@ func (n *RemoteNode) Validate() field.ErrorList {
 	if t := n.Spec.CommandTimeout; t < 0 || t > 3600 {
 		errs = append(errs, field.Invalid(spec.Child("commandTimeout"), t, "seconds, 1 to 3600"))
 	}
-	if h := n.Spec.Home; h != "" && (!path.IsAbs(h) || strings.ContainsAny(h, "'\n")) {
-		errs = append(errs, field.Invalid(spec.Child("home"), h, "an absolute path on the node"))
+	// A home is sent as one quoted shell word, so quotes, $, backticks and
+	// ; are plain characters in it; control characters are refused.
+	if h := n.Spec.Home; h != "" && (!path.IsAbs(h) || HasControl(h)) {
+		errs = append(errs, field.Invalid(spec.Child("home"), h, "an absolute path on the node, without control characters"))
 	}
 	for i, a := range n.Spec.Receives.Personas {
 		if a == "*" {

@@ -9,6 +9,8 @@ import (
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,7 +158,57 @@ func ReadBackupIndex(h observed.Host, runID string) (*BackupIndex, error) {
 	if err := json.Unmarshal(data, &idx); err != nil {
 		return nil, fmt.Errorf("backups of %s: index.json is damaged: %w", runID, err)
 	}
+	if idx.RunID != runID {
+		return nil, fmt.Errorf("backups of %s: index.json is not this run's (it names run %q); refusing to restore from it", runID, idx.RunID)
+	}
+	if err := checkIndex(&idx); err != nil {
+		return nil, err
+	}
 	return &idx, nil
+}
+
+// ErrTamperedIndex: a run's backup index lists an entry that no run of
+// reconcile writes. Rollback takes every path and mode from the index, so
+// an index edited by hand could otherwise copy any file of HOME anywhere
+// with any mode; it refuses the whole index instead.
+var ErrTamperedIndex = errors.New("backup index refused")
+
+// checkIndex accepts an index only when every entry is one a run of
+// reconcile could have made: a clean path under HOME, never reconcile's
+// state or the secrets; its backup exactly where the run keeps that path's
+// old bytes, inside the run's own folder, so that what a rollback writes
+// at a path can only be what the run kept of that very path (and its
+// sha256 is checked against it there); a permission mode (no setuid,
+// setgid or sticky bit) or a symlink; and a sha256.
+func checkIndex(idx *BackupIndex) error {
+	for i, e := range idx.Entries {
+		why := ""
+		switch {
+		case e.Path == "" || path.IsAbs(e.Path) || path.Clean(e.Path) != e.Path || e.Path == ".." || strings.HasPrefix(e.Path, "../"):
+			why = "its path is not a clean path under HOME"
+		case e.Path == StateDir || strings.HasPrefix(e.Path, StateDir+"/") || strings.HasPrefix(e.Path, ".sanctum/secrets/"):
+			why = "reconcile backs up no file of its state or of the secrets"
+		case e.Backup != path.Join(BackupsDir, idx.RunID, e.Path):
+			why = fmt.Sprintf("its backup %q is not where run %s keeps %s", e.Backup, idx.RunID, e.Path)
+		case e.Mode != "symlink" && !permMode(e.Mode):
+			why = fmt.Sprintf("mode %q is not a file permission", e.Mode)
+		case !sha256Hex.MatchString(e.SHA256):
+			why = "its sha256 is not one"
+		}
+		if why != "" {
+			return fmt.Errorf("backups of %s: %w: entry %d (%s/%s %s): %s", idx.RunID, ErrTamperedIndex, i+1, e.Kind, e.Name, e.Path, why)
+		}
+	}
+	return nil
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// permMode reports whether a mode, as an index writes it ("0644"), is a
+// permission and nothing more (no setuid, setgid or sticky bit).
+func permMode(s string) bool {
+	m, err := strconv.ParseUint(s, 0, 32)
+	return err == nil && strings.HasPrefix(s, "0") && m <= 0o777
 }
 
 // PruneBackups removes backup runs beyond the newest keep, or older than
@@ -223,5 +275,8 @@ func readJournal(h observed.Host, runID string) (*BackupIndex, error) {
 		idx.Entries = append(idx.Entries, e)
 	}
 	sort.SliceStable(idx.Entries, func(i, j int) bool { return idx.Entries[i].Path < idx.Entries[j].Path })
+	if err := checkIndex(idx); err != nil {
+		return nil, err
+	}
 	return idx, nil
 }

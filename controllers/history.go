@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sort"
 	"time"
 
 	"github.com/sanctum-haus/reconcile/drift"
@@ -41,16 +42,74 @@ func AppendHistory(h observed.Host, e HistoryEntry) error {
 	return h.AppendFile(HistoryFile, append(line, '\n'), 0o600)
 }
 
-// ReadHistory reads the history; a line that does not parse (a pass killed
-// mid-write) is skipped and counted.
+// ResultUnfinished is the result of a run the history lists from its
+// backups alone: it started changing the host and never recorded its end.
+const ResultUnfinished = "unfinished"
+
+// ReadHistory reads the history, oldest first; a line that does not parse
+// (a pass killed mid-write) is skipped and counted. A run that kept
+// backups but never recorded its end (killed, or still running) is listed
+// too, from its backups (see unfinishedRuns), so that it can be found and
+// rolled back.
 func ReadHistory(h observed.Host) (entries []HistoryEntry, damaged int, err error) {
 	data, _, err := h.ReadFile(HistoryFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, fmt.Errorf("history: %w", err)
 	}
+	entries, damaged = parseHistory(data)
+	unfinished, err := unfinishedRuns(h, entries)
 	if err != nil {
 		return nil, 0, fmt.Errorf("history: %w", err)
 	}
+	if len(unfinished) > 0 {
+		entries = append(entries, unfinished...)
+		sort.SliceStable(entries, func(i, j int) bool { return entries[i].Time.Before(entries[j].Time) })
+	}
+	return entries, damaged, nil
+}
+
+// unfinishedRuns lists the backup runs the history has no entry for: a run
+// writes its backups (and their journal) before the changes they keep and
+// its history entry last, so such a run was killed after its first backup
+// (or is running now). Each says how many backups it kept and how to
+// restore them, or why its index cannot be read.
+func unfinishedRuns(h observed.Host, recorded []HistoryEntry) ([]HistoryEntry, error) {
+	dirs, err := h.ReadDir(BackupsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	known := make(map[string]bool, len(recorded))
+	for _, e := range recorded {
+		known[e.RunID] = true
+	}
+	var out []HistoryEntry
+	for _, d := range dirs {
+		id := d.Name()
+		if !d.IsDir() || !runIDPattern.MatchString(id) || known[id] {
+			continue
+		}
+		e := HistoryEntry{RunID: id, Mode: "unknown", Result: ResultUnfinished}
+		if t, err := time.Parse(RunIDTimeFormat, id[:len(RunIDTimeFormat)]); err == nil {
+			e.Time = t
+		}
+		idx, err := ReadBackupIndex(h, id)
+		switch {
+		case err != nil:
+			e.Reason = "started and never recorded its end (killed, or still running); its backups cannot be restored: " + err.Error()
+		default:
+			e.Changes = len(idx.Entries)
+			e.Reason = fmt.Sprintf("started and never recorded its end (killed, or still running); %d backup(s) kept: reconcile rollback %s restores them", len(idx.Entries), id)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// parseHistory reads the lines of the history ledger.
+func parseHistory(data []byte) (entries []HistoryEntry, damaged int) {
 	for _, line := range bytes.Split(data, []byte("\n")) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
@@ -62,5 +121,5 @@ func ReadHistory(h observed.Host) (entries []HistoryEntry, damaged int, err erro
 		}
 		entries = append(entries, e)
 	}
-	return entries, damaged, nil
+	return entries, damaged
 }

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"sync"
 )
@@ -116,5 +117,22 @@ func (inv *Inventory) Owned() []InventoryEntry {
 		out = append(out, e)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// WantedDirs lists, sorted, the directories of the paths this pass wants:
+// where its writes put their temporary files.
+func (inv *Inventory) WantedDirs() []string {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	seen := make(map[string]bool)
+	var out []string
+	for p := range inv.want {
+		if d := path.Dir(p); !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	sort.Strings(out)
 	return out
 }

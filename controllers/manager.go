@@ -57,6 +57,7 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 	for _, c := range controllers {
 		cs.Add(c.Reconcile(ctx, p, cat)...)
 	}
+	cs.Add(p.sweepDebris()...)
 	pruned := p.prune(ctx)
 	cs.Changes = supersede(cs.Changes, pruned)
 	cs.Add(pruned...)

@@ -23,13 +23,16 @@ const (
 	Skipped    Action = "skipped"
 	Unmanaged  Action = "unmanaged"
 	Failed     Action = "failed"
+	// Cleaned is debris removed: a temporary file an interrupted write
+	// left next to a target.
+	Cleaned Action = "cleaned"
 )
 
 // IsDrift reports whether the action means the host differs from the catalog.
 // Skipped and unmanaged objects are reported but are not drift: reconcile
 // has nothing it may do about them.
 func (a Action) IsDrift() bool {
-	return a == Created || a == Configured || a == Deleted
+	return a == Created || a == Configured || a == Deleted || a == Cleaned
 }
 
 // Change is one entry of a ChangeSet.
@@ -126,10 +129,11 @@ type Summary struct {
 	Skipped    int `json:"skipped"`
 	Unmanaged  int `json:"unmanaged"`
 	Failed     int `json:"failed"`
+	Cleaned    int `json:"cleaned,omitempty"`
 }
 
 // Changes counts the entries that are drift: what a pass acts on.
-func (s Summary) Changes() int { return s.Created + s.Configured + s.Deleted }
+func (s Summary) Changes() int { return s.Created + s.Configured + s.Deleted + s.Cleaned }
 
 // Summary counts the ChangeSet.
 func (cs *ChangeSet) Summary() Summary {
@@ -150,6 +154,8 @@ func (cs *ChangeSet) Summary() Summary {
 			s.Unmanaged++
 		case Failed:
 			s.Failed++
+		case Cleaned:
+			s.Cleaned++
 		}
 	}
 	return s

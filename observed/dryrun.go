@@ -480,9 +480,11 @@ func (d *DryRunHost) WriteFile(name string, data []byte, perm fs.FileMode) error
 }
 
 // WriteFiles implements Host.
+// A planned write has no stat of what it wrote: Written stays nil.
 func (d *DryRunHost) WriteFiles(writes []FileWrite) []error {
 	errs := make([]error, len(writes))
 	for i, w := range writes {
+		writes[i].Written = nil
 		if w.New {
 			if _, err := d.Lstat(w.Name); err == nil {
 				errs[i] = &fs.PathError{Op: "create", Path: w.Name, Err: fs.ErrExist}

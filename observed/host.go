@@ -13,10 +13,9 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
-
-	"github.com/google/renameio/v2"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/observed/regular"
@@ -80,7 +79,7 @@ type Host interface {
 	ReadFile(name string) ([]byte, fs.FileInfo, error)
 	// ReadFileUnless is ReadFile, except that it does not read the content
 	// when known, given the open file's FileInfo, says it is already known
-	// (a stat cache hit); one walk of the path either way.
+	// (the index vouches for it); one walk of the path either way.
 	ReadFileUnless(name string, known func(fs.FileInfo) bool) (data []byte, info fs.FileInfo, skipped bool, err error)
 	// Stat describes a path, following symlinks only inside HOME.
 	Stat(name string) (fs.FileInfo, error)
@@ -265,9 +264,7 @@ func (h *FileHost) Symlink(target, name string) error {
 			return wrap("mkdir", dir, err)
 		}
 	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	tmp := path.Join(path.Dir(c), "."+path.Base(c)+".reconcile-"+hex.EncodeToString(b[:]))
+	tmp := path.Join(path.Dir(c), tempName(path.Base(c)))
 	if err := h.root.Symlink(target, tmp); err != nil {
 		return wrap("symlink", name, err)
 	}
@@ -312,6 +309,79 @@ type FileWrite struct {
 	// sync a crash can leave it short, which is why a batch of backups is
 	// durable before anything they keep is replaced.
 	New bool
+	// Written is set by the write (FileHost.WriteFiles): the stat of the
+	// bytes it wrote, taken from the file's own handle after its last
+	// write and before the rename put it in place (or, for a New file,
+	// before it was closed). What a stat of the path says later is what
+	// reconcile wrote only when it names the same file (os.SameFile: a
+	// file renamed over it is another inode) with this size and
+	// modification time; the rename itself changes the ctime. Its
+	// ModTime is the moment of the write, against which a later stat is
+	// judged racy-clean. Left nil by a host that writes nothing (a plan)
+	// and on error.
+	Written fs.FileInfo
+}
+
+// tempMark is in the name of every temporary file reconcile makes under
+// HOME, next to the file it is about to replace: .<name>.reconcile-tmp-<hex>.
+// A write killed before its rename leaves one; the next pass removes
+// what it finds (IsTemp), and nothing else has such a name.
+const tempMark = ".reconcile-tmp-"
+
+var tempPattern = regexp.MustCompile(`^\..+\.reconcile-tmp-[0-9a-f]{12}$`)
+
+// IsTemp reports whether a file name is one of reconcile's temporary
+// files.
+func IsTemp(name string) bool { return tempPattern.MatchString(name) }
+
+// tempName is a fresh temporary name for a file named base.
+func tempName(base string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "." + base + tempMark + hex.EncodeToString(b[:])
+}
+
+// pendingFile is a temporary file written next to its target, waiting for
+// the rename that replaces the target with it.
+type pendingFile struct {
+	root      *os.Root
+	f         *os.File
+	tmp, base string
+	done      bool
+}
+
+// replace makes the file durable (its own fsync; after a batch's syncfs
+// there is nothing left to write), takes its stat from its handle, and
+// renames it over the target.
+func (p *pendingFile) replace() (fs.FileInfo, error) {
+	err := p.f.Sync()
+	var info fs.FileInfo
+	if err == nil {
+		info, err = p.f.Stat()
+	}
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = p.root.Rename(p.tmp, p.base)
+	}
+	if err != nil {
+		_ = p.root.Remove(p.tmp)
+		p.done = true
+		return nil, err
+	}
+	p.done = true
+	return info, nil
+}
+
+// cleanup removes the temporary file unless it replaced its target.
+func (p *pendingFile) cleanup() {
+	if p.done {
+		return
+	}
+	_ = p.f.Close()
+	_ = p.root.Remove(p.tmp)
+	p.done = true
 }
 
 // dirs holds the directories of a batch of writes open, each made and
@@ -363,10 +433,10 @@ func (d *dirs) target(name string) (*os.Root, string, error) {
 
 // stage does what WriteFile does up to the fsync: the checks, the parent
 // directories, and the temporary file next to the target with the bytes.
-func (h *FileHost) stage(d *dirs, name string, data []byte, perm fs.FileMode) (*renameio.PendingFile, error) {
-	// The target's own directory: renameio makes its temporary file in the
-	// root it is given, so the temp file sits next to the target and a
-	// crash leaves debris nowhere else.
+func (h *FileHost) stage(d *dirs, name string, data []byte, perm fs.FileMode) (*pendingFile, error) {
+	// The target's own directory: the temporary file sits next to the
+	// target, named as IsTemp knows, so a crash leaves debris nowhere
+	// else and the next pass recognises it.
 	sub, base, err := d.target(name)
 	if err != nil {
 		return nil, err
@@ -375,30 +445,36 @@ func (h *FileHost) stage(d *dirs, name string, data []byte, perm fs.FileMode) (*
 		target, _ := sub.Readlink(base)
 		return nil, &fs.PathError{Op: "write", Path: name, Err: fmt.Errorf("%w (-> %s); refusing to replace it", ErrSymlink, target)}
 	}
-	// NewPendingFile rather than renameio.WriteFile: the latter prefers an
-	// existing file's mode over the one asked for, and a file that now
-	// holds a secret must become 0600 in the same rename.
-	f, err := renameio.NewPendingFile(base, renameio.WithRoot(sub), renameio.WithStaticPermissions(perm))
+	tmp := tempName(base)
+	f, err := sub.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return nil, wrap("write", name, err)
 	}
-	if _, err := f.Write(data); err != nil {
-		_ = f.Cleanup()
+	p := &pendingFile{root: sub, f: f, tmp: tmp, base: base}
+	_, err = f.Write(data)
+	if err == nil {
+		// The exact mode, whatever the umask took and whatever mode the
+		// file it replaces has: a file that now holds a secret becomes
+		// 0600 in the same rename.
+		err = f.Chmod(perm)
+	}
+	if err != nil {
+		p.cleanup()
 		return nil, wrap("write", name, err)
 	}
-	return f, nil
+	return p, nil
 }
 
 // create writes a New file in place: O_EXCL, the bytes, the exact mode,
 // and, where there is no syncfs to come, its own fsync.
-func (h *FileHost) create(d *dirs, name string, data []byte, perm fs.FileMode) error {
+func (h *FileHost) create(d *dirs, name string, data []byte, perm fs.FileMode) (fs.FileInfo, error) {
 	sub, base, err := d.target(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f, err := sub.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		return wrap("create", name, err)
+		return nil, wrap("create", name, err)
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -407,14 +483,18 @@ func (h *FileHost) create(d *dirs, name string, data []byte, perm fs.FileMode) e
 	if err == nil && !haveSyncAll {
 		err = f.Sync()
 	}
+	var info fs.FileInfo
+	if err == nil {
+		info, err = f.Stat()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		_ = sub.Remove(base)
-		return wrap("write", name, err)
+		return nil, wrap("write", name, err)
 	}
-	return nil
+	return info, nil
 }
 
 // WriteFile implements Host: a temporary file, its fsync, and the rename.
@@ -425,8 +505,9 @@ func (h *FileHost) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	defer f.Cleanup()
-	return wrap("write", name, f.CloseAtomicallyReplace())
+	defer f.cleanup()
+	_, err = f.replace()
+	return wrap("write", name, err)
 }
 
 // WriteFiles implements Host. Every temporary file is written first; then
@@ -436,21 +517,22 @@ func (h *FileHost) WriteFile(name string, data []byte, perm fs.FileMode) error {
 // Mac), each file's own fsync does the work, as WriteFile's does.
 func (h *FileHost) WriteFiles(writes []FileWrite) []error {
 	errs := make([]error, len(writes))
-	pending := make([]*renameio.PendingFile, len(writes))
+	pending := make([]*pendingFile, len(writes))
 	d := h.dirs()
 	defer d.close()
 	defer func() {
 		for _, f := range pending {
 			if f != nil {
-				_ = f.Cleanup() // a no-op once it replaced its target
+				f.cleanup() // a no-op once it replaced its target
 			}
 		}
 	}()
 	byDir := groupByDir(writes)
 	inParallel(byDir, func(i int) {
-		w := writes[i]
+		w := &writes[i]
+		w.Written = nil
 		if w.New {
-			errs[i] = h.create(d, w.Name, w.Data, w.Perm)
+			w.Written, errs[i] = h.create(d, w.Name, w.Data, w.Perm)
 			return
 		}
 		pending[i], errs[i] = h.stage(d, w.Name, w.Data, w.Perm)
@@ -473,11 +555,18 @@ func (h *FileHost) WriteFiles(writes []FileWrite) []error {
 	// issued together, the block layer merges those flushes.
 	inParallel(byDir, func(i int) {
 		if f := pending[i]; f != nil && errs[i] == nil {
-			errs[i] = wrap("write", writes[i].Name, f.CloseAtomicallyReplace())
+			info, err := f.replace()
+			errs[i] = wrap("write", writes[i].Name, err)
+			writes[i].Written = info
 		}
 	})
 	if err := h.syncAll(); err != nil {
 		failAll(err)
+	}
+	for i := range writes {
+		if errs[i] != nil {
+			writes[i].Written = nil
+		}
 	}
 	return errs
 }

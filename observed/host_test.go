@@ -682,3 +682,78 @@ func TestFileHostWriteFilesNew(t *testing.T) {
 		t.Errorf("b/ (-want +got):\n%s", diff)
 	}
 }
+
+// WriteFiles gives each write the stat of the bytes it wrote, from the
+// file's own handle before the rename (issue 13 item 6): the same file the
+// path names afterwards, with its size and modification time; a process
+// that replaces the file after the rename leaves another file there, and
+// one that rewrites it in place another size or time.
+func TestWriteFilesWritten(t *testing.T) {
+	h, home := newTestHost(t)
+	if err := h.WriteFile("d/old.txt", []byte("before\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writes := []FileWrite{
+		{Name: "d/old.txt", Data: []byte("after, longer\n"), Perm: 0o600},
+		{Name: "d/new.txt", Data: []byte("new\n"), Perm: 0o644},
+		{Name: "k/backup.txt", Data: []byte("kept\n"), Perm: 0o600, New: true},
+	}
+	for i, err := range h.WriteFiles(writes) {
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	for _, w := range writes {
+		if w.Written == nil {
+			t.Fatalf("%s: no Written stat", w.Name)
+		}
+		after, err := os.Stat(filepath.Join(home, w.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !os.SameFile(w.Written, after) || w.Written.Size() != int64(len(w.Data)) || !w.Written.ModTime().Equal(after.ModTime()) ||
+			w.Written.Mode().Perm() != w.Perm {
+			t.Errorf("%s: Written %v %d %v %v, the file %v %d %v", w.Name, w.Written.Mode(), w.Written.Size(), w.Written.ModTime(),
+				os.SameFile(w.Written, after), after.Mode(), after.Size(), after.ModTime())
+		}
+	}
+	// Another process renames its own file over one reconcile wrote: the
+	// path names another file now.
+	racer := filepath.Join(home, "d", "racer")
+	if err := os.WriteFile(racer, []byte("after, longer\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(racer, filepath.Join(home, "d", "old.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.Stat(filepath.Join(home, "d", "old.txt")); os.SameFile(writes[0].Written, after) {
+		t.Errorf("a file renamed over d/old.txt is still the file reconcile wrote")
+	}
+	// A failed write has no stat.
+	ws := []FileWrite{{Name: "../out.txt", Data: []byte("x"), Perm: 0o644, Written: writes[1].Written}}
+	if errs := h.WriteFiles(ws); errs[0] == nil || ws[0].Written != nil {
+		t.Errorf("a refused write: error %v, Written %v", errs[0], ws[0].Written)
+	}
+}
+
+// Temporary files have one recognisable name, never a user's.
+func TestIsTemp(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{
+		{tempName("alpha.yaml"), true},
+		{tempName(".hidden"), true},
+		{".alpha.yaml.reconcile-tmp-0123456789ab", true},
+		{".alpha.yaml7385012345", false}, // renameio's names: a user's file could look so
+		{"alpha.yaml.reconcile-tmp-0123456789ab", false},
+		{".alpha.yaml.reconcile-tmp-0123456789", false},
+		{".alpha.yaml.reconcile-tmp-0123456789abXY", false},
+		{".SOUL.md.reconcile-tmp", false},
+		{"alpha.yaml", false},
+	} {
+		if got := IsTemp(tt.name); got != tt.want {
+			t.Errorf("IsTemp(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

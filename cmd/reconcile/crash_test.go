@@ -17,6 +17,7 @@ import (
 
 	"github.com/sanctum-haus/reconcile/cmd/reconcile/cli"
 	"github.com/sanctum-haus/reconcile/controllers"
+	"github.com/sanctum-haus/reconcile/observed"
 )
 
 var (
@@ -130,6 +131,7 @@ func TestCrashSafety(t *testing.T) {
 	rng := rand.New(rand.NewSource(*crashSeed))
 	deadline := time.Now().Add(5 * time.Minute)
 	edits := map[string]string{} // marker -> path
+	debrisSeen := 0
 	variant := "B"
 	for trial := 0; trial < *crashTrials; trial++ {
 		if time.Now().After(deadline) {
@@ -178,9 +180,21 @@ func TestCrashSafety(t *testing.T) {
 				t.Fatalf("trial %d: %v", trial, err)
 			}
 		}
-		// The next apply converges; then there is no drift.
-		if out, err := reconcileCmd("apply", "--local", "--home", home, "--catalog", cat).CombinedOutput(); err != nil {
+		// The next apply converges, removing every temporary file the kill
+		// left and reporting each as cleaned; then there is no drift.
+		left := debris(t, home)
+		debrisSeen += len(left)
+		out, err := reconcileCmd("apply", "--local", "--home", home, "--catalog", cat).CombinedOutput()
+		if err != nil {
 			t.Fatalf("trial %d: apply after the kill: %v\n%s", trial, err, out)
+		}
+		for _, p := range left {
+			if !bytes.Contains(out, []byte("cleaned ~/"+filepath.ToSlash(p)+" ")) {
+				t.Fatalf("trial %d: the apply after the kill does not report %s cleaned:\n%s", trial, p, out)
+			}
+		}
+		if still := debris(t, home); len(still) > 0 {
+			t.Fatalf("trial %d: debris left after the converging apply: %v", trial, still)
 		}
 		if out, err := reconcileCmd("--check", "--local", "--home", home, "--catalog", cat).CombinedOutput(); err != nil {
 			t.Fatalf("trial %d: drift after the converging apply: %v\n%s", trial, err, out)
@@ -211,5 +225,27 @@ func TestCrashSafety(t *testing.T) {
 			lost++
 		}
 	}
-	t.Logf("%d trials survived; %d hand edits, %d lost", *crashTrials, len(edits), lost)
+	t.Logf("%d trials survived; %d hand edits, %d lost; %d temporary files left by kills, all cleaned", *crashTrials, len(edits), lost, debrisSeen)
+}
+
+// debris lists the temporary files (observed.IsTemp) under home, outside
+// the backups, relative to home.
+func debris(t *testing.T, home string) []string {
+	t.Helper()
+	var out []string
+	must(t, filepath.WalkDir(home, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "backups" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && observed.IsTemp(d.Name()) {
+			rel, err := filepath.Rel(home, p)
+			must(t, err)
+			out = append(out, rel)
+		}
+		return nil
+	}))
+	return out
 }

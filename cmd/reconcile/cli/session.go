@@ -27,6 +27,9 @@ type session struct {
 	lock  *observed.Lock
 	RunID string
 	Now   time.Time
+	// cleaned is the debris of an interrupted run removed from the state
+	// directory once the lock is held, reported with the run's changes.
+	cleaned []drift.Change
 }
 
 // beginSession takes the lock of host's home (waiting up to timeout) and
@@ -38,7 +41,11 @@ func (a *app) beginSession(ctx context.Context, host observed.Host, timeout time
 		return nil, err
 	}
 	now := a.cfg.Now()
-	return &session{a: a, host: a.maskLedgers(host), lock: lock, RunID: newRunID(now), Now: now}, nil
+	s := &session{a: a, host: a.maskLedgers(host), lock: lock, RunID: newRunID(now), Now: now}
+	// A run killed while it wrote its ledgers left their temporary files;
+	// no other writer runs now.
+	s.cleaned = controllers.SweepDebris(host, controllers.StateDir)
+	return s, nil
 }
 
 // end releases the lock.
@@ -65,6 +72,9 @@ type outcome struct {
 // with the session's.
 func (s *session) finish(o outcome) error {
 	err := o.Err
+	if o.Changes != nil {
+		o.Changes.Add(s.cleaned...)
+	}
 	if o.Keep != nil {
 		if kerr := o.Keep(); kerr != nil {
 			err = multierror.Append(err, kerr)

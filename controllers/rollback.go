@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -90,4 +91,52 @@ func (p *Pass) reloadRestored(ctx context.Context, rel string) drift.Change {
 	}
 	c.Action, c.Reason = drift.Configured, "plist restored: reload"
 	return c
+}
+
+// FinishRollback keeps what a rollback leaves: its backup index, and what
+// it restored re-claimed in reconcile.json's inventory (issue 13 item 7).
+// The files a rollback puts back were reconcile's before the run it undoes
+// (or are where that run wrote), so the next apply treats them as its own:
+// a file the catalog still wants is compared as usual, and one it no longer
+// wants is pruned (after its backup) rather than reported unmanaged
+// forever. The rest of reconcile.json stays as the last pass left it.
+func (p *Pass) FinishRollback() error {
+	if err := p.writeBackupIndex(); err != nil {
+		return err
+	}
+	restored := p.inv.Owned()
+	if len(restored) == 0 {
+		return nil
+	}
+	data, _, err := p.Host.ReadFile(StateFile)
+	var s *State
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		s = &State{SchemaVersion: StateSchemaVersion, RunID: p.RunID, Time: p.Now.UTC(), Mode: RecordedMode}
+	case err != nil:
+		return fmt.Errorf("state: %w", err)
+	default:
+		if s, err = ParseState(data); err != nil {
+			return err
+		}
+	}
+	at := make(map[string]int, len(s.Inventory))
+	for i, e := range s.Inventory {
+		at[e.Path] = i
+	}
+	for _, e := range restored {
+		if i, ok := at[e.Path]; ok {
+			s.Inventory[i] = e
+			continue
+		}
+		s.Inventory = append(s.Inventory, e)
+	}
+	sort.Slice(s.Inventory, func(i, j int) bool { return s.Inventory[i].Path < s.Inventory[j].Path })
+	if err := p.Host.MkdirAll(StateDir, 0o700); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	if err := writeJSON(p.Host, StateFile, s, 0o600); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	return nil
 }

@@ -194,8 +194,11 @@ func (a *app) rollbackCommand() *cobra.Command {
 		Long: `rollback restores, from ~/.sanctum/state/backups/<run-id>/, every file that pass
 overwrote or removed (files it only created are left as they are), backing up
 what it replaces under its own run id, and reloads the launch agents whose
-plists it restores. The next apply converges to the catalog again: edit the
-catalog first to keep what was restored. reconcile history lists run ids.`,
+plists it restores. What it restores is reconcile's again (its inventory):
+the next apply converges to the catalog, pruning a restored file the catalog
+no longer wants; edit the catalog first to keep what was restored. A backup
+index edited by hand is refused. reconcile history lists run ids, those of
+runs that were killed too.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRunIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -227,7 +230,7 @@ catalog first to keep what was restored. reconcile history lists run ids.`,
 			cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
 			a.redactor.ChangeSet(cs)
 			cs.Sort(controllers.KindRank)
-			if err := s.finish(outcome{Mode: "rollback", Reason: "rollback of " + idx.RunID, Changes: cs, Keep: pass.Finish}); err != nil {
+			if err := s.finish(outcome{Mode: "rollback", Reason: "rollback of " + idx.RunID, Changes: cs, Keep: pass.FinishRollback}); err != nil {
 				return &exitError{ExitError, err}
 			}
 			if err := drift.WriteText(a.cfg.Stdout, cs, drift.TextOptions{Color: a.cfg.Color, Quiet: false, Label: "rollback of " + idx.RunID + ", run " + s.RunID}); err != nil {

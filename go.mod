@@ -3,6 +3,7 @@ module github.com/sanctum-haus/reconcile
 go 1.26.8
 
 require (
+	github.com/agnivade/levenshtein v1.2.2
 	github.com/aymanbagabas/go-udiff v0.4.1
 	github.com/fxamacker/cbor/v2 v2.9.1
 	github.com/gofrs/flock v0.13.2

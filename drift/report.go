@@ -39,6 +39,23 @@ type Report struct {
 	// CatalogCached says the catalog came from the catalog cache, unchanged
 	// since the last apply compiled it.
 	CatalogCached bool `json:"catalogCached"`
+	// Target is the scope of a targeted pass; absent for a whole pass.
+	Target *Target `json:"target,omitempty"`
+}
+
+// Target is what a targeted pass was asked to reach and what it left out.
+type Target struct {
+	// Objects, Selector and Nodes are as given (objects as Kind/name).
+	Objects  []string `json:"objects"`
+	Selector string   `json:"selector"`
+	Nodes    []string `json:"nodes"`
+	// InScope lists the catalog objects the pass reached, by Kind/name,
+	// those they own included; Gone the objects named that only the last
+	// pass's inventory knew (their files pruned).
+	InScope []string `json:"inScope"`
+	Gone    []string `json:"gone"`
+	// OutOfScope counts the catalog objects neither observed nor changed.
+	OutOfScope int `json:"outOfScope"`
 }
 
 // WriteJSON writes the report, indented, with a final newline.

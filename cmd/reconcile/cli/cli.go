@@ -192,13 +192,17 @@ func Run(ctx context.Context, cfg *Config, args []string) (code int) {
 
 // app holds the flags and what one invocation learned.
 type app struct {
-	cfg      *Config
-	home     string
-	catalog  string
-	output   string
-	local    bool
-	full     bool
-	verbose  bool
+	cfg     *Config
+	home    string
+	catalog string
+	output  string
+	local   bool
+	full    bool
+	verbose bool
+	// target is what a pass was asked to reach (target.go), resolved
+	// against the catalog into resolved.
+	target   target
+	resolved *resolvedTarget
 	redactor *drift.Redactor
 }
 
@@ -214,7 +218,7 @@ func version() string {
 func (a *app) rootCommand() *cobra.Command {
 	var dryRun, check, record bool
 	root := &cobra.Command{
-		Use:   "reconcile",
+		Use:   "reconcile [--dry-run|--check] [KIND/NAME ...] [-l SELECTOR] [--node NAME ...]",
 		Short: "Make a Sanctum host match its checked-in catalog",
 		Long: `reconcile makes a Sanctum host match its checked-in catalog (sanctum/) and says
 exactly where it does not.
@@ -230,8 +234,16 @@ failure).`,
 		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args:          cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && !dryRun && !check {
+				return &exitError{ExitError, fmt.Errorf("%q: objects go with --dry-run, --check, plan or apply", args[0])}
+			}
+			objects, err := parseObjects(args)
+			if err != nil {
+				return err
+			}
+			a.target.Objects = objects
 			switch {
 			case dryRun:
 				return a.runPass(cmd.Context(), modeDryRun, passOptions{})
@@ -239,6 +251,9 @@ failure).`,
 				return a.runPass(cmd.Context(), modeCheck, passOptions{record: record})
 			case record:
 				return &exitError{ExitError, errors.New("--record goes with --check (the audit pass)")}
+			}
+			if !a.target.empty() {
+				return &exitError{ExitError, errors.New("-l and --node go with --dry-run, --check, plan or apply")}
 			}
 			return cmd.Help()
 		},
@@ -248,6 +263,7 @@ failure).`,
 	root.Flags().BoolVar(&record, "record", false, "with --check: write the audit ledgers (agent-markdown-sync.json), nothing else")
 	root.MarkFlagsMutuallyExclusive("dry-run", "check")
 	a.verboseFlag(root)
+	a.targetFlags(root)
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.home, "home", "", "the home to reconcile (default $HOME)")
 	pf.StringVar(&a.catalog, "catalog", "", "catalog directory (default $SANCTUM_CATALOG, else ./sanctum; "+BuiltinCatalog+" is the embedded example)")

@@ -39,7 +39,7 @@ type passOptions struct {
 func (a *app) applyCommand() *cobra.Command {
 	var o passOptions
 	cmd := &cobra.Command{
-		Use:   "apply [FILE]",
+		Use:   "apply [FILE | KIND/NAME ...] [-l SELECTOR] [--node NAME ...]",
 		Short: "Converge the host to the catalog, back up what is replaced, record the pass",
 		Long: `apply converges the host: it writes what differs (after backing up what was
 there under ~/.sanctum/state/backups/<run-id>/), removes what it created earlier
@@ -47,12 +47,23 @@ and the catalog no longer wants, and records the pass and its inventory in
 ~/.sanctum/state/reconcile.json. It holds ~/.sanctum/state/reconcile.lock while
 it runs. The shipped example catalog is applied only to a home named with --home.
 With FILE (from reconcile plan --out FILE) it applies exactly that plan, or
-refuses when anything the plan read has changed since.`,
-		Args: cobra.MaximumNArgs(1),
+refuses when anything the plan read has changed since.
+With KIND/NAME arguments (Service/voice-agent), -l SELECTOR or --node NAME it
+reaches only those objects and what they own, and prunes only what they
+owned.`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 { // a saved plan (plan.go)
+			if len(args) == 1 && isPlanFile(args[0]) { // a saved plan (plan.go)
+				if !a.target.empty() {
+					return &exitError{ExitError, errors.New("apply FILE applies the plan's own target: no -l or --node with it")}
+				}
 				return a.applyPlan(cmd.Context(), args[0], o)
 			}
+			objects, err := parseObjects(args)
+			if err != nil {
+				return err
+			}
+			a.target.Objects = objects
 			if o.scheduled {
 				o.lockTimeout = 0
 			}
@@ -61,6 +72,7 @@ refuses when anything the plan read has changed since.`,
 	}
 	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another pass to finish (0: do not wait)")
 	a.verboseFlag(cmd)
+	a.targetFlags(cmd)
 	cmd.Flags().BoolVar(&o.scheduled, "scheduled", false, "the launchd pass: skip (exit 0) if another pass holds the lock, print only changes and failures")
 	return cmd
 }
@@ -120,6 +132,20 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 		return &exitError{ExitError, last.err}
 	}
 	state, stats, renders := last.state, last.stats, last.renders
+	// A target (Service/x, -l, --node) is checked against the catalog and
+	// what the last pass owned: an object gone from the catalog can still
+	// be named, to prune what it left.
+	if o.record && !a.target.empty() {
+		return &exitError{ExitError, errors.New("--record writes the audit of the whole fan-out: no target with it")}
+	}
+	var inventory []controllers.InventoryEntry
+	if state != nil {
+		inventory = state.Inventory
+	}
+	a.resolved, err = a.target.resolve(cat, inventory, a.local)
+	if err != nil {
+		return err
+	}
 	if o.plan != nil { // saved plans (plan.go): record the reads, or check them under the lock
 		if host, w.launchd, w.remote, err = o.plan.observe(ctx, host, w.launchd, w.remote, state, cat); err != nil {
 			return err
@@ -142,7 +168,12 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 		}
 	}
 	pass.TwinCatalog = func(ctx context.Context) (*desired.Catalog, error) { return desired.LoadTwin(ctx, catOpts) }
-	cs, runErr := pass.Run(ctx, cat, controllers.Controllers())
+	ctrls := controllers.Controllers()
+	if a.resolved != nil {
+		pass.Narrow(a.resolved.scope)
+		ctrls = a.resolved.scope.Controllers(ctrls)
+	}
+	cs, runErr := pass.Run(ctx, cat, ctrls)
 	a.redactor.ChangeSet(cs)
 	if sess != nil {
 		histMode := "apply"
@@ -287,6 +318,9 @@ func (a *app) report(mode mode, runID string, now time.Time, home string, cat *d
 		}
 		r.CacheHits, r.FilesRead, r.Rendered = pass.CacheStats()
 		r.CatalogCached = cat.FromCache
+		if a.resolved != nil {
+			r.Target = a.resolved.report(a.target)
+		}
 		if mode == modeApply {
 			r.RunID = runID
 		}
@@ -339,6 +373,17 @@ func (a *app) passHeader(mode mode, home string, cat *desired.Catalog) (string, 
 	switch {
 	case len(remote) > 0 && a.local:
 		nodes += " only (--local; not reached: " + strings.Join(remote, ", ") + ")"
+	case a.resolved != nil:
+		// A targeted pass: this host when something local is in scope,
+		// and the nodes it reaches.
+		var in []string
+		if sc := a.resolved.scope.Catalog(); len(sc.Services)+len(sc.Agents)+len(sc.Personas)+len(sc.Calibration) > 0 || len(a.resolved.gone) > 0 {
+			in = append(in, "this host")
+		}
+		for _, n := range a.resolved.scope.Nodes() {
+			in = append(in, n.Name)
+		}
+		nodes = joinOrNone(in)
 	case len(remote) > 0:
 		nodes += ", " + strings.Join(remote, ", ")
 	}
@@ -346,5 +391,9 @@ func (a *app) passHeader(mode mode, home string, cat *desired.Catalog) (string, 
 	if mode == modeDryRun {
 		label = "dry run"
 	}
-	return fmt.Sprintf("%s: catalog %s, home %s, nodes: %s", label, where, home, nodes), nil
+	h := fmt.Sprintf("%s: catalog %s, home %s, nodes: %s", label, where, home, nodes)
+	if a.resolved != nil {
+		h += "; " + a.resolved.describe(a.target)
+	}
+	return h, nil
 }

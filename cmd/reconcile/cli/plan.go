@@ -58,6 +58,9 @@ type savedPlan struct {
 	Nodes       []planNode      `json:"nodes"`
 	// Report is the dry run's report, exactly as -o json prints it.
 	Report json.RawMessage `json:"report"`
+	// Target is the plan's scope (objects, -l, --node); apply FILE applies
+	// within it. Absent: the whole catalog.
+	Target *target `json:"target,omitempty"`
 }
 
 // planNode is how to reach a node the plan read from, again.
@@ -153,6 +156,10 @@ func (h *planHook) done(a *app, mode mode, runID string, now time.Time, home str
 		SchemaVersion: PlanSchemaVersion, Home: home, Catalog: cat.Name, CatalogPath: catPath, Local: a.local,
 		CatalogDigest: cat.Digest, SecretsDigest: secrets, StateDigest: h.stateDigest,
 		Reads: h.log.Reads(), Nodes: []planNode{}, Report: report,
+	}
+	if !a.target.empty() {
+		t := a.target
+		p.Target = &t
 	}
 	for _, n := range h.log.Nodes() {
 		p.Nodes = append(p.Nodes, planNode{Name: n.Name, Destination: n.Destination, Port: n.Port,
@@ -314,7 +321,7 @@ func (a *app) catalogIdentity() (string, string, error) {
 func (a *app) planCommand() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
-		Use:   "plan [--out FILE]",
+		Use:   "plan [KIND/NAME ...] [-l SELECTOR] [--node NAME ...] [--out FILE]",
 		Short: "The dry run; with --out, save the plan for `reconcile apply FILE`",
 		Long: `plan is the dry run (reconcile --dry-run): the full plan with diffs, nothing
 written. With --out FILE it also saves the plan (0600): the JSON report and a
@@ -322,8 +329,13 @@ digest of the catalog, of the secrets (never a value), of the last pass's
 record and of every file, launchd answer and remote file it read.
 ` + "`reconcile apply FILE`" + ` applies exactly that plan, and refuses (exit 1, nothing
 written, naming what moved) when anything it read has changed since.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			objects, err := parseObjects(args)
+			if err != nil {
+				return err
+			}
+			a.target.Objects = objects
 			var o passOptions
 			if out != "" {
 				o.plan = &planHook{file: out}
@@ -333,6 +345,7 @@ written, naming what moved) when anything it read has changed since.`,
 	}
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to FILE (0600) for `reconcile apply FILE`")
 	a.verboseFlag(cmd)
+	a.targetFlags(cmd)
 	return cmd
 }
 
@@ -374,6 +387,9 @@ func (a *app) applyPlan(ctx context.Context, file string, o passOptions) error {
 	}
 	if len(wrong) > 0 {
 		return &exitError{ExitError, fmt.Errorf("plan %s does not fit this apply; nothing was applied:\n  %s", file, strings.Join(wrong, "\n  "))}
+	}
+	if p.Target != nil {
+		a.target = *p.Target
 	}
 	o.plan = &planHook{file: file, saved: &p}
 	return a.runPass(ctx, modeApply, o)

@@ -143,7 +143,7 @@ type fakeRemote struct {
 var _ observed.Remote = (*fakeRemote)(nil)
 
 // Digests implements observed.Remote; it records the node and the paths.
-func (f *fakeRemote) Digests(ctx context.Context, n observed.RemoteNode, paths []string) (map[string]observed.RemoteFile, error) {
+func (f *fakeRemote) Digests(ctx context.Context, n observed.RemoteNode, paths []string, _ ...observed.RemoteGlob) (map[string]observed.RemoteFile, error) {
 	f.record("digests", append([]string{n.Name}, paths...)...)
 	if f.DigestsFn == nil {
 		out := make(map[string]observed.RemoteFile, len(paths))

@@ -115,8 +115,36 @@ func (RemoteNodeController) Reconcile(ctx context.Context, p *Pass, cat *desired
 	return out
 }
 
-// nodeTargets lists what a node should hold.
-func (p *Pass) nodeTargets(cat *desired.Catalog, n *v1.RemoteNode) []remoteTarget {
+// nodeGlob is a target whose last element is a glob: expanded on the node,
+// in the digest round trip; every directory it matches there holds the
+// files, as an optional workspace does.
+type nodeGlob struct {
+	glob  observed.RemoteGlob
+	files map[string]remoteTarget // by file name: the object and content
+}
+
+// expand lists the targets a glob's matches on the node make.
+func (g nodeGlob) expand(digests map[string]observed.RemoteFile) []remoteTarget {
+	dir, base := path.Dir(g.glob.Pattern), path.Base(g.glob.Pattern)
+	var out []remoteTarget
+	for key, d := range digests {
+		ws := path.Dir(key)
+		t, ok := g.files[path.Base(key)]
+		if !d.Glob || !ok || path.Dir(ws) != dir {
+			continue
+		}
+		if m, _ := path.Match(base, path.Base(ws)); m {
+			t.path = key
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// nodeTargets lists what a node should hold: its files, and the globs to
+// expand on it.
+func (p *Pass) nodeTargets(cat *desired.Catalog, n *v1.RemoteNode) ([]remoteTarget, []nodeGlob) {
+	var globs []nodeGlob
 	want := make(map[string]bool)
 	all := false
 	for _, a := range n.Spec.Receives.Personas {
@@ -133,7 +161,13 @@ func (p *Pass) nodeTargets(cat *desired.Catalog, n *v1.RemoteNode) []remoteTarge
 		for _, t := range pf.Spec.Targets {
 			ws, _ := v1.HomePath(t)
 			if strings.ContainsAny(path.Base(ws), "*?[") {
-				continue // globs are expanded on this host only
+				g := nodeGlob{glob: observed.RemoteGlob{Pattern: ws, Files: pf.FileNames()}, files: map[string]remoteTarget{}}
+				for _, f := range pf.FileNames() {
+					content, _, err := p.personaSource(cat, pf, f)
+					g.files[f] = remoteTarget{object: "PersonaFile/" + pf.AgentName() + "/" + f, content: content, err: err, optional: true}
+				}
+				globs = append(globs, g)
+				continue
 			}
 			for _, f := range pf.FileNames() {
 				content, _, err := p.personaSource(cat, pf, f)
@@ -148,7 +182,7 @@ func (p *Pass) nodeTargets(cat *desired.Catalog, n *v1.RemoteNode) []remoteTarge
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
-	return out
+	return out, globs
 }
 
 // reconcileNode observes a node in one round trip (its targets and what
@@ -178,7 +212,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		progress(rec.Status)
 		return append(changes, summary), rec
 	}
-	targets := p.nodeTargets(cat, n)
+	targets, globs := p.nodeTargets(cat, n)
 	paths := make([]string, len(targets))
 	wanted := make(map[string]bool, len(targets))
 	for i, t := range targets {
@@ -186,17 +220,41 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		wanted[t.path] = true
 	}
 	// The prune's candidates: what the node's inventory holds and no
-	// target wants. They are asked about in the same round trip.
-	var unwanted []NodeOwned
+	// target wants. They are asked about in the same round trip (and
+	// dropped below when a glob's match on the node wants them).
+	var candidates []NodeOwned
 	for _, e := range prev {
 		if !wanted[e.Path] {
-			unwanted = append(unwanted, e)
+			candidates = append(candidates, e)
 			paths = append(paths, e.Path)
 		}
 	}
+	rg := make([]observed.RemoteGlob, len(globs))
+	for i, g := range globs {
+		rg[i] = g.glob
+	}
 	progress("connecting")
 	defer p.Remote.Disconnect(node)
-	digests, err := p.Remote.Digests(ctx, node, paths)
+	digests, err := p.Remote.Digests(ctx, node, paths, rg...)
+	if err == nil && len(globs) > 0 {
+		// Each directory a glob matched on the node holds the files, as an
+		// optional workspace: a path a target already names keeps that one.
+		for _, g := range globs {
+			for _, t := range g.expand(digests) {
+				if !wanted[t.path] {
+					wanted[t.path] = true
+					targets = append(targets, t)
+				}
+			}
+		}
+		sort.Slice(targets, func(i, j int) bool { return targets[i].path < targets[j].path })
+	}
+	var unwanted []NodeOwned
+	for _, e := range candidates {
+		if !wanted[e.Path] {
+			unwanted = append(unwanted, e)
+		}
+	}
 	if err != nil {
 		rec.Status, rec.Reason = classifyNode(n, err)
 		rec.Owned = prev // not reached: what it owned is still owned
@@ -284,6 +342,22 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			keep(t.path)
 		}
 		rec.Files[t.path] = fr
+		changes = append(changes, c)
+	}
+	// A glob whose directory the node could not enter: nothing matched
+	// there; an absent directory is skipped as an absent optional
+	// workspace, anything else is refused.
+	for _, g := range globs {
+		d, ok := digests[g.glob.Pattern]
+		if !ok || d.Glob {
+			continue
+		}
+		c := drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Node: n.Name, Path: g.glob.Pattern}
+		if d.State == observed.RemoteNoDir {
+			c.Action, c.Reason = drift.Skipped, "~/"+path.Dir(g.glob.Pattern)+" absent on the node; nothing matches ~/"+g.glob.Pattern
+		} else {
+			c = p.fail(c, fmt.Errorf("~/%s not expanded: ~/%s is %s on the node", g.glob.Pattern, path.Dir(g.glob.Pattern), globRefusal[d.State]))
+		}
 		changes = append(changes, c)
 	}
 	// The prune: only a file that still holds what reconcile wrote goes
@@ -477,6 +551,12 @@ func nodeMode(d observed.RemoteFile, secret bool) (fs.FileMode, string) {
 
 func modeString(m fs.FileMode) string { return fmt.Sprintf("%#04o", m.Perm()) }
 
+// globRefusal says why a glob's directory could not be entered.
+var globRefusal = map[observed.RemoteState]string{
+	observed.RemoteEscape: "reached through a symlink leading out of the node's home",
+	observed.RemoteNotDir: "not a directory", observed.RemoteDenied: "not enterable",
+}
+
 // refusal says why a node's file is not touched, by what the node found on
 // its way.
 func refusal(st observed.RemoteState, p string) string {
@@ -491,6 +571,8 @@ func refusal(st observed.RemoteState, p string) string {
 		return "a component of ~/" + path.Dir(p) + " is not a directory on the node"
 	case observed.RemoteDenied:
 		return "~/" + path.Dir(p) + " cannot be entered on the node"
+	case observed.RemoteDirSymlink:
+		return "~/" + path.Dir(p) + " is a symlink on the node; refusing to write persona files through it"
 	case observed.RemoteUnknown:
 		return "the node did not answer for ~/" + p
 	}

@@ -457,8 +457,8 @@ var _ Remote = RecordingRemote{}
 func (r RecordingRemote) Plans() bool { return Plans(r.Remote) }
 
 // Digests implements Remote.
-func (r RecordingRemote) Digests(ctx context.Context, n RemoteNode, paths []string) (map[string]RemoteFile, error) {
-	res, err := r.Remote.Digests(ctx, n, paths)
+func (r RecordingRemote) Digests(ctx context.Context, n RemoteNode, paths []string, globs ...RemoteGlob) (map[string]RemoteFile, error) {
+	res, err := r.Remote.Digests(ctx, n, paths, globs...)
 	r.Log.mu.Lock()
 	r.Log.nodes[n.Name] = n
 	r.Log.mu.Unlock()
@@ -467,6 +467,21 @@ func (r RecordingRemote) Digests(ctx context.Context, n RemoteNode, paths []stri
 		for _, p := range paths {
 			f, ok := res[p]
 			r.Log.add("remote:"+n.Name+":"+p, remoteDigest(f, ok))
+		}
+		// What the globs matched is recorded as the paths it is: a file
+		// that changes there moves the plan (a match that appears later
+		// does not: the plan names the paths it saw).
+		asked := make(map[string]bool, len(paths)+len(globs))
+		for _, p := range paths {
+			asked[p] = true
+		}
+		for _, g := range globs {
+			asked[g.Pattern] = true
+		}
+		for p, f := range res {
+			if !asked[p] {
+				r.Log.add("remote:"+n.Name+":"+p, remoteDigest(f, true))
+			}
 		}
 	}
 	return res, err

@@ -210,7 +210,7 @@ type fakeRemote struct {
 	down  bool
 }
 
-func (f *fakeRemote) Digests(_ context.Context, n RemoteNode, paths []string) (map[string]RemoteFile, error) {
+func (f *fakeRemote) Digests(_ context.Context, n RemoteNode, paths []string, _ ...RemoteGlob) (map[string]RemoteFile, error) {
 	if f.down {
 		return nil, &RemoteError{Kind: ErrUnreachable, Detail: "connect timed out"}
 	}

@@ -43,6 +43,8 @@ type RemoteFile struct {
 	State  RemoteState
 	SHA256 string      // for RemoteRegular
 	Mode   os.FileMode // for RemoteRegular: its permission bits
+	// Glob: a file of a directory a glob matched on the node.
+	Glob bool
 }
 
 // RemoteState is the kind of thing at a remote path.
@@ -61,6 +63,8 @@ const (
 	RemoteEscape RemoteState = "escape"
 	RemoteNotDir RemoteState = "not-dir" // a component of its directory is not a directory
 	RemoteDenied RemoteState = "denied"  // its directory cannot be entered
+	// RemoteDirSymlink: the directory a glob matched is a symlink.
+	RemoteDirSymlink RemoteState = "dir-symlink"
 )
 
 // RemoteOp is what a RemoteWrite does.
@@ -117,8 +121,11 @@ func (e *RemoteError) Unwrap() error { return e.Kind }
 // is the one call that changes a node, and the decorators intercept it.
 type Remote interface {
 	// Digests reports, in one round trip, what the node has at each path,
-	// with the sha256 of every regular file.
-	Digests(ctx context.Context, n RemoteNode, paths []string) (map[string]RemoteFile, error)
+	// with the sha256 and mode of every regular file; and, for each glob,
+	// what it has at each file of every directory the glob matches there
+	// (by its path), or at the glob's own pattern why its directory could
+	// not be entered.
+	Digests(ctx context.Context, n RemoteNode, paths []string, globs ...RemoteGlob) (map[string]RemoteFile, error)
 	// Fetch returns the content of files, for diffs, in one round trip.
 	Fetch(ctx context.Context, n RemoteNode, paths []string) (map[string][]byte, error)
 	// Write carries out every change in one session: a file written to a

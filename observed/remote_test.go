@@ -51,10 +51,38 @@ func TestParseDigests(t *testing.T) {
 	tests := []struct {
 		name    string
 		paths   []string
+		globs   []RemoteGlob
 		out     string
 		want    map[string]RemoteFile
 		wantErr *remoteErr
 	}{
+		{
+			name:  "globs: matches named by the node, their files by index after the paths",
+			paths: []string{"a"},
+			globs: []RemoteGlob{{Pattern: "ws/w*", Files: []string{"S", "T"}}, {Pattern: "gone/x*", Files: []string{"S"}}},
+			out: "missing\t0\nG\t0\t1\tw 1\tb\nfile\t1\nmissing\t2\nG\t0\t3\tw2\nnot-dir\t3\nnot-dir\t4\nW\t1\tno-dir\n" +
+				"HASHES\n" + hashA + "  ws/w 1\tb/S\nMODES\n644 ws/w 1\tb/S\nEND\n",
+			want: map[string]RemoteFile{
+				"a":           {State: RemoteMissing},
+				"ws/w 1\tb/S": {State: RemoteRegular, SHA256: hashA, Mode: 0o644, Glob: true},
+				"ws/w 1\tb/T": {State: RemoteMissing, Glob: true},
+				"ws/w2/S":     {State: RemoteNotDir, Glob: true},
+				"ws/w2/T":     {State: RemoteNotDir, Glob: true},
+				"gone/x*":     {State: RemoteNoDir},
+			},
+		},
+		{
+			name:    "a glob match out of order",
+			globs:   []RemoteGlob{{Pattern: "ws/w*", Files: []string{"S"}}},
+			out:     "G\t0\t5\tw\nEND\n",
+			wantErr: &remoteErr{Kind: "remote command failed", Detail: `unexpected answer "G\t0\t5\tw"`},
+		},
+		{
+			name:    "a glob match with a slash",
+			globs:   []RemoteGlob{{Pattern: "ws/w*", Files: []string{"S"}}},
+			out:     "G\t0\t0\t../w\nEND\n",
+			wantErr: &remoteErr{Kind: "remote command failed", Detail: `unexpected answer "G\t0\t0\t../w"`},
+		},
 		{
 			name:  "every state",
 			paths: []string{".openclaw/workspace/SOUL.md", ".openclaw/workspace/TOOLS.md", "nodir/x", "linked/y", "adir", "out/z", "file/w", "locked/v"},
@@ -180,7 +208,7 @@ func TestParseDigests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseDigests([]byte(tt.out), tt.paths)
+			got, err := ParseDigests([]byte(tt.out), tt.paths, tt.globs...)
 			if diff := cmp.Diff(tt.wantErr, asRemoteErr(t, err)); diff != "" {
 				t.Fatalf("ParseDigests error mismatch (-want +got):\n%s", diff)
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -32,7 +33,7 @@ func preamble(n RemoteNode) string {
 	// CDPATH would make a relative cd look elsewhere (and print); noclobber
 	// makes every > refuse what exists, a symlink planted at a temporary
 	// name included.
-	b.WriteString("unset CDPATH\nset -C\numask 022\nmain() {\noIFS=$IFS\n")
+	b.WriteString("unset CDPATH\nLC_ALL=C; export LC_ALL\nset -C\numask 022\nmain() {\noIFS=$IFS\nnl='\n'\n")
 	if n.Home != "" {
 		fmt.Fprintf(&b, "cd -P -- %s || { echo 'the remote home does not exist' >&2; exit 90; }\n", Quote(n.Home))
 	} else {
@@ -74,11 +75,20 @@ func splitRel(p string) (string, string) {
 	return path.Clean(dir), base
 }
 
+// RemoteGlob is a target whose last element is a glob, expanded on the
+// node: every directory it matches there should hold Files.
+type RemoteGlob struct {
+	Pattern string // relative to the home; a glob in its last element only
+	Files   []string
+}
+
 // digestScript classifies every path (shell tests alone, no process per
-// path), then hashes and stats every regular file with one sha256sum and
-// one stat: a node with thousands of targets answers in one round trip and
-// a handful of processes. A FIFO, a device or a directory is never opened.
-func digestScript(n RemoteNode, paths []string) string {
+// path), expands every glob on the node and classifies the files of each
+// directory it matches, then hashes and stats every regular file with one
+// sha256sum and one stat: a node with thousands of targets answers in one
+// round trip and a handful of processes. A FIFO, a device or a directory
+// is never opened.
+func digestScript(n RemoteNode, paths []string, globs []RemoteGlob) string {
 	var b strings.Builder
 	b.WriteString(preamble(n))
 	b.WriteString(`if stat -c %a . >/dev/null 2>&1; then S() { stat -c '%a %n' -- "$@"; }
@@ -110,6 +120,47 @@ s() {
 		}
 		fmt.Fprintf(&b, "[ -n \"${r%d-}\" ] && set -- \"$@\" %s\n", i, q)
 	}
+	// Each glob: its directory entered as any other, the pattern expanded
+	// there by the shell (the pattern is a variable's value, so only
+	// pathname expansion applies to it), each match and the state of its
+	// files answered under indices from len(paths) on, in order. A match
+	// whose name holds a newline is left out (its answers would split).
+	if len(globs) > 0 {
+		fmt.Fprintf(&b, "k=%d\n", len(paths))
+	}
+	for gi, g := range globs {
+		dir, base := splitRel(g.Pattern)
+		prefix := Quote(dir) + "/"
+		if dir == "." {
+			prefix = ""
+		}
+		files := make([]string, len(g.Files))
+		for j, f := range g.Files {
+			files[j] = Quote(f)
+		}
+		fmt.Fprintf(&b, `walk %s 0
+if [ "$w" != ok ]; then printf 'W\t%d\t%%s\n' "$w"; else
+  gp=%s; IFS=
+  for d in $gp; do
+    IFS=$oIFS
+    [ -e "$d" ] || [ -L "$d" ] || continue
+    case $d in *"$nl"*) continue;; esac
+    if [ -L "$d" ]; then st=dir-symlink; elif [ ! -d "$d" ]; then st=not-dir; else st=; fi
+    printf 'G\t%d\t%%s\t%%s\n' "$k" "$d"
+    for f in %s; do
+      if [ -n "$st" ]; then printf '%%s\t%%s\n' "$st" "$k"
+      elif [ -L "$d/$f" ]; then printf 'symlink\t%%s\n' "$k"
+      elif [ -f "$d/$f" ]; then printf 'file\t%%s\n' "$k"; set -- "$@" %s"$d/$f"
+      elif [ -e "$d/$f" ]; then printf 'not-file\t%%s\n' "$k"
+      else printf 'missing\t%%s\n' "$k"; fi
+      k=$((k+1))
+    done
+  done
+  IFS=$oIFS
+fi
+`, Quote(dir), gi, Quote(base), gi, strings.Join(files, " "), prefix)
+	}
+	b.WriteString("cd -P -- \"$HP\" || exit 90\n")
 	// A file that vanished or cannot be read makes them complain on
 	// stderr; only the lines of the others are read.
 	b.WriteString("echo HASHES\n[ $# -gt 0 ] && H -- \"$@\" 2>/dev/null\necho MODES\n[ $# -gt 0 ] && S \"$@\" 2>/dev/null\n")
@@ -121,17 +172,19 @@ s() {
 var walkStates = map[string]RemoteState{
 	"missing": RemoteMissing, "file": RemoteRegular, "symlink": RemoteSymlink, "not-file": RemoteOther,
 	"no-dir": RemoteNoDir, "not-dir": RemoteNotDir, "escape": RemoteEscape, "denied": RemoteDenied,
+	"dir-symlink": RemoteDirSymlink,
 	"gone": RemoteDenied, "mkdir": RemoteDenied,
 }
 
-// ParseDigests reads the digest script's answer for paths: a state line per
-// path (by index), HASHES, sha256sum's "hash  path" lines, MODES, stat's
-// "mode path" lines, END.
-func ParseDigests(out []byte, paths []string) (map[string]RemoteFile, error) {
-	index := make(map[string]int, len(paths))
-	for i, p := range paths {
-		index[p] = i
-	}
+// ParseDigests reads the digest script's answer for paths and globs: a
+// state line per path (by index), a W line per glob whose directory could
+// not be entered and a G line per directory a glob matched, each followed
+// by the state lines of its files (indices from len(paths) on), HASHES,
+// sha256sum's "hash  path" lines, MODES, stat's "mode path" lines, END. A
+// glob's own pattern is a key only when its directory could not be entered.
+func ParseDigests(out []byte, paths []string, globs ...RemoteGlob) (map[string]RemoteFile, error) {
+	asked := len(paths)
+	paths = slices.Clip(paths)
 	res := make(map[string]RemoteFile)
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -163,6 +216,28 @@ func ParseDigests(out []byte, paths []string) (map[string]RemoteFile, error) {
 				f.Mode = os.FileMode(mode) & os.ModePerm
 				res[p] = f
 			}
+		case strings.HasPrefix(line, "G\t") || strings.HasPrefix(line, "W\t"):
+			f := strings.SplitN(line, "\t", 4)
+			gi, err := strconv.Atoi(f[1])
+			if err != nil || gi < 0 || gi >= len(globs) || (f[0] == "G" && len(f) != 4) || (f[0] == "W" && len(f) != 3) {
+				return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", line)}
+			}
+			if f[0] == "W" {
+				st, known := walkStates[f[2]]
+				if !known {
+					return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", line)}
+				}
+				res[globs[gi].Pattern] = RemoteFile{State: st}
+				continue
+			}
+			first, err := strconv.Atoi(f[2])
+			if err != nil || first != len(paths) || strings.Contains(f[3], "/") {
+				return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", line)}
+			}
+			dir := path.Dir(globs[gi].Pattern)
+			for _, name := range globs[gi].Files {
+				paths = append(paths, path.Join(dir, f[3], name))
+			}
 		default:
 			word, idx, ok := strings.Cut(line, "\t")
 			i, err := strconv.Atoi(idx)
@@ -170,7 +245,7 @@ func ParseDigests(out []byte, paths []string) (map[string]RemoteFile, error) {
 			if !ok || err != nil || i < 0 || i >= len(paths) || !known {
 				return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", line)}
 			}
-			res[paths[i]] = RemoteFile{State: st}
+			res[paths[i]] = RemoteFile{State: st, Glob: i >= asked}
 		}
 	}
 	if !ended {
@@ -202,12 +277,12 @@ func hashLine(line string) (string, string, error) {
 }
 
 // Digests implements Remote.
-func (s *SSH) Digests(ctx context.Context, n RemoteNode, paths []string) (map[string]RemoteFile, error) {
-	out, err := s.run(ctx, n, []byte(digestScript(n, paths)))
+func (s *SSH) Digests(ctx context.Context, n RemoteNode, paths []string, globs ...RemoteGlob) (map[string]RemoteFile, error) {
+	out, err := s.run(ctx, n, []byte(digestScript(n, paths, globs)))
 	if err != nil {
 		return nil, err
 	}
-	return ParseDigests(out, paths)
+	return ParseDigests(out, paths, globs...)
 }
 
 // fetchScript sends the bytes of each regular file, after its index and

@@ -408,3 +408,57 @@ func TestSSHTimeouts(t *testing.T) {
 		t.Errorf("live node: %v", err)
 	}
 }
+
+// TestSSHGlobs: a glob is expanded on the node in the digest round trip:
+// each matching directory's files are answered by path (Glob set), a
+// symlinked or non-directory match says so for its files, a directory
+// that leads out of the home is never expanded, and a match whose name
+// holds a newline is left out.
+func TestSSHGlobs(t *testing.T) {
+	x := newSSHNode(t)
+	victim := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{".openclaw/workspace-x", ".openclaw/workspace-y", ".openclaw/workspace-$(touch pwned)", ".openclaw/other", ".openclaw/workspace-new\nline"} {
+		must(os.MkdirAll(filepath.Join(x.home, d), 0o755))
+	}
+	must(os.WriteFile(filepath.Join(x.home, ".openclaw/workspace-x/SOUL.md"), []byte("soul\n"), 0o600))
+	must(os.WriteFile(filepath.Join(x.home, ".openclaw/workspace-file"), nil, 0o644))
+	must(os.Symlink(victim, filepath.Join(x.home, ".openclaw/workspace-link")))
+	must(os.Symlink(victim, filepath.Join(x.home, "away")))
+	globs := []RemoteGlob{
+		{Pattern: ".openclaw/workspace*", Files: []string{"SOUL.md", "TOOLS.md"}},
+		{Pattern: "away/ws*", Files: []string{"SOUL.md"}},
+		{Pattern: "absent/ws*", Files: []string{"SOUL.md"}},
+		{Pattern: ".openclaw/none*", Files: []string{"SOUL.md"}},
+	}
+	got, err := x.s.Digests(context.Background(), x.n, []string{".openclaw/other/SOUL.md"}, globs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]RemoteFile{
+		".openclaw/other/SOUL.md":                     {State: RemoteMissing},
+		".openclaw/workspace-x/SOUL.md":               {State: RemoteRegular, SHA256: sum([]byte("soul\n")), Mode: 0o600, Glob: true},
+		".openclaw/workspace-x/TOOLS.md":              {State: RemoteMissing, Glob: true},
+		".openclaw/workspace-y/SOUL.md":               {State: RemoteMissing, Glob: true},
+		".openclaw/workspace-y/TOOLS.md":              {State: RemoteMissing, Glob: true},
+		".openclaw/workspace-$(touch pwned)/SOUL.md":  {State: RemoteMissing, Glob: true},
+		".openclaw/workspace-$(touch pwned)/TOOLS.md": {State: RemoteMissing, Glob: true},
+		".openclaw/workspace-file/SOUL.md":            {State: RemoteNotDir, Glob: true},
+		".openclaw/workspace-file/TOOLS.md":           {State: RemoteNotDir, Glob: true},
+		".openclaw/workspace-link/SOUL.md":            {State: RemoteDirSymlink, Glob: true},
+		".openclaw/workspace-link/TOOLS.md":           {State: RemoteDirSymlink, Glob: true},
+		"away/ws*":                                    {State: RemoteEscape},
+		"absent/ws*":                                  {State: RemoteNoDir},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Digests with globs mismatch (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(x.home, ".openclaw", "pwned")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a match's name ran: %v", err)
+	}
+}

@@ -172,8 +172,7 @@ fi
 var walkStates = map[string]RemoteState{
 	"missing": RemoteMissing, "file": RemoteRegular, "symlink": RemoteSymlink, "not-file": RemoteOther,
 	"no-dir": RemoteNoDir, "not-dir": RemoteNotDir, "escape": RemoteEscape, "denied": RemoteDenied,
-	"dir-symlink": RemoteDirSymlink,
-	"gone": RemoteDenied, "mkdir": RemoteDenied,
+	"dir-symlink": RemoteDirSymlink, "gone": RemoteDenied, "mkdir": RemoteDenied,
 }
 
 // ParseDigests reads the digest script's answer for paths and globs: a

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
-	"time"
 
 	"github.com/hashicorp/go-multierror"
 
@@ -80,7 +79,7 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 
 // Save records what a pass that converged the host leaves for the next
 // one: the run's backup index, the state (inventory, agents, nodes) and
-// the caches. The session of a writing command calls it; a plan has
+// the index. The session of a writing command calls it; a plan has
 // nothing to leave.
 func (p *Pass) Save(catalogDigest string, cs *drift.ChangeSet) error {
 	var result *multierror.Error
@@ -93,11 +92,8 @@ func (p *Pass) Save(catalogDigest string, cs *drift.ChangeSet) error {
 	if err := writeJSON(p.Host, StateFile, p.record(catalogDigest, cs), 0o600); err != nil {
 		result = multierror.Append(result, fmt.Errorf("state: %w", err))
 	}
-	if err := p.saveStatCache(time.Now()); err != nil {
-		result = multierror.Append(result, fmt.Errorf("stat cache: %w", err))
-	}
-	if err := p.saveRenderCache(); err != nil {
-		result = multierror.Append(result, fmt.Errorf("render cache: %w", err))
+	if err := p.saveIndex(cs); err != nil {
+		result = multierror.Append(result, fmt.Errorf("index: %w", err))
 	}
 	return result.ErrorOrNil()
 }

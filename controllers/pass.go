@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,9 @@ type Pass struct {
 	sections map[string]Section
 	disabled map[string]map[string]bool // launchd's disabled labels, by domain
 
+	// Indexing, when set, lets an apply leave an index (see saveIndex).
+	Indexing *Indexing
+
 	// Remote reaches the nodes; Local (--local) leaves them alone.
 	Remote observed.Remote
 	Local  bool
@@ -75,7 +79,7 @@ type Pass struct {
 
 // FileEngine makes files and symlinks under HOME hold what the catalog
 // says, a batch at a time: it claims each path in the inventory, compares
-// (through the stat and render caches when it has them), keeps what it
+// (through the last apply's index when it has one), keeps what it
 // replaces in the run's backups, writes through the Host, and records what
 // it leaves as owned. It knows nothing of kinds.
 type FileEngine struct {
@@ -96,16 +100,17 @@ type FileEngine struct {
 	mu       sync.Mutex
 	observed map[string]string // sha256 of what a drifted file held
 
-	// Cache, when set, lets File skip reading a file whose stat says it is
-	// unchanged since the last apply saw it right (nil with --full).
-	Cache *StatCache
-	stats map[string]statEntry
-	// Renders, when set, holds the digests of what the last apply rendered
-	// under the same key: File renders a target only when the file on the
-	// host does not hold that digest (nil with --full).
-	Renders   *RenderCache
-	rendered  map[string]renderEntry
-	cacheHits atomic.Int64
+	// Index, when set, is the last apply's index (nil with --full): File
+	// skips reading a file whose stat data says it still holds the indexed
+	// bytes of its desired digest, and, when IndexInputs says the index
+	// was written from this pass's very inputs, skips rendering a target
+	// whose file holds the indexed digest: its bytes are needed only when
+	// they differ.
+	Index       *Index
+	IndexInputs bool
+	// entries is what this pass leaves right, for the next index.
+	entries   map[string]IndexEntry
+	indexHits atomic.Int64
 	fileReads atomic.Int64
 	renders   atomic.Int64
 }
@@ -114,8 +119,7 @@ type FileEngine struct {
 func NewFileEngine(host observed.Host, inv *Inventory, kept *Backups, secrets []string) *FileEngine {
 	fe := &FileEngine{
 		Host: host, Diffs: true, plans: observed.Plans(host), inv: inv, kept: kept,
-		stats:    make(map[string]statEntry),
-		rendered: make(map[string]renderEntry),
+		entries:  make(map[string]IndexEntry),
 		observed: make(map[string]string),
 	}
 	for _, s := range secrets {
@@ -161,8 +165,8 @@ type FileTarget struct {
 	Perm fs.FileMode
 	// Render, when Content is nil, produces it; Files calls it on its
 	// workers, so rendering runs in parallel too, and stores the result in
-	// Content. With a render cache it is called only when the file on the
-	// host does not hold the cached digest.
+	// Content. With an index of the same inputs it is called only when
+	// the file on the host does not hold the indexed digest.
 	Render func() ([]byte, error)
 	// Twin, when set, renders the target from the twin catalog (every
 	// secret as drift.SecretSentinel): the lines where the two renders
@@ -290,11 +294,12 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 	if err := fe.claim(ctx, c); err != nil {
 		return fe.fail(c, err), nil
 	}
-	// What the file should hold: its bytes, or only their digest while the
-	// render cache knows it and nothing needs the bytes.
+	// What the file should hold: its bytes, or only their digest while an
+	// index of the same inputs knows it and nothing needs the bytes.
 	var secret bool
-	if e, ok := fe.Renders.lookup(t.Path); ok && t.Content == nil && t.Render != nil {
-		t.SHA256, secret = e.sha, e.secret
+	indexed, inIndex := fe.Index.Lookup(t.Path)
+	if inIndex && fe.IndexInputs && !indexed.Link && t.Content == nil && t.Render != nil {
+		t.SHA256, secret = indexed.SHA256, indexed.Secret
 	} else {
 		if t.Content == nil && t.Render != nil {
 			if err := fe.render(t); err != nil {
@@ -305,17 +310,18 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 	}
 	sha := t.SHA256
 	var known func(fs.FileInfo) bool
-	if fe.Cache != nil {
+	if inIndex && indexed.HasKey && indexed.Trusted && !indexed.Link && indexed.SHA256 == sha {
 		known = func(info fs.FileInfo) bool {
 			key, ok := observed.KeyOf(info)
-			return ok && fe.modeRight(info, secret, t.Perm) && fe.Cache.fresh(t.Path, key, sha)
+			return ok && key == indexed.Key && fe.modeRight(info, secret, t.Perm)
 		}
 	}
+	readAt := time.Now()
 	current, info, skipped, err := fe.Host.ReadFileUnless(t.Path, known)
 	if skipped {
-		fe.cacheHits.Add(1)
+		fe.indexHits.Add(1)
 		c.Action = drift.Unchanged
-		fe.settled(t, info, secret)
+		fe.settled(t, info, readAt, true, secret)
 		return c, nil
 	}
 	var same bool
@@ -366,9 +372,9 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 			c.Reason = fmt.Sprintf("mode %#o, %s: want %#o", perm, why, want)
 		}
 		if c.Action == drift.Unchanged {
-			fe.settled(t, info, secret)
+			fe.settled(t, info, readAt, false, secret)
 		} else {
-			fe.settled(t, nil, secret)
+			fe.settled(t, nil, readAt, false, secret) // a chmod: no stat vouches for the bytes
 		}
 		return c, nil
 	}
@@ -385,21 +391,42 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 	return c, &fileWrite{t: t, c: c, mode: mode, secret: secret, replaces: true, old: current, oldMode: info.Mode().Perm()}
 }
 
-// settled records a target the pass leaves right: in the stat cache (info,
-// or a fresh stat when the pass changed the file), the render cache and the
-// inventory.
-func (fe *FileEngine) settled(t *FileTarget, info fs.FileInfo, secret bool) {
-	if info != nil {
-		fe.recordStat(t.Path, info, t.SHA256)
-	} else {
-		if info, err := fe.Host.Stat(t.Path); err == nil {
-			fe.recordStat(t.Path, info, t.SHA256)
+// settled records a target the pass leaves right: in the inventory and,
+// for the next index, with the stat data of exactly its bytes when the
+// pass has one (info: the stat taken before they were read or compared,
+// or of the file written, at or after `at`; hit: the index vouched for it
+// already).
+func (fe *FileEngine) settled(t *FileTarget, info fs.FileInfo, at time.Time, hit, secret bool) {
+	if !fe.plans {
+		e := IndexEntry{Path: t.Path, Kind: t.Kind, Name: t.Name, SHA256: t.SHA256, Secret: secret, Perm: t.Perm, Rendered: t.Render != nil}
+		if info != nil {
+			if key, ok := observed.KeyOf(info); ok {
+				e.Key, e.HasKey = key, true
+				e.Trusted = hit || trusted(key, at)
+			}
 		}
-	}
-	if t.Render != nil {
-		fe.recordRender(t.Path, t.SHA256, secret)
+		fe.mu.Lock()
+		fe.entries[t.Path] = e
+		fe.mu.Unlock()
 	}
 	fe.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: t.SHA256, Launchd: t.Launchd, Secret: secret})
+}
+
+// landed is the stat of a file just written when it still names the bytes
+// the write put there (wrote: their stat, from the file's own handle
+// before the rename); nil when another write came between, or when the
+// host wrote nothing. The rename changed the ctime, so the stat after it
+// is the one a later pass compares.
+func (fe *FileEngine) landed(name string, wrote fs.FileInfo) (fs.FileInfo, time.Time) {
+	at := time.Now()
+	if wrote == nil {
+		return nil, at
+	}
+	now, err := fe.Host.Lstat(name)
+	if err != nil || !os.SameFile(now, wrote) || now.Size() != wrote.Size() || !now.ModTime().Equal(wrote.ModTime()) {
+		return nil, at
+	}
+	return now, at
 }
 
 // commit carries out decided writes in two durable batches, the backups of
@@ -442,8 +469,9 @@ func (fe *FileEngine) commit(ws []*fileWrite) []drift.Change {
 			at = append(at, i)
 		}
 	}
+	wrote := make([]fs.FileInfo, len(ws))
 	for j, err := range fe.Host.WriteFiles(files) {
-		errs[at[j]] = err
+		errs[at[j]], wrote[at[j]] = err, files[j].Written
 	}
 	for i, w := range ws {
 		c := w.c
@@ -459,7 +487,8 @@ func (fe *FileEngine) commit(ws []*fileWrite) []drift.Change {
 		if fe.Diffs {
 			c.Diff = fe.diff(w)
 		}
-		fe.settled(w.t, nil, w.secret)
+		info, at := fe.landed(w.t.Path, wrote[i])
+		fe.settled(w.t, info, at, false, w.secret)
 		out[i] = c
 	}
 	return out
@@ -604,6 +633,11 @@ func (fe *FileEngine) Link(ctx context.Context, t LinkTarget) drift.Change {
 		if err := fe.Host.Symlink(t.Target, t.Path); err != nil {
 			return fe.fail(c, err)
 		}
+	}
+	if !fe.plans {
+		fe.mu.Lock()
+		fe.entries[t.Path] = IndexEntry{Path: t.Path, Kind: t.Kind, Name: t.Name, SHA256: linkDigest(t.Target), Link: true}
+		fe.mu.Unlock()
 	}
 	fe.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: linkDigest(t.Target)})
 	return c

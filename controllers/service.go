@@ -17,6 +17,10 @@ import (
 // ServicesDir is where the watchdog reads manifests, relative to HOME.
 const ServicesDir = ".sanctum/services"
 
+// HostMac is the host this pass reconciles: the Mac, whose ServicesDir
+// holds the manifests of its own services only.
+const HostMac = "mac"
+
 // ServiceController renders every enabled Service into the manifest the
 // watchdog reads, and reports strangers in the manifest folder.
 type ServiceController struct{}
@@ -38,6 +42,13 @@ func (ServiceController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 				reason = "disabled by services." + s.Spec.InstanceKey + ".enabled in " + v1.InstanceFile
 			}
 			changes = append(changes, drift.Change{Kind: v1.KindService, Name: s.Name, Action: drift.Skipped, Reason: reason})
+			continue
+		}
+		if s.Spec.Host != HostMac {
+			// The watchdog of this Mac reads only its own services; a VM
+			// service's manifest belongs to that node.
+			changes = append(changes, drift.Change{Kind: v1.KindService, Name: s.Name, Action: drift.Skipped,
+				Reason: "runs on the " + s.Spec.Host + ": its manifest belongs to that node, not to this Mac's " + ServicesDir})
 			continue
 		}
 		targets = append(targets, FileTarget{Kind: v1.KindService, Name: s.Name, Path: ManifestPath(s.Name),

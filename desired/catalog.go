@@ -56,6 +56,10 @@ type Options struct {
 	Name    string // how errors name the catalog directory, e.g. "sanctum"
 	Home    string // the home whose ~/.sanctum/secrets resolves secret "x"
 	Secrets SecretMode
+	// ReferenceHome: templates see the haus's own home (instance.yaml
+	// users.mac.home) as {{ .home }} and ~/ paths, not Home; what `render`
+	// writes into the catalog must not depend on who renders it.
+	ReferenceHome bool
 }
 
 // Catalog is the compiled desired state.
@@ -83,13 +87,9 @@ type Catalog struct {
 	// whose templates took a value from secret: the objects whose renders
 	// may hold one (see TookSecret). Names only, never a value.
 	SecretFields map[string][]string `cbor:"secretFields"`
-	// FromCache says the catalog came from the catalog cache (LoadCached).
-	FromCache bool `cbor:"-"`
-
-	// what the load read, for the catalog cache
-	inputs      *inputs
-	secretNames []string
-	account     string
+	// what the load read, for the index (Inputs, SecretInputs)
+	inputs       *inputs
+	secretInputs []SecretInput
 }
 
 // TookSecret reports whether the templates of an object read a secret:
@@ -125,10 +125,13 @@ type loader struct {
 	origin map[string]origin
 	// every Kind/name some document declares, decoded or not
 	declared map[string]bool
-	// every file and directory read, for the catalog cache
+	// every file and directory read, for the index
 	in *inputs
 	// instance.yaml as read: the host's ~/.sanctum/instance.yaml is a copy
 	instanceRaw []byte
+	// instance.yaml decoded, without the template values derived from the
+	// home: what .instance.json holds
+	instanceData map[string]any
 	// the fields of each object (Kind/name) that took a value from secret
 	secretFields map[string][]string
 }
@@ -163,17 +166,18 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 	l.funcs = l.budget.funcs()
 	l.funcs["secret"] = l.secrets.lookup
 
+	rootKey, hasKey := statBefore(opts.FS, ".")
 	entries, err := fs.ReadDir(opts.FS, ".")
 	if err != nil {
 		return nil, fmt.Errorf("read catalog %s: %w", opts.Name, err)
 	}
-	l.in.dir(".", entries)
+	l.in.dir(".", rootKey, hasKey, entries)
 	l.loadInstance()
 	capabilities := l.readFile(CapabilitiesFile, true)
 	if capabilities != nil {
 		var probe yaml.Node
 		if err := yaml.Unmarshal(capabilities, &probe); err != nil {
-			l.yamlError(CapabilitiesFile, err)
+			l.yamlError(CapabilitiesFile, capabilities, err)
 		}
 	}
 	if l.cat.Instance != nil {
@@ -213,7 +217,7 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 	l.cat.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	l.cat.SecretValues = l.secrets.values
 	l.cat.SecretFields = l.secretFields
-	l.cat.inputs, l.cat.secretNames, l.cat.account = l.in, l.secrets.names, l.secrets.account
+	l.cat.inputs, l.cat.secretInputs = l.in, l.secrets.inputs
 	return l.cat, nil
 }
 
@@ -254,10 +258,11 @@ func (l *loader) add(file string, line, col int, object, fieldPath, msg string) 
 
 // readFile reads one catalog file and feeds the digest.
 func (l *loader) readFile(name string, optional bool) []byte {
+	key, hasKey := statBefore(l.opts.FS, name)
 	f, err := l.opts.FS.Open(name)
 	switch {
 	case err != nil && errors.Is(err, fs.ErrNotExist) && optional:
-		l.in.file(name, nil, err)
+		l.in.file(name, key, false, nil, err)
 		return nil
 	case err != nil && errors.Is(err, fs.ErrNotExist):
 		l.add(name, 0, 0, "", "", "missing")
@@ -278,7 +283,7 @@ func (l *loader) readFile(name string, optional bool) []byte {
 	}
 	fmt.Fprintf(l.digest, "%s\x00%d\x00", name, len(data))
 	l.digest.Write(data)
-	l.in.file(name, data, nil)
+	l.in.file(name, key, hasKey, data, nil)
 	return data
 }
 
@@ -290,14 +295,12 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// yamlError turns a yaml.v3 syntax error ("yaml: line 3: ...") into a located error.
-func (l *loader) yamlError(file string, err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
-		msg = strings.TrimSpace(msg[strings.IndexByte(msg, ':')+1:])
-	}
-	l.add(file, line, 0, "", "", "invalid YAML: "+msg)
+// yamlError turns a yaml.v3 syntax error ("yaml: line 3: ...") in data
+// into a located error, at the line and column of the problem
+// (locateYAMLError).
+func (l *loader) yamlError(file string, data []byte, err error) {
+	p := locateYAMLError(data, err)
+	l.add(file, p.line, p.col, "", "", "invalid YAML: "+p.msg)
 }
 
 func (l *loader) loadInstance() {
@@ -314,7 +317,7 @@ func (l *loader) loadInstance() {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		l.yamlError(v1.InstanceFile, err)
+		l.yamlError(v1.InstanceFile, data, err)
 		return
 	}
 	if doc.Kind == 0 {
@@ -334,7 +337,8 @@ func (l *loader) loadInstance() {
 		l.add(v1.InstanceFile, 0, 0, "", "", err.Error())
 		return
 	}
-	l.data = generic
+	l.instanceData = generic
+	l.data = templateData(generic, l.templateHome(in))
 	l.cat.Instance = in
 	l.instanceRaw = data
 }
@@ -374,7 +378,7 @@ func (l *loader) loadObjects(file string) {
 		l.loadObject(file, doc)
 	})
 	if err != nil {
-		l.yamlError(file, err)
+		l.yamlError(file, data, err)
 	}
 }
 
@@ -399,7 +403,7 @@ func (l *loader) loadObject(file string, doc *yaml.Node) {
 		return
 	case !known:
 		l.add(file, kindNode.Line, kindNode.Column, object, "kind",
-			fmt.Sprintf("Unsupported value: unknown kind %q (known: %s)", kind, knownKinds()))
+			fmt.Sprintf("Unsupported value: unknown kind %q%s (known: %s)", kind, DidYouMean(kind, kindNames()), knownKinds()))
 		return
 	}
 	if !l.expandTemplates(file, object, root) {
@@ -454,6 +458,14 @@ var kinds = map[string]kindInfo{
 		newObject: func() v1.Object { return &v1.PersonaFile{} },
 		add:       func(c *Catalog, o v1.Object) { c.Personas = append(c.Personas, o.(*v1.PersonaFile)) },
 	},
+}
+
+func kindNames() []string {
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	return names
 }
 
 func knownKinds() string {
@@ -525,7 +537,7 @@ func (l *loader) expandTemplates(file, object string, n *yaml.Node) bool {
 			out := &cappedWriter{budget: l.budget}
 			reads := l.secrets.reads
 			if err := t.Execute(out, l.data); err != nil {
-				l.add(file, n.Line, n.Column, object, p, "template: "+templateMessage(err))
+				l.add(file, n.Line, n.Column, object, p, executeProblem(err))
 				ok = false
 				return
 			}
@@ -696,13 +708,20 @@ func (l *loader) validateAgents() {
 		if a.Spec.Owner == "" {
 			for i, d := range a.Spec.DependsOn {
 				if !names[d] {
-					fe = append(fe, field.NotFound(base.Child("dependsOn").Index(i), d))
+					fe = append(fe, notFound(base.Child("dependsOn").Index(i), d, l.agentNames()))
 				}
 			}
 		}
 		l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.pos, fe)...)
 	}
+	owned := make(map[string]bool)
+	for _, a := range l.cat.Agents {
+		owned[a.Name] = a.Spec.Owner != ""
+	}
 	for _, cyc := range l.cat.AgentGraph().Cycles() {
+		if allOwned(cyc, owned) {
+			continue // the services' own cycle, reported once, at the services
+		}
 		o := l.origin[v1.KindLaunchAgent+"/"+cyc[0]]
 		line, col := o.pos.locate("")
 		l.add(o.file, line, col, v1.KindLaunchAgent+"/"+cyc[0], "spec.dependsOn",
@@ -755,7 +774,7 @@ func (l *loader) validateCatalog() {
 	for _, s := range sortedServices(l.cat.Services) {
 		for i, d := range s.Spec.DependsOn {
 			if _, ok := byName[d]; !ok && !l.declared[v1.KindService+"/"+d] {
-				errAt(s, field.NotFound(field.NewPath("spec", "dependsOn").Index(i), d))
+				errAt(s, notFound(field.NewPath("spec", "dependsOn").Index(i), d, l.serviceNames()))
 			}
 		}
 		if s.Spec.Port == 0 || !s.IsEnabled() {
@@ -793,7 +812,7 @@ func (l *loader) compileCalibration(capabilities []byte) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(jsonable(l.data)); err != nil {
+	if err := enc.Encode(jsonable(l.instanceData)); err != nil {
 		l.add(v1.InstanceFile, 0, 0, "", "", "cannot be written as JSON: "+err.Error())
 		return
 	}

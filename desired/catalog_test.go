@@ -290,7 +290,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name:  "unknown field",
 			files: map[string]*string{"catalog.yaml": testString(alphaWith("host: mac", "dependson: [beta]"))},
-			want:  []string{`cat/catalog.yaml:7:3: Service/alpha: spec.dependson: unknown field "dependson" (known: `},
+			want:  []string{`cat/catalog.yaml:7:3: Service/alpha: spec.dependson: unknown field "dependson" (did you mean "dependsOn"?) (known: `},
 			// the known names include the right spelling
 			contains: []string{"dependsOn"},
 		},
@@ -402,21 +402,18 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name:     "missing secret",
 			files:    map[string]*string{"catalog.yaml": testString(alphaWith("host: mac", `displayName: '{{ secret "api-token" }}'`))},
-			want:     []string{`cat/catalog.yaml:7:16: Service/alpha: spec.displayName: template: `},
-			contains: []string{`secret "api-token": secret not found`},
+			want:     []string{`cat/catalog.yaml:7:16: Service/alpha: spec.displayName: secret "api-token" not found: no file ~/.sanctum/secrets/api-token`},
 		},
 		{
 			name:     "secret name that would leave the secrets folder",
 			files:    map[string]*string{"catalog.yaml": testString(alphaWith("host: mac", `displayName: '{{ secret "../../.ssh/id_ed25519" }}'`))},
-			want:     []string{`cat/catalog.yaml:7:16: Service/alpha: spec.displayName: template: `},
-			contains: []string{"use letters, digits"},
+			want:     []string{`cat/catalog.yaml:7:16: Service/alpha: spec.displayName: secret name "../../.ssh/id_ed25519": use letters, digits`},
 		},
 		{
 			name:     "empty secret",
 			files:    map[string]*string{"catalog.yaml": testString(alphaWith("host: mac", `displayName: '{{ secret "api-token" }}'`))},
 			secrets:  map[string]string{"api-token": "\n"},
-			want:     []string{`cat/catalog.yaml:7:16: Service/alpha: spec.displayName: template: `},
-			contains: []string{`secret "api-token" is empty`},
+			want:     []string{`cat/catalog.yaml:7:16: Service/alpha: spec.displayName: secret "api-token" is empty`},
 		},
 		{
 			name:    "secret quoted in a decoding error is masked",

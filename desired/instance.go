@@ -1,6 +1,7 @@
 package desired
 
 import (
+	"path"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -25,7 +26,7 @@ func ParseInstance(name string, data []byte) error {
 	default:
 		var doc yaml.Node
 		if err := yaml.Unmarshal(data, &doc); err != nil {
-			l.yamlError(v1.InstanceFile, err)
+			l.yamlError(v1.InstanceFile, data, err)
 			break
 		}
 		if doc.Kind == 0 {
@@ -44,4 +45,44 @@ func ParseInstance(name string, data []byte) error {
 		return l.combined()
 	}
 	return nil
+}
+
+// templateHome is the home templates see: the one being reconciled, or
+// with ReferenceHome the haus's own (users.mac.home).
+func (l *loader) templateHome(in *v1.InstanceSettings) string {
+	if l.opts.ReferenceHome {
+		if u, ok := in.Users["mac"]; ok && u.Home != "" {
+			return u.Home
+		}
+	}
+	return l.opts.Home
+}
+
+// templateData is what catalog templates read: instance.yaml as decoded,
+// plus {{ .home }}, the home being reconciled, with every paths value
+// written as ~/... expanded under it. So paths.bin: ~/.sanctum/bin is
+// that home's bin folder whichever home the catalog is applied to, and a
+// plist (launchd expands no ~) names no other user's directory.
+func templateData(instance map[string]any, home string) map[string]any {
+	data := make(map[string]any, len(instance)+1)
+	for k, v := range instance {
+		data[k] = v
+	}
+	if home == "" {
+		return data
+	}
+	data["home"] = home
+	if paths, ok := instance["paths"].(map[string]any); ok {
+		expanded := make(map[string]any, len(paths))
+		for k, v := range paths {
+			if s, ok := v.(string); ok {
+				if rel, ok := v1.HomePath(s); ok {
+					v = path.Join(home, rel)
+				}
+			}
+			expanded[k] = v
+		}
+		data["paths"] = expanded
+	}
+	return data
 }

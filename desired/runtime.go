@@ -13,11 +13,14 @@ import (
 // validateRuntime checks what services install under ~/.sanctum and what
 // launch agents run from there: a wrapper or helper path claimed by two
 // enabled services (their writes would race and each would undo the
-// other), and a program under ~/.sanctum/bin that no wrapper of the catalog
-// creates (launchd would fail to spawn it, after apply reported success).
+// other), a program under ~/.sanctum/bin that no wrapper of the catalog
+// creates, and a program under the home being reconciled that no wrapper
+// or helper creates (launchd would fail to spawn either, after apply
+// reported success).
 func (l *loader) validateRuntime() {
 	claimed := make(map[string]string) // HOME-relative path -> Service/name
 	wrappers := make(map[string]*v1.Service)
+	helpers := make(map[string]*v1.Service)
 	for _, s := range sortedServices(l.cat.Services) {
 		key := v1.KindService + "/" + s.Name
 		var fe field.ErrorList
@@ -43,6 +46,9 @@ func (l *loader) validateRuntime() {
 		for i := range s.Spec.Helpers {
 			h := &s.Spec.Helpers[i]
 			claim(h.Path(), field.NewPath("spec", "helpers").Index(i).Child("name"))
+			if other := helpers[h.Path()]; other == nil || !other.IsEnabled() {
+				helpers[h.Path()] = s
+			}
 		}
 		l.errorsOf(key, fe)
 	}
@@ -54,13 +60,23 @@ func (l *loader) validateRuntime() {
 			continue
 		}
 		prog := a.Spec.ProgramArguments[0]
-		rel, ok := underWrapperDir(prog)
-		if !ok {
-			continue
-		}
 		key, at := v1.KindLaunchAgent+"/"+a.Name, field.NewPath("spec", "programArguments").Index(0)
 		if a.Spec.Owner != "" {
 			key, at = a.Spec.Owner, field.NewPath("spec", "launchAgent", "programArguments").Index(0)
+		}
+		rel, ok := underWrapperDir(prog)
+		if !ok {
+			if rel, under := l.underHome(prog); under && a.IsEnabled() {
+				switch s := helpers[rel]; {
+				case s == nil:
+					l.errorsOf(key, field.ErrorList{field.Invalid(at, prog, "a program under the home must be one the catalog "+
+						"installs (a Service's spec.wrapper or spec.helpers); nothing creates ~/"+rel)})
+				case !s.IsEnabled():
+					l.errorsOf(key, field.ErrorList{field.Invalid(at, prog, "~/"+rel+" is a helper of Service/"+s.Name+
+						", which is disabled, so nothing creates it")})
+				}
+			}
+			continue
 		}
 		switch s := wrappers[rel]; {
 		case s == nil:
@@ -71,6 +87,21 @@ func (l *loader) validateRuntime() {
 				", which is disabled, so nothing creates it")})
 		}
 	}
+}
+
+// underHome reports whether a program lies under the home being
+// reconciled; rel is then its HOME-relative path.
+func (l *loader) underHome(prog string) (rel string, ok bool) {
+	h := l.opts.Home
+	if l.cat.Instance != nil {
+		h = l.templateHome(l.cat.Instance)
+	}
+	home := path.Clean(h)
+	if h == "" || home == "/" {
+		return "", false
+	}
+	rel, ok = strings.CutPrefix(path.Clean(prog), home+"/")
+	return rel, ok
 }
 
 // underWrapperDir reports whether a program lies under some home's

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/observed"
 	"github.com/sanctum-haus/reconcile/observed/regular"
 )
 
@@ -69,6 +71,8 @@ type secretResolver struct {
 	cache  map[string]string
 	values []string
 	names  []string // of values, in the same order
+	// inputs is where each value came from, in the same order.
+	inputs []SecretInput
 	// reads counts the calls of secret that gave a value (in any mode):
 	// a template that made it grow took a value from a secret.
 	reads int
@@ -92,23 +96,24 @@ func (r *secretResolver) lookup(name string) (string, error) {
 	// giant file here fails the load at once with its path.
 	path := filepath.Join(r.home, SecretDir, name)
 	limit := r.limit
-	if limit == 0 {
-		limit = v1.DefaultSecretBytes
+	in := SecretInput{Name: SecretDir + "/" + name}
+	if info, err := os.Stat(path); err == nil {
+		in.Key, in.HasKey = observed.KeyOf(info) // before the read: see statBefore
 	}
-	data, err := regular.ReadFile(path, limit)
+	v, err := readSecretFile(path, limit)
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist) && r.keychain:
-		data, err = r.fromKeychain(name)
+		data, err := r.fromKeychain(name)
 		if err != nil {
 			return "", err
 		}
+		v, in = strings.TrimRight(string(data), "\r\n"), SecretInput{Name: name, FromKeychain: true}
 	case errors.Is(err, fs.ErrNotExist):
-		return "", fmt.Errorf("secret %q: %w: no file ~/%s/%s", name, ErrSecretNotFound, SecretDir, name)
+		return "", missingSecret(name, r.home)
 	default:
 		return "", fmt.Errorf("secret %q: %w", name, err)
 	}
-	v := strings.TrimRight(string(data), "\r\n")
 	if v == "" {
 		return "", fmt.Errorf("secret %q is empty", name)
 	}
@@ -118,7 +123,21 @@ func (r *secretResolver) lookup(name string) (string, error) {
 	r.cache[name] = v
 	r.values = append(r.values, v)
 	r.names = append(r.names, name)
+	r.inputs = append(r.inputs, in)
 	return v, nil
+}
+
+// readSecretFile reads one secret file (non-blocking, a regular file
+// only, within limit; zero: the default) and trims its final newline.
+func readSecretFile(path string, limit int64) (string, error) {
+	if limit == 0 {
+		limit = v1.DefaultSecretBytes
+	}
+	data, err := regular.ReadFile(path, limit)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(data), "\r\n"), nil
 }
 
 // fromKeychain asks the login keychain, as the Python-era renderer did with
@@ -133,8 +152,8 @@ func (r *secretResolver) fromKeychain(name string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("secret %q: %w: not in ~/%s/ and the login keychain says: %s",
-			name, ErrSecretNotFound, SecretDir, strings.TrimSpace(stderr.String()))
+		return nil, &secretNotFound{name: name, detail: fmt.Sprintf("not in ~/%s/ and the login keychain says: %s",
+			SecretDir, strings.TrimSpace(stderr.String()))}
 	}
 	return out, nil
 }

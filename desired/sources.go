@@ -37,12 +37,13 @@ func (l *loader) loadSources() {
 }
 
 func (l *loader) readSource(name string) ([]byte, error) {
+	key, hasKey := statBefore(l.opts.FS, name)
 	data, err := fs.ReadFile(l.opts.FS, name)
 	if err == nil {
 		fmt.Fprintf(l.digest, "%s\x00%d\x00", name, len(data))
 		l.digest.Write(data)
 	}
-	l.in.file(name, data, err)
+	l.in.file(name, key, hasKey, data, err)
 	return data, err
 }
 

@@ -56,7 +56,7 @@ func (c *strictChecker) check(n *yaml.Node, t reflect.Type, path string, errs *[
 		return // null is the zero value of anything
 	}
 	fail := func(at *yaml.Node, format string, args ...any) {
-		*errs = append(*errs, strictError{line: at.Line, col: at.Column, path: path, msg: fmt.Sprintf(format, args...)})
+		*errs = append(*errs, strictError{line: at.Line, col: at.Column, path: path, msg: fmt.Sprintf(format, args...) + templateHint(at)})
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -77,7 +77,8 @@ func (c *strictChecker) check(n *yaml.Node, t reflect.Type, path string, errs *[
 			ft, ok := fields[k.Value]
 			if !ok {
 				*errs = append(*errs, strictError{line: k.Line, col: k.Column, path: sub,
-					msg: fmt.Sprintf("unknown field %q (known: %s)", k.Value, strings.Join(sortedFieldNames(fields), ", "))})
+					msg: fmt.Sprintf("unknown field %q%s (known: %s)", k.Value, DidYouMean(k.Value, sortedFieldNames(fields)),
+						strings.Join(sortedFieldNames(fields), ", "))})
 				continue
 			}
 			c.check(v, ft, sub, errs)

@@ -22,10 +22,7 @@ func Suggest(word string, candidates []string) string {
 			return ""
 		}
 		d := levenshtein.ComputeDistance(w, strings.ToLower(c))
-		limit := max(len(w), len(c)) / 3
-		if limit < 1 {
-			limit = 1
-		}
+		limit := max(1, (max(len(w), len(c))+2)/3)
 		if d <= limit && (bestDist < 0 || d < bestDist) {
 			best, bestDist = c, d
 		}

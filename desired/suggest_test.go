@@ -17,6 +17,7 @@ func TestSuggest(t *testing.T) {
 		{"tommy", names, ""},       // itself: nothing to suggest
 		{"a", []string{"b"}, "b"},  // short words: one edit
 		{"ab", []string{"cd"}, ""},
+		{"prot", []string{"port", "host"}, "port"}, // two letters swapped
 		{"dependson", []string{"dependsOn", "description"}, "dependsOn"},
 		{"programArgument", []string{"program", "programArguments"}, "programArguments"},
 		{"sam", []string{"sbm", "sam1"}, "sam1"}, // equal distance: the first sorted

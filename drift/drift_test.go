@@ -372,8 +372,8 @@ func TestWriteJSON(t *testing.T) {
 		"summary": map[string]any{"created": float64(0), "configured": float64(0), "unchanged": float64(1),
 			"deleted": float64(0), "skipped": float64(0), "unmanaged": float64(0), "failed": float64(0)},
 		// never null: empty lists
-		"changes": []any{}, "errors": []any{}, "nodes": []any{}, "incomplete": []any{}, "cacheHits": float64(0), "filesRead": float64(0),
-		"rendered": float64(0), "catalogCached": false,
+		"changes": []any{}, "errors": []any{}, "nodes": []any{}, "incomplete": []any{}, "index": "", "indexHits": float64(0), "filesRead": float64(0),
+		"rendered": float64(0),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("JSON report mismatch (-want +got):\n%s", diff)

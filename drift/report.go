@@ -29,16 +29,18 @@ type Report struct {
 	// README); Incomplete names the required nodes that were unreachable.
 	Nodes      any      `json:"nodes"`
 	Incomplete []string `json:"incomplete"`
-	// CacheHits counts the managed files the stat cache vouched for, unread;
+	// Index says how the last apply's index served the pass: "answered"
+	// (a check answered from it alone: no catalog load, no render),
+	// "used" (it spared reads and renders), or "unused: <why>".
+	Index string `json:"index"`
+	// IndexHits counts the managed files the index vouched for, unread;
 	// FilesRead those read and compared.
-	CacheHits int64 `json:"cacheHits"`
+	IndexHits int64 `json:"indexHits"`
 	FilesRead int64 `json:"filesRead"`
-	// Rendered counts the targets rendered: those the render cache did not
-	// vouch for, or whose file on the host did not hold the cached digest.
+	// Rendered counts the targets rendered: every one without an index
+	// of the same inputs, else only those whose file did not hold the
+	// indexed digest.
 	Rendered int64 `json:"rendered"`
-	// CatalogCached says the catalog came from the catalog cache, unchanged
-	// since the last apply compiled it.
-	CatalogCached bool `json:"catalogCached"`
 	// Target is the scope of a targeted pass; absent for a whole pass.
 	Target *Target `json:"target,omitempty"`
 }

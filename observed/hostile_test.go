@@ -36,7 +36,7 @@ func TestFileHostReadRefusesHostileFiles(t *testing.T) {
 	}
 	sparse(".sanctum/services/giant.yaml", 64<<30)
 	sparse(".sanctum/services/two-mib.yaml", 2<<20) // over File
-	sparse(".sanctum/state/statcache", 2<<20)       // under State
+	sparse(".sanctum/state/index", 2<<20)           // under State
 	sparse(".sanctum/state/huge", 5<<20)            // over State
 	// A symlink inside HOME to the FIFO goes through the root as well.
 	symlink(t, "fifo.yaml", filepath.Join(home, ".sanctum/services/link.yaml"))
@@ -50,7 +50,7 @@ func TestFileHostReadRefusesHostileFiles(t *testing.T) {
 		{".sanctum/services", ErrNotRegular, "not a regular file (a directory)"},
 		{".sanctum/services/giant.yaml", ErrTooLarge, ".sanctum/services/giant.yaml: file too large: 68719476736 bytes, the limit is 1 MiB"},
 		{".sanctum/services/two-mib.yaml", ErrTooLarge, "the limit is 1 MiB"},
-		{".sanctum/state/statcache", nil, ""},
+		{".sanctum/state/index", nil, ""},
 		{".sanctum/state/huge", ErrTooLarge, "the limit is 4 MiB"},
 	} {
 		for _, beneath := range []bool{true, false} {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,10 +74,14 @@ func AcquireLock(ctx context.Context, root *os.Root, name string, timeout time.D
 		}
 	}
 	busy := func() error {
-		if waited {
-			return fmt.Errorf("~/%s: %w (waited %s)", name, ErrLocked, timeout)
+		held := ""
+		if h, ok := ReadLockHolder(root, name); ok {
+			held = ": " + h.String()
 		}
-		return fmt.Errorf("~/%s: %w", name, ErrLocked)
+		if waited {
+			return fmt.Errorf("~/%s: %w%s (waited %s)", name, ErrLocked, held, timeout)
+		}
+		return fmt.Errorf("~/%s: %w%s", name, ErrLocked, held)
 	}
 	d, err := lockAt(root, dir, true, wait)
 	if err != nil || d == nil {
@@ -210,4 +216,70 @@ func (l *Lock) Release() error {
 		err = derr
 	}
 	return err
+}
+
+// LockHolder is who holds the pass lock, as its holder wrote it into the
+// lock file: a pass that finds the lock busy can say by whom.
+type LockHolder struct {
+	PID     int       `json:"pid"`
+	Command string    `json:"command"` // reconcile apply, reconcile rollback
+	RunID   string    `json:"runId,omitempty"`
+	Since   time.Time `json:"since"`
+}
+
+// String is "held by pid N (reconcile apply, run R, since 15:04:05)".
+func (h LockHolder) String() string {
+	var what []string
+	if h.Command != "" {
+		what = append(what, h.Command)
+	}
+	if h.RunID != "" {
+		what = append(what, "run "+h.RunID)
+	}
+	if !h.Since.IsZero() {
+		what = append(what, "since "+h.Since.Local().Format(time.TimeOnly))
+	}
+	s := "held by pid " + strconv.Itoa(h.PID)
+	if len(what) > 0 {
+		s += " (" + strings.Join(what, ", ") + ")"
+	}
+	return s
+}
+
+// maxHolderBytes bounds what is read of a lock file: a holder is one line.
+const maxHolderBytes = 4 << 10
+
+// Record writes who holds the lock into the lock file, in place of what
+// the last holder wrote. The lock is held: nobody else writes the file.
+func (l *Lock) Record(h LockHolder) error {
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if err := l.file.Truncate(0); err != nil {
+		return fmt.Errorf("lock: record holder: %w", err)
+	}
+	if _, err := l.file.WriteAt(append(data, '\n'), 0); err != nil {
+		return fmt.Errorf("lock: record holder: %w", err)
+	}
+	return nil
+}
+
+// ReadLockHolder reads who holds the lock at name (HOME-relative) from the
+// lock file, without locking it; false when the file says nobody (an
+// older reconcile, or another tool, holds it) or names a process that is
+// gone.
+func ReadLockHolder(root *os.Root, name string) (LockHolder, bool) {
+	data, _, err := regular.ReadFileIn(root, name, maxHolderBytes)
+	if err != nil {
+		return LockHolder{}, false
+	}
+	var h LockHolder
+	if json.Unmarshal(data, &h) != nil || h.PID <= 0 {
+		return LockHolder{}, false
+	}
+	if err := unix.Kill(h.PID, 0); errors.Is(err, unix.ESRCH) {
+		return LockHolder{}, false // the holder wrote it and is gone
+	}
+	return h, true
 }

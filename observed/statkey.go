@@ -5,7 +5,7 @@ import (
 	"syscall"
 )
 
-// StatKey is what a stat cache compares: a file whose key is unchanged since
+// StatKey is what the index compares: a file whose key is unchanged since
 // its content was last read has, unless changed racily, the same content.
 type StatKey struct {
 	Size    int64

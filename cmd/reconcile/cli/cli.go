@@ -199,6 +199,7 @@ type app struct {
 	local   bool
 	full    bool
 	verbose bool
+	command string // the command line's command, "reconcile apply"
 	// target is what a pass was asked to reach (target.go), resolved
 	// against the catalog into resolved.
 	target   target
@@ -271,7 +272,10 @@ failure).`,
 	pf.BoolVar(&a.local, "local", false, "this host only: no SSH to remote nodes")
 	pf.BoolVar(&a.full, "full", false, "ignore the caches of the last apply: load the catalog, render every target, read every managed file")
 	root.SetVersionTemplate("reconcile {{.Version}}\n")
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return a.checkOutput(cmd) }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		a.command = cmd.CommandPath() // who holds the lock, for another pass to say
+		return a.checkOutput(cmd)
+	}
 	_ = root.RegisterFlagCompletionFunc("output", completeOutput)
 	root.AddCommand(a.applyCommand(), a.validateCommand(), a.renderCommand(), a.versionCommand(),
 		a.scheduleCommand(), a.historyCommand(), a.adoptCommand(), a.statusCommand(), a.graphCommand(), a.rollbackCommand(),
@@ -357,7 +361,11 @@ func (a *app) lock(ctx context.Context, home string, timeout time.Duration) (*ob
 	}
 	defer root.Close() // the held lock keeps its own descriptors
 	return observed.AcquireLock(ctx, root, controllers.LockFile, timeout, func() {
-		fmt.Fprintf(a.cfg.Stderr, "reconcile: another pass holds ~/%s; waiting up to %s\n", controllers.LockFile, timeout)
+		held := ""
+		if h, ok := observed.ReadLockHolder(root, controllers.LockFile); ok {
+			held = ": " + h.String()
+		}
+		fmt.Fprintf(a.cfg.Stderr, "reconcile: another pass holds ~/%s%s; waiting up to %s\n", controllers.LockFile, held, timeout)
 	})
 }
 
@@ -413,14 +421,13 @@ func (a *app) catalogFS() (fs.FS, string, error) {
 }
 
 func (a *app) loadCatalog(ctx context.Context, secrets desired.SecretMode) (*desired.Catalog, error) {
-	cat, _, err := a.loadCatalogCached(ctx, secrets, false)
+	cat, _, err := a.loadCatalogOpts(ctx, secrets)
 	return cat, err
 }
 
-// loadCatalogCached loads the catalog, through the catalog cache in the
-// home's state directory when cached is set; it returns the options, for
-// writing the cache later.
-func (a *app) loadCatalogCached(ctx context.Context, secrets desired.SecretMode, cached bool) (*desired.Catalog, desired.Options, error) {
+// loadCatalogOpts loads the catalog; it returns the options too, for
+// loading its twin later.
+func (a *app) loadCatalogOpts(ctx context.Context, secrets desired.SecretMode) (*desired.Catalog, desired.Options, error) {
 	fsys, name, err := a.catalogFS()
 	if err != nil {
 		return nil, desired.Options{}, err
@@ -430,16 +437,7 @@ func (a *app) loadCatalogCached(ctx context.Context, secrets desired.SecretMode,
 		return nil, desired.Options{}, err
 	}
 	opts := desired.Options{FS: fsys, Name: name, Home: home, Secrets: secrets}
-	var data []byte
-	if cached {
-		// Read without creating anything: a home that does not exist yet
-		// has no cache.
-		if root, err := os.OpenRoot(home); err == nil {
-			data, _, _ = regular.ReadFileIn(root, controllers.CatalogCacheFile, observed.DefaultStateFileBytes)
-			root.Close()
-		}
-	}
-	cat, err := desired.LoadCached(ctx, opts, data, binaryID())
+	cat, err := desired.Load(ctx, opts)
 	if err != nil {
 		return nil, opts, &exitError{ExitError, fmt.Errorf("invalid catalog:\n%w", err)}
 	}

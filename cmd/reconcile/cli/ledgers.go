@@ -12,9 +12,9 @@ import (
 // ~/.sanctum/state (the state, the persona ledger, each run's backup index,
 // the history) through the secret mask before it is written, so that no
 // reason, error or node message is persisted with a secret in any spelling
-// of it. Managed files, backups and caches go through untouched: they must
-// hold what they hold (the ones with secrets are 0600; the catalog cache is
-// sealed).
+// of it. Managed files, backups and the index go through untouched: they
+// must hold what they hold (the ones with secrets are 0600; the index holds
+// digests, and masks its own node records).
 type ledgerHost struct {
 	observed.Host
 	mask func([]byte) []byte

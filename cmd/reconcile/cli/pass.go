@@ -87,13 +87,24 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 	if err != nil {
 		return err
 	}
+	// A check of a whole home whose inputs the last apply's index still
+	// stands for is answered from the index alone (no catalog load).
+	indexUse := "unused: --full"
+	if mode != modeApply && !a.full && !o.record && o.plan == nil && a.target.empty() {
+		done, why, err := a.fastCheck(ctx, mode, home)
+		if done {
+			return err
+		}
+		indexUse = "unused: " + why
+	}
 	// What the last pass left is read while the catalog loads, by a check
 	// or dry run of a home that exists (an apply reads it under its lock).
 	var pre *leftover
 	if mode != modeApply {
 		pre = prefetch(home, !a.full)
 	}
-	cat, catOpts, err := a.loadCatalogCached(ctx, desired.ResolveSecrets, !a.full)
+	loadedAt := time.Now()
+	cat, catOpts, err := a.loadCatalogOpts(ctx, desired.ResolveSecrets)
 	if err != nil {
 		pre.wait()
 		return err
@@ -131,7 +142,7 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 	if last.err != nil {
 		return &exitError{ExitError, last.err}
 	}
-	state, stats, renders := last.state, last.stats, last.renders
+	state := last.state
 	// A target (Service/x, -l, --node) is checked against the catalog and
 	// what the last pass owned: an object gone from the catalog can still
 	// be named, to prune what it left.
@@ -153,12 +164,34 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 	}
 	// The file engine knows a secret-bearing file (0600) by any spelling
 	// of a secret in it, as the masking table does.
-	pass := controllers.NewPass(a.maskLedgers(host), w.launchd, runID, now, drift.AllSpellings(cat.SecretValues), state)
+	// An apply of the whole catalog leaves an index: it logs what the pass
+	// looks at, so that the index can tell a later check whether all of it
+	// still holds.
+	passHost := a.maskLedgers(host)
+	var touched *observed.TouchLog
+	if mode == modeApply && a.resolved == nil && o.plan == nil {
+		touched = observed.NewTouchLog()
+		passHost = observed.TouchingHost{Host: passHost, Log: touched}
+	}
+	pass := controllers.NewPass(passHost, w.launchd, runID, now, drift.AllSpellings(cat.SecretValues), state)
 	pass.Ledgers = a.maskLedgers(w.ledgers)
 	pass.Diffs = mode != modeCheck // a check lists drift tersely
 	pass.Remote, pass.Local = w.remote, a.local
-	pass.Cache = stats // nil with --full
-	pass.Renders = renders.For(controllers.RenderKey(cat.Digest, cat.SecretValues, home, binaryID()))
+	indexKey, err := a.indexKey(home)
+	if err != nil {
+		return err
+	}
+	if last.index != nil {
+		notAlone := strings.TrimPrefix(indexUse, "unused: ")
+		indexUse = useIndex(pass, last.index, indexKey, cat)
+		if mode != modeApply && notAlone != "--full" {
+			indexUse += "; not answered alone: " + notAlone
+		}
+	}
+	if touched != nil {
+		pass.Indexing = &controllers.Indexing{Key: indexKey, Catalog: cat, LoadedAt: loadedAt, Touched: touched, NoReplay: a.noReplay(cat),
+			Mask: func(b []byte) []byte { return a.redactor.JSON(b) }}
+	}
 	if a.cfg.Progress {
 		var mu sync.Mutex
 		pass.Progress = func(node, status string) {
@@ -183,28 +216,12 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 		runErr = sess.finish(outcome{Mode: histMode, CatalogDigest: cat.Digest, Changes: cs, Err: runErr,
 			Backups: &cat.Instance.Backups, Quiet: o.scheduled,
 			Keep: func() error {
-				if err := pass.Save(cat.Digest, cs); err != nil {
-					return err
-				}
-				if cat.FromCache {
-					return nil
-				}
-				// The next pass over the same catalog starts from what this
-				// one compiled; a catalog that cannot be cached (a source it
-				// could not read) is simply loaded again.
-				data, err := desired.EncodeCache(cat, catOpts, binaryID())
-				if err != nil {
-					return nil
-				}
-				if err := real.WriteFile(controllers.CatalogCacheFile, data, 0o600); err != nil {
-					return fmt.Errorf("catalog cache: %w", err)
-				}
-				return nil
+				return pass.Save(cat.Digest, cs)
 			}})
 	}
 	quiet := o.scheduled && runErr == nil && cs.Summary().Changes() == 0
 	if !quiet {
-		if err := a.report(mode, runID, now, home, cat, cs, runErr, pass); err != nil {
+		if err := a.report(mode, runID, now, home, cat, cs, runErr, factsOf(pass, indexUse)); err != nil {
 			return &exitError{ExitError, err}
 		}
 	}
@@ -224,28 +241,27 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 	return nil
 }
 
-// leftover is what the last pass left: its state and, unless --full, the
-// stat and render caches.
+// leftover is what the last pass left: its state and, unless --full, its
+// index (nil when there is none that can be read).
 type leftover struct {
-	done    chan struct{}
-	state   *controllers.State
-	err     error
-	stats   *controllers.StatCache
-	renders *controllers.RenderCache
+	done  chan struct{}
+	state *controllers.State
+	err   error
+	index *controllers.Index
 }
 
-func readLeftover(h observed.Host, caches bool) *leftover {
+func readLeftover(h observed.Host, index bool) *leftover {
 	p := &leftover{}
 	p.state, p.err = controllers.LoadPassState(h)
-	if caches {
-		p.stats, p.renders = controllers.LoadStatCache(h), controllers.ReadRenderCache(h)
+	if index {
+		p.index, _ = controllers.ReadIndex(h)
 	}
 	return p
 }
 
 // prefetch starts reading what the last pass left in a home that exists,
 // read-only, on its own goroutine; nil when there is no home yet.
-func prefetch(home string, caches bool) *leftover {
+func prefetch(home string, index bool) *leftover {
 	if info, err := os.Stat(home); err != nil || !info.IsDir() {
 		return nil
 	}
@@ -258,8 +274,8 @@ func prefetch(home string, caches bool) *leftover {
 			return
 		}
 		defer fh.Close()
-		r := readLeftover(observed.ReadOnlyHost{Host: fh}, caches)
-		p.state, p.err, p.stats, p.renders = r.state, r.err, r.stats, r.renders
+		r := readLeftover(observed.ReadOnlyHost{Host: fh}, index)
+		p.state, p.err, p.index = r.state, r.err, r.index
 	}()
 	return p
 }
@@ -273,8 +289,7 @@ func (p *leftover) wait() *leftover {
 	return p
 }
 
-// binaryID names this build of reconcile for the render and catalog
-// caches, once per process: its version and the executable file's
+// binaryID names this build of reconcile for the index, once per process: its version and the executable file's
 // identity, so that a rebuilt binary (whose renders may differ) never
 // trusts what the one before compiled.
 var binaryID = sync.OnceValue(func() string {
@@ -303,7 +318,7 @@ func (a *app) skipScheduled(host observed.Host, t time.Time, cat *desired.Catalo
 	return nil
 }
 
-func (a *app) report(mode mode, runID string, now time.Time, home string, cat *desired.Catalog, cs *drift.ChangeSet, runErr error, pass *controllers.Pass) error {
+func (a *app) report(mode mode, runID string, now time.Time, home string, cat *desired.Catalog, cs *drift.ChangeSet, runErr error, pass passFacts) error {
 	if mode != modeApply {
 		// A plan keeps its backups in memory only: there is no path to show.
 		for i := range cs.Changes {
@@ -314,10 +329,9 @@ func (a *app) report(mode mode, runID string, now time.Time, home string, cat *d
 		r := &drift.Report{
 			SchemaVersion: drift.SchemaVersion, Mode: string(mode), Time: now.UTC(), Home: home,
 			Catalog: cat.Name, CatalogDigest: cat.Digest, Drift: cs.HasDrift(), Summary: cs.Summary(), Changes: cs.Changes,
-			Nodes: pass.Nodes(), Incomplete: pass.Incomplete,
+			Nodes: pass.nodes, Incomplete: pass.incomplete,
+			Index: pass.index, IndexHits: pass.hits, FilesRead: pass.reads, Rendered: pass.rendered,
 		}
-		r.CacheHits, r.FilesRead, r.Rendered = pass.CacheStats()
-		r.CatalogCached = cat.FromCache
 		if a.resolved != nil {
 			r.Target = a.resolved.report(a.target)
 		}
@@ -339,7 +353,7 @@ func (a *app) report(mode mode, runID string, now time.Time, home string, cat *d
 		// A required node that could not be reached is why the answer is
 		// incomplete (exit 3): its line stays.
 		Notable: func(c drift.Change) bool {
-			return c.Kind == v1.KindRemoteNode && slices.Contains(pass.Incomplete, c.Name)
+			return c.Kind == v1.KindRemoteNode && slices.Contains(pass.incomplete, c.Name)
 		}}
 	switch mode {
 	case modeDryRun:

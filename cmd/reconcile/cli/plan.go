@@ -295,7 +295,7 @@ func (a *app) jsonReport(mode mode, runID string, now time.Time, home string, ca
 	cfg.Stdout = &buf
 	b := *a
 	b.cfg, b.output = &cfg, "json"
-	if err := b.report(mode, runID, now, home, cat, cs, runErr, pass); err != nil {
+	if err := b.report(mode, runID, now, home, cat, cs, runErr, factsOf(pass, "")); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

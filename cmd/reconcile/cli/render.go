@@ -30,16 +30,19 @@ and removes manifests there that no service renders any more. With --check it
 writes nothing and exits 2, with a diff, when the folder differs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cat, err := a.loadCatalog(cmd.Context(), desired.PlaceholderSecrets)
+			// The haus's own home (users.mac.home) stands for {{ .home }}:
+			// what is checked in must not depend on who renders it.
+			fsys, name, err := a.catalogFS()
 			if err != nil {
 				return err
+			}
+			cat, err := desired.Load(cmd.Context(), desired.Options{FS: fsys, Name: name,
+				Secrets: desired.PlaceholderSecrets, ReferenceHome: true})
+			if err != nil {
+				return &exitError{ExitError, fmt.Errorf("invalid catalog:\n%w", err)}
 			}
 			if cat.Name == BuiltinCatalog && !check {
 				return &exitError{ExitError, errors.New("render writes into a catalog directory: pass --catalog DIR")}
-			}
-			fsys, _, err := a.catalogFS()
-			if err != nil {
-				return err
 			}
 			want := make(map[string][]byte)
 			for _, s := range cat.Services {

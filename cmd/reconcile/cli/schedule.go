@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -25,27 +26,39 @@ func (a *app) scheduleCommand() *cobra.Command {
 "reconcile apply --scheduled" at load and every 300 seconds, for this home and
 catalog, logging to ~/.sanctum/logs/reconcile.log.`,
 	}
+	var binary string
 	install := &cobra.Command{
-		Use:   "install",
+		Use:   "install [KIND/NAME ...] [-l SELECTOR] [--node NAME ...]",
 		Short: "Write com.sanctum.reconcile.plist and load it (reloaded only when it changed)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.schedule(cmd.Context(), true)
+		Long: `install writes com.sanctum.reconcile.plist and loads it: the scheduled pass runs
+this reconcile binary (or --binary), which must not be a temporary build (go run,
+go test, the Go build cache, the temp directory), with --home, the catalog's
+absolute path, and --local and a target when given here.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			objects, err := parseObjects(args)
+			if err != nil {
+				return err
+			}
+			a.target.Objects = objects
+			return a.schedule(cmd.Context(), true, binary)
 		},
 	}
+	install.Flags().StringVar(&binary, "binary", "", "the reconcile binary launchd runs (default: this one)")
+	a.targetFlags(install)
 	uninstall := &cobra.Command{
 		Use:   "uninstall",
 		Short: "Boot com.sanctum.reconcile out and move its plist into the backups",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.schedule(cmd.Context(), false)
+			return a.schedule(cmd.Context(), false, "")
 		},
 	}
 	cmd.AddCommand(install, uninstall)
 	return cmd
 }
 
-func (a *app) schedule(ctx context.Context, install bool) error {
+func (a *app) schedule(ctx context.Context, install bool, binary string) error {
 	home, explicit, err := a.resolveHome()
 	if err != nil {
 		return err
@@ -59,7 +72,7 @@ func (a *app) schedule(ctx context.Context, install bool) error {
 		if cat.Instance.Instance.Example && !explicit {
 			return &exitError{ExitError, fmt.Errorf("%s is the shipped example catalog; refusing to schedule it against $HOME (%s): name the home with --home", cat.Name, home)}
 		}
-		self, err := os.Executable()
+		self, err := scheduledBinary(binary, a.cfg.Getenv)
 		if err != nil {
 			return &exitError{ExitError, err}
 		}
@@ -69,7 +82,22 @@ func (a *app) schedule(ctx context.Context, install bool) error {
 				return &exitError{ExitError, err}
 			}
 		}
+		// The scheduled pass is this one's: the same home, catalog (by its
+		// absolute path, never the working directory's), --local and target.
+		if _, err := a.target.resolve(cat, nil, a.local); err != nil {
+			return err
+		}
 		args = []string{self, "apply", "--scheduled", "--home", home, "--catalog", catalog}
+		if a.local {
+			args = append(args, "--local")
+		}
+		if a.target.Selector != "" {
+			args = append(args, "-l", a.target.Selector)
+		}
+		for _, n := range a.target.Nodes {
+			args = append(args, "--node", n)
+		}
+		args = append(args, a.target.Objects...)
 	}
 	real, err := observed.NewFileHost(home)
 	if err != nil {
@@ -244,4 +272,67 @@ runs that were killed too.`,
 	}
 	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another pass to finish")
 	return cmd
+}
+
+// scheduledBinary is the reconcile binary the scheduled pass runs: binary,
+// or this process's own; absolute, resolved through symlinks, and never a
+// temporary build that is gone when its command ends: go run and go test
+// build into go-build* directories, the Go build cache keeps only what it
+// likes, and the temp directory is cleaned.
+func scheduledBinary(binary string, getenv func(string) string) (string, error) {
+	self := binary
+	if self == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", err
+		}
+		self = exe
+	}
+	abs, err := filepath.Abs(self)
+	if err != nil {
+		return "", err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", fmt.Errorf("schedule: --binary %s: %w", self, err)
+	}
+	if info, err := os.Stat(real); err != nil || !info.Mode().IsRegular() || info.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("schedule: %s is not an executable file", real)
+	}
+	why := ""
+	var caches []string
+	if c := getenv("GOCACHE"); c != "" {
+		caches = append(caches, c)
+	}
+	if c, err := os.UserCacheDir(); err == nil {
+		caches = append(caches, filepath.Join(c, "go-build"))
+	}
+	for _, part := range strings.Split(filepath.ToSlash(real), "/") {
+		if strings.HasPrefix(part, "go-build") {
+			why = "a temporary build of go run or go test"
+		}
+	}
+	for _, c := range caches {
+		if within(real, c) {
+			why = "in the Go build cache (" + c + ")"
+		}
+	}
+	if tmp := os.TempDir(); why == "" && within(real, tmp) {
+		why = "in the temp directory (" + tmp + ")"
+	}
+	if why != "" {
+		return "", fmt.Errorf("schedule: %s is %s, gone when launchd would run it; build reconcile where it stays "+
+			"(make build: bin/reconcile, or go install ./cmd/reconcile) and run schedule install with that binary, "+
+			"or name one with --binary", real, why)
+	}
+	return real, nil
+}
+
+// within says whether path is dir or under it.
+func within(path, dir string) bool {
+	if d, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = d
+	}
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -45,6 +46,9 @@ func (a *app) beginSession(ctx context.Context, host observed.Host, timeout time
 	// A run killed while it wrote its ledgers left their temporary files;
 	// no other writer runs now.
 	s.cleaned = controllers.SweepDebris(host, controllers.StateDir)
+	// Who holds the lock, for a pass that finds it busy: not being able
+	// to say so is no reason to fail this one.
+	_ = lock.Record(observed.LockHolder{PID: os.Getpid(), Command: a.command, RunID: s.RunID, Since: now})
 	return s, nil
 }
 

@@ -2,9 +2,9 @@ package observed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"encoding/json"
 	"io/fs"
 	"os"
 	"path"

@@ -56,4 +56,3 @@ func TestLockHolder(t *testing.T) {
 		}
 	}
 }
-

@@ -162,17 +162,10 @@ func (d *dec) u() uint64 {
 	d.b = d.b[n:]
 	return v
 }
+// i reads what binary.PutVarint wrote: a zig-zag encoded uvarint.
 func (d *dec) i() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errIndexDamaged
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	u := d.u()
+	return int64(u>>1) ^ -int64(u&1)
 }
 func (d *dec) raw(n uint64) []byte {
 	if d.err != nil {

@@ -162,6 +162,7 @@ func (d *dec) u() uint64 {
 	d.b = d.b[n:]
 	return v
 }
+
 // i reads what binary.PutVarint wrote: a zig-zag encoded uvarint.
 func (d *dec) i() int64 {
 	u := d.u()

@@ -18,10 +18,11 @@ build:
 # not on PATH): OpenSSH's server and client (the RemoteNode suites start a
 # real sshd on 127.0.0.1), Graphviz (graph -o dot must render with dot),
 # procps (pgrep, process probes), python3 (an independent plist parser),
-# coreutils' readlink, and on Linux systemd (suites run a real
-# systemd --user). The one list: .ci/run calls make deps too.
+# coreutils' readlink, rsync (make bench times it as a peer), and on
+# Linux systemd (suites run a real systemd --user). The one list: .ci/run
+# calls make deps too.
 DEPS := /usr/sbin/sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client \
-	dot:graphviz pgrep:procps python3:python3 readlink:coreutils
+	dot:graphviz pgrep:procps python3:python3 readlink:coreutils rsync:rsync
 ifeq ($(shell uname -s),Linux)
 DEPS += /lib/systemd/systemd:systemd
 endif

@@ -32,12 +32,6 @@ func TestMain(m *testing.M) {
 	if os.Getenv("RECONCILE_TEST_AS_MAIN") == "1" {
 		os.Exit(cli.Main(os.Args[1:]))
 	}
-	if os.Getenv("RECONCILE_TEST_LOWER_BOUND") == "1" {
-		os.Exit(lowerBound(os.Args[1], os.Args[2], os.Args[3]))
-	}
-	if os.Getenv("RECONCILE_TEST_WRITE_BOUND") == "1" {
-		os.Exit(writeBound(os.Args[1], os.Args[2], os.Args[3], os.Args[4]))
-	}
 	flag.Parse()
 	os.Exit(m.Run())
 }

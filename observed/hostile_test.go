@@ -61,7 +61,7 @@ func TestFileHostReadRefusesHostileFiles(t *testing.T) {
 			start := time.Now()
 			_, _, err := h.ReadFile(tc.name)
 			h.beneath = saved
-			if d := time.Since(start); d > time.Second {
+			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("ReadFile(%s) took %s", tc.name, d)
 			}
 			if tc.want == nil {

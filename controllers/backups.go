@@ -45,9 +45,9 @@ func NewBackups(runID string, now time.Time) *Backups {
 func (b *Backups) Path(target string) string { return path.Join(BackupsDir, b.runID, target) }
 
 // Keep lists a written backup of a file in the run's index.
-func (b *Backups) Keep(kind, name, target string, data []byte, mode fs.FileMode, reason string) {
+func (b *Backups) Keep(kind, name, target string, data []byte, mode fs.FileMode, reason string, secret bool) {
 	b.add(BackupEntry{Kind: kind, Name: name, Path: target, Backup: b.Path(target),
-		Mode: fmt.Sprintf("%#o", mode), SHA256: digest(data), Reason: reason})
+		Mode: fmt.Sprintf("%#o", mode), SHA256: digest(data), Reason: reason, Secret: secret})
 }
 
 // KeepLink lists a written backup of a symlink in the run's index.

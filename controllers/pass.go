@@ -174,6 +174,9 @@ type FileTarget struct {
 	Twin func() ([]byte, error)
 	// SHA256 is the hex sha256 of what the target holds, set by File.
 	SHA256 string
+	// Secret says the bytes are known to hold a secret (a backup of a
+	// secret-bearing target, restored): 0600, whatever they hold now.
+	Secret bool
 }
 
 // secretBearing reports whether a target holds a secret, as its render
@@ -187,6 +190,8 @@ type FileTarget struct {
 // searched for every spelling of a secret.
 func (fe *FileEngine) secretBearing(t *FileTarget) bool {
 	switch {
+	case t.Secret:
+		return true
 	case t.Render != nil && t.Twin == nil:
 		return false
 	case t.Twin != nil:
@@ -450,7 +455,7 @@ func (fe *FileEngine) commit(ws []*fileWrite) []drift.Change {
 				errs[at[j]] = fmt.Errorf("backup before overwrite: %w", err)
 				continue
 			}
-			fe.keepBackup(w.t.Kind, w.t.Name, w.t.Path, w.old, w.oldMode, "overwritten")
+			fe.keepBackup(w.t.Kind, w.t.Name, w.t.Path, w.old, w.oldMode, "overwritten", w.secret)
 		}
 		// The index lists the backups before the files they keep change.
 		if err := fe.kept.Journal(fe.Host); err != nil {
@@ -686,14 +691,15 @@ func (fe *FileEngine) backup(kind, name, target string, data []byte, mode fs.Fil
 	if err := fe.Host.WriteFile(dst, data, 0o600); err != nil {
 		return "", fmt.Errorf("backup before overwrite: %w", err)
 	}
-	fe.keepBackup(kind, name, target, data, mode, reason)
+	fe.keepBackup(kind, name, target, data, mode, reason, false)
 	if err := fe.kept.Journal(fe.Host); err != nil {
 		return "", fmt.Errorf("backup index before %s: %w", reason, err)
 	}
 	return dst, nil
 }
 
-// keepBackup lists a written backup in the run's index.
-func (fe *FileEngine) keepBackup(kind, name, target string, data []byte, mode fs.FileMode, reason string) {
-	fe.kept.Keep(kind, name, target, data, mode, reason)
+// keepBackup lists a written backup in the run's index; it is
+// secret-bearing when the target is now or was when the last pass wrote it.
+func (fe *FileEngine) keepBackup(kind, name, target string, data []byte, mode fs.FileMode, reason string, secret bool) {
+	fe.kept.Keep(kind, name, target, data, mode, reason, secret || fe.wroteSecret(target))
 }

@@ -47,7 +47,10 @@ func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 		if m, err := strconv.ParseUint(e.Mode, 0, 32); err == nil {
 			mode = fs.FileMode(m)
 		}
-		r := p.File(ctx, FileTarget{Kind: e.Kind, Name: e.Name, Path: e.Path, Content: data, Perm: mode})
+		if e.Secret {
+			mode = 0o600 // the mode it had may have exposed it; restored, it may not
+		}
+		r := p.File(ctx, FileTarget{Kind: e.Kind, Name: e.Name, Path: e.Path, Content: data, Perm: mode, Secret: e.Secret})
 		r.Reason = strings.TrimPrefix(r.Reason+"; restored from run "+idx.RunID, "; ")
 		if r.Action == drift.Unchanged {
 			r.Reason = "already as in run " + idx.RunID + "'s backup"

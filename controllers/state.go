@@ -69,6 +69,10 @@ type BackupEntry struct {
 	Mode   string `json:"mode"`
 	SHA256 string `json:"sha256"`
 	Reason string `json:"reason"` // overwritten | removed
+	// Secret says the kept bytes held a secret (the target was
+	// secret-bearing when they were written or is now): rollback restores
+	// them 0600 whatever mode they had.
+	Secret bool `json:"secret,omitempty"`
 }
 
 // LoadState reads the last pass record; a home without one has an empty state.

@@ -24,7 +24,7 @@ func TestBackupsIndex(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(home, BackupsDir, runID)); !os.IsNotExist(err) {
 		t.Errorf("a run that kept nothing wrote an index: %v", err)
 	}
-	b.Keep("Service", "x", "z/file", []byte("old\n"), 0o640, "overwritten")
+	b.Keep("Service", "x", "z/file", []byte("old\n"), 0o640, "overwritten", false)
 	b.KeepLink("Service", "x", "a/link", "/opt/old", "removed")
 	if err := b.WriteIndex(real); err != nil {
 		t.Fatal(err)

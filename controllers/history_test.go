@@ -36,8 +36,8 @@ func TestReadHistoryListsUnfinishedRuns(t *testing.T) {
 	// The recorded run's backups, and a killed run's journal of two.
 	for _, id := range []string{recorded, killed} {
 		b := NewBackups(id, at(id))
-		b.Keep("Service", "x", ".sanctum/services/x.yaml", []byte("old\n"), 0o644, "overwritten")
-		b.Keep("Service", "y", ".sanctum/services/y.yaml", []byte("old\n"), 0o644, "overwritten")
+		b.Keep("Service", "x", ".sanctum/services/x.yaml", []byte("old\n"), 0o644, "overwritten", false)
+		b.Keep("Service", "y", ".sanctum/services/y.yaml", []byte("old\n"), 0o644, "overwritten", false)
 		if err := b.Journal(real); err != nil {
 			t.Fatal(err)
 		}

@@ -408,7 +408,7 @@ put() {
   k=
   if [ -f "$3" ]; then
     bk "$1" "$2" || { rm -f -- "$tp"; tp=; return; }
-    cp -p -- "$td/$3" "./$3" 2>/dev/null || { rm -f -- "$tp"; tp=; printf 'FAIL\t%s\tbackup\n' "$1"; return; }
+    { cp -p -- "$td/$3" "./$3" && chmod 600 "./$3"; } 2>/dev/null || { rm -f -- "$tp"; tp=; printf 'FAIL\t%s\tbackup\n' "$1"; return; }
     k=B
     cd -P -- "$td" || { rm -f -- "$tp"; tp=; printf 'FAIL\t%s\tgone\n' "$1"; return; }
   fi
@@ -432,6 +432,7 @@ rmv() {
   td=$PWD
   bk "$1" "$2" || return
   mv -- "$td/$3" "./$3" 2>/dev/null || { printf 'FAIL\t%s\tremove\n' "$1"; return; }
+  chmod 600 "./$3" 2>/dev/null
   printf 'OK\t%s\tB\n' "$1"
 }
 `)

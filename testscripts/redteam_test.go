@@ -80,6 +80,7 @@ spec:
     programArguments: ["/opt/redteam/bin/%[1]s"]
     environment: {RT_TOKEN: '%[3]s'}
     runAtLoad: true
+    keepAlive: true
   health:
     readiness: {type: http, url: 'http://127.0.0.1:%[2]d/health?token={{ secret %[4]q | urlquery }}', headers: {X-Token: '%[3]s'}, timeout: 1}
     liveness: {type: command, command: '%[5]s', timeout: 1}

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/observed/regular"
@@ -615,9 +616,22 @@ func (h *FileHost) AppendFile(name string, data []byte, perm fs.FileMode) error 
 			return wrap("mkdir", dir, err)
 		}
 	}
-	f, err := h.root.OpenFile(c, os.O_WRONLY|os.O_APPEND|os.O_CREATE, perm)
+	// Non-blocking, as every read: a FIFO planted where a ledger goes
+	// (history.jsonl) fails the open (no reader) or the check below,
+	// instead of blocking the pass while it holds the lock.
+	f, err := h.root.OpenFile(c, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK|syscall.O_NOCTTY, perm)
 	if err != nil {
+		if errors.Is(err, syscall.ENXIO) {
+			err = &fs.PathError{Op: "append", Path: name, Err: regular.ErrNotRegular}
+		}
 		return wrap("open", name, err)
+	}
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = &fs.PathError{Op: "append", Path: name, Err: regular.ErrNotRegular}
+		}
+		return err
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()

@@ -231,6 +231,10 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 		}
 	}
 	switch {
+	case runErr != nil && len(cs.Failed()) == 0:
+		// No object failed: what failed is the pass's own (a ledger it
+		// could not write), and that is the message.
+		return &exitError{ExitError, errors.New(a.redact(errorsText(runErr)))}
 	case runErr != nil:
 		return &exitError{ExitError, fmt.Errorf("%d object(s) failed", len(cs.Failed()))}
 	case len(pass.Incomplete) > 0:
@@ -410,4 +414,17 @@ func (a *app) passHeader(mode mode, home string, cat *desired.Catalog) (string, 
 		h += "; " + a.resolved.describe(a.target)
 	}
 	return h, nil
+}
+
+// errorsText is an error as one line: a multierror's errors joined by "; ".
+func errorsText(err error) string {
+	var merr interface{ WrappedErrors() []error }
+	if !errors.As(err, &merr) {
+		return err.Error()
+	}
+	var parts []string
+	for _, e := range merr.WrappedErrors() {
+		parts = append(parts, e.Error())
+	}
+	return strings.Join(parts, "; ")
 }

@@ -23,6 +23,10 @@ func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 	var plists []string
 	for _, e := range idx.Entries {
 		c := drift.Change{Kind: e.Kind, Name: e.Name, Path: e.Path, Reason: "restored from run " + idx.RunID}
+		if err := p.keptInRun(idx.RunID, e); err != nil {
+			out = append(out, p.fail(c, err))
+			continue
+		}
 		if e.Mode == "symlink" {
 			target, err := p.Host.Readlink(e.Backup)
 			if err != nil {
@@ -64,6 +68,58 @@ func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 		out = append(out, p.reloadRestored(ctx, rel))
 	}
 	return out
+}
+
+// keptInRun checks that an entry's backup is what a run leaves: every
+// folder from the run's own down to it a real folder, not a symlink, and
+// the backup itself a regular file (a symlink for a symlink entry). A
+// symlink planted in a run's folder would otherwise make rollback copy
+// what it points at (anything the user can read) to the entry's path.
+func (p *Pass) keptInRun(runID string, e BackupEntry) error {
+	run := path.Join(BackupsDir, runID)
+	rel := strings.TrimPrefix(e.Backup, run+"/")
+	folders := []string{run}
+	if dir := path.Dir(rel); dir != "." {
+		at := run
+		for _, part := range strings.Split(dir, "/") {
+			at = path.Join(at, part)
+			folders = append(folders, at)
+		}
+	}
+	for _, at := range folders {
+		info, err := p.Host.Lstat(at)
+		if err != nil {
+			return err
+		}
+		if !info.IsDir() {
+			return fmt.Errorf("backup %s: %s is a %s, not a folder of the run; refusing to restore through it", e.Backup, at, kindOfMode(info.Mode()))
+		}
+	}
+	info, err := p.Host.Lstat(e.Backup)
+	if err != nil {
+		return err
+	}
+	want := info.Mode().IsRegular()
+	if e.Mode == "symlink" {
+		want = info.Mode()&fs.ModeSymlink != 0
+	}
+	if !want {
+		return fmt.Errorf("backup %s is not what the run kept (a %s where it kept a %s); refusing to restore from it",
+			e.Backup, kindOfMode(info.Mode()), map[bool]string{true: "symlink", false: "file"}[e.Mode == "symlink"])
+	}
+	return nil
+}
+
+func kindOfMode(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m.IsDir():
+		return "folder"
+	case m.IsRegular():
+		return "file"
+	}
+	return "special file"
 }
 
 // reloadRestored reloads the agent of a restored plist, so launchd runs

@@ -96,6 +96,9 @@ func LoadPassState(h observed.Host) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
+	if err := stateDensity(data); err != nil {
+		return nil, err
+	}
 	s, err := decodePassState(data)
 	if err != nil {
 		return nil, fmt.Errorf("state %s is damaged (%w); move it aside to start a fresh inventory", StateFile, err)
@@ -196,6 +199,9 @@ func ParseState(data []byte) (*State, error) {
 }
 
 func decodeState(data []byte, into any, s *State) error {
+	if err := stateDensity(data); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {
@@ -205,6 +211,42 @@ func decodeState(data []byte, into any, s *State) error {
 		return fmt.Errorf("state %s has schemaVersion %d; this reconcile reads %d", StateFile, s.SchemaVersion, StateSchemaVersion)
 	}
 	return nil
+}
+
+// minStateObjectBytes bounds how densely a state packs its records: every
+// object reconcile writes there (an inventory entry with its path and
+// sha256, an object record with kind, name and action) takes more than
+// this many bytes of JSON, while each decodes into a struct of a hundred
+// bytes or more. A state of "{}" entries, well within the file limit,
+// would otherwise decode into gigabytes.
+const minStateObjectBytes = 24
+
+// stateDensity refuses a state that packs its objects more densely than
+// reconcile ever writes them, before any of it is decoded.
+func stateDensity(data []byte) error {
+	if n := jsonObjects(data); n > len(data)/minStateObjectBytes+1024 {
+		return fmt.Errorf("state %s is damaged (%d JSON objects in %d bytes: no record reconcile writes is that small, and decoding them would take memory out of all proportion to the file); move it aside to start a fresh inventory",
+			StateFile, n, len(data))
+	}
+	return nil
+}
+
+// jsonObjects counts the objects of a JSON text ('{' outside strings).
+func jsonObjects(data []byte) int {
+	n, inString, escaped := 0, false, false
+	for _, c := range data {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case !inString && c == '{':
+			n++
+		}
+	}
+	return n
 }
 
 func writeJSON(h observed.Host, name string, v any, perm fs.FileMode) error {

@@ -82,7 +82,13 @@ func (p *Pass) saveIndex(cs *drift.ChangeSet) error {
 		// write has passed (the state, just written, included), so that
 		// its stat data vouches for it.
 		if info, err := p.Host.Stat(StateFile); err == nil {
-			if wait := time.Until(info.ModTime().Add(racyGrain + time.Millisecond)); wait > 0 && wait <= vouchWait {
+			// Its last change is the rename that put it in place, which
+			// moves the ctime past the mtime of its write.
+			last := info.ModTime()
+			if key, ok := observed.KeyOf(info); ok {
+				last = time.Unix(0, max(key.MtimeNs, key.CtimeNs))
+			}
+			if wait := time.Until(last.Add(racyGrain + time.Millisecond)); wait > 0 && wait <= vouchWait {
 				time.Sleep(wait)
 			}
 		}

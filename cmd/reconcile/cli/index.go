@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"runtime/debug"
 	"strconv"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
@@ -64,6 +65,10 @@ func (a *app) fastCheck(ctx context.Context, mode mode, home string) (bool, stri
 		return false, "no home", nil
 	}
 	defer fh.Close()
+	// What this path keeps is the index (about 1 KB a target) and the
+	// changes; the lazy collection that suits a full pass (GOGC 400) would
+	// let its garbage double the peak.
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	host := observed.ReadOnlyHost{Host: fh}
 	x, err := controllers.ReadIndex(host)
 	if err != nil {

@@ -33,8 +33,11 @@ type DryRunHost struct {
 	mu    sync.Mutex
 	ops   []Op
 	files map[string]*planned // by clean path
-	trees []string            // directories removed with everything under them
-	now   time.Time
+	// children lists the planned paths of each directory, so that a
+	// listing costs what that directory holds, not every plan.
+	children map[string]map[string]struct{}
+	trees    []string // directories removed with everything under them
+	now      time.Time
 	// replaced maps the host's file at each planned path, by device and
 	// inode, to that path: a read that reaches one of them through the
 	// host's own symlinks sees the plan, without an lstat per read.
@@ -76,7 +79,8 @@ const (
 
 // NewDryRunHost decorates h.
 func NewDryRunHost(h Host) *DryRunHost {
-	return &DryRunHost{Host: h, files: make(map[string]*planned), now: time.Now(), replaced: make(map[fileID]string)}
+	return &DryRunHost{Host: h, files: make(map[string]*planned), children: make(map[string]map[string]struct{}),
+		now: time.Now(), replaced: make(map[fileID]string)}
 }
 
 func (d *DryRunHost) record(op Op) {
@@ -121,6 +125,16 @@ func (d *DryRunHost) lookupLocked(c string) *planned {
 	return nil
 }
 
+// plan puts e at c (d.mu held).
+func (d *DryRunHost) plan(c string, e *planned) {
+	d.files[c] = e
+	dir := path.Dir(c)
+	if d.children[dir] == nil {
+		d.children[dir] = make(map[string]struct{})
+	}
+	d.children[dir][c] = struct{}{}
+}
+
 func (d *DryRunHost) set(c string, e *planned) {
 	d.mu.Lock()
 	_, before := d.files[c]
@@ -134,7 +148,7 @@ func (d *DryRunHost) set(c string, e *planned) {
 		}
 	}
 	d.mu.Lock()
-	d.files[c] = e
+	d.plan(c, e)
 	if known {
 		d.replaced[id] = c
 	}
@@ -394,8 +408,8 @@ func (d *DryRunHost) ReadDir(name string) ([]fs.DirEntry, error) {
 		byName[de.Name()] = de
 	}
 	d.mu.Lock()
-	for p, pe := range d.files {
-		if path.Dir(p) == at && p != at {
+	for p := range d.children[at] {
+		if pe := d.files[p]; p != at {
 			if pe.kind == plannedGone {
 				delete(byName, path.Base(p))
 			} else {
@@ -595,9 +609,10 @@ func (d *DryRunHost) RemoveAll(name string) error {
 	for p := range d.files {
 		if strings.HasPrefix(p, c+"/") {
 			delete(d.files, p)
+			delete(d.children[path.Dir(p)], p)
 		}
 	}
-	d.files[c] = &planned{kind: plannedGone}
+	d.plan(c, &planned{kind: plannedGone})
 	d.trees = append(d.trees, c)
 	d.mu.Unlock()
 	d.record(Op{Verb: "removeall", Path: name})

@@ -361,6 +361,55 @@ func (l *loader) decodeStrict(file, object string, n *yaml.Node, out any) bool {
 	return true
 }
 
+// maxDocumentItems bounds the YAML items of one document, counted before
+// parsing as its lines plus its commas (every node of a flow collection
+// takes a comma, of a block one a line): a parsed node costs a few hundred
+// bytes, so a 3 MB flow sequence of a million items took 335 MB and 11 s
+// to refuse. The largest object of a real catalog has a few hundred.
+const maxDocumentItems = 100_000
+
+// crowdedDocument reports the 1-based line of the first document of a
+// YAML stream with more than maxDocumentItems items, and false; or true.
+func crowdedDocument(data []byte) (int, bool) {
+	items, start, line := 0, 1, 0
+	for off := 0; off < len(data); {
+		line++
+		next := len(data)
+		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
+			next = off + i + 1
+		}
+		if isDocumentStart(data[off:next]) {
+			items, start = 0, line
+		}
+		items += 1 + bytes.Count(data[off:next], []byte{','})
+		if items > maxDocumentItems {
+			return start, false
+		}
+		off = next
+	}
+	return 0, true
+}
+
+// firstControl finds the first character YAML does not allow in a stream
+// (a C0 control other than tab, line feed and carriage return, or DEL), by
+// 1-based line and column, which yaml.v3 reports without a line.
+func firstControl(data []byte) (int, int, rune, bool) {
+	line, col := 1, 1
+	for _, c := range data {
+		switch {
+		case c == '\n':
+			line, col = line+1, 1
+			continue
+		case c < 0x20 && c != '\t' && c != '\r', c == 0x7f:
+			return line, col, rune(c), true
+		}
+		if c < 0x80 || c >= 0xc0 { // a character starts here
+			col++
+		}
+	}
+	return 0, 0, 0, false
+}
+
 // loadObjects decodes every document of one object file.
 func (l *loader) loadObjects(file string) {
 	data := l.readFile(file, false)
@@ -369,6 +418,14 @@ func (l *loader) loadObjects(file string) {
 	}
 	if !utf8.Valid(data) {
 		l.add(file, 0, 0, "", "", "not valid UTF-8")
+		return
+	}
+	if line, col, c, ok := firstControl(data); ok {
+		l.add(file, line, col, "", "", fmt.Sprintf("a control character (%U) is not allowed in YAML", c))
+		return
+	}
+	if line, ok := crowdedDocument(data); !ok {
+		l.add(file, line, 1, "", "", fmt.Sprintf("a document of more than %d YAML items (lines and commas counted; an object of the catalog has a few hundred): refused before it is parsed", maxDocumentItems))
 		return
 	}
 	err := parseDocuments(data, chunkSize, func(doc *yaml.Node) {

@@ -149,6 +149,13 @@ func ReadBackupIndex(h observed.Host, runID string) (*BackupIndex, error) {
 		if idx, jerr := readJournal(h, runID); jerr == nil || !errors.Is(jerr, fs.ErrNotExist) {
 			return idx, jerr
 		}
+		// Backups are written before the journal that lists them, and the
+		// journal before any change they keep: a run folder with neither
+		// was killed between its first backups and its first change.
+		if entries, derr := h.ReadDir(path.Join(BackupsDir, runID)); derr == nil && len(entries) > 0 {
+			return nil, fmt.Errorf("run %s: %w: its first backups were written and nothing they keep was replaced, so there is nothing to roll back (they stay in ~/%s/%s)",
+				runID, ErrKilledBeforeChange, BackupsDir, runID)
+		}
 		return nil, fmt.Errorf("run %s has no backups (it overwrote and removed nothing, or they were pruned)", runID)
 	}
 	if err != nil {
@@ -166,6 +173,10 @@ func ReadBackupIndex(h observed.Host, runID string) (*BackupIndex, error) {
 	}
 	return &idx, nil
 }
+
+// ErrKilledBeforeChange: a run's folder holds backups but no index or
+// journal: the run was killed before the first change they protect.
+var ErrKilledBeforeChange = errors.New("killed before its first change")
 
 // ErrTamperedIndex: a run's backup index lists an entry that no run of
 // reconcile writes. Rollback takes every path and mode from the index, so

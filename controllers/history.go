@@ -97,6 +97,8 @@ func unfinishedRuns(h observed.Host, recorded []HistoryEntry) ([]HistoryEntry, e
 		}
 		idx, err := ReadBackupIndex(h, id)
 		switch {
+		case errors.Is(err, ErrKilledBeforeChange):
+			e.Reason = "started and never recorded its end (killed, or still running) before its first change: nothing to roll back"
 		case err != nil:
 			e.Reason = "started and never recorded its end (killed, or still running); its backups cannot be restored: " + err.Error()
 		default:

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -237,6 +238,10 @@ runs that were killed too.`,
 			}
 			defer real.Close()
 			idx, err := controllers.ReadBackupIndex(real, args[0])
+			if errors.Is(err, controllers.ErrKilledBeforeChange) {
+				fmt.Fprintln(a.cfg.Stdout, err) // nothing was changed: nothing to restore
+				return nil
+			}
 			if err != nil {
 				return &exitError{ExitError, err}
 			}

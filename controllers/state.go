@@ -224,12 +224,24 @@ const minStateObjectBytes = 24
 // stateDensity refuses a state that packs its objects more densely than
 // reconcile ever writes them, before any of it is decoded.
 func stateDensity(data []byte) error {
-	if n := jsonObjects(data); n > len(data)/minStateObjectBytes+1024 {
+	n := jsonObjects(data)
+	if n > maxStateObjects {
+		return fmt.Errorf("state %s is damaged (%d JSON objects: more than the %d records of any home reconcile manages, about three per managed file, and decoding them would take gigabytes); move it aside to start a fresh inventory",
+			StateFile, n, maxStateObjects)
+	}
+	if n > len(data)/minStateObjectBytes+1024 {
 		return fmt.Errorf("state %s is damaged (%d JSON objects in %d bytes: no record reconcile writes is that small, and decoding them would take memory out of all proportion to the file); move it aside to start a fresh inventory",
 			StateFile, n, len(data))
 	}
 	return nil
 }
+
+// maxStateObjects bounds the records of a state, whatever their size:
+// reconcile writes about three per managed file (an inventory entry, an
+// object record, a section's), so a million covers a third of a million
+// managed files, and at a few hundred bytes each decoded stays under half a
+// gigabyte.
+const maxStateObjects = 1_000_000
 
 // jsonObjects counts the objects of a JSON text ('{' outside strings).
 func jsonObjects(data []byte) int {

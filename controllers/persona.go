@@ -178,20 +178,13 @@ func (p *Pass) personaSource(cat *desired.Catalog, pf *v1.PersonaFile, file stri
 	return content, display, err
 }
 
-// minScannedSecret is the shortest secret spelling looked for in a persona
-// source: a shorter one (a PIN, a port) turns up in prose by chance.
-const minScannedSecret = 8
-
 // secretLine finds the first line of content that holds a resolved secret
 // in any spelling the pass knows (the CLI gives it the whole masking
 // table).
 func (p *Pass) secretLine(content []byte) (int, bool) {
 	first := -1
 	for _, s := range p.secrets {
-		if len(s) < minScannedSecret {
-			continue
-		}
-		if k := bytes.Index(content, s); k >= 0 && (first < 0 || k < first) {
+		if k := drift.IndexSecret(content, s); k >= 0 && (first < 0 || k < first) {
 			first = k
 		}
 	}

@@ -47,10 +47,6 @@ func (l *loader) readSource(name string) ([]byte, error) {
 	return data, err
 }
 
-// minScannedSecret is the shortest secret value looked for in persona
-// sources: a shorter one (a PIN, a port) turns up in prose by chance.
-const minScannedSecret = 8
-
 // validateSources checks what the catalog's sources are, now that they are
 // read: a helper or persona source that is not there, and a persona source
 // that holds secret material, would otherwise fail only during apply, after
@@ -105,9 +101,6 @@ func (l *loader) personaSourceErrors(pf *v1.PersonaFile) field.ErrorList {
 				"(set spec.allowSecrets: true to send it anyway)", where, line, what)))
 		}
 		for j, v := range l.secrets.values {
-			if len(v) < minScannedSecret {
-				continue
-			}
 			if k := indexOfSpelling(src.Content, v); k >= 0 {
 				line := bytes.Count(src.Content[:k], []byte("\n")) + 1
 				fe = append(fe, field.Forbidden(at, fmt.Sprintf("%s:%d holds the value of secret %q, and persona files travel to other machines "+
@@ -120,15 +113,12 @@ func (l *loader) personaSourceErrors(pf *v1.PersonaFile) field.ErrorList {
 
 // indexOfSpelling returns where the first spelling of secret value v
 // (drift.Spellings: escaped for XML, YAML, JSON, Go or a URL, base64, hex,
-// a line of a multi-line value) begins in b, or -1; spellings shorter than
-// minScannedSecret are not looked for.
+// a line of a multi-line value) begins in b, or -1; a spelling shorter than
+// drift.MinScannedSecret only as a whole word (drift.IndexSecret).
 func indexOfSpelling(b []byte, v string) int {
 	first := -1
 	for _, s := range drift.Spellings(v) {
-		if len(s) < minScannedSecret {
-			continue
-		}
-		if k := bytes.Index(b, []byte(s)); k >= 0 && (first < 0 || k < first) {
+		if k := drift.IndexSecret(b, []byte(s)); k >= 0 && (first < 0 || k < first) {
 			first = k
 		}
 	}

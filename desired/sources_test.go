@@ -130,6 +130,17 @@ func TestLoadCatalogKnowledge(t *testing.T) {
 			want:    []string{`cat/personas.yaml:6:21: PersonaFile/windu: spec.source.catalog: Forbidden: cat/personas/windu-workspace/SOUL.md:3 holds the value of secret "gateway-token", and persona files travel to other machines (set spec.allowSecrets: true to send it anyway)`},
 		},
 		{
+			name: "persona source holding a short secret as a word, and inside a longer word",
+			files: personaFiles(map[string]*string{
+				"personas.yaml":                     testString(personaDoc(folder, targets)),
+				"catalog.yaml":                      testString(alphaWith("host: mac", `displayName: '{{ secret "pin" }}'`)),
+				"personas/windu-workspace/SOUL.md":  testString("# Soul\n\nThe door code is Pin77.\n"),
+				"personas/windu-workspace/TOOLS.md": testString("# Tools\n\nXPin77X is a part number.\n"),
+			}),
+			secrets: map[string]string{"pin": "Pin77\n"},
+			want:    []string{`cat/personas.yaml:6:21: PersonaFile/windu: spec.source.catalog: Forbidden: cat/personas/windu-workspace/SOUL.md:3 holds the value of secret "pin", and persona files travel to other machines (set spec.allowSecrets: true to send it anyway)`},
+		},
+		{
 			name: "missing helper source",
 			files: map[string]*string{"more.yaml": nil, "catalog.yaml": testString(alphaWith("host: mac",
 				"helpers: [{name: ok.sh, source: scripts/ok.sh}, {name: notify.sh, source: scripts/notify.sh}]")),
@@ -234,13 +245,13 @@ func TestLoadCatalogKnowledgeAllows(t *testing.T) {
 			secrets: map[string]string{"gateway-token": tokenFile},
 		},
 		{
-			name: "a secret too short to be told from prose",
+			name: "a short secret only inside longer words, and one too short to be told from prose",
 			files: personaFiles(map[string]*string{
 				"personas.yaml":                    testString(personaDoc(folder, targets)),
-				"catalog.yaml":                     testString(alphaWith("host: mac", `displayName: '{{ secret "pin" }}'`)),
-				"personas/windu-workspace/SOUL.md": testString("Answer within 1234 ms.\n"),
+				"catalog.yaml":                     testString(alphaWith("host: mac", `displayName: '{{ secret "pin" }}{{ secret "two" }}'`)),
+				"personas/windu-workspace/SOUL.md": testString("Answer within 12345 ms, in 12 steps.\n"),
 			}),
-			secrets: map[string]string{"pin": "1234"},
+			secrets: map[string]string{"pin": "1234", "two": "12"},
 		},
 		{
 			name: "only the listed persona files need to exist",

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -152,3 +154,54 @@ func AllSpellings(values []string) []string {
 	sortLongestFirst(out)
 	return out
 }
+
+// Secret values shorter than MinScannedSecret (a PIN, a short word) turn
+// up in prose by chance, so a file that travels is searched for them only
+// as whole words (IndexWord), and for none shorter than MinWordSecret.
+const (
+	MinScannedSecret = 8
+	MinWordSecret    = 3
+)
+
+// IndexSecret returns where secret spelling s first occurs in b, or -1: a
+// substring when s is at least MinScannedSecret bytes long, a whole word
+// (neither side a letter, digit or underscore) when it is shorter, and
+// never when it is shorter than MinWordSecret.
+func IndexSecret(b, s []byte) int {
+	switch {
+	case len(s) < MinWordSecret:
+		return -1
+	case len(s) >= MinScannedSecret:
+		return bytes.Index(b, s)
+	}
+	for off := 0; off+len(s) <= len(b); {
+		k := bytes.Index(b[off:], s)
+		if k < 0 {
+			return -1
+		}
+		at := off + k
+		if !wordByteBefore(b, at) && !wordByteAt(b, at+len(s)) {
+			return at
+		}
+		off = at + 1
+	}
+	return -1
+}
+
+func wordByteBefore(b []byte, i int) bool {
+	if i == 0 {
+		return false
+	}
+	r, _ := utf8.DecodeLastRune(b[:i])
+	return isWordRune(r)
+}
+
+func wordByteAt(b []byte, i int) bool {
+	if i >= len(b) {
+		return false
+	}
+	r, _ := utf8.DecodeRune(b[i:])
+	return isWordRune(r)
+}
+
+func isWordRune(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }

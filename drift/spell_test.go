@@ -247,3 +247,26 @@ func TestRedactorJSON(t *testing.T) {
 		t.Errorf("nil Redactor (-want +got):\n%s", diff)
 	}
 }
+
+// A long spelling is found anywhere; a short one only as a whole word; one
+// shorter than MinWordSecret never.
+func TestIndexSecret(t *testing.T) {
+	for _, tt := range []struct {
+		text, secret string
+		want         int
+	}{
+		{"token: sk-0123456789 here", "sk-0123456789", 7},
+		{"inside:xsk-0123456789x", "sk-0123456789", 8},
+		{"the PIN is 7788.", "7788", 11},
+		{"call 17788 now", "7788", -1},
+		{"a k9Q_x and then k9Q", "k9Q", 17},
+		{"Gatewayed, then (Gateway)", "Gateway", 17},
+		{"über-Pin77-é", "Pin77", 6}, // bytes: ü is two
+		{"éPin77", "Pin77", -1},
+		{"ab ab", "ab", -1},
+	} {
+		if got := IndexSecret([]byte(tt.text), []byte(tt.secret)); got != tt.want {
+			t.Errorf("IndexSecret(%q, %q) = %d, want %d", tt.text, tt.secret, got, tt.want)
+		}
+	}
+}

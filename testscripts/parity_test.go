@@ -22,7 +22,7 @@ import (
 // -parity.seed.
 
 var (
-	paritySeeds  = flag.Int("parity.seeds", 4, "TestParity: how many seeded scenarios to run (seeds parity.first .. parity.first+N-1)")
+	paritySeeds  = flag.Int("parity.seeds", 3, "TestParity: how many seeded scenarios to run (seeds parity.first .. parity.first+N-1)")
 	parityFirst  = flag.Uint64("parity.first", 1, "TestParity: the first seed")
 	paritySeed   = flag.Int64("parity.seed", -1, "TestParity: replay this one seed")
 	parityOnly   = flag.String("parity.only", "", "TestParity: draw mutations only of these kinds (comma-separated)")
@@ -115,7 +115,7 @@ func onlyAction(es []parityEntry, keep func(string) bool) []parityEntry {
 }
 
 // TestParity: at least 200 seeded scenarios in a long run (-parity.seeds
-// 200), four in make test. Each starts from a converged host, draws 1 to
+// 200), three in make test. Each starts from a converged host, draws 1 to
 // 4 mutations, and then requires: the entries of `--dry-run -o json` equal
 // those of `apply -o json` (failures included: a refused symlink is failed
 // with the same reason in both), the two agree on whether the pass fails,

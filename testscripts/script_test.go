@@ -27,11 +27,33 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"reconcile":        func() { os.Exit(cli.Main(os.Args[1:])) },
-		"launchctl-double": func() { os.Exit(launchctlDouble()) },
-		"sshcut":           func() { os.Exit(sshcut()) },
+	testscript.Main(withDouble{m}, map[string]func(){
+		"reconcile": func() { os.Exit(cli.Main(os.Args[1:])) },
+		"sshcut":    func() { os.Exit(sshcut()) },
 	})
+}
+
+// withDouble builds the launchctl double (./launchctld, a small program of
+// its own: a pass makes dozens of launchctl calls, and each would otherwise
+// start this test binary) once, before the tests, and puts it on PATH as
+// launchctl-double. testscript.Main calls Run only in the test process,
+// never in the commands it runs.
+type withDouble struct{ m *testing.M }
+
+func (w withDouble) Run() int {
+	dir, err := os.MkdirTemp("", "launchctld-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "launchctl-double"), "./launchctld")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the launchctl double: %v\n%s", err, out)
+		return 1
+	}
+	os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return w.m.Run()
 }
 
 // TestScripts runs every *.txtar here. UPDATE_GOLDEN=1 rewrites the golden

@@ -9,7 +9,7 @@ CATALOG := sanctum
 # time; make fuzz FUZZTIME=5m for a long run).
 FUZZ := desired:FuzzLoad desired:FuzzInstance desired:FuzzTemplate \
 	controllers:FuzzParseState observed:FuzzParsePrint observed:FuzzParseDigests
-FUZZTIME ?= 3s
+FUZZTIME ?= 2s
 
 build:
 	$(GO) build -o $(BIN) ./cmd/reconcile

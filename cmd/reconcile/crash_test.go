@@ -21,7 +21,7 @@ import (
 )
 
 var (
-	crashTrials   = flag.Int("crash.trials", 25, "SIGKILL trials of TestCrashSafety")
+	crashTrials   = flag.Int("crash.trials", 15, "SIGKILL trials of TestCrashSafety")
 	crashSeed     = flag.Int64("crash.seed", 1, "seed of the kill moments and hand edits")
 	crashServices = flag.Int("crash.services", 300, "services of the generated catalog (each: a manifest and a plist)")
 )

@@ -53,7 +53,7 @@ func (b *Backups) Keep(kind, name, target string, data []byte, mode fs.FileMode,
 // KeepLink lists a written backup of a symlink in the run's index.
 func (b *Backups) KeepLink(kind, name, target, points, reason string) {
 	b.add(BackupEntry{Kind: kind, Name: name, Path: target, Backup: b.Path(target),
-		Mode: "symlink", SHA256: linkDigest(points), Reason: reason})
+		Mode: keptLink, SHA256: linkDigest(points), Reason: reason})
 }
 
 func (b *Backups) add(e BackupEntry) {
@@ -193,6 +193,7 @@ var ErrTamperedIndex = errors.New("backup index refused")
 // setgid or sticky bit) or a symlink; and a sha256.
 func checkIndex(idx *BackupIndex) error {
 	for i, e := range idx.Entries {
+		_, _, keptErr := e.kept()
 		why := ""
 		switch {
 		case e.Path == "" || path.IsAbs(e.Path) || path.Clean(e.Path) != e.Path || e.Path == ".." || strings.HasPrefix(e.Path, "../"):
@@ -201,8 +202,8 @@ func checkIndex(idx *BackupIndex) error {
 			why = "reconcile backs up no file of its state or of the secrets"
 		case e.Backup != path.Join(BackupsDir, idx.RunID, e.Path):
 			why = fmt.Sprintf("its backup %q is not where run %s keeps %s", e.Backup, idx.RunID, e.Path)
-		case e.Mode != "symlink" && !permMode(e.Mode):
-			why = fmt.Sprintf("mode %q is not a file permission", e.Mode)
+		case keptErr != nil:
+			why = keptErr.Error()
 		case !sha256Hex.MatchString(e.SHA256):
 			why = "its sha256 is not one"
 		}
@@ -215,11 +216,21 @@ func checkIndex(idx *BackupIndex) error {
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// permMode reports whether a mode, as an index writes it ("0644"), is a
-// permission and nothing more (no setuid, setgid or sticky bit).
-func permMode(s string) bool {
-	m, err := strconv.ParseUint(s, 0, 32)
-	return err == nil && strings.HasPrefix(s, "0") && m <= 0o777
+// keptLink is the mode an index entry of a kept symlink has.
+const keptLink = "symlink"
+
+// kept is what an index entry kept: a symlink, or a file with the
+// permission the index wrote for it ("0644", no setuid, setgid or sticky
+// bit); anything else is no entry a run writes.
+func (e BackupEntry) kept() (perm fs.FileMode, link bool, err error) {
+	if e.Mode == keptLink {
+		return 0, true, nil
+	}
+	m, err := strconv.ParseUint(e.Mode, 0, 32)
+	if err != nil || !strings.HasPrefix(e.Mode, "0") || m > 0o777 {
+		return 0, false, fmt.Errorf("mode %q is not a file permission", e.Mode)
+	}
+	return fs.FileMode(m), false, nil
 }
 
 // PruneBackups removes backup runs beyond the newest keep, or older than

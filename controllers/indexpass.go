@@ -280,12 +280,9 @@ func (x *Index) checkEntry(h observed.Host, e IndexEntry) (drift.Change, bool, e
 		return c, false, nil
 	}
 	modeRight := func(info fs.FileInfo) (string, bool) {
-		perm := info.Mode().Perm()
-		switch {
-		case e.Secret && perm != 0o600:
-			return fmt.Sprintf("mode %#o, %s: want %#o", perm, "holds a secret", 0o600), false
-		case !e.Secret && e.Perm != 0 && perm != e.Perm:
-			return fmt.Sprintf("mode %#o, %s: want %#o", perm, "declared", e.Perm), false
+		want, why := drift.WantMode(info.Mode(), true, e.Secret, e.Perm)
+		if why != "" {
+			return drift.ModeReason(info.Mode(), want, why), false
 		}
 		return "", true
 	}

@@ -349,32 +349,18 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		mode := fs.FileMode(0o644)
-		if t.Perm != 0 {
-			mode = t.Perm
-		}
-		if secret {
-			mode = 0o600
-		}
+		mode, _ := drift.WantMode(0, false, secret, t.Perm)
 		return c, &fileWrite{t: t, c: c, mode: mode, secret: secret}
 	case err != nil:
 		return fe.fail(c, err), nil
 	case same:
 		c.Action = drift.Unchanged
-		perm := info.Mode().Perm()
-		want, why := perm, ""
-		switch {
-		case secret && perm != 0o600:
-			want, why = 0o600, "holds a secret"
-		case !secret && t.Perm != 0 && perm != t.Perm:
-			want, why = t.Perm, "declared"
-		}
-		if want != perm {
+		if want, why := drift.WantMode(info.Mode(), true, secret, t.Perm); why != "" {
 			if err := fe.Host.Chmod(t.Path, want); err != nil {
 				return fe.fail(c, err), nil
 			}
 			c.Action = drift.Configured
-			c.Reason = fmt.Sprintf("mode %#o, %s: want %#o", perm, why, want)
+			c.Reason = drift.ModeReason(info.Mode(), want, why)
 		}
 		if c.Action == drift.Unchanged {
 			fe.settled(t, info, readAt, false, secret)
@@ -386,13 +372,7 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 	fe.mu.Lock()
 	fe.observed[t.Path] = digest(current)
 	fe.mu.Unlock()
-	mode := info.Mode().Perm()
-	if t.Perm != 0 {
-		mode = t.Perm
-	}
-	if secret {
-		mode = 0o600
-	}
+	mode, _ := drift.WantMode(info.Mode(), true, secret, t.Perm)
 	return c, &fileWrite{t: t, c: c, mode: mode, secret: secret, replaces: true, old: current, oldMode: info.Mode().Perm()}
 }
 
@@ -554,14 +534,8 @@ func (fe *FileEngine) deletedDiff(path string, data []byte) string {
 
 // modeRight reports whether a file's mode needs no change.
 func (fe *FileEngine) modeRight(info fs.FileInfo, secret bool, declared fs.FileMode) bool {
-	perm := info.Mode().Perm()
-	switch {
-	case secret:
-		return perm == 0o600
-	case declared != 0:
-		return perm == declared
-	}
-	return true
+	_, why := drift.WantMode(info.Mode(), true, secret, declared)
+	return why == ""
 }
 
 // claim marks a path as wanted by one object; a second object that wants

@@ -538,15 +538,9 @@ func sortedOwned(m map[string]NodeOwned) []NodeOwned {
 // new one is 0644 (node files declare none). why is set when the file is
 // there with another mode.
 func nodeMode(d observed.RemoteFile, secret bool) (fs.FileMode, string) {
-	switch {
-	case secret && d.State == observed.RemoteRegular && d.Mode != 0o600:
-		return 0o600, "holds a secret"
-	case secret:
-		return 0o600, ""
-	case d.State == observed.RemoteRegular && d.Mode != 0:
-		return d.Mode, ""
-	}
-	return 0o644, ""
+	// A regular file whose mode the node did not report (0) counts as
+	// there only for the secret rule.
+	return drift.WantMode(d.Mode, d.State == observed.RemoteRegular && (d.Mode != 0 || secret), secret, 0)
 }
 
 func modeString(m fs.FileMode) string { return fmt.Sprintf("%#04o", m.Perm()) }

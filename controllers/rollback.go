@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
@@ -23,11 +22,12 @@ func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 	var plists []string
 	for _, e := range idx.Entries {
 		c := drift.Change{Kind: e.Kind, Name: e.Name, Path: e.Path, Reason: "restored from run " + idx.RunID}
-		if err := p.keptInRun(idx.RunID, e); err != nil {
+		perm, link, _ := e.kept() // the index was checked when it was read
+		if err := p.keptInRun(idx.RunID, e, link); err != nil {
 			out = append(out, p.fail(c, err))
 			continue
 		}
-		if e.Mode == "symlink" {
+		if link {
 			target, err := p.Host.Readlink(e.Backup)
 			if err != nil {
 				out = append(out, p.fail(c, err))
@@ -47,13 +47,9 @@ func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 			out = append(out, p.fail(c, fmt.Errorf("backup %s does not hold what was backed up (sha256 differs)", e.Backup)))
 			continue
 		}
-		mode := fs.FileMode(0o644)
-		if m, err := strconv.ParseUint(e.Mode, 0, 32); err == nil {
-			mode = fs.FileMode(m)
-		}
-		if e.Secret {
-			mode = 0o600 // the mode it had may have exposed it; restored, it may not
-		}
+		// The mode it was kept from, unless it held a secret: that mode may
+		// have exposed it; restored, it may not.
+		mode, _ := drift.WantMode(perm, true, e.Secret, 0)
 		r := p.File(ctx, FileTarget{Kind: e.Kind, Name: e.Name, Path: e.Path, Content: data, Perm: mode, Secret: e.Secret})
 		r.Reason = strings.TrimPrefix(r.Reason+"; restored from run "+idx.RunID, "; ")
 		if r.Action == drift.Unchanged {
@@ -75,7 +71,7 @@ func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 // the backup itself a regular file (a symlink for a symlink entry). A
 // symlink planted in a run's folder would otherwise make rollback copy
 // what it points at (anything the user can read) to the entry's path.
-func (p *Pass) keptInRun(runID string, e BackupEntry) error {
+func (p *Pass) keptInRun(runID string, e BackupEntry, link bool) error {
 	run := path.Join(BackupsDir, runID)
 	rel := strings.TrimPrefix(e.Backup, run+"/")
 	folders := []string{run}
@@ -99,13 +95,12 @@ func (p *Pass) keptInRun(runID string, e BackupEntry) error {
 	if err != nil {
 		return err
 	}
-	want := info.Mode().IsRegular()
-	if e.Mode == "symlink" {
-		want = info.Mode()&fs.ModeSymlink != 0
+	want := "file"
+	if link {
+		want = "symlink"
 	}
-	if !want {
-		return fmt.Errorf("backup %s is not what the run kept (a %s where it kept a %s); refusing to restore from it",
-			e.Backup, kindOfMode(info.Mode()), map[bool]string{true: "symlink", false: "file"}[e.Mode == "symlink"])
+	if got := kindOfMode(info.Mode()); got != want {
+		return fmt.Errorf("backup %s is not what the run kept (a %s where it kept a %s); refusing to restore from it", e.Backup, got, want)
 	}
 	return nil
 }

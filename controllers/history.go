@@ -19,11 +19,14 @@ const HistoryFile = StateDir + "/history.jsonl"
 // HistoryEntry is one pass in the history: every apply, scheduled or not,
 // and every scheduled pass that skipped because another held the lock.
 type HistoryEntry struct {
-	RunID         string        `json:"runId"`
-	Time          time.Time     `json:"time"`
-	Mode          string        `json:"mode"`   // apply | scheduled | schedule
-	Result        string        `json:"result"` // converged | failed | skipped
-	Reason        string        `json:"reason,omitempty"`
+	RunID  string    `json:"runId"`
+	Time   time.Time `json:"time"`
+	Mode   string    `json:"mode"`   // apply | scheduled | schedule
+	Result string    `json:"result"` // converged | failed | incomplete | skipped
+	Reason string    `json:"reason,omitempty"`
+	// Incomplete names the required nodes a pass could not reach (result
+	// incomplete, exit 3): what it says of them is not an answer.
+	Incomplete    []string      `json:"incomplete,omitempty"`
 	CatalogDigest string        `json:"catalogDigest,omitempty"`
 	Changes       int           `json:"changes"`
 	Summary       drift.Summary `json:"summary"`

@@ -178,7 +178,7 @@ func (p *Pass) replay(cs *drift.ChangeSet, x *Index) (string, []IndexLine) {
 			}
 			continue
 		case drift.Skipped, drift.Unchanged, drift.Unmanaged:
-			out = append(out, IndexLine{Change: drift.Change{Kind: c.Kind, Name: c.Name, Action: c.Action, Path: c.Path, Node: c.Node, Target: c.Target, Reason: c.Reason}})
+			out = append(out, IndexLine{Change: drift.Change{Kind: c.Kind, Name: c.Name, Action: c.Action, Path: c.Path, Node: c.Node, Target: c.Target, Reason: c.Reason, Rollup: c.Rollup}})
 			continue
 		}
 		return fmt.Sprintf("%s %s/%s", c.Action, c.Kind, c.Name), nil

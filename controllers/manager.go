@@ -64,6 +64,7 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 		for _, n := range p.Nodes() {
 			p.personaLedger.Nodes[n.Name] = n
 		}
+		p.personaLedger.Incomplete = p.Incomplete
 		if err := p.writeLedger(PersonaLedgerFile, p.personaLedger); err != nil {
 			cs.Add(p.fail(drift.Change{Kind: v1.KindPersonaFile, Name: "ledger", Path: PersonaLedgerFile}, err))
 		}

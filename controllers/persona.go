@@ -39,6 +39,9 @@ type PersonaLedger struct {
 	Agents        map[string]map[string]*PersonaFileRecord `json:"agents"`
 	// Nodes holds one section per remote node (the RemoteNode controller's).
 	Nodes map[string]NodeRecord `json:"nodes"`
+	// Incomplete names the required nodes the pass could not reach: their
+	// copies are as an earlier pass found them, not as they are.
+	Incomplete []string `json:"incomplete,omitempty"`
 }
 
 // PersonaFileRecord is one agent's file: its source and every copy.

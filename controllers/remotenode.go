@@ -210,6 +210,9 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			summary.Reason = rec.Reason
 		}
 		progress(rec.Status)
+		// Over the node's own file entries the node's line is a roll-up,
+		// not one more object; alone, it is the node's entry.
+		summary.Rollup = len(changes) > 0
 		return append(changes, summary), rec
 	}
 	targets, globs := p.nodeTargets(cat, n)
@@ -259,7 +262,11 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		rec.Status, rec.Reason = classifyNode(n, err)
 		rec.Owned = prev // not reached: what it owned is still owned
 		summary.Action = drift.Skipped
-		if rec.Status != NodeSkippedUnreachable && rec.Status != NodeUnreachable {
+		switch rec.Status {
+		case NodeSkippedUnreachable:
+		case NodeUnreachable:
+			summary.Action = drift.Unreachable
+		default:
 			summary = p.fail(summary, err)
 		}
 		return finish(nil)
@@ -675,7 +682,7 @@ func classifyNode(n *v1.RemoteNode, err error) (string, string) {
 	case errors.Is(err, observed.ErrUnreachable) && n.PolicyName() == v1.PolicyOpportunistic:
 		return NodeSkippedUnreachable, "unreachable, opportunistic: " + strings.TrimPrefix(err.Error(), "unreachable: ")
 	case errors.Is(err, observed.ErrUnreachable):
-		return NodeUnreachable, "unreachable, required: " + strings.TrimPrefix(err.Error(), "unreachable: ")
+		return NodeUnreachable, "required: " + strings.TrimPrefix(err.Error(), "unreachable: ")
 	}
 	return NodeFailed, err.Error()
 }

@@ -137,8 +137,9 @@ func TestRemoteNodeController(t *testing.T) {
 	r := nodes.remote()
 	h.remote = r
 	cat := nodeCatalog(t, h.dir)
+	// A node's line over its files' entries is a roll-up: not counted again.
 	node := func(name string, action drift.Action, reason string) drift.Change {
-		return drift.Change{Kind: v1.KindRemoteNode, Name: name, Node: name, Action: action, Reason: reason}
+		return drift.Change{Kind: v1.KindRemoteNode, Name: name, Node: name, Action: action, Reason: reason, Rollup: true}
 	}
 	file := func(name string, action drift.Action, p, reason string) drift.Change {
 		return drift.Change{Kind: v1.KindRemoteNode, Name: name, Node: name, Action: action, Path: p, Reason: reason}
@@ -241,7 +242,7 @@ func TestRemoteNodeControllerFirstContact(t *testing.T) {
 			err:  unreachable,
 			want: []drift.Change{
 				{Kind: v1.KindRemoteNode, Name: "laptop", Node: "laptop", Action: drift.Skipped, Reason: "unreachable, opportunistic: " + detail},
-				{Kind: v1.KindRemoteNode, Name: "vm", Node: "vm", Action: drift.Skipped, Reason: "unreachable, required: " + detail},
+				{Kind: v1.KindRemoteNode, Name: "vm", Node: "vm", Action: drift.Unreachable, Reason: "required: " + detail},
 			},
 			wantStatus:     map[string]string{"laptop": NodeSkippedUnreachable, "vm": NodeUnreachable},
 			wantIncomplete: []string{"vm"},
@@ -340,10 +341,10 @@ func TestRemoteNodeControllerPlan(t *testing.T) {
 		d.Backup = backup
 		return []drift.Change{
 			{Kind: v1.KindRemoteNode, Name: "laptop", Node: "laptop", Action: drift.Unchanged, Path: nodeSoul, Reason: "PersonaFile/windu/SOUL.md"},
-			{Kind: v1.KindRemoteNode, Name: "laptop", Node: "laptop", Action: drift.Unchanged, Reason: "1 file(s) in sync; healthy fan-out target"},
+			{Kind: v1.KindRemoteNode, Name: "laptop", Node: "laptop", Action: drift.Unchanged, Reason: "1 file(s) in sync; healthy fan-out target", Rollup: true},
 			{Kind: v1.KindRemoteNode, Name: "vm", Node: "vm", Action: drift.Unchanged, Path: nodeSoul, Reason: "PersonaFile/windu/SOUL.md"},
 			d,
-			{Kind: v1.KindRemoteNode, Name: "vm", Node: "vm", Action: drift.Configured, Reason: summary},
+			{Kind: v1.KindRemoteNode, Name: "vm", Node: "vm", Action: drift.Configured, Reason: summary, Rollup: true},
 		}
 	}
 

@@ -54,13 +54,14 @@ func (s State) MarshalJSON() ([]byte, error) {
 		Mode          string           `json:"mode"`
 		CatalogDigest string           `json:"catalogDigest"`
 		Summary       any              `json:"summary"`
+		Incomplete    []string         `json:"incomplete,omitempty"`
 		Inventory     []InventoryEntry `json:"inventory"`
 	}
 	inv := s.Inventory
 	if inv == nil {
 		inv = []InventoryEntry{}
 	}
-	head, err := json.Marshal(fixed{s.SchemaVersion, s.RunID, s.Time, s.Mode, s.CatalogDigest, s.Summary, inv})
+	head, err := json.Marshal(fixed{s.SchemaVersion, s.RunID, s.Time, s.Mode, s.CatalogDigest, s.Summary, s.Incomplete, inv})
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +101,7 @@ func (s *State) UnmarshalJSON(data []byte) error {
 	owners := sectionKeys()
 	fields := passFields(s)
 	fields["objects"] = &s.Objects
+	fields["incomplete"] = &s.Incomplete
 	for k, raw := range m {
 		if into, ok := fields[k]; ok {
 			if err := strictUnmarshal(raw, into); err != nil {

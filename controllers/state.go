@@ -18,13 +18,16 @@ const StateSchemaVersion = 1
 // State is ~/.sanctum/state/reconcile.json: the record of the last pass that
 // wrote it, and the inventory of every file reconcile owns.
 type State struct {
-	SchemaVersion int              `json:"schemaVersion"`
-	RunID         string           `json:"runId"`
-	Time          time.Time        `json:"time"`
-	Mode          string           `json:"mode"`
-	CatalogDigest string           `json:"catalogDigest"`
-	Summary       drift.Summary    `json:"summary"`
-	Inventory     []InventoryEntry `json:"inventory"`
+	SchemaVersion int           `json:"schemaVersion"`
+	RunID         string        `json:"runId"`
+	Time          time.Time     `json:"time"`
+	Mode          string        `json:"mode"`
+	CatalogDigest string        `json:"catalogDigest"`
+	Summary       drift.Summary `json:"summary"`
+	// Incomplete names the required nodes the pass could not reach (it
+	// exited 3): the record holds no answer for them.
+	Incomplete []string         `json:"incomplete,omitempty"`
+	Inventory  []InventoryEntry `json:"inventory"`
 	// Sections are the stateful kinds' own parts, by key (each kind's
 	// controller declares its Section), as the last pass left them.
 	Sections map[string]json.RawMessage `json:"-"`
@@ -162,6 +165,12 @@ func decodePassState(data []byte) (*State, error) {
 			seen++
 			continue
 		}
+		if key == "incomplete" { // recorded, not read by a pass, and absent when empty
+			if err := dec.Decode(&s.Incomplete); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		into, ok := fields[key]
 		if !ok {
 			return nil, fmt.Errorf("json: unknown field %q", key)
@@ -276,7 +285,7 @@ func writeJSON(h observed.Host, name string, v any, perm fs.FileMode) error {
 func (p *Pass) record(digest string, cs *drift.ChangeSet) *State {
 	s := &State{
 		SchemaVersion: StateSchemaVersion, RunID: p.RunID, Time: p.Now.UTC(), Mode: RecordedMode,
-		CatalogDigest: digest, Summary: cs.Summary(),
+		CatalogDigest: digest, Summary: cs.Summary(), Incomplete: p.Incomplete,
 		Objects:   make([]ObjectRecord, 0, len(cs.Changes)),
 		Inventory: p.inv.Owned(),
 	}

@@ -26,6 +26,10 @@ const (
 	// Cleaned is debris removed: a temporary file an interrupted write
 	// left next to a target.
 	Cleaned Action = "cleaned"
+	// Unreachable is a required remote node that could not be reached:
+	// nothing was checked there, so the pass is incomplete (exit 3). An
+	// opportunistic node that is away is Skipped.
+	Unreachable Action = "unreachable"
 )
 
 // IsDrift reports whether the action means the host differs from the catalog.
@@ -55,6 +59,10 @@ type Change struct {
 	Backup string `json:"backup,omitempty"`
 	// Error is set when Action is Failed.
 	Error string `json:"error,omitempty"`
+	// Rollup marks an entry that sums up others of the same object (a
+	// node's "2 of 6 file(s) written" over its files' own entries): shown,
+	// but not counted again in the summary.
+	Rollup bool `json:"rollup,omitempty"`
 	// Err is the failure itself, typed, for callers that decide on it
 	// (errors.Is a symlink refusal, a path outside HOME, an unreachable
 	// node); Error is its text as reports show it.
@@ -130,15 +138,21 @@ type Summary struct {
 	Unmanaged  int `json:"unmanaged"`
 	Failed     int `json:"failed"`
 	Cleaned    int `json:"cleaned,omitempty"`
+	// Unreachable counts the required nodes that could not be reached.
+	Unreachable int `json:"unreachable,omitempty"`
 }
 
 // Changes counts the entries that are drift: what a pass acts on.
 func (s Summary) Changes() int { return s.Created + s.Configured + s.Deleted + s.Cleaned }
 
-// Summary counts the ChangeSet.
+// Summary counts the ChangeSet's objects: a roll-up of changes counted on
+// their own (a node's files written) is not counted again.
 func (cs *ChangeSet) Summary() Summary {
 	var s Summary
 	for _, c := range cs.Changes {
+		if c.Rollup {
+			continue
+		}
 		switch c.Action {
 		case Created:
 			s.Created++
@@ -156,6 +170,8 @@ func (cs *ChangeSet) Summary() Summary {
 			s.Failed++
 		case Cleaned:
 			s.Cleaned++
+		case Unreachable:
+			s.Unreachable++
 		}
 	}
 	return s

@@ -230,9 +230,6 @@ func TestWriteText(t *testing.T) {
 			want: lineA + lineB + diffB + lineE + lineF + lineG + summary + " (dry run)\n"},
 		{name: "changes only and terse (check)", opts: TextOptions{ChangesOnly: true, Terse: true, Label: "check"},
 			want: lineA + lineBTers + lineE + lineF + lineGTers + summary + " (check)\n"},
-		{name: "changes only, a notable skip kept", opts: TextOptions{ChangesOnly: true, Terse: true,
-			Notable: func(c Change) bool { return c.Name == "d" }},
-			want: lineA + lineBTers + lineD + lineE + lineF + lineGTers + summary + "\n"},
 		{name: "header first", opts: TextOptions{Header: "reconcile --check: catalog c, home h, nodes: this host", ChangesOnly: true, Terse: true},
 			want: "reconcile --check: catalog c, home h, nodes: this host\n" + lineA + lineBTers + lineE + lineF + lineGTers + summary + "\n"},
 	}
@@ -377,5 +374,27 @@ func TestWriteJSON(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("JSON report mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// The summary counts objects: a node's roll-up over its files is not one
+// more change, and a required node that was not reached is its own count.
+func TestSummaryCountsObjectsNotRollups(t *testing.T) {
+	cs := &ChangeSet{Changes: []Change{
+		{Kind: "RemoteNode", Name: "vm", Node: "vm", Action: Configured, Path: ".openclaw/w/SOUL.md"},
+		{Kind: "RemoteNode", Name: "vm", Node: "vm", Action: Configured, Reason: "1 of 4 file(s) written", Rollup: true},
+		{Kind: "RemoteNode", Name: "mbp", Node: "mbp", Action: Unreachable, Reason: "required: refused"},
+	}}
+	want := Summary{Configured: 1, Unreachable: 1}
+	if diff := cmp.Diff(want, cs.Summary()); diff != "" {
+		t.Errorf("Summary mismatch (-want +got):\n%s", diff)
+	}
+	var b bytes.Buffer
+	if err := WriteText(&b, cs, TextOptions{ChangesOnly: true, Terse: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "RemoteNode/mbp unreachable (required: refused)\n") ||
+		!strings.HasSuffix(b.String(), "0 created, 1 configured, 0 deleted, 0 unchanged, 0 skipped, 0 unmanaged, 0 failed, 1 unreachable\n") {
+		t.Errorf("text:\n%s", b.String())
 	}
 }

@@ -90,9 +90,6 @@ type TextOptions struct {
 	// drift, failures and unmanaged findings (the passes' default; -v
 	// lists everything).
 	ChangesOnly bool
-	// Notable, when set, names the skipped entries shown even so (a
-	// required node that could not be reached: the answer is incomplete).
-	Notable func(Change) bool
 	// Terse shows no diffs and no backups (--check).
 	Terse bool
 	// Quiet leaves out the content of whole new or removed files (apply:
@@ -104,13 +101,7 @@ type TextOptions struct {
 
 // shown says whether an entry has a line of its own.
 func (o TextOptions) shown(c Change) bool {
-	switch {
-	case !o.ChangesOnly:
-		return true
-	case c.Action == Skipped && o.Notable != nil:
-		return o.Notable(c)
-	}
-	return c.Action != Unchanged && c.Action != Skipped
+	return !o.ChangesOnly || (c.Action != Unchanged && c.Action != Skipped)
 }
 
 const (
@@ -129,7 +120,7 @@ func actionColor(a Action) string {
 		return green
 	case Configured:
 		return yellow
-	case Deleted, Failed:
+	case Deleted, Failed, Unreachable:
 		return red
 	case Unmanaged:
 		return magenta
@@ -210,6 +201,9 @@ func WriteText(w io.Writer, cs *ChangeSet, o TextOptions) error {
 	s := cs.Summary()
 	fmt.Fprintf(&b, "%d created, %d configured, %d deleted, %d unchanged, %d skipped, %d unmanaged, %d failed",
 		s.Created, s.Configured, s.Deleted, s.Unchanged, s.Skipped, s.Unmanaged, s.Failed)
+	if s.Unreachable > 0 {
+		fmt.Fprintf(&b, ", %d unreachable", s.Unreachable)
+	}
 	if o.Label != "" {
 		b.WriteString(" (" + o.Label + ")")
 	}

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/controllers"
 	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
@@ -213,7 +211,7 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 		if o.scheduled {
 			histMode = "scheduled"
 		}
-		runErr = sess.finish(outcome{Mode: histMode, CatalogDigest: cat.Digest, Changes: cs, Err: runErr,
+		runErr = sess.finish(outcome{Mode: histMode, CatalogDigest: cat.Digest, Changes: cs, Err: runErr, Incomplete: pass.Incomplete,
 			Backups: &cat.Instance.Backups, Quiet: o.scheduled,
 			Keep: func() error {
 				return pass.Save(cat.Digest, cs)
@@ -353,12 +351,7 @@ func (a *app) report(mode mode, runID string, now time.Time, home string, cat *d
 	// Changes only unless -v: what a person acts on (drift, failures,
 	// unmanaged findings) is not buried among unchanged and skipped lines;
 	// the summary still counts them, and JSON always holds everything.
-	o := drift.TextOptions{Color: a.cfg.Color, ChangesOnly: !a.verbose,
-		// A required node that could not be reached is why the answer is
-		// incomplete (exit 3): its line stays.
-		Notable: func(c drift.Change) bool {
-			return c.Kind == v1.KindRemoteNode && slices.Contains(pass.incomplete, c.Name)
-		}}
+	o := drift.TextOptions{Color: a.cfg.Color, ChangesOnly: !a.verbose}
 	switch mode {
 	case modeDryRun:
 		o.Label = "dry run"

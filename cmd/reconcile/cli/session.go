@@ -63,6 +63,8 @@ type outcome struct {
 	Changes       *drift.ChangeSet
 	// Err is the run's own error; the session adds its own to it.
 	Err error
+	// Incomplete names the required nodes the run could not reach.
+	Incomplete []string
 	// Keep writes what the run leaves for the next pass (its state, its
 	// backup index, its caches).
 	Keep func() error
@@ -95,12 +97,15 @@ func (s *session) finish(o outcome) error {
 		}
 	}
 	e := controllers.HistoryEntry{RunID: s.RunID, Time: s.Now.UTC(), Mode: o.Mode, Result: "converged",
-		Reason: o.Reason, CatalogDigest: o.CatalogDigest}
+		Reason: o.Reason, CatalogDigest: o.CatalogDigest, Incomplete: o.Incomplete}
 	if o.Changes != nil {
 		e.Changes, e.Summary = o.Changes.Summary().Changes(), o.Changes.Summary()
 		if len(o.Changes.Failed()) > 0 {
 			e.Result = "failed"
 		}
+	}
+	if e.Result == "converged" && len(o.Incomplete) > 0 {
+		e.Result = "incomplete"
 	}
 	if err != nil {
 		e.Result = "failed"

@@ -27,13 +27,15 @@ type statusReport struct {
 }
 
 type lastPass struct {
-	RunID   string                   `json:"runId"`
-	Time    time.Time                `json:"time"`
-	Mode    string                   `json:"mode"`
-	Changes int                      `json:"changes"`
-	Failed  int                      `json:"failed"`
-	Summary drift.Summary            `json:"summary"`
-	Nodes   []controllers.NodeRecord `json:"nodes"`
+	RunID   string    `json:"runId"`
+	Time    time.Time `json:"time"`
+	Mode    string    `json:"mode"`
+	Changes int       `json:"changes"`
+	Failed  int       `json:"failed"`
+	// Incomplete names the required nodes the pass could not reach.
+	Incomplete []string                 `json:"incomplete"`
+	Summary    drift.Summary            `json:"summary"`
+	Nodes      []controllers.NodeRecord `json:"nodes"`
 }
 
 func (a *app) statusCommand() *cobra.Command {
@@ -69,7 +71,8 @@ Exit 0 healthy, 2 degraded, 1 error.`,
 			if state.RunID != "" {
 				s := state.Summary
 				rep.LastPass = &lastPass{RunID: state.RunID, Time: state.Time, Mode: state.Mode,
-					Changes: s.Changes(), Failed: s.Failed, Summary: s, Nodes: controllers.NodeRecordsOf(state)}
+					Changes: s.Changes(), Failed: s.Failed, Summary: s, Nodes: controllers.NodeRecordsOf(state),
+					Incomplete: append([]string{}, state.Incomplete...)}
 			}
 			a.scrubStatus(&rep)
 			if a.output == "json" {
@@ -115,6 +118,9 @@ func writeStatus(w io.Writer, rep *statusReport) {
 	if lp := rep.LastPass; lp != nil {
 		fmt.Fprintf(w, "last pass: %s (%s) at %s: %d change(s), %d failed\n", lp.RunID, lp.Mode,
 			lp.Time.Format("2006-01-02 15:04:05Z"), lp.Changes, lp.Failed)
+		if len(lp.Incomplete) > 0 {
+			fmt.Fprintf(w, "last pass incomplete: required node(s) %s unreachable\n", strings.Join(lp.Incomplete, ", "))
+		}
 		var nodes []string
 		for _, n := range lp.Nodes {
 			nodes = append(nodes, n.Name+" "+n.Status)

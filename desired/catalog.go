@@ -199,6 +199,7 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 		l.compileAgents()
 		l.validateAgents()
 		l.validateNodes()
+		l.resolvePersonaRoots()
 		l.loadSources()
 		l.validateSources()
 		l.validateRuntime()

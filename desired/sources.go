@@ -5,13 +5,53 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/drift"
 )
+
+// resolvePersonaRoots points each persona source that is read from the
+// persona root (a root folder, and no catalog folder or instance.yaml's
+// personas.source: root) at its folder under HOME, and checks that the
+// folder is there: a missing root is an error now, at validate time, not a
+// failure of every file during a pass.
+func (l *loader) resolvePersonaRoots() {
+	in := l.cat.Instance
+	root := in.Paths[v1.PersonaRootKey]
+	for _, pf := range l.cat.Personas {
+		s := &pf.Spec.Source
+		if s.Root == "" || (s.Catalog != "" && !in.Personas.FromRoot()) {
+			continue
+		}
+		at := field.NewPath("spec", "source", "root")
+		base, ok := v1.HomePath(root)
+		if !ok {
+			l.errorsOf(v1.KindPersonaFile+"/"+pf.Name, field.ErrorList{field.Invalid(at, s.Root,
+				fmt.Sprintf("read from the persona root, but instance.yaml paths.%s is %q, not a folder ~/... under HOME", v1.PersonaRootKey, root))})
+			continue
+		}
+		s.Catalog, s.Path = "", "~/"+path.Join(base, path.Clean(s.Root))
+		if l.opts.Home == "" || l.opts.ReferenceHome {
+			continue // no home to look in (render)
+		}
+		rel, _ := v1.HomePath(s.Path)
+		switch info, err := os.Stat(filepath.Join(l.opts.Home, filepath.FromSlash(rel))); {
+		case errors.Is(err, fs.ErrNotExist):
+			l.errorsOf(v1.KindPersonaFile+"/"+pf.Name, field.ErrorList{field.Invalid(at, s.Root,
+				fmt.Sprintf("no folder %s in the home being reconciled (paths.%s %s, then %s): make it, or read the catalog's copies (personas.source: catalog)",
+					s.Path, v1.PersonaRootKey, root, path.Clean(pf.Spec.Source.Root)))})
+		case err != nil:
+			l.errorsOf(v1.KindPersonaFile+"/"+pf.Name, field.ErrorList{field.Invalid(at, s.Root, fmt.Sprintf("%s: %v", s.Path, unwrapPathError(err)))})
+		case !info.IsDir():
+			l.errorsOf(v1.KindPersonaFile+"/"+pf.Name, field.ErrorList{field.Invalid(at, s.Root, s.Path+" is not a folder")})
+		}
+	}
+}
 
 // loadSources reads the persona and helper sources that live in the
 // catalog, so that they count in the catalog digest and are read once.

@@ -23,7 +23,30 @@ type InstanceSettings struct {
 	Secrets  SecretSettings             `yaml:"secrets,omitempty" json:"secrets,omitempty" cbor:"secrets"`
 	Backups  BackupSettings             `yaml:"backups,omitempty" json:"backups,omitempty" cbor:"backups"`
 	Limits   Limits                     `yaml:"limits,omitempty" json:"limits,omitempty" cbor:"limits"`
+	Personas PersonaSettings            `yaml:"personas,omitempty" json:"personas,omitempty" cbor:"personas"`
 }
+
+// PersonaSettings says where persona files come from when a PersonaFile
+// names both a folder in the catalog and one under the persona root.
+type PersonaSettings struct {
+	// Source is "catalog" (the default: the catalog's own copies, as the
+	// shipped example has them) or "root" (the folders under
+	// paths.persona_root, where the real haus keeps its canonical files).
+	Source string `yaml:"source,omitempty" json:"source,omitempty" cbor:"source"`
+}
+
+// Persona sources the instance settings can pick.
+const (
+	PersonaSourceCatalog = "catalog"
+	PersonaSourceRoot    = "root"
+)
+
+// PersonaRootKey is the paths entry that names the persona root.
+const PersonaRootKey = "persona_root"
+
+// FromRoot reports whether persona files that name a folder under the
+// persona root are read from there.
+func (p PersonaSettings) FromRoot() bool { return p.Source == PersonaSourceRoot }
 
 // Limits bound what one pass reads into memory: a managed file (a target
 // under HOME, a persona source under ~/) over ManagedFileBytes, or a secret
@@ -149,6 +172,16 @@ func (in *InstanceSettings) Validate() field.ErrorList {
 		errs = append(errs, field.Invalid(field.NewPath("backups", "max_age_days"), in.Backups.MaxAgeDays, "not negative"))
 	}
 	errs = append(errs, in.Limits.validate(field.NewPath("limits"))...)
+	switch s := in.Personas.Source; s {
+	case "", PersonaSourceCatalog:
+	case PersonaSourceRoot:
+		if _, ok := HomePath(in.Paths[PersonaRootKey]); !ok {
+			errs = append(errs, field.Required(field.NewPath("paths", PersonaRootKey),
+				"personas.source is root: name the persona root, a folder ~/... under HOME"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(field.NewPath("personas", "source"), s, []string{PersonaSourceCatalog, PersonaSourceRoot}))
+	}
 	for _, key := range sortedKeys(in.Nodes) {
 		switch t := in.Nodes[key].Type; t {
 		case "hub", "satellite", "mobile":

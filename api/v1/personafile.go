@@ -57,11 +57,14 @@ type LoadedSource struct {
 }
 
 // PersonaSource says where the canonical files are: a folder inside the
-// catalog, or a folder under HOME (such as the persona root of the
-// instance settings, ~/Projects/mlx-finetune/data/raw/<agent>-workspace).
+// catalog, a folder under HOME, or a folder under the persona root of the
+// instance settings (paths.persona_root, ~/Projects/mlx-finetune/data/raw:
+// root windu-workspace). A source may name both a catalog folder and a
+// root folder; instance.yaml's personas.source picks which one is read.
 type PersonaSource struct {
 	Catalog string `yaml:"catalog,omitempty" json:"catalog,omitempty" cbor:"catalog"`
 	Path    string `yaml:"path,omitempty" json:"path,omitempty" cbor:"path"`
+	Root    string `yaml:"root,omitempty" json:"root,omitempty" cbor:"root"`
 }
 
 // GetKind implements Object.
@@ -121,11 +124,18 @@ func (p *PersonaFile) Validate() field.ErrorList {
 		seen[f] = true
 	}
 	src := spec.Child("source")
+	if r := p.Spec.Source.Root; r != "" {
+		c := path.Clean(r)
+		if path.IsAbs(c) || c == ".." || strings.HasPrefix(c, "../") || c == "." || HasControl(r) {
+			errs = append(errs, field.Invalid(src.Child("root"), r, "must be a folder under the persona root (paths.persona_root), such as windu-workspace"))
+		}
+	}
 	switch s := p.Spec.Source; {
+	case s.Catalog == "" && s.Path == "" && s.Root == "":
+		errs = append(errs, field.Required(src, "catalog (a folder in the catalog), root (a folder under paths.persona_root) or path (~/... under HOME)"))
+	case s.Path != "" && (s.Catalog != "" || s.Root != ""):
+		errs = append(errs, field.Invalid(src, s, "set path alone, or catalog, root or both (instance.yaml personas.source picks)"))
 	case s.Catalog == "" && s.Path == "":
-		errs = append(errs, field.Required(src, "catalog (a folder in the catalog) or path (~/... under HOME)"))
-	case s.Catalog != "" && s.Path != "":
-		errs = append(errs, field.Invalid(src, s, "set catalog or path, not both"))
 	case s.Catalog != "":
 		c := path.Clean(s.Catalog)
 		if path.IsAbs(c) || c == ".." || strings.HasPrefix(c, "../") || c == "." {

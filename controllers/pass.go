@@ -67,6 +67,9 @@ type Pass struct {
 	Progress func(node, status string)
 	// Incomplete lists the required nodes that could not be reached.
 	Incomplete []string
+	// ParallelNodes is how many remote nodes the pass reconciles at once
+	// (0: DefaultParallelNodes), each over its own connection.
+	ParallelNodes int
 
 	sources       map[string]sourceFile
 	personaLedger *PersonaLedger

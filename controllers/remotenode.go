@@ -61,8 +61,11 @@ type NodeFileRec struct {
 	Mode   string `json:"mode,omitempty"` // as found, or as written
 }
 
-// MaxParallelNodes bounds how many nodes a pass talks to at once.
-const MaxParallelNodes = 4
+// How many nodes a pass talks to at once: by default, and at most.
+const (
+	DefaultParallelNodes = 4
+	MaxParallelNodes     = 64
+)
 
 // RemoteNodeController fans persona and calibration files out to remote
 // nodes over SSH, each node with its own policy for being away.
@@ -97,7 +100,11 @@ func (RemoteNodeController) Reconcile(ctx context.Context, p *Pass, cat *desired
 	}
 	results := make([][]drift.Change, len(cat.Nodes))
 	records := make([]NodeRecord, len(cat.Nodes))
-	observed.ForEach(MaxParallelNodes, len(cat.Nodes), func(i int) {
+	parallel := p.ParallelNodes
+	if parallel < 1 {
+		parallel = DefaultParallelNodes
+	}
+	observed.ForEach(min(parallel, MaxParallelNodes), len(cat.Nodes), func(i int) {
 		results[i], records[i] = p.reconcileNode(ctx, cat, cat.Nodes[i])
 	})
 	var out []drift.Change

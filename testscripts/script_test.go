@@ -118,9 +118,11 @@ func params(t *testing.T, dir string) testscript.Params {
 			"sshd":          cmdSSHD,
 			"sshalias":      cmdSSHAlias,
 			"sshd-resetlog": cmdSSHDResetLog,
+			"sshd-fleet":    cmdSSHDFleet,
 			"listen":        cmdListen,
 			"mermaidcheck":  cmdMermaidCheck,
 			"benchremote":   cmdBenchRemote,
+			"benchfleet":    cmdBenchFleet,
 		},
 	}
 }

@@ -1,9 +1,11 @@
 package testscripts
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -235,8 +237,13 @@ func cmdSSHAlias(ts *testscript.TestScript, neg bool, args []string) {
 	default:
 		ts.Fatalf("unknown alias kind %q", kind)
 	}
-	block := fmt.Sprintf("Host %s\n  HostName 127.0.0.1\n  Port %s\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n"+
-		"  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n%s", name, port, u.Username, identity, known, extra)
+	writeSSHHost(ts, name, fmt.Sprintf("Host %s\n  HostName 127.0.0.1\n  Port %s\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n"+
+		"  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n%s", name, port, u.Username, identity, known, extra))
+}
+
+// writeSSHHost puts a Host block into $HOME/.ssh/config, in place of one of
+// the same name.
+func writeSSHHost(ts *testscript.TestScript, name, block string) {
 	cfgPath := filepath.Join(ts.Getenv("HOME"), ".ssh", "config")
 	ts.Check(os.MkdirAll(filepath.Dir(cfgPath), 0o700))
 	old, _ := os.ReadFile(cfgPath)
@@ -249,6 +256,40 @@ func cmdSSHAlias(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	kept = append(kept, block)
 	ts.Check(os.WriteFile(cfgPath, []byte(strings.Join(kept, "")), 0o600))
+}
+
+// cmdSSHDFleet starts N real sshd instances on 127.0.0.1, each on its own
+// port with its own keys under $WORK/fleet/nodeNN/sshd, and writes an ssh
+// alias nodeNN for each (01 to N); each node's home is
+// $WORK/fleet/nodeNN/home, made with the folders given (relative to it).
+// A node's connections are counted in its own log,
+// $WORK/fleet/nodeNN/sshd/sshd.log. sshalias can re-point an alias
+// afterwards (refused, hang).
+//
+//	sshd-fleet N [dir ...]
+func cmdSSHDFleet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: sshd-fleet N [dir ...]")
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 || n > 99 {
+		ts.Fatalf("sshd-fleet: N is 1 to 99")
+	}
+	u, err := user.Current()
+	ts.Check(err)
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("node%02d", i)
+		dir := filepath.Join(ts.Getenv("WORK"), "fleet", name)
+		for _, d := range args[1:] {
+			ts.Check(os.MkdirAll(filepath.Join(dir, "home", d), 0o755))
+		}
+		d, err := startSSHD(filepath.Join(dir, "sshd"), nil, 10, "VERBOSE")
+		ts.Defer(func() { d.stop() })
+		ts.Check(err)
+		writeSSHHost(ts, name, fmt.Sprintf("Host %s\n  HostName 127.0.0.1\n  Port %d\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n"+
+			"  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n", name, d.port, u.Username,
+			filepath.Join(dir, "sshd", "id_ed25519"), filepath.Join(dir, "sshd", "known_hosts")))
+	}
 }
 
 // cmdSSHDResetLog empties the sshd log, so a phase can count its connections.
@@ -347,5 +388,77 @@ func cmdBenchRemote(ts *testscript.TestScript, neg bool, args []string) {
 		label, times[len(times)/2].Round(time.Millisecond), runs, conns, sessions)
 	if conns > maxConns || sessions > maxSessions {
 		ts.Fatalf("%s: %d connection(s), %d session(s); want at most %d and %d", label, conns, sessions, maxConns, maxSessions)
+	}
+}
+
+// cmdBenchFleet times a pass over the fleet of sshd-fleet at 1, 4 and 8
+// nodes at a time (make bench), RUNS times each (median), and prints one
+// row per N: the wall time, the bound 1.3 x ceil(nodes/N) x the slowest
+// live node's time alone (from the N=1 runs' JSON) + one hanging node's
+// timeout, whether the bound was met, the slowest live node's own time in
+// that run (a node hanging elsewhere must not add to it), and the most
+// SSH connections any live node took per pass (its own sshd log).
+//
+//	benchfleet RUNS HANG_SECONDS -- command args...
+func cmdBenchFleet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 4 || args[2] != "--" {
+		ts.Fatalf("usage: benchfleet RUNS HANG_SECONDS -- command args...")
+	}
+	runs, err1 := strconv.Atoi(args[0])
+	hang, err2 := strconv.ParseFloat(args[1], 64)
+	if err1 != nil || err2 != nil || runs < 1 || runs > 20 {
+		ts.Fatalf("benchfleet: RUNS (1..20) and HANG_SECONDS are numbers")
+	}
+	logs, err := filepath.Glob(filepath.Join(ts.Getenv("WORK"), "fleet", "node*", "sshd", "sshd.log"))
+	ts.Check(err)
+	type report struct {
+		Nodes []struct {
+			Name    string  `json:"name"`
+			Status  string  `json:"status"`
+			Seconds float64 `json:"seconds"`
+		} `json:"nodes"`
+	}
+	var alone float64 // the slowest live node's time, one node at a time
+	for _, n := range []int{1, 4, 8} {
+		var walls []time.Duration
+		var slowest float64
+		conns := 0
+		total := 0
+		for range runs {
+			for _, l := range logs {
+				ts.Check(os.Truncate(l, 0))
+			}
+			start := time.Now()
+			_ = ts.Exec(args[3], append(args[4:], "--parallel", strconv.Itoa(n), "-o", "json")...) // exit 2: the fleet has drift
+			walls = append(walls, time.Since(start))
+			out := ts.ReadFile("stdout")
+			var r report
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				ts.Fatalf("benchfleet: --parallel %d: %v\n%s", n, err, out)
+			}
+			total = len(r.Nodes)
+			for _, nd := range r.Nodes {
+				if nd.Status == "in-sync" || nd.Status == "drifted" {
+					slowest = max(slowest, nd.Seconds)
+				}
+			}
+			for _, l := range logs {
+				data, err := os.ReadFile(l)
+				ts.Check(err)
+				conns = max(conns, strings.Count(string(data), "Accepted publickey"))
+			}
+		}
+		sort.Slice(walls, func(i, j int) bool { return walls[i] < walls[j] })
+		if n == 1 {
+			alone = slowest
+		}
+		wall := walls[len(walls)/2].Seconds()
+		bound := 1.3*math.Ceil(float64(total)/float64(n))*alone + hang
+		verdict := "met"
+		if wall > bound {
+			verdict = "MISSED"
+		}
+		fmt.Printf("fleet of %d nodes, --parallel %d: median %.2fs over %d runs; bound %.2fs (1.3 x %d x %.2fs + %.0fs): %s; slowest live node %.2fs; at most %d SSH connection(s) per node\n",
+			total, n, wall, runs, bound, int(math.Ceil(float64(total)/float64(n))), alone, hang, verdict, slowest, conns)
 	}
 }

@@ -197,9 +197,11 @@ type app struct {
 	catalog string
 	output  string
 	local   bool
-	full    bool
-	verbose bool
-	command string // the command line's command, "reconcile apply"
+	// parallel is how many remote nodes a pass reconciles at once.
+	parallel int
+	full     bool
+	verbose  bool
+	command  string // the command line's command, "reconcile apply"
 	// target is what a pass was asked to reach (target.go), resolved
 	// against the catalog into resolved.
 	target   target
@@ -270,10 +272,14 @@ failure).`,
 	pf.StringVar(&a.catalog, "catalog", "", "catalog directory (default $SANCTUM_CATALOG, else ./sanctum; "+BuiltinCatalog+" is the embedded example)")
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json where the command has it (graph: dot, mermaid or json); anything else is refused")
 	pf.BoolVar(&a.local, "local", false, "this host only: no SSH to remote nodes")
+	pf.IntVar(&a.parallel, "parallel", controllers.DefaultParallelNodes, fmt.Sprintf("remote nodes reconciled at once (1 to %d); each has one SSH connection per pass", controllers.MaxParallelNodes))
 	pf.BoolVar(&a.full, "full", false, "ignore the caches of the last apply: load the catalog, render every target, read every managed file")
 	root.SetVersionTemplate("reconcile {{.Version}}\n")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		a.command = cmd.CommandPath() // who holds the lock, for another pass to say
+		if a.parallel < 1 || a.parallel > controllers.MaxParallelNodes {
+			return &exitError{ExitError, fmt.Errorf("--parallel %d: want 1 to %d nodes at once", a.parallel, controllers.MaxParallelNodes)}
+		}
 		return a.checkOutput(cmd)
 	}
 	_ = root.RegisterFlagCompletionFunc("output", completeOutput)

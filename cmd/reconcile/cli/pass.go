@@ -174,7 +174,7 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 	pass := controllers.NewPass(passHost, w.launchd, runID, now, drift.AllSpellings(cat.SecretValues), state)
 	pass.Ledgers = a.maskLedgers(w.ledgers)
 	pass.Diffs = mode != modeCheck // a check lists drift tersely
-	pass.Remote, pass.Local = w.remote, a.local
+	pass.Remote, pass.Local, pass.ParallelNodes = w.remote, a.local, a.parallel
 	indexKey, err := a.indexKey(home)
 	if err != nil {
 		return err

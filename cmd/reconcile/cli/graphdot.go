@@ -207,9 +207,13 @@ func writeDOT(w io.Writer, nodes []graphNode, health map[string]string) {
 func writeLegend(w io.Writer, hosts []string, health bool, above []string) {
 	q := strconv.Quote
 	type entry struct{ id, attrs string }
+	host := "host"
+	if len(hosts) > 0 {
+		host += "\n(" + strings.Join(hosts, ", ") + ")"
+	}
 	top := []entry{
-		{"legend_host", fmt.Sprintf(`label="host\n(%s)", shape=box, style="filled", fillcolor=%s, color=%s`,
-			strings.Join(hosts, ", "), q(hostPalette[0][0]), q(hostPalette[0][1]))},
+		{"legend_host", fmt.Sprintf(`label=%s, shape=box, style="filled", fillcolor=%s, color=%s`,
+			q(host), q(hostPalette[0][0]), q(hostPalette[0][1]))},
 		{"legend_agent", `label="service run by a launch agent\n(com.sanctum.<name>)"`},
 		{"legend_other", `label="service with no launch agent\n(an app, the VM, another job)", style="rounded,filled,dashed"`},
 		{"legend_network", `label="network\n(bridge, tunnel)", shape=ellipse, style=filled, margin="0.03,0.02"`},

@@ -270,7 +270,7 @@ failure).`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.home, "home", "", "the home to reconcile (default $HOME)")
 	pf.StringVar(&a.catalog, "catalog", "", "catalog directory (default $SANCTUM_CATALOG, else ./sanctum; "+BuiltinCatalog+" is the embedded example)")
-	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json where the command has it (graph: dot, mermaid or json); anything else is refused")
+	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json where the command has it (graph: dot, svg, png, mermaid or json); anything else is refused")
 	pf.BoolVar(&a.local, "local", false, "this host only: no SSH to remote nodes")
 	pf.IntVar(&a.parallel, "parallel", controllers.DefaultParallelNodes, fmt.Sprintf("remote nodes reconciled at once (1 to %d); each has one SSH connection per pass", controllers.MaxParallelNodes))
 	pf.BoolVar(&a.full, "full", false, "ignore the caches of the last apply: load the catalog, render every target, read every managed file")

@@ -1,16 +1,21 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sanctum-haus/reconcile/controllers"
 	"github.com/sanctum-haus/reconcile/desired"
+	"github.com/sanctum-haus/reconcile/observed"
 )
 
 // graphNode is one service in `reconcile graph -o json`.
@@ -22,26 +27,65 @@ type graphNode struct {
 	Enabled     bool     `json:"enabled"`
 	LaunchAgent string   `json:"launchAgent,omitempty"`
 	DependsOn   []string `json:"dependsOn"`
+	// Health is the service's state under --health (controllers.Health*).
+	Health string `json:"health,omitempty"`
 }
 
 func (a *app) graphCommand() *cobra.Command {
-	return &cobra.Command{
+	var health bool
+	cmd := &cobra.Command{
 		Use:   "graph",
-		Short: "The service dependency graph: -o dot (default), mermaid or json",
-		Long: `graph prints the services of the catalog, grouped by host, with their launch
-agents and ports, and an edge from each service to each service it depends on.
--o dot renders with Graphviz (reconcile graph | dot -Tsvg > haus.svg); -o
-mermaid is a Mermaid flowchart; -o json lists nodes and edges.`,
+		Short: "The service dependency graph: -o dot (default), svg, png, mermaid or json",
+		Long: `graph prints the services of the catalog, one cluster per host, with an edge
+from each service to each service it depends on, dependents above their
+dependencies; the services with no edge stand in a grid under their host's
+graph, and a legend says what shapes and colours mean.
+
+-o dot is Graphviz source; -o svg and -o png render it with Graphviz's dot,
+which must be on PATH (macOS: brew install graphviz; Debian, Ubuntu: apt-get
+install graphviz); -o mermaid is a Mermaid flowchart; -o json lists nodes,
+edges and the order (dependencies first).
+
+--health probes every enabled service as reconcile status does (status keeps
+no record of its own) and colours each one by its state: healthy, down,
+casualty (a dependency is down), not yet run, unprobed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cat, err := a.loadCatalog(cmd.Context(), desired.PlaceholderSecrets)
+			if a.output == "svg" || a.output == "png" {
+				// Before any probe: without dot there is nothing to draw.
+				if _, err := exec.LookPath("dot"); err != nil {
+					return &exitError{ExitError, fmt.Errorf("-o %s renders with Graphviz, whose dot is not on PATH: install it "+
+						"(macOS: brew install graphviz; Debian, Ubuntu: apt-get install graphviz), or print the source "+
+						"with -o dot and render it elsewhere", a.output)}
+				}
+			}
+			secrets := desired.PlaceholderSecrets
+			if health {
+				secrets = desired.ResolveSecrets // probes may need them; nothing of them is drawn
+			}
+			cat, err := a.loadCatalog(cmd.Context(), secrets)
 			if err != nil {
 				return err
 			}
 			nodes := graphNodes(cat)
+			var states map[string]string
+			if health {
+				rep := controllers.CheckHealth(cmd.Context(), cat, a.prober(), observed.NewLaunchctl(), a.cfg.Now())
+				states = make(map[string]string, len(rep.Services))
+				for _, s := range rep.Services {
+					states[s.Name] = s.State
+				}
+				for i := range nodes {
+					nodes[i].Health = states[nodes[i].Name]
+				}
+			}
 			switch a.output {
 			case "dot":
-				writeDOT(a.cfg.Stdout, nodes)
+				writeDOT(a.cfg.Stdout, nodes, states)
+			case "svg", "png":
+				var src bytes.Buffer
+				writeDOT(&src, nodes, states)
+				return renderDOT(cmd.Context(), a.cfg.Stdout, a.output, &src)
 			case "mermaid":
 				writeMermaid(a.cfg.Stdout, nodes)
 			case "json":
@@ -61,12 +105,24 @@ mermaid is a Mermaid flowchart; -o json lists nodes and edges.`,
 					Edges [][2]string `json:"edges"` // [dependent, dependency]
 					Order []string    `json:"order"` // dependencies first
 				}{nodes, edges, cat.ServiceGraph().Order()})
-			default:
-				return &exitError{ExitError, fmt.Errorf("-o %q: want dot, mermaid or json", a.output)}
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&health, "health", false, "probe every enabled service, as status does, and colour it by its health")
+	return cmd
+}
+
+// renderDOT runs Graphviz's dot on src, writing the picture to w; dot's
+// own complaint, if any, is the error.
+func renderDOT(ctx context.Context, w io.Writer, format string, src io.Reader) error {
+	var stderr bytes.Buffer
+	c := exec.CommandContext(ctx, "dot", "-T"+format)
+	c.Stdin, c.Stdout, c.Stderr = src, w, &stderr
+	if err := c.Run(); err != nil {
+		return &exitError{ExitError, fmt.Errorf("dot -T%s: %w: %s", format, err, strings.TrimSpace(stderr.String()))}
+	}
+	return nil
 }
 
 func graphNodes(cat *desired.Catalog) []graphNode {
@@ -111,35 +167,6 @@ func nodeLabel(n graphNode, sep string) string {
 	return strings.Join(parts, sep)
 }
 
-// writeDOT writes a Graphviz digraph, one cluster per host.
-func writeDOT(w io.Writer, nodes []graphNode) {
-	q := strconv.Quote
-	fmt.Fprintln(w, "digraph sanctum {")
-	fmt.Fprintln(w, "  rankdir=LR;")
-	fmt.Fprintln(w, "  node [shape=box, style=rounded, fontname=Helvetica];")
-	hosts, groups := byHost(nodes)
-	for _, h := range hosts {
-		fmt.Fprintf(w, "  subgraph %s {\n    label=%s;\n", q("cluster_"+h), q(h))
-		for _, n := range groups[h] {
-			style := ""
-			switch {
-			case !n.Enabled:
-				style = ", style=\"rounded,dashed\", fontcolor=gray"
-			case n.Type == "network":
-				style = ", shape=ellipse"
-			}
-			fmt.Fprintf(w, "    %s [label=%s%s];\n", q(n.Name), q(nodeLabel(n, "\n")), style)
-		}
-		fmt.Fprintln(w, "  }")
-	}
-	for _, n := range nodes {
-		for _, d := range n.DependsOn {
-			fmt.Fprintf(w, "  %s -> %s;\n", q(n.Name), q(d))
-		}
-	}
-	fmt.Fprintln(w, "}")
-}
-
 // mermaidID makes a Mermaid node id: letters, digits and underscores.
 func mermaidID(name string) string {
 	return "n_" + strings.Map(func(r rune) rune {
@@ -180,5 +207,19 @@ func writeMermaid(w io.Writer, nodes []graphNode) {
 	if len(disabled) > 0 {
 		fmt.Fprintln(w, "  classDef disabled stroke-dasharray: 5 5,color:#888")
 		fmt.Fprintf(w, "  class %s disabled\n", strings.Join(disabled, ","))
+	}
+	// Under --health, a class per state, filled as the DOT picture is.
+	for _, h := range healthFill {
+		var ids []string
+		for _, n := range nodes {
+			if n.Health == h.state {
+				ids = append(ids, mermaidID(n.Name))
+			}
+		}
+		if len(ids) > 0 {
+			class := strings.ReplaceAll(h.state, "-", "")
+			fmt.Fprintf(w, "  classDef %s fill:%s\n", class, h.fill)
+			fmt.Fprintf(w, "  class %s %s\n", strings.Join(ids, ","), class)
+		}
 	}
 }

@@ -26,7 +26,7 @@ var formats = map[string][]string{
 	"reconcile version":  {"text", "json"},
 	"reconcile history":  {"text", "json"},
 	"reconcile status":   {"text", "json"},
-	"reconcile graph":    {"dot", "mermaid", "json"},
+	"reconcile graph":    {"dot", "svg", "png", "mermaid", "json"},
 }
 
 // formatsOf is what a command accepts.

@@ -27,7 +27,12 @@ func (a *app) renderCommand() *cobra.Command {
 		Long: `render writes the manifest of every enabled service into <catalog>/services/,
 as ~/.sanctum/services/ gets them but with every secret shown as <secret:name>,
 and removes manifests there that no service renders any more. With --check it
-writes nothing and exits 2, with a diff, when the folder differs.`,
+writes nothing and exits 2, with a diff, when the folder differs: a patch that
+git apply (or patch -p1) takes, run from the working directory when the
+catalog is under it (else from the catalog's parent), paths such as
+a/sanctum/services/x.yaml; a new manifest comes from /dev/null, a stale one
+goes to it. Every manifest starts with a generated-by line naming its
+object and catalog file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The haus's own home (users.mac.home) stands for {{ .home }}:
@@ -75,6 +80,7 @@ writes nothing and exits 2, with a diff, when the folder differs.`,
 				}
 			}
 			sort.Strings(names)
+			patchDir := patchPath(cat.Name)
 			differ := 0
 			for _, n := range names {
 				cur, err := fs.ReadFile(fsys, n)
@@ -90,8 +96,11 @@ writes nothing and exits 2, with a diff, when the folder differs.`,
 				switch {
 				case check && !wanted:
 					fmt.Fprintf(a.cfg.Stdout, "%s: stale, no enabled service renders it\n", rel)
+					fmt.Fprint(a.cfg.Stdout, drift.DeletedDiff(path.Join(patchDir, n), cur))
+				case check && !have[n]:
+					fmt.Fprint(a.cfg.Stdout, drift.CreatedDiff(path.Join(patchDir, n), next))
 				case check:
-					fmt.Fprint(a.cfg.Stdout, drift.Diff(rel, cur, next))
+					fmt.Fprint(a.cfg.Stdout, drift.Diff(path.Join(patchDir, n), cur, next))
 				case !wanted:
 					if err := os.Remove(filepath.Join(cat.Name, n)); err != nil {
 						return &exitError{ExitError, err}
@@ -119,4 +128,25 @@ writes nothing and exits 2, with a diff, when the folder differs.`,
 	}
 	cmd.Flags().BoolVar(&check, "check", false, "compare only; exit 2 with a diff when the rendered manifests differ")
 	return cmd
+}
+
+// patchPath is the catalog directory as render --check's diffs name it
+// (a/<it>/services/x.yaml): relative to the working directory when the
+// catalog is under it, so that git apply run there takes the diff as it
+// is; else the directory's own name (apply it from the catalog's parent).
+// Never a/ followed by an absolute path, which no patch tool applies.
+func patchPath(catalog string) string {
+	if catalog == BuiltinCatalog {
+		return catalog
+	}
+	abs, err := filepath.Abs(catalog)
+	if err != nil {
+		return filepath.ToSlash(filepath.Clean(catalog))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.Base(abs)
 }

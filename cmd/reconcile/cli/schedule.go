@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -73,7 +74,7 @@ func (a *app) schedule(ctx context.Context, install bool, binary string) error {
 		if cat.Instance.Instance.Example && !explicit {
 			return &exitError{ExitError, fmt.Errorf("%s is the shipped example catalog; refusing to schedule it against $HOME (%s): name the home with --home", cat.Name, home)}
 		}
-		self, err := scheduledBinary(binary, a.cfg.Getenv)
+		self, err := scheduledBinary(binary, goBuildCaches(ctx, a.cfg.Getenv))
 		if err != nil {
 			return &exitError{ExitError, err}
 		}
@@ -282,9 +283,9 @@ runs that were killed too.`,
 // scheduledBinary is the reconcile binary the scheduled pass runs: binary,
 // or this process's own; absolute, resolved through symlinks, and never a
 // temporary build that is gone when its command ends: go run and go test
-// build into go-build* directories, the Go build cache keeps only what it
-// likes, and the temp directory is cleaned.
-func scheduledBinary(binary string, getenv func(string) string) (string, error) {
+// build into go-build* directories, the Go build cache (caches) keeps only
+// what it likes, and the temp directory is cleaned.
+func scheduledBinary(binary string, caches []string) (string, error) {
 	self := binary
 	if self == "" {
 		exe, err := os.Executable()
@@ -305,13 +306,6 @@ func scheduledBinary(binary string, getenv func(string) string) (string, error) 
 		return "", fmt.Errorf("schedule: %s is not an executable file", real)
 	}
 	why := ""
-	var caches []string
-	if c := getenv("GOCACHE"); c != "" {
-		caches = append(caches, c)
-	}
-	if c, err := os.UserCacheDir(); err == nil {
-		caches = append(caches, filepath.Join(c, "go-build"))
-	}
 	for _, part := range strings.Split(filepath.ToSlash(real), "/") {
 		if strings.HasPrefix(part, "go-build") {
 			why = "a temporary build of go run or go test"
@@ -331,6 +325,31 @@ func scheduledBinary(binary string, getenv func(string) string) (string, error) 
 			"or name one with --binary", real, why)
 	}
 	return real, nil
+}
+
+// goBuildCaches are where the Go build cache may be: $GOCACHE, the
+// default under the user cache directory, and what `go env GOCACHE` says
+// when go is on PATH (go env -w may set it in go's own env file, not in
+// the environment).
+func goBuildCaches(ctx context.Context, getenv func(string) string) []string {
+	var caches []string
+	if c := getenv("GOCACHE"); c != "" {
+		caches = append(caches, c)
+	}
+	if c, err := os.UserCacheDir(); err == nil {
+		caches = append(caches, filepath.Join(c, "go-build"))
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return caches
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, goBin, "env", "GOCACHE").Output()
+	if c := strings.TrimSpace(string(out)); err == nil && filepath.IsAbs(c) {
+		caches = append(caches, c)
+	}
+	return caches
 }
 
 // within says whether path is dir or under it.

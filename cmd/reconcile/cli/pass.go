@@ -214,7 +214,7 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 			histMode = "scheduled"
 		}
 		runErr = sess.finish(outcome{Mode: histMode, CatalogDigest: cat.Digest, Changes: cs, Err: runErr,
-			Backups: &cat.Instance.Backups, Quiet: o.scheduled,
+			Backups: &cat.Instance.Backups, History: &cat.Instance.History, Quiet: o.scheduled,
 			Keep: func() error {
 				return pass.Save(cat.Digest, cs)
 			}})

@@ -232,10 +232,11 @@ Their text output is a header (catalog, home, nodes in scope), the changes,
 failures and unmanaged findings, and a summary; -v lists unchanged and
 skipped objects too. Every command exits 1 on error (invalid catalog, I/O
 failure).`,
-		Version:       version(),
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.ArbitraryArgs,
+		Version:           version(),
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: a.completeObjects,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 && !dryRun && !check {
 				return &exitError{ExitError, fmt.Errorf("%q: objects go with --dry-run, --check, plan or apply", args[0])}

@@ -51,7 +51,8 @@ refuses when anything the plan read has changed since.
 With KIND/NAME arguments (Service/voice-agent), -l SELECTOR or --node NAME it
 reaches only those objects and what they own, and prunes only what they
 owned.`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: a.completeObjects,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 && isPlanFile(args[0]) { // a saved plan (plan.go)
 				if !a.target.empty() {

@@ -17,7 +17,13 @@ type Error struct {
 	Object string // Kind/name when known
 	Field  string // field path such as spec.dependsOn[0]
 	Msg    string
+	// Cause is the error behind Msg when callers decide on it
+	// (ErrHomeMissing); nil otherwise.
+	Cause error `json:"-"`
 }
+
+// Unwrap returns the cause, if any.
+func (e *Error) Unwrap() error { return e.Cause }
 
 func (e *Error) Error() string {
 	var b strings.Builder

@@ -440,6 +440,11 @@ func (a *app) loadCatalogOpts(ctx context.Context, secrets desired.SecretMode) (
 	opts := desired.Options{FS: fsys, Name: name, Home: home, Secrets: secrets}
 	cat, err := desired.Load(ctx, opts)
 	if err != nil {
+		// A home that does not exist, and nothing else wrong: the catalog
+		// is valid, and the message is the home's alone.
+		if list := flatten(err); len(list) == 1 && errors.Is(list[0], desired.ErrHomeMissing) {
+			return nil, opts, &exitError{ExitError, list[0]}
+		}
 		return nil, opts, &exitError{ExitError, fmt.Errorf("invalid catalog:\n%w", err)}
 	}
 	a.redactor = drift.NewRedactor(cat.SecretValues)

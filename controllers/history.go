@@ -126,6 +126,28 @@ func parseHistory(data []byte) (entries []HistoryEntry, damaged int) {
 	return entries, damaged
 }
 
+// entryTime is the one field of a history entry rotation reads.
+type entryTime struct {
+	Time time.Time `json:"time"`
+}
+
+// firstEntryTime is the time of the first entry that parses.
+func firstEntryTime(data []byte) (time.Time, bool) {
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		var e entryTime
+		if len(bytes.TrimSpace(line)) > 0 && json.Unmarshal(line, &e) == nil {
+			return e.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
 // historySlack is how far past the kept days the oldest entry may be
 // before the history is rewritten: a scheduled pass every few minutes
 // would otherwise rewrite the whole file on every pass to drop one entry.
@@ -133,7 +155,8 @@ func parseHistory(data []byte) (entries []HistoryEntry, damaged int) {
 const historySlack = 24 * time.Hour
 
 // RotateHistory drops the entries older than keepDays before now, once
-// the oldest is a day past that (historySlack). The newest entry is never
+// the first (the file is appended in time order) is a day past that
+// (historySlack). The newest entry is never
 // dropped, whatever its age (a clock set back, a haus not run for a month);
 // a damaged line is dropped with the old entries it lies among and kept
 // after them. The file is rewritten atomically (temporary file, fsync,
@@ -154,6 +177,12 @@ func RotateHistory(h observed.Host, now time.Time, keepDays int) (int, error) {
 		return 0, fmt.Errorf("history: %w", err)
 	}
 	cutoff := now.Add(-time.Duration(keepDays) * 24 * time.Hour)
+	// The file is appended in time order: its first entry says whether
+	// anything is old enough to go, at the cost of one line, on the
+	// every-pass path.
+	if first, ok := firstEntryTime(data); !ok || !first.Before(cutoff.Add(-historySlack)) {
+		return 0, nil
+	}
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	times := make([]time.Time, len(lines))
 	parsed := make([]bool, len(lines))
@@ -162,7 +191,7 @@ func RotateHistory(h observed.Host, now time.Time, keepDays int) (int, error) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var e HistoryEntry
+		var e entryTime
 		if json.Unmarshal(line, &e) != nil {
 			continue
 		}

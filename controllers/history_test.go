@@ -145,3 +145,27 @@ func TestRotateHistory(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkRotateHistoryNothingToDrop is the every-pass cost: 30 days of
+// a scheduled pass every five minutes, none old enough to go.
+func BenchmarkRotateHistoryNothingToDrop(b *testing.B) {
+	h, _ := newTestFileHost(b)
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	var buf strings.Builder
+	for i := 30 * 288; i > 0; i-- {
+		at := now.Add(-time.Duration(i) * 5 * time.Minute)
+		buf.WriteString(`{"runId":"x","time":"` + at.Format(time.RFC3339Nano) + `","mode":"scheduled","result":"converged","catalogDigest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","changes":0,"summary":{"created":0,"configured":0,"unchanged":160,"skipped":60}}` + "\n")
+	}
+	if err := h.MkdirAll(StateDir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	if err := h.WriteFile(HistoryFile, []byte(buf.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if n, err := RotateHistory(h, now, 30); n != 0 || err != nil {
+			b.Fatal(n, err)
+		}
+	}
+}

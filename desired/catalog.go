@@ -674,8 +674,11 @@ func (l *loader) switchFrom(object, key string, enabled **bool) (v1.InstanceServ
 	entry, ok := l.cat.Instance.Services[key]
 	if !ok {
 		o := l.origin[object]
-		l.errs = append(l.errs, fieldErrors(l.display(o.file), object, o.pos, field.ErrorList{
-			field.NotFound(field.NewPath("spec", "instanceKey"), key+" (no services."+key+" in "+v1.InstanceFile+")")})...)
+		e := field.NotFound(field.NewPath("spec", "instanceKey"), key+" (no services."+key+" in "+v1.InstanceFile+")")
+		if s := Suggest(key, sortedKeys(l.cat.Instance.Services)); s != "" {
+			e.Detail = fmt.Sprintf("did you mean %q?", s)
+		}
+		l.errs = append(l.errs, fieldErrors(l.display(o.file), object, o.pos, field.ErrorList{e})...)
 		return entry, false
 	}
 	on := entry.Enabled
@@ -818,6 +821,7 @@ func (l *loader) validateNodes() {
 	for _, n := range l.cat.Nodes {
 		nodes[n.Name] = true
 	}
+	nodeNames := sortedKeys(nodes)
 	agents := make(map[string]bool, len(l.cat.Personas))
 	for _, p := range l.cat.Personas {
 		agents[p.AgentName()] = true
@@ -826,17 +830,21 @@ func (l *loader) validateNodes() {
 		for i, n := range p.Spec.Nodes {
 			if !nodes[n] && !l.declared[v1.KindRemoteNode+"/"+n] {
 				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.pos, field.ErrorList{
-					field.NotFound(field.NewPath("spec", "nodes").Index(i), n)})...)
+					notFound(field.NewPath("spec", "nodes").Index(i), n, nodeNames)})...)
 			}
 		}
 	}
+	agentNames := sortedKeys(agents)
 	for _, n := range l.cat.Nodes {
 		key := v1.KindRemoteNode + "/" + n.Name
 		o := l.origin[key]
 		for i, a := range n.Spec.Receives.Personas {
 			if a != "*" && !agents[a] {
-				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.pos, field.ErrorList{
-					field.NotFound(field.NewPath("spec", "receives", "personas").Index(i), a+" (no PersonaFile has that agent)")})...)
+				e := field.NotFound(field.NewPath("spec", "receives", "personas").Index(i), a+" (no PersonaFile has that agent)")
+				if s := Suggest(a, agentNames); s != "" {
+					e.Detail = fmt.Sprintf("did you mean %q?", s)
+				}
+				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.pos, field.ErrorList{e})...)
 			}
 		}
 	}

@@ -55,18 +55,16 @@ func (a *app) completeObjects(cmd *cobra.Command, args []string, toComplete stri
 			named[k+"/"+name] = true
 		}
 	}
-	// A kind typed in any case stands for the kind as spelt.
-	prefix := toComplete
-	if k := objectKind(toComplete); k != "" {
-		_, name, _ := strings.Cut(toComplete, "/")
-		prefix = k + "/" + name
-	}
+	// The kind in any case, as parseObjects takes it; the name as spelt.
+	kindPart, namePart, slash := strings.Cut(toComplete, "/")
 	var out []string
 	for _, o := range catalogObjects(cat) {
+		kind, name, _ := strings.Cut(o.id, "/")
 		if named[o.id] {
 			continue
 		}
-		if strings.HasPrefix(o.id, prefix) || strings.HasPrefix(strings.ToLower(o.id), strings.ToLower(prefix)) {
+		if slash && strings.EqualFold(kind, kindPart) && strings.HasPrefix(name, namePart) ||
+			!slash && strings.HasPrefix(strings.ToLower(kind), strings.ToLower(kindPart)) {
 			out = append(out, o.id)
 		}
 	}

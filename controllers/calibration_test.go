@@ -143,7 +143,7 @@ func TestCalibrationHostInstance(t *testing.T) {
 	for _, tt := range []struct{ name, host, reason string }{
 		{"divergent", "instance: {slug: other}\n", "content differs"},
 		{"unknown field", "instance: {slug: t}\ncolour: blue\n", "content differs; host copy is invalid: " +
-			"~/.sanctum/instance.yaml:2:1: colour: unknown field \"colour\" (known: agents, backups, instance, " +
+			"~/.sanctum/instance.yaml:2:1: colour: unknown field \"colour\" (known: agents, backups, history, instance, " +
 			"limits, network, nodes, paths, secrets, services, users)"},
 		{"not YAML", "instance: [\n", "content differs; host copy is invalid: ~/.sanctum/instance.yaml:1:1: " +
 			"invalid YAML: did not find expected node content"},

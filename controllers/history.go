@@ -128,3 +128,107 @@ func parseHistory(data []byte) (entries []HistoryEntry, damaged int) {
 	}
 	return entries, damaged
 }
+
+// entryTime is the one field of a history entry rotation reads.
+type entryTime struct {
+	Time time.Time `json:"time"`
+}
+
+// firstEntryTime is the time of the first entry that parses.
+func firstEntryTime(data []byte) (time.Time, bool) {
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		var e entryTime
+		if len(bytes.TrimSpace(line)) > 0 && json.Unmarshal(line, &e) == nil {
+			return e.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// historySlack is how far past the kept days the oldest entry may be
+// before the history is rewritten: a scheduled pass every few minutes
+// would otherwise rewrite the whole file on every pass to drop one entry.
+// The history so holds between keepDays and keepDays+1 days.
+const historySlack = 24 * time.Hour
+
+// RotateHistory drops the entries older than keepDays before now, once
+// the first (the file is appended in time order) is a day past that
+// (historySlack). The newest entry is never
+// dropped, whatever its age (a clock set back, a haus not run for a month);
+// a damaged line is dropped with the old entries it lies among and kept
+// after them. The file is rewritten atomically (temporary file, fsync,
+// rename) and 0600, so a pass killed meanwhile leaves the old history or the new,
+// never a cut one. The caller holds the home's lock; a scheduled pass that
+// skips appends without it, and an entry it appends between this read and
+// the rename is lost (one "skipped" line, at most once a day). It returns
+// how many entries it dropped.
+func RotateHistory(h observed.Host, now time.Time, keepDays int) (int, error) {
+	if keepDays <= 0 {
+		return 0, fmt.Errorf("history: keep %d days: want 1 or more", keepDays)
+	}
+	data, _, err := h.ReadFile(HistoryFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("history: %w", err)
+	}
+	cutoff := now.Add(-time.Duration(keepDays) * 24 * time.Hour)
+	// The file is appended in time order: its first entry says whether
+	// anything is old enough to go, at the cost of one line, on the
+	// every-pass path.
+	if first, ok := firstEntryTime(data); !ok || !first.Before(cutoff.Add(-historySlack)) {
+		return 0, nil
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	times := make([]time.Time, len(lines))
+	parsed := make([]bool, len(lines))
+	newest, oldest := -1, -1
+	for i, line := range lines {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var e entryTime
+		if json.Unmarshal(line, &e) != nil {
+			continue
+		}
+		times[i], parsed[i] = e.Time, true
+		if newest < 0 || !e.Time.Before(times[newest]) {
+			newest = i
+		}
+		if oldest < 0 || e.Time.Before(times[oldest]) {
+			oldest = i
+		}
+	}
+	if oldest < 0 || oldest == newest || !times[oldest].Before(cutoff.Add(-historySlack)) {
+		return 0, nil
+	}
+	lastDropped, dropped := -1, 0
+	drop := make([]bool, len(lines))
+	for i := range lines {
+		if parsed[i] && i != newest && times[i].Before(cutoff) {
+			drop[i], lastDropped = true, i
+			dropped++
+		}
+	}
+	var out bytes.Buffer
+	out.Grow(len(data))
+	for i, line := range lines {
+		if drop[i] || (!parsed[i] && i < lastDropped) {
+			continue
+		}
+		out.Write(line)
+	}
+	// 0600, as AppendHistory creates it: the rewrite also mends a mode
+	// someone widened.
+	if err := h.WriteFile(HistoryFile, out.Bytes(), 0o600); err != nil {
+		return 0, fmt.Errorf("history: %w", err)
+	}
+	return dropped, nil
+}

@@ -54,7 +54,7 @@ func newTestPass(host observed.Host, mode testMode, runID string, secrets []stri
 	return p
 }
 
-func newTestFileHost(t *testing.T) (*observed.FileHost, string) {
+func newTestFileHost(t testing.TB) (*observed.FileHost, string) {
 	t.Helper()
 	home := t.TempDir()
 	h, err := observed.NewFileHost(home)

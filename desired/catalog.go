@@ -112,15 +112,18 @@ func (c *Catalog) ServiceGraph() Graph {
 
 // loader carries the state of one Load.
 type loader struct {
-	opts    Options
-	errs    []*Error
-	strict  *strictChecker
-	secrets *secretResolver
-	data    map[string]any // template data: instance.yaml as read
-	funcs   template.FuncMap
-	budget  *budget
-	digest  io.Writer
-	cat     *Catalog
+	opts Options
+	errs []*Error
+	// homeMissing: the home secrets are read from does not exist, and
+	// that is reported (once).
+	homeMissing bool
+	strict      *strictChecker
+	secrets     *secretResolver
+	data        map[string]any // template data: instance.yaml as read
+	funcs       template.FuncMap
+	budget      *budget
+	digest      io.Writer
+	cat         *Catalog
 	// where each object was declared, for cross-object errors
 	origin map[string]origin
 	// every Kind/name some document declares, decoded or not
@@ -595,8 +598,19 @@ func (l *loader) expandTemplates(file, object string, n *yaml.Node) bool {
 			out := &cappedWriter{budget: l.budget}
 			reads := l.secrets.reads
 			if err := t.Execute(out, l.data); err != nil {
-				l.add(file, n.Line, n.Column, object, p, executeProblem(err))
 				ok = false
+				var hm *homeMissing
+				if errors.As(err, &hm) {
+					// One message for the home, at the first secret read
+					// from it; not one per secret.
+					if !l.homeMissing {
+						l.homeMissing = true
+						l.errs = append(l.errs, &Error{File: l.display(file), Line: n.Line, Column: n.Column, Object: object, Field: p,
+							Msg: hm.Error(), Cause: hm})
+					}
+					return
+				}
+				l.add(file, n.Line, n.Column, object, p, executeProblem(err))
 				return
 			}
 			if l.secrets.reads != reads {
@@ -661,8 +675,11 @@ func (l *loader) switchFrom(object, key string, enabled **bool) (v1.InstanceServ
 	entry, ok := l.cat.Instance.Services[key]
 	if !ok {
 		o := l.origin[object]
-		l.errs = append(l.errs, fieldErrors(l.display(o.file), object, o.pos, field.ErrorList{
-			field.NotFound(field.NewPath("spec", "instanceKey"), key+" (no services."+key+" in "+v1.InstanceFile+")")})...)
+		e := field.NotFound(field.NewPath("spec", "instanceKey"), key+" (no services."+key+" in "+v1.InstanceFile+")")
+		if s := Suggest(key, sortedKeys(l.cat.Instance.Services)); s != "" {
+			e.Detail = fmt.Sprintf("did you mean %q?", s)
+		}
+		l.errs = append(l.errs, fieldErrors(l.display(o.file), object, o.pos, field.ErrorList{e})...)
 		return entry, false
 	}
 	on := entry.Enabled
@@ -780,10 +797,21 @@ func (l *loader) validateAgents() {
 		if allOwned(cyc, owned) {
 			continue // the services' own cycle, reported once, at the services
 		}
+		// At the dependsOn entry that closes the cycle, as for services.
 		o := l.origin[v1.KindLaunchAgent+"/"+cyc[0]]
-		line, col := o.pos.locate("")
-		l.add(o.file, line, col, v1.KindLaunchAgent+"/"+cyc[0], "spec.dependsOn",
-			"Invalid value: dependency cycle: "+strings.Join(cyc, " -> "))
+		fieldPath := "spec.dependsOn"
+		for _, a := range l.cat.Agents {
+			if a.Name == cyc[0] {
+				for i, d := range a.Spec.DependsOn {
+					if d == cyc[1] {
+						fieldPath = fmt.Sprintf("spec.dependsOn[%d]", i)
+					}
+				}
+			}
+		}
+		line, col := o.pos.locate(fieldPath)
+		l.add(o.file, line, col, v1.KindLaunchAgent+"/"+cyc[0], fieldPath,
+			fmt.Sprintf("Invalid value: %q: dependency cycle: %s", cyc[1], strings.Join(cyc, " -> ")))
 	}
 }
 
@@ -794,6 +822,7 @@ func (l *loader) validateNodes() {
 	for _, n := range l.cat.Nodes {
 		nodes[n.Name] = true
 	}
+	nodeNames := sortedKeys(nodes)
 	agents := make(map[string]bool, len(l.cat.Personas))
 	for _, p := range l.cat.Personas {
 		agents[p.AgentName()] = true
@@ -802,17 +831,21 @@ func (l *loader) validateNodes() {
 		for i, n := range p.Spec.Nodes {
 			if !nodes[n] && !l.declared[v1.KindRemoteNode+"/"+n] {
 				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.pos, field.ErrorList{
-					field.NotFound(field.NewPath("spec", "nodes").Index(i), n)})...)
+					notFound(field.NewPath("spec", "nodes").Index(i), n, nodeNames)})...)
 			}
 		}
 	}
+	agentNames := sortedKeys(agents)
 	for _, n := range l.cat.Nodes {
 		key := v1.KindRemoteNode + "/" + n.Name
 		o := l.origin[key]
 		for i, a := range n.Spec.Receives.Personas {
 			if a != "*" && !agents[a] {
-				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.pos, field.ErrorList{
-					field.NotFound(field.NewPath("spec", "receives", "personas").Index(i), a+" (no PersonaFile has that agent)")})...)
+				e := field.NotFound(field.NewPath("spec", "receives", "personas").Index(i), a+" (no PersonaFile has that agent)")
+				if s := Suggest(a, agentNames); s != "" {
+					e.Detail = fmt.Sprintf("did you mean %q?", s)
+				}
+				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.pos, field.ErrorList{e})...)
 			}
 		}
 	}

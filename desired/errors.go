@@ -2,6 +2,7 @@ package desired
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -17,7 +18,13 @@ type Error struct {
 	Object string // Kind/name when known
 	Field  string // field path such as spec.dependsOn[0]
 	Msg    string
+	// Cause is the error behind Msg when callers decide on it
+	// (ErrHomeMissing); nil otherwise.
+	Cause error `json:"-"`
 }
+
+// Unwrap returns the cause, if any.
+func (e *Error) Unwrap() error { return e.Cause }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -134,10 +141,28 @@ func fieldErrors(file, object string, where locator, errs field.ErrorList) []*Er
 	out := make([]*Error, 0, len(errs))
 	for _, fe := range errs {
 		line, col := where.locate(fe.Field)
-		msg := fe.ErrorBody()
+		msg := fe.ErrorBody() + unsupportedHint(fe)
 		out = append(out, &Error{File: file, Line: line, Column: col, Object: object, Field: fe.Field, Msg: msg})
 	}
 	return out
+}
+
+// quoted are the quoted values of a field.NotSupported detail
+// (supported values: "mac", "vm").
+var quoted = regexp.MustCompile(`"([^"\\]*)"`)
+
+// unsupportedHint is " (did you mean "x"?)" for a value not among the
+// supported ones when one of them is close, else "".
+func unsupportedHint(fe *field.Error) string {
+	bad, ok := fe.BadValue.(string)
+	if fe.Type != field.ErrorTypeNotSupported || !ok || !strings.HasPrefix(fe.Detail, "supported values: ") {
+		return ""
+	}
+	var supported []string
+	for _, m := range quoted.FindAllStringSubmatch(fe.Detail, -1) {
+		supported = append(supported, m[1])
+	}
+	return DidYouMean(bad, supported)
 }
 
 // locate finds the position of a field path such as spec.dependsOn[0] or

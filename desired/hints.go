@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
+	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -63,15 +65,29 @@ func (e *secretNotFound) Error() string {
 // Is makes it ErrSecretNotFound.
 func (e *secretNotFound) Is(target error) bool { return target == ErrSecretNotFound }
 
-// missingSecret is the error of a secret with no file under home: a home
-// that does not exist at all (a mistyped --home) says so first.
+// ErrHomeMissing is the error of a catalog that reads a secret from a
+// home that does not exist (a mistyped --home): its own message, given
+// once, not a missing secret for each use.
+var ErrHomeMissing = errors.New("the home does not exist")
+
+// homeMissing is ErrHomeMissing with the home and the first secret read
+// from it.
+type homeMissing struct{ home, name string }
+
+func (e *homeMissing) Error() string {
+	return fmt.Sprintf("the home %s does not exist (is --home right?): the catalog reads its secrets from %s, %q first",
+		e.home, filepath.Join(e.home, SecretDir), e.name)
+}
+
+func (e *homeMissing) Is(target error) bool { return target == ErrHomeMissing }
+
+// missingSecret is the error of a secret with no file under home, or of
+// the home itself when it does not exist.
 func missingSecret(name, home string) error {
-	file := "~/" + path.Join(SecretDir, name)
 	if _, err := os.Stat(home); errors.Is(err, fs.ErrNotExist) {
-		return &secretNotFound{name: name, detail: fmt.Sprintf(
-			"the home %s does not exist (is --home right?), so there is no %s", home, file)}
+		return &homeMissing{home: home, name: name}
 	}
-	return &secretNotFound{name: name, detail: "no file " + file + " (one line, mode 0600)"}
+	return &secretNotFound{name: name, detail: "no file ~/" + path.Join(SecretDir, name) + " (one line, mode 0600)"}
 }
 
 // executeProblem is the message of a template that failed as it ran. A
@@ -82,9 +98,24 @@ func executeProblem(err error) string {
 	if errors.As(err, &nf) {
 		return nf.Error()
 	}
+	var hm *homeMissing
+	if errors.As(err, &hm) {
+		return hm.Error()
+	}
 	msg := templateMessage(err)
 	if i := strings.LastIndex(msg, "error calling secret: "); i >= 0 {
 		return msg[i+len("error calling secret: "):]
 	}
 	return "template: " + msg
+}
+
+// sortedKeys are a map's keys, sorted: the names a suggestion is chosen
+// from.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -104,9 +104,12 @@ func (r *secretResolver) lookup(name string) (string, error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist) && r.keychain:
-		data, err := r.fromKeychain(name)
-		if err != nil {
-			return "", err
+		data, kerr := r.fromKeychain(name)
+		if kerr != nil {
+			if hm := missingSecret(name, r.home); errors.Is(hm, ErrHomeMissing) {
+				return "", hm
+			}
+			return "", kerr
 		}
 		v, in = strings.TrimRight(string(data), "\r\n"), SecretInput{Name: name, FromKeychain: true}
 	case errors.Is(err, fs.ErrNotExist):

@@ -30,6 +30,10 @@ func locateYAMLError(data []byte, err error) syntaxProblem {
 	reported, msg := splitYAMLError(err)
 	p := syntaxProblem{line: reported, msg: msg}
 	if reported <= 0 {
+		if name, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
+			// An alias to an anchor never defined: yaml.v3 names no line.
+			p.line, p.col = findAlias(data, strings.TrimSuffix(name, "' referenced"))
+		}
 		return p
 	}
 	lines := bytes.SplitAfter(data, []byte("\n"))
@@ -71,6 +75,9 @@ func locateYAMLError(data []byte, err error) syntaxProblem {
 	if p.line == reported && first != 0 && first != reported {
 		p.line = first
 	}
+	if q, ok := unclosedQuote(lines, start, end, p); ok {
+		return q
+	}
 	if p.line >= 1 && p.line <= len(lines) {
 		text := strings.TrimRight(string(lines[p.line-1]), "\r\n")
 		p.col = problemColumn(text, msg)
@@ -80,6 +87,138 @@ func locateYAMLError(data []byte, err error) syntaxProblem {
 		}
 	}
 	return p
+}
+
+// endOfStream is yaml.v3's problem with a text that ends inside a quoted
+// value.
+const endOfStream = "found unexpected end of stream"
+
+// unclosedQuote recognises a quoted value left open: a quoted value may
+// run over lines, so YAML reads on past the line where the closing quote
+// was forgotten and stops further down (at the next quote, or the end of
+// the document), where p is. When every prefix of the document from some
+// line down to p's line ends inside a quoted value, and that line opens a
+// quote it does not close, the problem is that quote: it is located there,
+// saying where YAML stopped.
+func unclosedQuote(lines [][]byte, start, end int, p syntaxProblem) (syntaxProblem, bool) {
+	if p.line <= start || p.line > end {
+		return p, false
+	}
+	fails := func(k int) bool {
+		var n yaml.Node
+		err := yaml.Unmarshal(bytes.Join(lines[start:k], nil), &n)
+		if err == nil {
+			return false
+		}
+		_, m := splitYAMLError(err)
+		return m == endOfStream
+	}
+	k := p.line
+	if !fails(k) {
+		k--
+	}
+	open := 0
+	for ; k > start && p.line-k < maxLocateLines && fails(k); k-- {
+		open = k
+	}
+	if open == 0 {
+		return p, false
+	}
+	text := strings.TrimRight(string(lines[open-1]), "\r\n")
+	col := openQuote(text)
+	if col < 0 {
+		return p, false
+	}
+	stop := p.line
+	if p.msg == "found unexpected document indicator" || p.msg == endOfStream {
+		stop = end + 1 // the next document's "---", or the end of the file
+	}
+	where := fmt.Sprintf("line %d", stop)
+	if stop > len(lines) || (stop == len(lines) && len(bytes.TrimSpace(lines[stop-1])) == 0) {
+		where = "the end of the file"
+	}
+	return syntaxProblem{line: open, col: col + 1, msg: fmt.Sprintf(
+		"the quoted value that starts here is not closed: YAML reads on to %s and stops there (%s); close the quote on this line", where, p.msg)}, true
+}
+
+// openQuote returns where a line opens a quote (" or ') it does not
+// close, outside comments, or -1. A quote inside a plain value
+// (it's) opens nothing.
+func openQuote(line string) int {
+	at, quote := -1, byte(0)
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote == '"' && c == '\\':
+			i++ // an escape
+		case quote == '\'' && c == '\'' && i+1 < len(line) && line[i+1] == '\'':
+			i++ // '' is a quote inside single quotes
+		case quote != 0:
+			if c == quote {
+				quote, at = 0, -1
+			}
+		case (c == '"' || c == '\'') && startsValue(line[:i]):
+			quote, at = c, i
+		case c == '#' && (i == 0 || line[i-1] == ' '):
+			return -1
+		}
+	}
+	return at
+}
+
+// afterQuoted returns where text follows a closed quoted value on a line
+// (key: "a" b), outside comments, or -1.
+func afterQuoted(line string) int {
+	quote, closed := byte(0), false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote == '"' && c == '\\':
+			i++
+		case quote != 0:
+			if c == quote {
+				if quote == '\'' && i+1 < len(line) && line[i+1] == '\'' {
+					i++
+					continue
+				}
+				quote, closed = 0, true
+			}
+		case closed && (c == ' ' || c == '\t'):
+		case closed && c == '#':
+			return -1
+		case closed && c != ',' && c != ']' && c != '}' && c != ':':
+			return i
+		case c == '"' || c == '\'':
+			if startsValue(line[:i]) {
+				quote = c
+			}
+			closed = false
+		default:
+			closed = false
+		}
+	}
+	return -1
+}
+
+// findAlias locates the first alias *name (1-based line and column), or
+// 0, 0.
+func findAlias(data []byte, name string) (line, col int) {
+	for i, text := range strings.Split(string(data), "\n") {
+		for from := 0; ; {
+			j := strings.Index(text[from:], "*"+name)
+			if j < 0 {
+				break
+			}
+			j += from
+			end := j + 1 + len(name)
+			if (j == 0 || strings.ContainsRune(" \t[{,:-", rune(text[j-1]))) &&
+				(end == len(text) || strings.ContainsRune(" \t]},#\r", rune(text[end]))) {
+				return i + 1, j + 1
+			}
+			from = j + 1
+		}
+	}
+	return 0, 0
 }
 
 // splitYAMLError splits "yaml: line N: msg" into N and msg.
@@ -110,6 +249,11 @@ func problemColumn(line, msg string) int {
 			open = '['
 		}
 		if i := strings.IndexByte(line, open); i >= 0 {
+			return i + 1
+		}
+	case msg == "did not find expected key":
+		// Text after a closed quoted value ("a" b): where it starts.
+		if i := afterQuoted(line); i >= 0 {
 			return i + 1
 		}
 	case strings.Contains(msg, "mapping values are not allowed"):

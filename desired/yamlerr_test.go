@@ -36,6 +36,24 @@ func TestLocateYAMLError(t *testing.T) {
 		{name: "an unquoted template",
 			src:  "spec:\n  host: mac\n  displayName: {{ .x }} voice\n",
 			want: syntaxProblem{line: 3, col: 16, msg: `did not find expected key; a value that starts with a template must be quoted, as in key: "{{ ... }}"`}},
+		{name: "a double quote not closed, stopped by the next quote",
+			src:  "spec:\n  host: \"mac\n  port: 1\n  args: [\"x\"]\n",
+			want: syntaxProblem{line: 2, col: 9, msg: "the quoted value that starts here is not closed: YAML reads on to line 4 and stops there (did not find expected key); close the quote on this line"}},
+		{name: "a single quote not closed, stopped by the next document",
+			src:  "a: 1\nb: 'x\nc: 2\n---\nd: 1\n",
+			want: syntaxProblem{line: 2, col: 4, msg: "the quoted value that starts here is not closed: YAML reads on to line 4 and stops there (found unexpected document indicator); close the quote on this line"}},
+		{name: "a quote not closed at the end of the file",
+			src:  "a: 1\nb: \"x\nc: 2\n",
+			want: syntaxProblem{line: 2, col: 4, msg: "the quoted value that starts here is not closed: YAML reads on to the end of the file and stops there (found unexpected end of stream); close the quote on this line"}},
+		{name: "a quoted value over two lines is no problem: the error below is",
+			src:  "a: \"x\n  y\"\nb: 1\n c: 2\n",
+			want: syntaxProblem{line: 4, col: 2, msg: "mapping values are not allowed in this context"}},
+		{name: "text after a quoted value",
+			src:  "spec:\n  host: mac\n  name: \"a\" b\n",
+			want: syntaxProblem{line: 3, col: 13, msg: "did not find expected key"}},
+		{name: "an alias to no anchor",
+			src:  "a: &x 1\nb: [*x, *y]\n",
+			want: syntaxProblem{line: 2, col: 9, msg: "unknown anchor 'y' referenced"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +72,24 @@ func TestLocateYAMLError(t *testing.T) {
 				t.Errorf("locateYAMLError (-want +got):\n%s\n(yaml.v3 said %v)", diff, err)
 			}
 		})
+	}
+}
+
+func TestOpenQuote(t *testing.T) {
+	for line, want := range map[string]int{
+		`  host: "mac`:          8,
+		`  host: 'mac`:          8,
+		`  host: "mac"`:         -1,
+		`  name: it's`:          -1, // inside a plain value
+		`  name: 'it''s`:        8,
+		`  name: 'it''s'`:       -1,
+		`  name: "a \" b`:       8,
+		`  - "x`:                4,
+		`  a: 1 # "not a value`: -1,
+	} {
+		if got := openQuote(line); got != want {
+			t.Errorf("openQuote(%q) = %d, want %d", line, got, want)
+		}
 	}
 }
 

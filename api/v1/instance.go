@@ -22,6 +22,7 @@ type InstanceSettings struct {
 	Agents   map[string]Agent           `yaml:"agents,omitempty" json:"agents,omitempty" cbor:"agents"`
 	Secrets  SecretSettings             `yaml:"secrets,omitempty" json:"secrets,omitempty" cbor:"secrets"`
 	Backups  BackupSettings             `yaml:"backups,omitempty" json:"backups,omitempty" cbor:"backups"`
+	History  HistorySettings            `yaml:"history,omitempty" json:"history,omitempty" cbor:"history"`
 	Limits   Limits                     `yaml:"limits,omitempty" json:"limits,omitempty" cbor:"limits"`
 	Personas PersonaSettings            `yaml:"personas,omitempty" json:"personas,omitempty" cbor:"personas"`
 }
@@ -101,6 +102,28 @@ type BackupSettings struct {
 	MaxAgeDays int `yaml:"max_age_days,omitempty" json:"max_age_days,omitempty" cbor:"max_age_days"`
 }
 
+// HistorySettings bound ~/.sanctum/state/history.jsonl: an apply drops
+// the entries older than KeepDays (never the newest). Zero means the
+// default, 30 days.
+type HistorySettings struct {
+	KeepDays int `yaml:"keep_days,omitempty" json:"keep_days,omitempty" cbor:"keep_days"`
+}
+
+// DefaultHistoryKeepDays and MaxHistoryKeepDays bound history.keep_days:
+// a scheduled pass every five minutes adds about 288 entries a day.
+const (
+	DefaultHistoryKeepDays = 30
+	MaxHistoryKeepDays     = 3650
+)
+
+// Days is how many days of history to keep.
+func (s HistorySettings) Days() int {
+	if s.KeepDays == 0 {
+		return DefaultHistoryKeepDays
+	}
+	return s.KeepDays
+}
+
 // InstanceInfo names the haus.
 type InstanceInfo struct {
 	Slug     string `yaml:"slug" json:"slug" cbor:"slug"`
@@ -170,6 +193,9 @@ func (in *InstanceSettings) Validate() field.ErrorList {
 	}
 	if in.Backups.MaxAgeDays < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("backups", "max_age_days"), in.Backups.MaxAgeDays, "not negative"))
+	}
+	if n := in.History.KeepDays; n < 0 || n > MaxHistoryKeepDays {
+		errs = append(errs, field.Invalid(field.NewPath("history", "keep_days"), n, "between 1 and 3650; 0 or absent: 30"))
 	}
 	errs = append(errs, in.Limits.validate(field.NewPath("limits"))...)
 	switch s := in.Personas.Source; s {

@@ -234,10 +234,11 @@ Their text output is a header (catalog, home, nodes in scope), the changes,
 failures and unmanaged findings, and a summary; -v lists unchanged and
 skipped objects too. Every command exits 1 on error (invalid catalog, I/O
 failure).`,
-		Version:       version(),
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.ArbitraryArgs,
+		Version:           version(),
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: a.completeObjects,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 && !dryRun && !check {
 				return &exitError{ExitError, fmt.Errorf("%q: objects go with --dry-run, --check, plan or apply", args[0])}
@@ -445,6 +446,11 @@ func (a *app) loadCatalogOpts(ctx context.Context, secrets desired.SecretMode) (
 	opts := desired.Options{FS: fsys, Name: name, Home: home, Secrets: secrets}
 	cat, err := desired.Load(ctx, opts)
 	if err != nil {
+		// A home that does not exist, and nothing else wrong: the catalog
+		// is valid, and the message is the home's alone.
+		if list := flatten(err); len(list) == 1 && errors.Is(list[0], desired.ErrHomeMissing) {
+			return nil, opts, &exitError{ExitError, list[0]}
+		}
 		return nil, opts, &exitError{ExitError, fmt.Errorf("invalid catalog:\n%w", err)}
 	}
 	a.redactor = drift.NewRedactor(cat.SecretValues)

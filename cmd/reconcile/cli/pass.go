@@ -49,7 +49,8 @@ refuses when anything the plan read has changed since.
 With KIND/NAME arguments (Service/voice-agent), -l SELECTOR or --node NAME it
 reaches only those objects and what they own, and prunes only what they
 owned.`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: a.completeObjects,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 && isPlanFile(args[0]) { // a saved plan (plan.go)
 				if !a.target.empty() {
@@ -212,7 +213,7 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 			histMode = "scheduled"
 		}
 		runErr = sess.finish(outcome{Mode: histMode, CatalogDigest: cat.Digest, Changes: cs, Err: runErr, Incomplete: pass.Incomplete,
-			Backups: &cat.Instance.Backups, Quiet: o.scheduled,
+			Backups: &cat.Instance.Backups, History: &cat.Instance.History, Quiet: o.scheduled,
 			Keep: func() error {
 				return pass.Save(cat.Digest, cs)
 			}})

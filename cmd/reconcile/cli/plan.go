@@ -329,7 +329,8 @@ digest of the catalog, of the secrets (never a value), of the last pass's
 record and of every file, launchd answer and remote file it read.
 ` + "`reconcile apply FILE`" + ` applies exactly that plan, and refuses (exit 1, nothing
 written, naming what moved) when anything it read has changed since.`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: a.completeObjects,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			objects, err := parseObjects(args)
 			if err != nil {

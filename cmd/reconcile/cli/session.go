@@ -70,11 +70,14 @@ type outcome struct {
 	Keep func() error
 	// Backups, when set, prunes old backup runs after a run without error.
 	Backups *v1.BackupSettings
+	// History, when set, drops history entries older than its days once
+	// this run's entry is recorded.
+	History *v1.HistorySettings
 	// Quiet: say nothing about pruned runs (the scheduled pass).
 	Quiet bool
 }
 
-// finish keeps, prunes and records; it returns the run's error combined
+// finish keeps, prunes, records and rotates the history; it returns the run's error combined
 // with the session's.
 func (s *session) finish(o outcome) error {
 	err := o.Err
@@ -111,7 +114,17 @@ func (s *session) finish(o outcome) error {
 		e.Result = "failed"
 	}
 	if herr := controllers.AppendHistory(s.host, e); herr != nil {
-		err = multierror.Append(err, fmt.Errorf("history: %w", herr))
+		return multierror.Append(err, fmt.Errorf("history: %w", herr))
+	}
+	if o.History != nil {
+		days := o.History.Days()
+		dropped, rerr := controllers.RotateHistory(s.host, s.Now, days)
+		switch {
+		case rerr != nil:
+			err = multierror.Append(err, fmt.Errorf("rotate history: %w", rerr))
+		case dropped > 0 && !o.Quiet:
+			fmt.Fprintf(s.a.cfg.Stderr, "reconcile: dropped %d history entry(ies) older than %d days\n", dropped, days)
+		}
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,14 +40,17 @@ type lastPass struct {
 }
 
 func (a *app) statusCommand() *cobra.Command {
-	return &cobra.Command{
+	var problems bool
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "The last pass from the ledger and the live health of every service",
 		Long: `status reads the last pass from ~/.sanctum/state/reconcile.json and probes every
 enabled service (readiness, else liveness, else startup probe), dependencies
 first. A failed service whose dependency is down is a casualty; one whose
-dependencies are up is a root cause. Secret values and token shapes are masked.
-Exit 0 healthy, 2 degraded, 1 error.`,
+dependencies are up is a root cause. The text lists every enabled service in a
+table (name, host, state, probe, for how long, detail); --problems lists only
+the failing ones (down and casualty). -o json holds every service either way.
+Secret values and token shapes are masked. Exit 0 healthy, 2 degraded, 1 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if a.output != "text" && a.output != "json" {
@@ -83,7 +87,7 @@ Exit 0 healthy, 2 degraded, 1 error.`,
 					return &exitError{ExitError, err}
 				}
 			} else {
-				writeStatus(a.cfg.Stdout, &rep)
+				writeStatus(a.cfg.Stdout, &rep, problems)
 			}
 			if rep.Health.Overall != "healthy" {
 				return &exitError{code: ExitDrift}
@@ -91,6 +95,8 @@ Exit 0 healthy, 2 degraded, 1 error.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&problems, "problems", false, "list only the failing services (down and casualty) in the text table")
+	return cmd
 }
 
 // scrubStatus masks secrets and token shapes in every text a status shows.
@@ -114,7 +120,14 @@ func (a *app) scrubStatus(rep *statusReport) {
 	}
 }
 
-func writeStatus(w io.Writer, rep *statusReport) {
+// writeStatus writes the last pass, the health counts and a table of
+// every enabled service, or with problems of only the failing ones.
+//
+// The table's FOR column (how long the service has been in its state) is
+// "-": launchctl print shows no start or exit time, the ledger records
+// passes and not health, and status writes nothing, so when a state began
+// is not known.
+func writeStatus(w io.Writer, rep *statusReport, problems bool) {
 	if lp := rep.LastPass; lp != nil {
 		fmt.Fprintf(w, "last pass: %s (%s) at %s: %d change(s), %d failed\n", lp.RunID, lp.Mode,
 			lp.Time.Format("2006-01-02 15:04:05Z"), lp.Changes, lp.Failed)
@@ -144,34 +157,54 @@ func writeStatus(w io.Writer, rep *statusReport) {
 		}
 		fmt.Fprintln(w, line)
 	}
-	byName := make(map[string]controllers.ServiceHealth, len(h.Services))
-	var notYetRun []string
+	var rows []controllers.ServiceHealth
 	for _, s := range h.Services {
-		byName[s.Name] = s
-		if s.State == controllers.HealthNotYetRun {
-			notYetRun = append(notYetRun, s.Name)
+		if !problems || failing(s.State) {
+			rows = append(rows, s)
 		}
 	}
-	if len(h.RootCauses) > 0 {
-		fmt.Fprintln(w, "root causes:")
-		for _, n := range h.RootCauses {
-			s := byName[n]
-			fmt.Fprintf(w, "  %s (%s): %s\n", n, s.Probe, s.Detail)
+	if len(rows) == 0 {
+		if problems {
+			fmt.Fprintln(w, "no failing service")
 		}
+		return
 	}
-	if len(h.Casualties) > 0 {
-		fmt.Fprintln(w, "casualties:")
-		for _, n := range h.Casualties {
-			s := byName[n]
-			fmt.Fprintf(w, "  %s (needs %s): %s\n", n, strings.Join(s.DownDeps, ", "), s.Detail)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tHOST\tSTATE\tPROBE\tFOR\tDETAIL")
+	for _, s := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(s.Name), cell(s.Host), cell(s.State), cell(s.Probe), "-", cell(detailOf(s)))
+	}
+	tw.Flush()
+}
+
+// failing: a root cause or a casualty (a job not yet run is not failing).
+func failing(state string) bool {
+	return state == controllers.HealthDown || state == controllers.HealthCasualty
+}
+
+// detailOf is a service's detail as the table shows it: a casualty names
+// the root causes it waits on first.
+func detailOf(s controllers.ServiceHealth) string {
+	d := s.Detail
+	if s.State == controllers.HealthCasualty && len(s.DownDeps) > 0 {
+		d = "needs " + strings.Join(s.DownDeps, ", ") + ": " + d
+	}
+	return d
+}
+
+// cell keeps a value on one line of one table cell: "-" when empty, tabs
+// and line breaks as spaces.
+func cell(v string) string {
+	if v == "" {
+		return "-"
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '\t', '\n', '\r':
+			return ' '
 		}
-	}
-	if len(notYetRun) > 0 {
-		fmt.Fprintln(w, "not yet run:")
-		for _, n := range notYetRun {
-			fmt.Fprintf(w, "  %s: %s\n", n, byName[n].Detail)
-		}
-	}
+		return r
+	}, v)
 }
 
 // prober is the live prober; with --local, one that runs nothing that

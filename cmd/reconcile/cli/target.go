@@ -33,6 +33,8 @@ func (t target) empty() bool { return len(t.Objects) == 0 && t.Selector == "" &&
 func (a *app) targetFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&a.target.Selector, "selector", "l", "", "only the objects whose labels match this selector (host=vm,tier!=edge), and what they own")
 	cmd.Flags().StringSliceVar(&a.target.Nodes, "node", nil, "these remote nodes too, each with all it receives (repeat, or a comma-separated list); alone, just them")
+	_ = cmd.RegisterFlagCompletionFunc("selector", a.completeSelector)
+	_ = cmd.RegisterFlagCompletionFunc("node", a.completeNodes)
 }
 
 // targetKinds are the kinds an object argument may name.
@@ -89,6 +91,47 @@ func parseObjects(args []string) ([]string, error) {
 	return out, nil
 }
 
+// catalogObject is an object a target may name or select: its id
+// (Kind/name) and labels.
+type catalogObject struct {
+	id     string
+	labels map[string]string
+}
+
+// catalogObjects are the catalog's objects of every kind a target may
+// name, in the catalog's order, kind by kind.
+func catalogObjects(cat *desired.Catalog) []catalogObject {
+	var all []catalogObject
+	add := func(kind string, meta v1.ObjectMeta) {
+		all = append(all, catalogObject{kind + "/" + meta.Name, meta.Labels})
+	}
+	for _, o := range cat.Services {
+		add(v1.KindService, o.ObjectMeta)
+	}
+	for _, o := range cat.Agents {
+		add(v1.KindLaunchAgent, o.ObjectMeta)
+	}
+	for _, o := range cat.Personas {
+		add(v1.KindPersonaFile, o.ObjectMeta)
+	}
+	for _, o := range cat.Nodes {
+		add(v1.KindRemoteNode, o.ObjectMeta)
+	}
+	for _, o := range cat.Calibration {
+		add(v1.KindCalibrationFile, o.ObjectMeta)
+	}
+	return all
+}
+
+// nodeNamesOf are the names of the catalog's remote nodes.
+func nodeNamesOf(cat *desired.Catalog) []string {
+	var names []string
+	for _, n := range cat.Nodes {
+		names = append(names, n.Name)
+	}
+	return names
+}
+
 // resolvedTarget is a target checked against the catalog and the last
 // pass: the scope of the pass and how to tell the user about it.
 type resolvedTarget struct {
@@ -131,33 +174,8 @@ func (t target) resolve(cat *desired.Catalog, inventory []controllers.InventoryE
 	if len(t.Objects) > 0 && t.Selector != "" {
 		return nil, fail("name objects or select them with -l, not both")
 	}
-	type object struct {
-		id     string
-		labels map[string]string
-	}
-	var all []object
-	add := func(kind string, meta v1.ObjectMeta) {
-		all = append(all, object{kind + "/" + meta.Name, meta.Labels})
-	}
-	for _, o := range cat.Services {
-		add(v1.KindService, o.ObjectMeta)
-	}
-	for _, o := range cat.Agents {
-		add(v1.KindLaunchAgent, o.ObjectMeta)
-	}
-	for _, o := range cat.Personas {
-		add(v1.KindPersonaFile, o.ObjectMeta)
-	}
-	for _, o := range cat.Nodes {
-		add(v1.KindRemoteNode, o.ObjectMeta)
-	}
-	for _, o := range cat.Calibration {
-		add(v1.KindCalibrationFile, o.ObjectMeta)
-	}
-	var nodeNames []string
-	for _, n := range cat.Nodes {
-		nodeNames = append(nodeNames, n.Name)
-	}
+	all := catalogObjects(cat)
+	nodeNames := nodeNamesOf(cat)
 	for _, n := range t.Nodes {
 		if !slices.Contains(nodeNames, n) {
 			return nil, fail("unknown node %q%s; the catalog's nodes: %s", n, desired.DidYouMean(n, nodeNames), joinOrNone(nodeNames))

@@ -144,7 +144,7 @@ func TestCalibrationHostInstance(t *testing.T) {
 		{"divergent", "instance: {slug: other}\n", "content differs"},
 		{"unknown field", "instance: {slug: t}\ncolour: blue\n", "content differs; host copy is invalid: " +
 			"~/.sanctum/instance.yaml:2:1: colour: unknown field \"colour\" (known: agents, backups, history, instance, " +
-			"limits, network, nodes, paths, secrets, services, users)"},
+			"limits, network, nodes, paths, personas, secrets, services, users)"},
 		{"not YAML", "instance: [\n", "content differs; host copy is invalid: ~/.sanctum/instance.yaml:1:1: " +
 			"invalid YAML: did not find expected node content"},
 		{"no slug", "instance: {name: x}\n", "content differs; host copy is invalid: ~/.sanctum/instance.yaml:1:11: " +

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -67,56 +68,116 @@ func plistLabel(data []byte) string {
 	return v.Label
 }
 
-// RenderPlist renders an agent's XML plist, byte for byte deterministic
-// (keys sorted, tab-indented, as plutil writes them).
+// RenderPlist renders an agent's XML plist, byte for byte deterministic:
+// keys in the canonical order (sorted, as plutil and launchd write them),
+// tab-indented. spec.extra's keys are rendered among them as written.
 func RenderPlist(a *v1.LaunchAgent) ([]byte, error) {
-	s := a.Spec
-	d := map[string]any{
-		"Label":            a.LabelName(),
-		"ProgramArguments": s.ProgramArguments,
+	out, err := plist.MarshalIndent(PlistDict(a), plist.XMLFormat, "\t")
+	if err != nil {
+		return nil, fmt.Errorf("render plist: %w", err)
 	}
+	return append(out, '\n'), nil
+}
+
+// PlistDict is the plist an agent's spec stands for, as a dictionary of
+// plain values (the renderer sorts its keys).
+func PlistDict(a *v1.LaunchAgent) map[string]any {
+	s := a.Spec
+	d := make(map[string]any, len(s.Extra)+8)
+	for k, v := range s.Extra {
+		d[k] = v.Plist()
+	}
+	d["Label"] = a.LabelName()
+	d["ProgramArguments"] = s.ProgramArguments
 	if len(s.Environment) > 0 {
 		d["EnvironmentVariables"] = s.Environment
 	}
-	if s.WorkingDirectory != "" {
-		d["WorkingDirectory"] = s.WorkingDirectory
-	}
-	if s.StandardOutPath != "" {
-		d["StandardOutPath"] = s.StandardOutPath
-	}
-	if s.StandardErrorPath != "" {
-		d["StandardErrorPath"] = s.StandardErrorPath
+	for k, v := range map[string]string{"WorkingDirectory": s.WorkingDirectory, "StandardOutPath": s.StandardOutPath,
+		"StandardErrorPath": s.StandardErrorPath, "ProcessType": s.ProcessType} {
+		if v != "" {
+			d[k] = v
+		}
 	}
 	if s.RunAtLoad {
 		d["RunAtLoad"] = true
 	}
-	if s.KeepAlive {
-		d["KeepAlive"] = true
+	if s.KeepAlive != nil {
+		d["KeepAlive"] = s.KeepAlive.Plist()
 	}
 	if s.StartInterval > 0 {
 		d["StartInterval"] = s.StartInterval
 	}
 	if len(s.StartCalendarInterval) > 0 {
-		var cal []map[string]int
-		for _, c := range s.StartCalendarInterval {
-			m := map[string]int{}
-			for k, v := range map[string]*int{"Minute": c.Minute, "Hour": c.Hour, "Day": c.Day, "Weekday": c.Weekday, "Month": c.Month} {
-				if v != nil {
-					m[k] = *v
-				}
-			}
-			cal = append(cal, m)
+		d["StartCalendarInterval"] = plistCalendar(s.StartCalendarInterval)
+	}
+	if len(s.WatchPaths) > 0 {
+		d["WatchPaths"] = s.WatchPaths
+	}
+	if len(s.QueueDirectories) > 0 {
+		d["QueueDirectories"] = s.QueueDirectories
+	}
+	if s.ThrottleInterval != nil {
+		d["ThrottleInterval"] = *s.ThrottleInterval
+	}
+	if len(s.LimitLoadToSessionType) > 0 {
+		d["LimitLoadToSessionType"] = s.LimitLoadToSessionType.Plist()
+	}
+	if s.Nice != nil {
+		d["Nice"] = *s.Nice
+	}
+	if l := s.SoftResourceLimits.Plist(); len(l) > 0 {
+		d["SoftResourceLimits"] = l
+	}
+	if l := s.HardResourceLimits.Plist(); len(l) > 0 {
+		d["HardResourceLimits"] = l
+	}
+	return d
+}
+
+// SamePlist reports whether two plists say the same to launchd: the same
+// keys and values, whatever their layout (key order, indentation, XML or
+// binary, entities or literal characters). A plist that
+// reads as the one the catalog wants is left as it is.
+func SamePlist(current, want []byte) bool {
+	var c, w any
+	if _, err := plist.Unmarshal(current, &c); err != nil {
+		return false
+	}
+	if _, err := plist.Unmarshal(want, &w); err != nil {
+		return false
+	}
+	return samePlistValue(c, w)
+}
+
+func samePlistValue(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
 		}
-		d["StartCalendarInterval"] = cal
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !samePlistValue(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !samePlistValue(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
 	}
-	if s.ProcessType != "" {
-		d["ProcessType"] = s.ProcessType
-	}
-	out, err := plist.MarshalIndent(d, plist.XMLFormat, "\t")
-	if err != nil {
-		return nil, fmt.Errorf("render plist: %w", err)
-	}
-	return append(out, '\n'), nil
+	// A leaf: the same type and value (an <integer> is not a <real>:
+	// launchd reads some keys as one type only; data compares by bytes).
+	return reflect.DeepEqual(a, b)
 }
 
 // Reconcile implements Controller.

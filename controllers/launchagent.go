@@ -204,7 +204,7 @@ func (LaunchAgentController) Reconcile(ctx context.Context, p *Pass, cat *desire
 		default:
 			targets = append(targets, FileTarget{Kind: v1.KindLaunchAgent, Name: a.Name, Path: PlistPath(a),
 				Render: func() ([]byte, error) { return RenderPlist(a) }, Twin: p.agentTwin(ctx, a.Name),
-				Launchd: Domain(a) + "/" + a.LabelName()})
+				Launchd: Domain(a) + "/" + a.LabelName(), Equivalent: SamePlist})
 			active = append(active, a)
 		}
 	}

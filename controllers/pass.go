@@ -177,6 +177,11 @@ type FileTarget struct {
 	// Secret says the bytes are known to hold a secret (a backup of a
 	// secret-bearing target, restored): 0600, whatever they hold now.
 	Secret bool
+	// Equivalent, when set, says whether bytes other than the target's
+	// say the same to whoever reads them (a plist in another layout):
+	// such a file is left as it is, unchanged, and the pass vouches for
+	// its own bytes from then on.
+	Equivalent func(current, want []byte) bool
 }
 
 // secretBearing reports whether a target holds a secret, as its render
@@ -346,6 +351,9 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 		}
 		secret = fe.secretBearing(t)
 		same = err == nil && bytes.Equal(current, t.Content)
+	}
+	if !same && err == nil && t.Equivalent != nil && t.Content != nil && t.Equivalent(current, t.Content) {
+		t.Content, t.SHA256, same = current, digest(current), true
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -56,7 +56,7 @@ unless --reveal. A secret's value is never printed.`,
 				taken[ag.Name] = true
 				if ag.LabelName() == label {
 					return &exitError{ExitError, fmt.Errorf("launchagent/%s is already managed by the catalog: %s (%s)",
-						label, managedBy(ag), cat.Sources[v1.KindLaunchAgent+"/"+ag.Name])}
+						label, managedBy(ag), path.Join(cat.Name, cat.Sources[v1.KindLaunchAgent+"/"+ag.Name]))}
 				}
 			}
 			host, done, err := a.readHome()
@@ -79,7 +79,7 @@ unless --reveal. A secret's value is never printed.`,
 			for _, ag := range cat.Agents {
 				if ag.PlistName() == file {
 					return &exitError{ExitError, fmt.Errorf("~/%s is already the plist of the catalog's %s (%s)",
-						path.Join(controllers.LaunchAgentsDir, file), managedBy(ag), cat.Sources[v1.KindLaunchAgent+"/"+ag.Name])}
+						path.Join(controllers.LaunchAgentsDir, file), managedBy(ag), path.Join(cat.Name, cat.Sources[v1.KindLaunchAgent+"/"+ag.Name]))}
 				}
 			}
 			out, err := adoptEntry(label, file, data, adoptMask{secrets: secrets, reveal: reveal}, home, taken)

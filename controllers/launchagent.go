@@ -139,12 +139,23 @@ func PlistDict(a *v1.LaunchAgent) map[string]any {
 // binary, entities or literal characters). A plist that
 // reads as the one the catalog wants is left as it is.
 func SamePlist(current, want []byte) bool {
-	var c, w any
+	var c, w map[string]any
 	if _, err := plist.Unmarshal(current, &c); err != nil {
 		return false
 	}
 	if _, err := plist.Unmarshal(want, &w); err != nil {
 		return false
+	}
+	// launchd reads one calendar interval, or one session type, as it
+	// reads a list of one.
+	for _, d := range []map[string]any{c, w} {
+		for _, k := range []string{"StartCalendarInterval", "LimitLoadToSessionType"} {
+			if v, ok := d[k]; ok {
+				if _, isList := v.([]any); !isList {
+					d[k] = []any{v}
+				}
+			}
+		}
 	}
 	return samePlistValue(c, w)
 }

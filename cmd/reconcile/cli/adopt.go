@@ -366,13 +366,17 @@ func adoptEntry(label, file string, data []byte, m adoptMask, home string, taken
 	if t := strs("LimitLoadToSessionType"); len(t) > 0 {
 		spec.LimitLoadToSessionType = t
 	}
-	if _, isList := raw["WatchPaths"].(string); isList {
-		drop("WatchPaths: a string, carried as a list of one")
+	for _, k := range []string{"WatchPaths", "QueueDirectories"} {
+		if _, one := raw[k].(string); one {
+			m.notes = append(m.notes, fmt.Sprintf("%s is a string in the plist: written as a list of one (launchd wants an array)", k))
+		}
 	}
 	if file != label+".plist" {
 		spec.FileName = file
 	}
-	spec.KeepAlive = adoptKeepAlive(raw["KeepAlive"], pathField, drop)
+	// A pathState path is a mapping key, which templates do not reach:
+	// it stays as found.
+	spec.KeepAlive = adoptKeepAlive(raw["KeepAlive"], func(field, v string) string { return m.masked(field, v, false, false) }, drop)
 	spec.StartCalendarInterval = adoptCalendar(raw["StartCalendarInterval"])
 	spec.SoftResourceLimits = adoptLimits("SoftResourceLimits", raw["SoftResourceLimits"], drop)
 	spec.HardResourceLimits = adoptLimits("HardResourceLimits", raw["HardResourceLimits"], drop)

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
 	"github.com/sanctum-haus/reconcile/observed"
@@ -307,6 +308,9 @@ func (x *Index) checkEntry(h observed.Host, e IndexEntry) (drift.Change, bool, e
 	if digest(data) != e.SHA256 {
 		if e.Kind == "CalibrationFile" {
 			return c, false, errNotFast // a calibration file's reason says why the host copy is invalid: the full pass says it
+		}
+		if e.Kind == v1.KindLaunchAgent {
+			return c, false, errNotFast // other bytes may be the same plist in another layout (SamePlist): the full pass renders and says
 		}
 		c.Action, c.Reason = drift.Configured, "content differs"
 		return c, true, nil

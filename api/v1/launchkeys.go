@@ -21,6 +21,14 @@ type Shaped interface {
 	YAMLShape(n *yaml.Node) (t reflect.Type, want string)
 }
 
+// resolveAlias is the node an alias stands for.
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
 // KeepAlive is launchd's KeepAlive: a boolean, or a dictionary of
 // conditions under which launchd keeps the job running (launchd.plist(5)).
 type KeepAlive struct {
@@ -60,6 +68,7 @@ var (
 
 // YAMLShape implements Shaped.
 func (*KeepAlive) YAMLShape(n *yaml.Node) (reflect.Type, string) {
+	n = resolveAlias(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
 		return boolType, ""
@@ -71,6 +80,7 @@ func (*KeepAlive) YAMLShape(n *yaml.Node) (reflect.Type, string) {
 
 // UnmarshalYAML reads either shape.
 func (k *KeepAlive) UnmarshalYAML(n *yaml.Node) error {
+	n = resolveAlias(n)
 	if n.Kind == yaml.ScalarNode {
 		var b bool
 		if err := n.Decode(&b); err != nil {
@@ -166,6 +176,7 @@ type StringList []string
 
 // YAMLShape implements Shaped.
 func (*StringList) YAMLShape(n *yaml.Node) (reflect.Type, string) {
+	n = resolveAlias(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
 		return stringType, ""
@@ -177,6 +188,7 @@ func (*StringList) YAMLShape(n *yaml.Node) (reflect.Type, string) {
 
 // UnmarshalYAML reads either shape.
 func (s *StringList) UnmarshalYAML(n *yaml.Node) error {
+	n = resolveAlias(n)
 	if n.Kind == yaml.ScalarNode {
 		*s = StringList{n.Value}
 		return nil
@@ -307,6 +319,7 @@ type PlistValue struct {
 
 // YAMLShape implements Shaped.
 func (*PlistValue) YAMLShape(n *yaml.Node) (reflect.Type, string) {
+	n = resolveAlias(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
 		switch n.ShortTag() {
@@ -323,6 +336,7 @@ func (*PlistValue) YAMLShape(n *yaml.Node) (reflect.Type, string) {
 
 // UnmarshalYAML reads a value of any plist type.
 func (v *PlistValue) UnmarshalYAML(n *yaml.Node) error {
+	n = resolveAlias(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
 		switch n.ShortTag() {

@@ -75,6 +75,9 @@ type launchdService struct {
 	BootedOut bool     `json:"bootedOut"` // on its way out
 	Lingering int      `json:"lingering"` // calls that still see it
 	Props     []string `json:"props"`
+	// KeptRunning: launchd restarts it after a clean exit (KeepAlive true,
+	// or a dictionary that does).
+	KeptRunning bool `json:"keptRunning,omitempty"`
 	// The loaded definition: what the plist said when it was bootstrapped.
 	Environment      map[string]string `json:"environment,omitempty"`
 	WorkingDirectory string            `json:"workingDirectory,omitempty"`
@@ -433,6 +436,7 @@ func (st *launchdState) run(args []string) int {
 		if p.keepAliveProperty() {
 			s.Props = append(s.Props, "keepalive")
 		}
+		s.KeptRunning = p.keptRunning()
 		if p.RunAtLoad {
 			s.Props = append(s.Props, "runatload")
 		}
@@ -468,7 +472,7 @@ func (st *launchdState) run(args []string) int {
 			return notFound(target)
 		}
 		s.Runs++
-		if slices.Contains(s.Props, "keepalive") {
+		if s.KeptRunning || slices.Contains(s.Props, "keepalive") {
 			st.NextPID++
 			s.PID, s.Running = st.NextPID, true
 			return 0

@@ -30,7 +30,14 @@ func (a *app) adoptCommand() *cobra.Command {
 		Short: "Print a catalog entry for a launch agent found on the host",
 		Long: `adopt reads ~/Library/LaunchAgents/<label>.plist (or the plist whose Label is
 <label>) and prints a LaunchAgent object for the catalog. It changes nothing:
-paste the entry into the catalog and run reconcile --dry-run.
+paste the entry into the catalog and the next reconcile --dry-run reports the
+agent unchanged. Every key the kind types goes into its field (keepAlive as a
+boolean or a dictionary, watchPaths, queueDirectories, throttleInterval,
+limitLoadToSessionType, nice, resource limits, ...), any other into spec.extra
+(rendered as written, unchecked); what the catalog cannot write (UserName, a
+date or data value) is listed as a comment. A path under the home is written
+{{ .home }}/... . A label or plist the catalog already manages is refused,
+naming the catalog object.
 
 A value that holds a secret of ~/.sanctum/secrets is printed as
 {{ secret "<name>" }} in its place (masked as *** where a secret cannot go,

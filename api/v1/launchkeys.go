@@ -1,6 +1,7 @@
 package v1
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"path"
@@ -33,7 +34,7 @@ func resolveAlias(n *yaml.Node) *yaml.Node {
 // conditions under which launchd keeps the job running (launchd.plist(5)).
 type KeepAlive struct {
 	// Always is set when KeepAlive is written as true or false.
-	Always     *bool `yaml:"-" json:"always,omitempty"`
+	Always     *bool `yaml:"-" json:"-"`
 	Conditions `yaml:",inline" json:",inline"`
 }
 
@@ -99,6 +100,14 @@ func (k KeepAlive) MarshalYAML() (any, error) {
 		return *k.Always, nil
 	}
 	return k.Conditions, nil
+}
+
+// MarshalJSON writes the shape it was read in, as MarshalYAML does.
+func (k KeepAlive) MarshalJSON() ([]byte, error) {
+	if k.Always != nil {
+		return json.Marshal(*k.Always)
+	}
+	return json.Marshal(k.Conditions)
 }
 
 // IsDict reports whether KeepAlive is a dictionary of conditions.
@@ -314,7 +323,7 @@ func (r *ResourceLimits) validate(p *field.Path) field.ErrorList {
 type PlistValue struct {
 	// Value is a string, int64, float64, bool, []PlistValue or
 	// map[string]PlistValue.
-	Value any `json:"value"`
+	Value any
 }
 
 // YAMLShape implements Shaped.
@@ -383,6 +392,9 @@ func (v *PlistValue) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML writes the value as plain YAML.
 func (v PlistValue) MarshalYAML() (any, error) { return v.Value, nil }
+
+// MarshalJSON writes the value as plain JSON.
+func (v PlistValue) MarshalJSON() ([]byte, error) { return json.Marshal(v.Value) }
 
 // Plist is the value as the plist encoder takes it.
 func (v PlistValue) Plist() any {

@@ -1,6 +1,7 @@
 package v1
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -133,5 +134,24 @@ func TestPlistValueYAML(t *testing.T) {
 	}
 	if _, ok := PlistValueOf([]byte("data")); ok {
 		t.Errorf("PlistValueOf took data, which the catalog cannot write")
+	}
+}
+
+// TestLaunchKeysJSON: reports and ledgers write the keys as the catalog
+// does.
+func TestLaunchKeysJSON(t *testing.T) {
+	s := LaunchAgentSpec{KeepAlive: &KeepAlive{Always: testPtr(true)},
+		Extra: map[string]PlistValue{"A": {[]PlistValue{{int64(1)}, {"x"}}}}}
+	got, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"keepAlive":true,"extra":{"A":[1,"x"]}}`; string(got) != want {
+		t.Errorf("json = %s, want %s", got, want)
+	}
+	s.KeepAlive = &KeepAlive{Conditions: Conditions{SuccessfulExit: testPtr(false)}}
+	got, _ = json.Marshal(s.KeepAlive)
+	if want := `{"successfulExit":false}`; string(got) != want {
+		t.Errorf("json = %s, want %s", got, want)
 	}
 }

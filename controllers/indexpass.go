@@ -309,11 +309,18 @@ func (x *Index) checkEntry(h observed.Host, e IndexEntry) (drift.Change, bool, e
 		if e.Kind == "CalibrationFile" {
 			return c, false, errNotFast // a calibration file's reason says why the host copy is invalid: the full pass says it
 		}
-		if e.Kind == v1.KindLaunchAgent {
-			return c, false, errNotFast // other bytes may be the same plist in another layout (SamePlist): the full pass renders and says
+		render := e.Canon
+		if render == "" {
+			render = e.SHA256
 		}
-		c.Action, c.Reason = drift.Configured, "content differs"
-		return c, true, nil
+		switch {
+		case e.Kind == v1.KindLaunchAgent && PlistCanon(data) == render:
+			// The same plist in other bytes: unchanged, as the full
+			// pass says (FileTarget.Canonical); the mode below.
+		default:
+			c.Action, c.Reason = drift.Configured, "content differs"
+			return c, true, nil
+		}
 	}
 	if why, right := modeRight(info); !right {
 		c.Action, c.Reason = drift.Configured, why

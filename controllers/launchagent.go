@@ -1,15 +1,17 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -134,61 +136,88 @@ func PlistDict(a *v1.LaunchAgent) map[string]any {
 	return d
 }
 
-// SamePlist reports whether two plists say the same to launchd: the same
-// keys and values, whatever their layout (key order, indentation, XML or
-// binary, entities or literal characters). A plist that
-// reads as the one the catalog wants is left as it is.
-func SamePlist(current, want []byte) bool {
-	var c, w map[string]any
-	if _, err := plist.Unmarshal(current, &c); err != nil {
-		return false
+// PlistCanon is the sha256 of what a plist says to launchd: its keys and
+// values re-encoded as RenderPlist encodes them, whatever their layout (key
+// order, indentation, comments, XML or binary; one calendar interval for a
+// list of one, a list of one session type for the type, which launchd
+// reads alike). The form is RenderPlist's, so that a rendered plist's
+// canonical digest is its own digest: nothing is computed for the plists
+// reconcile writes, only for bytes that differ from them. An <integer> and
+// a <real> stay apart: launchd reads some keys as one type only. "" when
+// the bytes are no plist dictionary.
+func PlistCanon(data []byte) string {
+	if !bytes.HasPrefix(data, []byte("bplist")) && !wellFormedPlist(data) {
+		return "" // the decoder forgives what launchd's does not
 	}
-	if _, err := plist.Unmarshal(want, &w); err != nil {
-		return false
+	var d map[string]any
+	if _, err := plist.Unmarshal(data, &d); err != nil || d == nil {
+		return ""
 	}
-	// launchd reads one calendar interval, or one session type, as it
-	// reads a list of one.
-	for _, d := range []map[string]any{c, w} {
-		for _, k := range []string{"StartCalendarInterval", "LimitLoadToSessionType"} {
-			if v, ok := d[k]; ok {
-				if _, isList := v.([]any); !isList {
-					d[k] = []any{v}
-				}
-			}
-		}
+	if v, ok := d["StartCalendarInterval"].(map[string]any); ok {
+		d["StartCalendarInterval"] = []any{v}
 	}
-	return samePlistValue(c, w)
+	if v, ok := d["LimitLoadToSessionType"].([]any); ok && len(v) == 1 {
+		d["LimitLoadToSessionType"] = v[0]
+	}
+	out, err := plist.MarshalIndent(d, plist.XMLFormat, "\t")
+	if err != nil {
+		return ""
+	}
+	return digest(append(out, '\n'))
 }
 
-func samePlistValue(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
+// plistElements are the elements of an XML property list.
+var plistElements = map[string]bool{"plist": true, "dict": true, "array": true, "key": true, "string": true,
+	"integer": true, "real": true, "true": true, "false": true, "date": true, "data": true}
+
+// plistLeaves are the elements that hold text.
+var plistLeaves = map[string]bool{"key": true, "string": true, "integer": true, "real": true, "date": true, "data": true}
+
+// wellFormedPlist reports whether data is an XML property list as
+// launchd's parser takes it: well-formed XML (strict: every tag closed in
+// order), one plist element, only plist elements, text only inside the
+// elements that hold it, nothing but whitespace and comments around them.
+// The plist decoder is more forgiving (a stray character between two
+// elements, a damaged closing </plist>, text after it): bytes it would
+// read the same could be a plist launchd refuses to load.
+func wellFormedPlist(data []byte) bool {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.Strict = true
+	var stack []string
+	roots := 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return roots == 1 && len(stack) == 0
+		}
+		if err != nil {
 			return false
 		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !samePlistValue(v, w) {
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if !plistElements[t.Name.Local] || t.Name.Space != "" || (len(stack) == 0) != (t.Name.Local == "plist") {
+				return false
+			}
+			if len(stack) == 0 {
+				roots++
+			}
+			stack = append(stack, t.Name.Local)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if (len(stack) == 0 || !plistLeaves[stack[len(stack)-1]]) && len(bytes.TrimSpace(t)) > 0 {
 				return false
 			}
 		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !samePlistValue(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
 	}
-	// A leaf: the same type and value (an <integer> is not a <real>:
-	// launchd reads some keys as one type only; data compares by bytes).
-	return reflect.DeepEqual(a, b)
+}
+
+// SamePlist reports whether bytes say what a rendered plist says: their
+// PlistCanon is the rendered bytes' digest. A plist on the host that reads
+// as the one the catalog wants is left as it is.
+func SamePlist(current, rendered []byte) bool {
+	c := PlistCanon(current)
+	return c != "" && c == digest(rendered)
 }
 
 // Reconcile implements Controller.
@@ -215,7 +244,7 @@ func (LaunchAgentController) Reconcile(ctx context.Context, p *Pass, cat *desire
 		default:
 			targets = append(targets, FileTarget{Kind: v1.KindLaunchAgent, Name: a.Name, Path: PlistPath(a),
 				Render: func() ([]byte, error) { return RenderPlist(a) }, Twin: p.agentTwin(ctx, a.Name),
-				Launchd: Domain(a) + "/" + a.LabelName(), Equivalent: SamePlist})
+				Launchd: Domain(a) + "/" + a.LabelName(), Canonical: PlistCanon})
 			active = append(active, a)
 		}
 	}

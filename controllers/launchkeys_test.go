@@ -28,6 +28,11 @@ func TestRenderPlistKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A render is in the canonical form: its canonical digest is its own
+	// (the pass and the index compute nothing for what reconcile wrote).
+	if c := PlistCanon(out); c != digest(out) {
+		t.Errorf("PlistCanon(render) = %s, want the render's digest %s", c, digest(out))
+	}
 	var got map[string]any
 	if _, err := plist.Unmarshal(out, &got); err != nil {
 		t.Fatal(err)
@@ -110,11 +115,23 @@ func TestSamePlist(t *testing.T) {
 			<key>LimitLoadToSessionType</key><string>Aqua</string>
 			<key>ProgramArguments</key><array><string>/opt/x</string></array><key>Label</key><string>com.sanctum.x</string>`, false},
 		{"not a plist", `<key>`, false},
+		// The decoder forgives these; launchd's parser does not.
+		{"a stray character between elements", `<key>ThrottleInterval</key>)<integer>30</integer>
+			<key>StartCalendarInterval</key><dict><key>Hour</key><integer>4</integer></dict>
+			<key>LimitLoadToSessionType</key><string>Aqua</string>
+			<key>ProgramArguments</key><array><string>/opt/x</string></array><key>Label</key><string>com.sanctum.x</string>`, false},
+		{"an element that is no plist's", `<key>ThrottleInterval</key><integer>30</integer><sTring>x</sTring>
+			<key>StartCalendarInterval</key><dict><key>Hour</key><integer>4</integer></dict>
+			<key>LimitLoadToSessionType</key><string>Aqua</string>
+			<key>ProgramArguments</key><array><string>/opt/x</string></array><key>Label</key><string>com.sanctum.x</string>`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := SamePlist([]byte(head+tt.body+`</dict></plist>`), want); got != tt.same {
 				t.Errorf("SamePlist = %v, want %v", got, tt.same)
+			}
+			if tt.same && SamePlist([]byte(head+tt.body+`</dict></pliSt>`), want) {
+				t.Errorf("SamePlist took a damaged closing tag")
 			}
 		})
 	}

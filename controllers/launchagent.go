@@ -339,7 +339,9 @@ func (p *Pass) agentRuntime(ctx context.Context, a *v1.LaunchAgent, t FileTarget
 	}
 	domain := Domain(a)
 	plistAbs := p.abs(t.Path)
-	rec := AgentRecord{Name: a.Name, Target: t.Launchd, PlistPath: t.Path, PlistSHA: t.SHA256, RestartOn: inputs}
+	// What the plist says, not its layout: another layout of the same
+	// plist is no reason to reload.
+	rec := AgentRecord{Name: a.Name, Target: t.Launchd, PlistPath: t.Path, PlistSHA: t.Says(), RestartOn: inputs}
 
 	disabled, err := p.disabledIn(ctx, domain)
 	if err != nil {

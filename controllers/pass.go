@@ -191,6 +191,15 @@ type FileTarget struct {
 	canon string
 }
 
+// Says is the digest of what the file the pass leaves says: the render's
+// digest when the file says it in other bytes (Canonical), else its own.
+func (t *FileTarget) Says() string {
+	if t.canon != "" {
+		return t.canon
+	}
+	return t.SHA256
+}
+
 // secretBearing reports whether a target holds a secret, as its render
 // says, not by searching its bytes: a target rendered from objects whose
 // templates read no secret has no Twin and holds none; one whose did is

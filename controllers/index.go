@@ -29,7 +29,7 @@ const IndexFile = StateDir + "/index"
 
 const (
 	indexMagic   = "reconcile index\x00"
-	indexVersion = 1
+	indexVersion = 2
 )
 
 // racyGrain is how long after a stat a change of the same file may still
@@ -65,6 +65,10 @@ type IndexEntry struct {
 	Perm            fs.FileMode // the declared mode, if any
 	Link            bool        // a symlink, not a file
 	Rendered        bool        // produced by a render (not a copy)
+	// Canon, for a file left as it is because it says what the render
+	// says in other bytes (a plist in another layout), is the render's
+	// digest; "" when the file holds the render.
+	Canon string
 }
 
 // IndexLine is one entry of the report a check of the converged host
@@ -204,6 +208,7 @@ const (
 	entryRendered
 	entryHasKey
 	entryTrusted
+	entryCanon
 )
 
 // Marshal encodes the index: magic, version, the body, and the sha256 of
@@ -251,7 +256,7 @@ func (x *Index) Marshal() []byte {
 		e.s(en.Kind)
 		e.s(en.Name)
 		var f uint64
-		for bit, on := range map[uint64]bool{entrySecret: en.Secret, entryLink: en.Link, entryRendered: en.Rendered, entryHasKey: en.HasKey, entryTrusted: en.Trusted} {
+		for bit, on := range map[uint64]bool{entrySecret: en.Secret, entryLink: en.Link, entryRendered: en.Rendered, entryHasKey: en.HasKey, entryTrusted: en.Trusted, entryCanon: en.Canon != ""} {
 			if on {
 				f |= bit
 			}
@@ -261,11 +266,16 @@ func (x *Index) Marshal() []byte {
 		if en.HasKey {
 			e.key(en.Key)
 		}
-		sum, _ := hex.DecodeString(en.SHA256)
-		if len(sum) != sha256.Size {
-			sum = make([]byte, sha256.Size)
+		for i, h := range []string{en.SHA256, en.Canon} {
+			if i == 1 && h == "" {
+				break
+			}
+			sum, _ := hex.DecodeString(h)
+			if len(sum) != sha256.Size {
+				sum = make([]byte, sha256.Size)
+			}
+			e.b = append(e.b, sum...)
 		}
-		e.b = append(e.b, sum...)
 	}
 	e.s(x.Replay)
 	e.u(uint64(len(x.Report)))
@@ -338,6 +348,9 @@ func UnmarshalIndex(data []byte) (*Index, error) {
 			en.Key = d.key()
 		}
 		en.SHA256 = hex.EncodeToString(d.raw(sha256.Size))
+		if f&entryCanon != 0 {
+			en.Canon = hex.EncodeToString(d.raw(sha256.Size))
+		}
 		x.Entries[i] = en
 	}
 	x.Replay = d.s()

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
 	"github.com/sanctum-haus/reconcile/observed"
@@ -308,8 +309,18 @@ func (x *Index) checkEntry(h observed.Host, e IndexEntry) (drift.Change, bool, e
 		if e.Kind == "CalibrationFile" {
 			return c, false, errNotFast // a calibration file's reason says why the host copy is invalid: the full pass says it
 		}
-		c.Action, c.Reason = drift.Configured, "content differs"
-		return c, true, nil
+		render := e.Canon
+		if render == "" {
+			render = e.SHA256
+		}
+		switch {
+		case e.Kind == v1.KindLaunchAgent && PlistCanon(data) == render:
+			// The same plist in other bytes: unchanged, as the full
+			// pass says (FileTarget.Canonical); the mode below.
+		default:
+			c.Action, c.Reason = drift.Configured, "content differs"
+			return c, true, nil
+		}
 	}
 	if why, right := modeRight(info); !right {
 		c.Action, c.Reason = drift.Configured, why

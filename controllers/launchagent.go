@@ -1,10 +1,13 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -67,56 +70,154 @@ func plistLabel(data []byte) string {
 	return v.Label
 }
 
-// RenderPlist renders an agent's XML plist, byte for byte deterministic
-// (keys sorted, tab-indented, as plutil writes them).
+// RenderPlist renders an agent's XML plist, byte for byte deterministic:
+// keys in the canonical order (sorted, as plutil and launchd write them),
+// tab-indented. spec.extra's keys are rendered among them as written.
 func RenderPlist(a *v1.LaunchAgent) ([]byte, error) {
-	s := a.Spec
-	d := map[string]any{
-		"Label":            a.LabelName(),
-		"ProgramArguments": s.ProgramArguments,
+	out, err := plist.MarshalIndent(PlistDict(a), plist.XMLFormat, "\t")
+	if err != nil {
+		return nil, fmt.Errorf("render plist: %w", err)
 	}
+	return append(out, '\n'), nil
+}
+
+// PlistDict is the plist an agent's spec stands for, as a dictionary of
+// plain values (the renderer sorts its keys).
+func PlistDict(a *v1.LaunchAgent) map[string]any {
+	s := a.Spec
+	d := make(map[string]any, len(s.Extra)+8)
+	for k, v := range s.Extra {
+		d[k] = v.Plist()
+	}
+	d["Label"] = a.LabelName()
+	d["ProgramArguments"] = s.ProgramArguments
 	if len(s.Environment) > 0 {
 		d["EnvironmentVariables"] = s.Environment
 	}
-	if s.WorkingDirectory != "" {
-		d["WorkingDirectory"] = s.WorkingDirectory
-	}
-	if s.StandardOutPath != "" {
-		d["StandardOutPath"] = s.StandardOutPath
-	}
-	if s.StandardErrorPath != "" {
-		d["StandardErrorPath"] = s.StandardErrorPath
+	for k, v := range map[string]string{"WorkingDirectory": s.WorkingDirectory, "StandardOutPath": s.StandardOutPath,
+		"StandardErrorPath": s.StandardErrorPath, "ProcessType": s.ProcessType} {
+		if v != "" {
+			d[k] = v
+		}
 	}
 	if s.RunAtLoad {
 		d["RunAtLoad"] = true
 	}
-	if s.KeepAlive {
-		d["KeepAlive"] = true
+	if s.KeepAlive != nil {
+		d["KeepAlive"] = s.KeepAlive.Plist()
 	}
 	if s.StartInterval > 0 {
 		d["StartInterval"] = s.StartInterval
 	}
 	if len(s.StartCalendarInterval) > 0 {
-		var cal []map[string]int
-		for _, c := range s.StartCalendarInterval {
-			m := map[string]int{}
-			for k, v := range map[string]*int{"Minute": c.Minute, "Hour": c.Hour, "Day": c.Day, "Weekday": c.Weekday, "Month": c.Month} {
-				if v != nil {
-					m[k] = *v
-				}
-			}
-			cal = append(cal, m)
-		}
-		d["StartCalendarInterval"] = cal
+		d["StartCalendarInterval"] = plistCalendar(s.StartCalendarInterval)
 	}
-	if s.ProcessType != "" {
-		d["ProcessType"] = s.ProcessType
+	if len(s.WatchPaths) > 0 {
+		d["WatchPaths"] = s.WatchPaths
+	}
+	if len(s.QueueDirectories) > 0 {
+		d["QueueDirectories"] = s.QueueDirectories
+	}
+	if s.ThrottleInterval != nil {
+		d["ThrottleInterval"] = *s.ThrottleInterval
+	}
+	if len(s.LimitLoadToSessionType) > 0 {
+		d["LimitLoadToSessionType"] = s.LimitLoadToSessionType.Plist()
+	}
+	if s.Nice != nil {
+		d["Nice"] = *s.Nice
+	}
+	if l := s.SoftResourceLimits.Plist(); len(l) > 0 {
+		d["SoftResourceLimits"] = l
+	}
+	if l := s.HardResourceLimits.Plist(); len(l) > 0 {
+		d["HardResourceLimits"] = l
+	}
+	return d
+}
+
+// PlistCanon is the sha256 of what a plist says to launchd: its keys and
+// values re-encoded as RenderPlist encodes them, whatever their layout (key
+// order, indentation, comments, XML or binary; one calendar interval for a
+// list of one, a list of one session type for the type, which launchd
+// reads alike). The form is RenderPlist's, so that a rendered plist's
+// canonical digest is its own digest: nothing is computed for the plists
+// reconcile writes, only for bytes that differ from them. An <integer> and
+// a <real> stay apart: launchd reads some keys as one type only. "" when
+// the bytes are no plist dictionary.
+func PlistCanon(data []byte) string {
+	if !bytes.HasPrefix(data, []byte("bplist")) && !wellFormedPlist(data) {
+		return "" // the decoder forgives what launchd's does not
+	}
+	var d map[string]any
+	if _, err := plist.Unmarshal(data, &d); err != nil || d == nil {
+		return ""
+	}
+	if v, ok := d["StartCalendarInterval"].(map[string]any); ok {
+		d["StartCalendarInterval"] = []any{v}
+	}
+	if v, ok := d["LimitLoadToSessionType"].([]any); ok && len(v) == 1 {
+		d["LimitLoadToSessionType"] = v[0]
 	}
 	out, err := plist.MarshalIndent(d, plist.XMLFormat, "\t")
 	if err != nil {
-		return nil, fmt.Errorf("render plist: %w", err)
+		return ""
 	}
-	return append(out, '\n'), nil
+	return digest(append(out, '\n'))
+}
+
+// plistElements are the elements of an XML property list.
+var plistElements = map[string]bool{"plist": true, "dict": true, "array": true, "key": true, "string": true,
+	"integer": true, "real": true, "true": true, "false": true, "date": true, "data": true}
+
+// plistLeaves are the elements that hold text.
+var plistLeaves = map[string]bool{"key": true, "string": true, "integer": true, "real": true, "date": true, "data": true}
+
+// wellFormedPlist reports whether data is an XML property list as
+// launchd's parser takes it: well-formed XML (strict: every tag closed in
+// order), one plist element, only plist elements, text only inside the
+// elements that hold it, nothing but whitespace and comments around them.
+// The plist decoder is more forgiving (a stray character between two
+// elements, a damaged closing </plist>, text after it): bytes it would
+// read the same could be a plist launchd refuses to load.
+func wellFormedPlist(data []byte) bool {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.Strict = true
+	var stack []string
+	roots := 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return roots == 1 && len(stack) == 0
+		}
+		if err != nil {
+			return false
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if !plistElements[t.Name.Local] || t.Name.Space != "" || (len(stack) == 0) != (t.Name.Local == "plist") {
+				return false
+			}
+			if len(stack) == 0 {
+				roots++
+			}
+			stack = append(stack, t.Name.Local)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if (len(stack) == 0 || !plistLeaves[stack[len(stack)-1]]) && len(bytes.TrimSpace(t)) > 0 {
+				return false
+			}
+		}
+	}
+}
+
+// SamePlist reports whether bytes say what a rendered plist says: their
+// PlistCanon is the rendered bytes' digest. A plist on the host that reads
+// as the one the catalog wants is left as it is.
+func SamePlist(current, rendered []byte) bool {
+	c := PlistCanon(current)
+	return c != "" && c == digest(rendered)
 }
 
 // Reconcile implements Controller.
@@ -143,7 +244,7 @@ func (LaunchAgentController) Reconcile(ctx context.Context, p *Pass, cat *desire
 		default:
 			targets = append(targets, FileTarget{Kind: v1.KindLaunchAgent, Name: a.Name, Path: PlistPath(a),
 				Render: func() ([]byte, error) { return RenderPlist(a) }, Twin: p.agentTwin(ctx, a.Name),
-				Launchd: Domain(a) + "/" + a.LabelName()})
+				Launchd: Domain(a) + "/" + a.LabelName(), Canonical: PlistCanon})
 			active = append(active, a)
 		}
 	}
@@ -238,7 +339,9 @@ func (p *Pass) agentRuntime(ctx context.Context, a *v1.LaunchAgent, t FileTarget
 	}
 	domain := Domain(a)
 	plistAbs := p.abs(t.Path)
-	rec := AgentRecord{Name: a.Name, Target: t.Launchd, PlistPath: t.Path, PlistSHA: t.SHA256, RestartOn: inputs}
+	// What the plist says, not its layout: another layout of the same
+	// plist is no reason to reload.
+	rec := AgentRecord{Name: a.Name, Target: t.Launchd, PlistPath: t.Path, PlistSHA: t.Says(), RestartOn: inputs}
 
 	disabled, err := p.disabledIn(ctx, domain)
 	if err != nil {

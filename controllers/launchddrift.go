@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,12 +15,17 @@ import (
 
 // RuntimeKeys are the plist keys whose loaded value `launchctl print`
 // shows and that a pass compares with the plist it wants (README:
-// "launchd drift"). A key print does not expose (WatchPaths,
-// QueueDirectories, a KeepAlive dictionary, LimitLoadToSessionType, Nice,
-// resource limits, extra:) is checked through the plist's digest only.
+// "launchd drift"). KeepAlive is compared as print shows it: true as the
+// keepalive property, a dictionary's SuccessfulExit and Crashed as the
+// semaphores "successful exit" and "after crash", its PathState as an
+// event trigger. Nice is compared where print shows it (older macOS).
+// A key print does not expose (LimitLoadToSessionType, a KeepAlive's
+// NetworkState and OtherJobEnabled, extra:) is checked through the
+// plist's digest only.
 var RuntimeKeys = []string{"Program", "ProgramArguments", "EnvironmentVariables", "WorkingDirectory",
 	"StandardOutPath", "StandardErrorPath", "KeepAlive", "RunAtLoad", "StartInterval",
-	"StartCalendarInterval", "ProcessType", "ThrottleInterval"}
+	"StartCalendarInterval", "ProcessType", "ThrottleInterval", "WatchPaths", "QueueDirectories",
+	"Nice", "SoftResourceLimits", "HardResourceLimits"}
 
 // injectedEnvironment are the variables launchd adds to every service's
 // environment block; they are drift only when the plist sets them itself.
@@ -72,10 +78,27 @@ func loadedDrift(a *v1.LaunchAgent, info *observed.ServiceInfo) []string {
 		if l, w := calendarString(info.CalendarIntervals), calendarString(plistCalendar(s.StartCalendarInterval)); l != w {
 			differ("StartCalendarInterval", l, w)
 		}
+		for _, f := range []struct {
+			key          string
+			loaded, want []string
+		}{{"WatchPaths", info.WatchPaths, s.WatchPaths}, {"QueueDirectories", info.QueueDirectories, s.QueueDirectories}} {
+			if l, w := pathSet(f.loaded), pathSet(f.want); l != w {
+				differ(f.key, l, w)
+			}
+		}
+		for _, f := range []struct {
+			key    string
+			loaded map[string]string
+			want   *v1.ResourceLimits
+		}{{"SoftResourceLimits", info.SoftLimits, s.SoftResourceLimits}, {"HardResourceLimits", info.HardLimits, s.HardResourceLimits}} {
+			if l, w := limitsString(f.loaded), limitsString(wantLimits(f.want)); l != w {
+				differ(f.key, l, w)
+			}
+		}
 	}
 	if info.Shown["properties"] {
-		if l, w := info.HasProperty("keepalive"), s.KeepAlive; l != w {
-			differ("KeepAlive", strconv.FormatBool(l), strconv.FormatBool(w))
+		if l, w := loadedKeepAlive(info), wantKeepAlive(s.KeepAlive); l != w {
+			differ("KeepAlive", l, w)
 		}
 		if l, w := info.HasProperty("runatload"), s.RunAtLoad; l != w {
 			differ("RunAtLoad", strconv.FormatBool(l), strconv.FormatBool(w))
@@ -84,11 +107,104 @@ func loadedDrift(a *v1.LaunchAgent, info *observed.ServiceInfo) []string {
 	if want, known := spawnTypes[s.ProcessType]; info.Shown["spawn type"] && known && info.SpawnType != want {
 		differ("ProcessType", processTypeOf(info.SpawnType), processTypeOr(s.ProcessType))
 	}
-	if info.Shown["minimum runtime"] && info.MinimumRuntime != defaultThrottle {
-		// ThrottleInterval joins this comparison when the spec types it.
-		differ("ThrottleInterval", strconv.Itoa(info.MinimumRuntime), strconv.Itoa(defaultThrottle)+" (launchd's default)")
+	if info.Shown["minimum runtime"] {
+		switch want := s.ThrottleInterval; {
+		case want == nil && info.MinimumRuntime != defaultThrottle:
+			differ("ThrottleInterval", strconv.Itoa(info.MinimumRuntime), "(unset: launchd's default "+strconv.Itoa(defaultThrottle)+")")
+		case want != nil && info.MinimumRuntime != *want:
+			differ("ThrottleInterval", strconv.Itoa(info.MinimumRuntime), strconv.Itoa(*want))
+		}
+	}
+	if info.Shown["nice"] {
+		want := 0
+		if s.Nice != nil {
+			want = *s.Nice
+		}
+		if info.Nice != want {
+			differ("Nice", strconv.Itoa(info.Nice), strconv.Itoa(want))
+		}
 	}
 	return out
+}
+
+// wantKeepAlive is the KeepAlive a spec sets as print would show it
+// loaded: "true", "false" (unset or false: no keepalive property and no
+// condition), or the dictionary's conditions print exposes.
+func wantKeepAlive(k *v1.KeepAlive) string {
+	switch {
+	case k == nil:
+		return "false"
+	case k.Always != nil:
+		return strconv.FormatBool(*k.Always)
+	}
+	shown := v1.KeepAlive{Conditions: v1.Conditions{SuccessfulExit: k.SuccessfulExit, Crashed: k.Crashed, PathState: k.PathState}}
+	if shown.SuccessfulExit == nil && shown.Crashed == nil && len(shown.PathState) == 0 {
+		return "false"
+	}
+	return shown.String()
+}
+
+// loadedKeepAlive is the KeepAlive of a loaded definition: true with the
+// keepalive property; else the conditions of its semaphores ("successful
+// exit" => 0 is SuccessfulExit false, "after crash" => 1 Crashed true)
+// and path-state triggers; else false.
+func loadedKeepAlive(info *observed.ServiceInfo) string {
+	if info.HasProperty("keepalive") {
+		return "true"
+	}
+	var k v1.KeepAlive
+	for name, v := range info.Semaphores {
+		b := v != "0"
+		switch name {
+		case "successful exit":
+			k.SuccessfulExit = &b
+		case "after crash":
+			k.Crashed = &b
+		}
+	}
+	if len(info.PathState) > 0 {
+		k.PathState = info.PathState
+	}
+	if k.SuccessfulExit == nil && k.Crashed == nil && len(k.PathState) == 0 {
+		return "false"
+	}
+	return k.String()
+}
+
+// pathSet is a canonical spelling of a list of paths, in no particular
+// order: [/a /b], or (unset).
+func pathSet(paths []string) string {
+	if len(paths) == 0 {
+		return "(unset)"
+	}
+	return "[" + strings.Join(slices.Sorted(slices.Values(paths)), " ") + "]"
+}
+
+// wantLimits is a spec's resource limits as print names and spells them
+// (RLIM_INFINITY as "(infinity)").
+func wantLimits(r *v1.ResourceLimits) map[string]string {
+	m := map[string]string{}
+	for _, l := range r.List() {
+		v := strconv.FormatInt(l.Value, 10)
+		if l.Value == math.MaxInt64 {
+			v = "(infinity)"
+		}
+		m[l.PrintName] = v
+	}
+	return m
+}
+
+// limitsString is a canonical spelling of resource limits by print's
+// names: {core=(infinity) maxfiles=1024}, or (unset).
+func limitsString(m map[string]string) string {
+	if len(m) == 0 {
+		return "(unset)"
+	}
+	var kv []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		kv = append(kv, k+"="+m[k])
+	}
+	return "{" + strings.Join(kv, " ") + "}"
 }
 
 // environmentDrift names the variables whose loaded value differs from

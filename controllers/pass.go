@@ -180,6 +180,27 @@ type FileTarget struct {
 	// Secret says the bytes are known to hold a secret (a backup of a
 	// secret-bearing target, restored): 0600, whatever they hold now.
 	Secret bool
+	// Canonical, when set, digests what bytes say to whoever reads them
+	// in the form the target is rendered in (PlistCanon: a plist's keys
+	// and values, not its layout), so that a render's canonical digest is
+	// its own digest. A file whose bytes differ from the target's but
+	// whose Canonical is the target's digest says the same: it is left as
+	// it is, unchanged, and the pass vouches for its own bytes from then
+	// on. The index keeps the target's digest beside the file's, so that a
+	// check answered from it judges such a file as the full pass does.
+	Canonical func([]byte) string
+	// canon is the digest of the render a file left as it is says the
+	// same as ("" when the file holds the render itself).
+	canon string
+}
+
+// Says is the digest of what the file the pass leaves says: the render's
+// digest when the file says it in other bytes (Canonical), else its own.
+func (t *FileTarget) Says() string {
+	if t.canon != "" {
+		return t.canon
+	}
+	return t.SHA256
 }
 
 // secretBearing reports whether a target holds a secret, as its render
@@ -307,7 +328,9 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 	var secret bool
 	indexed, inIndex := fe.Index.Lookup(t.Path)
 	if inIndex && fe.IndexInputs && !indexed.Link && t.Content == nil && t.Render != nil {
-		t.SHA256, secret = indexed.SHA256, indexed.Secret
+		// What the file held last time (a render, or bytes that say the
+		// same as the render indexed.Canon).
+		t.SHA256, secret, t.canon = indexed.SHA256, indexed.Secret, indexed.Canon
 	} else {
 		if t.Content == nil && t.Render != nil {
 			if err := fe.render(t); err != nil {
@@ -350,6 +373,12 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 		secret = fe.secretBearing(t)
 		same = err == nil && bytes.Equal(current, t.Content)
 	}
+	if !same && err == nil && t.Canonical != nil && t.Content != nil {
+		if c := t.Canonical(current); c != "" && c == t.SHA256 {
+			t.canon = t.SHA256
+			t.Content, t.SHA256, same = current, digest(current), true
+		}
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		mode, _ := drift.WantMode(0, false, secret, t.Perm)
@@ -386,7 +415,7 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 // already).
 func (fe *FileEngine) settled(t *FileTarget, info fs.FileInfo, at time.Time, hit, secret bool) {
 	if !fe.plans {
-		e := IndexEntry{Path: t.Path, Kind: t.Kind, Name: t.Name, SHA256: t.SHA256, Secret: secret, Perm: t.Perm, Rendered: t.Render != nil}
+		e := IndexEntry{Path: t.Path, Kind: t.Kind, Name: t.Name, SHA256: t.SHA256, Secret: secret, Perm: t.Perm, Rendered: t.Render != nil, Canon: t.canon}
 		if info != nil {
 			if key, ok := observed.KeyOf(info); ok {
 				e.Key, e.HasKey = key, true
@@ -476,6 +505,7 @@ func (fe *FileEngine) commit(ws []*fileWrite) []drift.Change {
 			c.Diff = fe.diff(w)
 		}
 		info, at := fe.landed(w.t.Path, wrote[i])
+		w.t.canon = "" // it holds the render now
 		fe.settled(w.t, info, at, false, w.secret)
 		out[i] = c
 	}

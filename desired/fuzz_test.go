@@ -44,6 +44,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("apiVersion: sanctum.haus/v1\nkind: RemoteNode\nmetadata: {name: vm}\nspec: {alias: vm, policy: required}\n"))
 	f.Add([]byte("kind: Service\nspec:\n  port: \"{{ .services.voice_agent.port }}\"\n---\n---\n- [\n"))
 	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("apiVersion: sanctum.haus/v1\nkind: LaunchAgent\nmetadata: {name: k}\nspec:\n  programArguments: [/bin/true]\n  keepAlive: &k {successfulExit: false, pathState: {/p: true}}\n  limitLoadToSessionType: [Aqua]\n  softResourceLimits: {numberOfFiles: 9}\n  extra: {A: *k, B: [1, {c: 2.5}], C: null}\n"))
 	home := f.TempDir() // one for every input: a temp dir per input would be most of the cost
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsys := fstest.MapFS{

@@ -189,9 +189,11 @@ func secretFieldRefused(kind, fieldPath string) string {
 	}
 	agentPaths := func(base string) string {
 		switch {
-		case under(base+".label", base+".fileName", base+".domain", base+".dependsOn", base+".instanceKey"):
+		case under(base+".label", base+".fileName", base+".domain", base+".dependsOn", base+".instanceKey",
+			base+".limitLoadToSessionType", base+".userName", base+".keepAlive.otherJobEnabled"):
 			return "a name"
-		case under(base+".workingDirectory", base+".standardOutPath", base+".standardErrorPath", base+".restartOn"):
+		case under(base+".workingDirectory", base+".standardOutPath", base+".standardErrorPath", base+".restartOn",
+			base+".watchPaths", base+".queueDirectories", base+".keepAlive.pathState"):
 			return "a path"
 		}
 		return ""

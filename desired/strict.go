@@ -7,7 +7,11 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
 )
+
+var shapedType = reflect.TypeOf((*v1.Shaped)(nil)).Elem()
 
 // strictChecker walks a YAML node against the Go type it will be decoded into
 // and reports, with line:column and field path, every unknown field and every
@@ -57,6 +61,17 @@ func (c *strictChecker) check(n *yaml.Node, t reflect.Type, path string, errs *[
 	}
 	fail := func(at *yaml.Node, format string, args ...any) {
 		*errs = append(*errs, strictError{line: at.Line, col: at.Column, path: path, msg: fmt.Sprintf(format, args...) + templateHint(at)})
+	}
+	if reflect.PointerTo(t).Implements(shapedType) {
+		// A value of more than one shape (KeepAlive: true, or a mapping):
+		// the type says what this node's shape is checked as.
+		st, want := reflect.New(t).Interface().(v1.Shaped).YAMLShape(n)
+		if st == nil {
+			fail(n, "%s, got %s", want, describe(n))
+			return
+		}
+		c.check(n, st, path, errs)
+		return
 	}
 	switch t.Kind() {
 	case reflect.Struct:

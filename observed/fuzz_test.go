@@ -6,6 +6,8 @@ import "testing"
 func FuzzParsePrint(f *testing.F) {
 	f.Add("gui/501/com.sanctum.x = {\n\tactive count = 1\n\tpath = /Users/neo/Library/LaunchAgents/com.sanctum.x.plist\n\tstate = running\n\n\tprogram = /bin/x\n\targuments = {\n\t\t/bin/x\n\t\t--flag\n\t}\n\n\tpid = 42\n\tlast exit code = 0\n}\n")
 	f.Add("x = {\n\targuments = {\n\t\ta = {\n\t\t}\n\t}\n}\n}\n}\n")
+	f.Add("x = {\n\tsemaphores = {\n\t\tsuccessful exit => 0\n\t}\n\tevent triggers = {\n\t\tw => {\n\t\t\tstream = com.apple.fsevents.matching\n\t\t\tdescriptor = {\n\t\t\t\t\"WatchPaths\" => [\n\t\t\t\t\t0 = \"/a\"\n\t\t\t\t]\n\t\t\t\t\"PathState\" => {\n\t\t\t\t\t\"/p\" => true\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t}\n\tresource limits = {\n\t\tmaxfiles (soft) => 4096\n\t}\n\tnice = -1\n}\n")
+	f.Add("x = {\n\ta => [\n\t]\n\t]\n\tb = [\n}\n")
 	f.Add("")
 	f.Add("Could not find service \"x\" in domain for user gui: 501\n")
 	f.Fuzz(func(t *testing.T, out string) {

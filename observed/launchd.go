@@ -50,6 +50,21 @@ type ServiceInfo struct {
 	CalendarIntervals []map[string]int
 	SpawnType         string // ProcessType: "interactive" of "interactive (4)"
 	MinimumRuntime    int    // ThrottleInterval
+	// Semaphores are the KeepAlive conditions launchd keeps as semaphores,
+	// by print's name: "successful exit" => "0" (SuccessfulExit false),
+	// "after crash" => "1" (Crashed true).
+	Semaphores map[string]string
+	// WatchPaths, QueueDirectories and PathState are the descriptors of
+	// the file-system event triggers (stream com.apple.fsevents.matching)
+	// launchd made of those keys.
+	WatchPaths       []string
+	QueueDirectories []string
+	PathState        map[string]bool
+	Nice             int // "nice = N", shown by older launchd only
+	// SoftLimits and HardLimits are the "resource limits" block, by print's
+	// names of the limits (maxfiles, core, ...): a number or "(infinity)".
+	SoftLimits map[string]string
+	HardLimits map[string]string
 	// Shown holds every top-level key and block print showed ("program",
 	// "environment", "properties", ...); a key it does not show is either
 	// unset (working directory, stdout path, run interval) or not exposed
@@ -207,6 +222,7 @@ func (l *Launchctl) Enable(ctx context.Context, target string) error {
 // its lines in order (indentation removed) and its nested blocks.
 type printBlock struct {
 	name     string
+	list     bool // a "name => [" list of "0 = value" lines
 	lines    []string
 	children []*printBlock
 }
@@ -263,6 +279,8 @@ func ParsePrint(out string) (*ServiceInfo, error) {
 			info.RunInterval, _ = strconv.Atoi(strings.TrimSuffix(value, " seconds"))
 		case "minimum runtime":
 			info.MinimumRuntime, _ = strconv.Atoi(value)
+		case "nice":
+			info.Nice, _ = strconv.Atoi(value)
 		case "spawn type":
 			info.SpawnType, _, _ = strings.Cut(value, " (")
 		case "properties":
@@ -280,8 +298,48 @@ func ParsePrint(out string) (*ServiceInfo, error) {
 			info.Arguments = append([]string{}, b.lines...)
 		case "environment":
 			info.Environment = arrowMap(b.lines)
+		case "semaphores":
+			info.Semaphores = arrowMap(b.lines)
+		case "properties":
+			// Older launchd prints the properties as a block of flags,
+			// "keepalive = 0", "runatload = 1".
+			for _, l := range b.lines {
+				if k, v, ok := strings.Cut(l, " = "); ok && v == "1" {
+					info.Properties = append(info.Properties, k)
+				}
+			}
+		case "resource limits":
+			for k, v := range arrowMap(b.lines) {
+				name, kind, _ := strings.Cut(k, " (")
+				switch kind {
+				case "soft)":
+					info.SoftLimits = setString(info.SoftLimits, name, v)
+				case "hard)":
+					info.HardLimits = setString(info.HardLimits, name, v)
+				}
+			}
 		case "event triggers":
 			for _, t := range b.children {
+				d := t.child("descriptor")
+				if scalar(t.lines, "stream") == "com.apple.fsevents.matching" && d != nil {
+					// WatchPaths, QueueDirectories and a KeepAlive
+					// PathState: "WatchPaths" => [ 0 = "/p" ... ].
+					if l := d.child("WatchPaths"); l != nil {
+						info.WatchPaths = append(info.WatchPaths, listValues(l.lines)...)
+					}
+					if l := d.child("QueueDirectories"); l != nil {
+						info.QueueDirectories = append(info.QueueDirectories, listValues(l.lines)...)
+					}
+					if ps := d.child("PathState"); ps != nil {
+						for k, v := range arrowMap(ps.lines) {
+							if info.PathState == nil {
+								info.PathState = map[string]bool{}
+							}
+							info.PathState[strings.Trim(k, `"`)] = v == "true" || v == "1"
+						}
+					}
+					continue
+				}
 				if scalar(t.lines, "stream") != "com.apple.launchd.calendarinterval" {
 					continue
 				}
@@ -331,6 +389,16 @@ func parsePrintBlocks(out string) (*printBlock, error) {
 		case top.name == "arguments":
 			top.lines = append(top.lines, strings.TrimLeft(raw, "\t"))
 		case line == "":
+		case top.list && line == "]":
+			stack = stack[:len(stack)-1]
+		case strings.HasSuffix(line, " => [") || strings.HasSuffix(line, " = ["):
+			name, ok := strings.CutSuffix(line, " => [")
+			if !ok {
+				name = strings.TrimSuffix(line, " = [")
+			}
+			b := &printBlock{name: strings.Trim(name, `"`), list: true}
+			top.children = append(top.children, b)
+			stack = append(stack, b)
 		case strings.HasSuffix(line, " = {") || strings.HasSuffix(line, " => {"):
 			name, ok := strings.CutSuffix(line, " = {")
 			if !ok {
@@ -360,6 +428,25 @@ func arrowMap(lines []string) map[string]string {
 			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 	}
+	return m
+}
+
+// listValues reads the "0 = \"value\"" lines of a list, in order.
+func listValues(lines []string) []string {
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if _, v, ok := strings.Cut(l, " = "); ok {
+			out = append(out, strings.Trim(strings.TrimSpace(v), `"`))
+		}
+	}
+	return out
+}
+
+func setString(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
 	return m
 }
 

@@ -52,6 +52,46 @@ func TestParsePrint(t *testing.T) {
 			MinimumRuntime: 10,
 			Definition:     true,
 		}},
+		// The layout of real prints of a job with WatchPaths, a KeepAlive
+		// dictionary and resource limits (macOS 15): semaphores, the
+		// file-system event triggers with a list descriptor, a resource
+		// limits block.
+		{"watchpaths.txt", ServiceInfo{
+			Path:           "/Users/neo/Library/LaunchAgents/com.sanctum.inbox-sync.plist",
+			State:          "not running",
+			Runs:           2,
+			Program:        "/Users/neo/.sanctum/bin/sanctum-inbox-sync",
+			Arguments:      []string{"/Users/neo/.sanctum/bin/sanctum-inbox-sync"},
+			Environment:    map[string]string{"OSLogRateLimit": "64", "XPC_SERVICE_NAME": "com.sanctum.inbox-sync"},
+			LastExitCode:   "1",
+			Properties:     []string{"runatload", "inferred program"},
+			SpawnType:      "daemon",
+			MinimumRuntime: 60,
+			Semaphores:     map[string]string{"successful exit": "0", "after crash": "1"},
+			WatchPaths:     []string{"/Users/neo/.sanctum/inbox", "/Users/neo/.sanctum/config/inbox.yaml"},
+			PathState:      map[string]bool{"/Users/neo/.sanctum/inbox/.ready": true},
+			SoftLimits:     map[string]string{"maxfiles": "4096"},
+			HardLimits:     map[string]string{"core": "(infinity)"},
+			Definition:     true,
+		}},
+		// An older print (macOS 10.15): nice shown, properties as a block
+		// of flags.
+		{"nice.txt", ServiceInfo{
+			Path:           "/Users/neo/Library/LaunchAgents/com.sanctum.tts-warm.plist",
+			State:          "running",
+			PID:            3087,
+			Runs:           1,
+			Program:        "/Users/neo/.sanctum/bin/sanctum-tts-warm",
+			Arguments:      []string{"/Users/neo/.sanctum/bin/sanctum-tts-warm"},
+			Environment:    map[string]string{"XPC_SERVICE_NAME": "com.sanctum.tts-warm"},
+			LastExitCode:   "(never exited)",
+			Properties:     []string{"runatload"},
+			SpawnType:      "daemon",
+			MinimumRuntime: 2,
+			Nice:           -1,
+			Semaphores:     map[string]string{"successful exit": "0"},
+			Definition:     true,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

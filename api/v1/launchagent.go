@@ -1,6 +1,8 @@
 package v1
 
 import (
+	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -29,20 +31,44 @@ type LaunchAgentSpec struct {
 	Label string `yaml:"label,omitempty" json:"label,omitempty" cbor:"label"`
 	// FileName defaults to <label>.plist; it may differ, as
 	// com.sanctum.watchdog-rust.plist does for com.sanctum.watchdog.
-	FileName              string             `yaml:"fileName,omitempty" json:"fileName,omitempty" cbor:"fileName"`
-	ProgramArguments      []string           `yaml:"programArguments,omitempty" json:"programArguments,omitempty" cbor:"programArguments"`
-	Environment           map[string]string  `yaml:"environment,omitempty" json:"environment,omitempty" cbor:"environment"`
-	WorkingDirectory      string             `yaml:"workingDirectory,omitempty" json:"workingDirectory,omitempty" cbor:"workingDirectory"`
-	StandardOutPath       string             `yaml:"standardOutPath,omitempty" json:"standardOutPath,omitempty" cbor:"standardOutPath"`
-	StandardErrorPath     string             `yaml:"standardErrorPath,omitempty" json:"standardErrorPath,omitempty" cbor:"standardErrorPath"`
-	RunAtLoad             bool               `yaml:"runAtLoad,omitempty" json:"runAtLoad,omitempty" cbor:"runAtLoad"`
-	KeepAlive             bool               `yaml:"keepAlive,omitempty" json:"keepAlive,omitempty" cbor:"keepAlive"`
+	FileName          string            `yaml:"fileName,omitempty" json:"fileName,omitempty" cbor:"fileName"`
+	ProgramArguments  []string          `yaml:"programArguments,omitempty" json:"programArguments,omitempty" cbor:"programArguments"`
+	Environment       map[string]string `yaml:"environment,omitempty" json:"environment,omitempty" cbor:"environment"`
+	WorkingDirectory  string            `yaml:"workingDirectory,omitempty" json:"workingDirectory,omitempty" cbor:"workingDirectory"`
+	StandardOutPath   string            `yaml:"standardOutPath,omitempty" json:"standardOutPath,omitempty" cbor:"standardOutPath"`
+	StandardErrorPath string            `yaml:"standardErrorPath,omitempty" json:"standardErrorPath,omitempty" cbor:"standardErrorPath"`
+	RunAtLoad         bool              `yaml:"runAtLoad,omitempty" json:"runAtLoad,omitempty" cbor:"runAtLoad"`
+	// KeepAlive is true, false, or a dictionary of conditions.
+	KeepAlive             *KeepAlive         `yaml:"keepAlive,omitempty" json:"keepAlive,omitempty" cbor:"keepAlive"`
 	StartInterval         int                `yaml:"startInterval,omitempty" json:"startInterval,omitempty" cbor:"startInterval"`
 	StartCalendarInterval []CalendarInterval `yaml:"startCalendarInterval,omitempty" json:"startCalendarInterval,omitempty" cbor:"startCalendarInterval"`
 	ProcessType           string             `yaml:"processType,omitempty" json:"processType,omitempty" cbor:"processType"`
-	Domain                string             `yaml:"domain,omitempty" json:"domain,omitempty" cbor:"domain"` // gui (default) | user
-	Enabled               *bool              `yaml:"enabled,omitempty" json:"enabled,omitempty" cbor:"enabled"`
-	InstanceKey           string             `yaml:"instanceKey,omitempty" json:"instanceKey,omitempty" cbor:"instanceKey"`
+	// WatchPaths start the job when one of these paths is modified.
+	WatchPaths []string `yaml:"watchPaths,omitempty" json:"watchPaths,omitempty" cbor:"watchPaths"`
+	// QueueDirectories keep the job alive while one of these directories
+	// is not empty.
+	QueueDirectories []string `yaml:"queueDirectories,omitempty" json:"queueDirectories,omitempty" cbor:"queueDirectories"`
+	// ThrottleInterval is the least time in seconds between two starts
+	// (launchd's default 10; 0 turns throttling off).
+	ThrottleInterval *int `yaml:"throttleInterval,omitempty" json:"throttleInterval,omitempty" cbor:"throttleInterval"`
+	// LimitLoadToSessionType: the session types (Aqua, Background,
+	// LoginWindow, StandardIO) the agent loads in; one or a list.
+	LimitLoadToSessionType StringList `yaml:"limitLoadToSessionType,omitempty" json:"limitLoadToSessionType,omitempty" cbor:"limitLoadToSessionType"`
+	// Nice is the scheduling priority, -20 to 20.
+	Nice               *int            `yaml:"nice,omitempty" json:"nice,omitempty" cbor:"nice"`
+	SoftResourceLimits *ResourceLimits `yaml:"softResourceLimits,omitempty" json:"softResourceLimits,omitempty" cbor:"softResourceLimits"`
+	HardResourceLimits *ResourceLimits `yaml:"hardResourceLimits,omitempty" json:"hardResourceLimits,omitempty" cbor:"hardResourceLimits"`
+	// UserName is refused: an agent of a user's domain runs as that user,
+	// and launchd honours UserName only for a daemon loaded by root. It is
+	// a field so that the refusal names it.
+	UserName string `yaml:"userName,omitempty" json:"userName,omitempty" cbor:"userName"`
+	// Extra holds any other plist key, rendered as written (strings,
+	// integers, reals, booleans, lists and mappings of them). reconcile
+	// checks nothing of it beyond its type: not the key, not its meaning.
+	Extra       map[string]PlistValue `yaml:"extra,omitempty" json:"extra,omitempty" cbor:"extra"`
+	Domain      string                `yaml:"domain,omitempty" json:"domain,omitempty" cbor:"domain"` // gui (default) | user
+	Enabled     *bool                 `yaml:"enabled,omitempty" json:"enabled,omitempty" cbor:"enabled"`
+	InstanceKey string                `yaml:"instanceKey,omitempty" json:"instanceKey,omitempty" cbor:"instanceKey"`
 	// RestartOn are files (~/...) whose content, when changed, must reload
 	// the agent: a wrapper script, a config file.
 	RestartOn []string `yaml:"restartOn,omitempty" json:"restartOn,omitempty" cbor:"restartOn"`
@@ -96,9 +122,23 @@ func (a *LaunchAgent) DomainKind() string {
 	return "gui"
 }
 
-// KeepsAlive reports whether launchd keeps the agent running (KeepAlive
-// true): such an agent is a daemon, any other runs and exits.
-func (s *LaunchAgentSpec) KeepsAlive() bool { return s.KeepAlive }
+// KeepsAlive reports whether launchd keeps the agent running: KeepAlive
+// true, or a dictionary whose conditions keep a job that exited cleanly
+// running (successfulExit: true, crashed: false, a pathState, an
+// otherJobEnabled or networkState). Such an agent is a daemon; any other
+// (successfulExit: false, crashed: true: run until it succeeds) runs and
+// exits.
+func (s *LaunchAgentSpec) KeepsAlive() bool {
+	k := s.KeepAlive
+	switch {
+	case k == nil:
+		return false
+	case k.Always != nil:
+		return *k.Always
+	}
+	return (k.SuccessfulExit != nil && *k.SuccessfulExit) || (k.Crashed != nil && !*k.Crashed) ||
+		k.NetworkState != nil || len(k.PathState) > 0 || len(k.OtherJobEnabled) > 0
+}
 
 // IsEnabled reports the resolved switch (desired resolves InstanceKey).
 func (a *LaunchAgent) IsEnabled() bool { return a.Spec.Enabled == nil || *a.Spec.Enabled }
@@ -178,5 +218,81 @@ func (s *LaunchAgentSpec) validate(p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(p.Child("environment").Key(k), k, "not a valid variable name"))
 		}
 	}
+	return append(errs, s.validateKeys(p)...)
+}
+
+// validateKeys checks the keys of issue 14: watch paths, queue
+// directories, throttle, KeepAlive conditions, session types, nice,
+// resource limits, the refused UserName and the unchecked extra keys.
+func (s *LaunchAgentSpec) validateKeys(p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, f := range []struct {
+		name  string
+		paths []string
+	}{{"watchPaths", s.WatchPaths}, {"queueDirectories", s.QueueDirectories}} {
+		for i, w := range f.paths {
+			if !path.IsAbs(w) {
+				errs = append(errs, field.Invalid(p.Child(f.name).Index(i), w, "must be an absolute path (launchd expands no ~)"))
+			}
+		}
+	}
+	if s.ThrottleInterval != nil && *s.ThrottleInterval < 0 {
+		errs = append(errs, field.Invalid(p.Child("throttleInterval"), *s.ThrottleInterval, "seconds, not negative"))
+	}
+	errs = append(errs, s.KeepAlive.validate(p.Child("keepAlive"))...)
+	if len(s.LimitLoadToSessionType) > 0 {
+		lp := p.Child("limitLoadToSessionType")
+		seen := map[string]bool{}
+		for i, t := range s.LimitLoadToSessionType {
+			ip := lp
+			if len(s.LimitLoadToSessionType) > 1 {
+				ip = lp.Index(i)
+			}
+			switch {
+			case t == "System":
+				errs = append(errs, field.Invalid(ip, t, "System is the session of daemons, not of a user's agent"))
+			case !slices.Contains(SessionTypes, t):
+				errs = append(errs, field.NotSupported(ip, t, SessionTypes))
+			case seen[t]:
+				errs = append(errs, field.Duplicate(ip, t))
+			}
+			seen[t] = true
+		}
+		if want := domainSession[s.domainKind()]; !seen[want] {
+			errs = append(errs, field.Invalid(lp, strings.Join(s.LimitLoadToSessionType, ","),
+				fmt.Sprintf("the agent loads in %s/<uid>, the %s session: launchd refuses to bootstrap it there unless this lists %s", s.domainKind(), want, want)))
+		}
+	}
+	if s.Nice != nil && (*s.Nice < -20 || *s.Nice > 20) {
+		errs = append(errs, field.Invalid(p.Child("nice"), *s.Nice, "from -20 to 20"))
+	}
+	errs = append(errs, s.SoftResourceLimits.validate(p.Child("softResourceLimits"))...)
+	errs = append(errs, s.HardResourceLimits.validate(p.Child("hardResourceLimits"))...)
+	if s.UserName != "" {
+		errs = append(errs, field.Forbidden(p.Child("userName"), userNameRefusal))
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Extra)) {
+		kp := p.Child("extra").Key(k)
+		switch typed, isTyped := TypedPlistKeys[k]; {
+		case k == "UserName" || k == "GroupName":
+			errs = append(errs, field.Forbidden(kp, userNameRefusal))
+		case isTyped:
+			errs = append(errs, field.Forbidden(kp, fmt.Sprintf("%s has a field of its own: write it as spec.%s, which is checked", k, typed)))
+		case k == "":
+			errs = append(errs, field.Invalid(kp, k, "an empty key"))
+		default:
+			errs = append(errs, s.Extra[k].validate(kp)...)
+		}
+	}
 	return errs
+}
+
+// userNameRefusal says why an agent may not name a user.
+const userNameRefusal = "a user's agent runs as that user; launchd honours UserName and GroupName only for a daemon loaded by root: remove it"
+
+func (s *LaunchAgentSpec) domainKind() string {
+	if s.Domain != "" {
+		return s.Domain
+	}
+	return "gui"
 }

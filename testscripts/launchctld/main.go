@@ -44,9 +44,15 @@ import (
 // print shows the definition the plist held at bootstrap (program,
 // arguments, environment, working directory, stdout/stderr paths,
 // properties keepalive and runatload, run interval, calendar event
-// triggers, spawn type, minimum runtime), runs and the last exit code, in
-// launchctl's layout; reconcile reads it with observed.ParsePrint, the
-// parser of the real output.
+// triggers, spawn type, minimum runtime; a KeepAlive dictionary's
+// SuccessfulExit and Crashed as semaphores, its PathState, WatchPaths and
+// QueueDirectories as file-system event triggers, resource limits), runs
+// and the last exit code, in launchctl's layout; reconcile reads it with
+// observed.ParsePrint, the parser of the real output. Nice is not printed:
+// the print of current macOS shows no nice line. A plist whose
+// LimitLoadToSessionType leaves out the domain's session (gui: Aqua, user:
+// Background) fails to bootstrap with 5: Input/output error, as launchd's
+// does.
 //
 // Every call is appended to $LAUNCHCTL_LOG as one line of its arguments.
 
@@ -69,6 +75,9 @@ type launchdService struct {
 	BootedOut bool     `json:"bootedOut"` // on its way out
 	Lingering int      `json:"lingering"` // calls that still see it
 	Props     []string `json:"props"`
+	// KeptRunning: launchd restarts it after a clean exit (KeepAlive true,
+	// or a dictionary that does).
+	KeptRunning bool `json:"keptRunning,omitempty"`
 	// The loaded definition: what the plist said when it was bootstrapped.
 	Environment      map[string]string `json:"environment,omitempty"`
 	WorkingDirectory string            `json:"workingDirectory,omitempty"`
@@ -78,6 +87,17 @@ type launchdService struct {
 	Calendar         []map[string]int  `json:"calendar,omitempty"`
 	SpawnType        string            `json:"spawnType,omitempty"`
 	MinimumRuntime   int               `json:"minimumRuntime,omitempty"`
+	// A KeepAlive dictionary's SuccessfulExit and Crashed, as print's
+	// semaphores ("successful exit", "after crash") with 0 or 1.
+	Semaphores map[string]int `json:"semaphores,omitempty"`
+	// The file-system event triggers: WatchPaths, QueueDirectories and a
+	// KeepAlive dictionary's PathState.
+	WatchPaths       []string        `json:"watchPaths,omitempty"`
+	QueueDirectories []string        `json:"queueDirectories,omitempty"`
+	PathState        map[string]bool `json:"pathState,omitempty"`
+	// Resource limits by print's names (maxfiles, core, ...).
+	SoftLimits map[string]int64 `json:"softLimits,omitempty"`
+	HardLimits map[string]int64 `json:"hardLimits,omitempty"`
 	// Runs and the last one's exit code (nil: never exited).
 	Runs     int  `json:"runs"`
 	LastExit *int `json:"lastExit,omitempty"`
@@ -86,32 +106,101 @@ type launchdService struct {
 // loadedPlist is what the double reads of a plist at bootstrap: the keys
 // launchctl print shows.
 type loadedPlist struct {
-	Label                 string
-	Program               string
-	ProgramArguments      []string
-	EnvironmentVariables  map[string]string
-	WorkingDirectory      string
-	StandardOutPath       string
-	StandardErrorPath     string
-	RunAtLoad             bool
-	KeepAlive             any // a boolean or a dictionary of conditions
-	StartInterval         int
-	StartCalendarInterval any // a dictionary or an array of them
-	ProcessType           string
-	ThrottleInterval      *int
-	LowPriorityIO         bool
+	Label                  string
+	Program                string
+	ProgramArguments       []string
+	EnvironmentVariables   map[string]string
+	WorkingDirectory       string
+	StandardOutPath        string
+	StandardErrorPath      string
+	RunAtLoad              bool
+	KeepAlive              any // a boolean or a dictionary of conditions
+	StartInterval          int
+	StartCalendarInterval  any // a dictionary or an array of them
+	ProcessType            string
+	ThrottleInterval       *int
+	LowPriorityIO          bool
+	WatchPaths             []string
+	QueueDirectories       []string
+	LimitLoadToSessionType any // a string or an array of them
+	SoftResourceLimits     map[string]int64
+	HardResourceLimits     map[string]int64
 }
 
-// keepsAlive: launchd restarts it (KeepAlive true, or a dictionary of
-// conditions).
-func (p *loadedPlist) keepsAlive() bool {
-	switch k := p.KeepAlive.(type) {
-	case bool:
-		return k
-	case map[string]any:
+// keepAliveProperty: KeepAlive true, which print lists as the keepalive
+// property. A dictionary of conditions is not that property: launchd
+// keeps its SuccessfulExit and Crashed as semaphores and its PathState as
+// an event trigger (print of a job with KeepAlive {SuccessfulExit: false}:
+// "semaphores = { successful exit => 0 }", properties without keepalive).
+func (p *loadedPlist) keepAliveProperty() bool {
+	k, ok := p.KeepAlive.(bool)
+	return ok && k
+}
+
+// conditions is a KeepAlive dictionary, or nil.
+func (p *loadedPlist) conditions() map[string]any {
+	m, _ := p.KeepAlive.(map[string]any)
+	return m
+}
+
+// keptRunning: launchd keeps a process of it running after a clean
+// exit (KeepAlive true, SuccessfulExit true, Crashed false, a PathState or
+// an OtherJobEnabled); any other job runs and exits.
+func (p *loadedPlist) keptRunning() bool {
+	if p.keepAliveProperty() {
 		return true
 	}
-	return false
+	c := p.conditions()
+	if se, ok := c["SuccessfulExit"].(bool); ok && se {
+		return true
+	}
+	if cr, ok := c["Crashed"].(bool); ok && !cr {
+		return true
+	}
+	return c["PathState"] != nil || c["OtherJobEnabled"] != nil || c["NetworkState"] != nil
+}
+
+// runsAtLoad: RunAtLoad, or a SuccessfulExit or Crashed condition, which
+// launchd.plist(5) says implies it (a job must run before it can exit).
+func (p *loadedPlist) runsAtLoad() bool {
+	c := p.conditions()
+	return p.RunAtLoad || c["SuccessfulExit"] != nil || c["Crashed"] != nil
+}
+
+// sessionTypes is LimitLoadToSessionType as a list (nil: any).
+func (p *loadedPlist) sessionTypes() []string {
+	switch t := p.LimitLoadToSessionType.(type) {
+	case string:
+		return []string{t}
+	case []any:
+		var out []string
+		for _, e := range t {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// limitNames are print's (and launchctl limit's) names of the resource
+// limits.
+var limitNames = map[string]string{"CPU": "cpu", "Core": "core", "Data": "data", "FileSize": "filesize",
+	"MemoryLock": "memlock", "NumberOfFiles": "maxfiles", "NumberOfProcesses": "maxproc",
+	"ResidentSetSize": "rss", "Stack": "stack"}
+
+func printLimits(in map[string]int64) map[string]int64 {
+	var out map[string]int64
+	for k, v := range in {
+		if name, ok := limitNames[k]; ok {
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[name] = v
+		}
+	}
+	return out
 }
 
 // calendar is StartCalendarInterval as a list of descriptors.
@@ -292,6 +381,13 @@ func (st *launchdState) run(args []string) int {
 			return 5
 		}
 		target := args[1] + "/" + p.Label
+		// gui/<uid> is the Aqua session, user/<uid> the Background one:
+		// a plist limited to other session types does not load there.
+		session := map[string]string{"gui": "Aqua", "user": "Background"}[strings.SplitN(args[1], "/", 2)[0]]
+		if types := p.sessionTypes(); types != nil && !slices.Contains(types, session) {
+			fmt.Fprintln(os.Stderr, "Bootstrap failed: 5: Input/output error\nTry re-running the command as root for richer errors.")
+			return 5
+		}
 		if st.Disabled[target] {
 			fmt.Fprintln(os.Stderr, "Bootstrap failed: 119: Service is disabled")
 			return 119
@@ -318,9 +414,29 @@ func (st *launchdState) run(args []string) int {
 		if s.Program == "" && len(p.ProgramArguments) > 0 {
 			s.Program = p.ProgramArguments[0]
 		}
-		if p.keepsAlive() {
+		s.WatchPaths, s.QueueDirectories = p.WatchPaths, p.QueueDirectories
+		s.SoftLimits, s.HardLimits = printLimits(p.SoftResourceLimits), printLimits(p.HardResourceLimits)
+		if c := p.conditions(); c != nil {
+			for key, name := range map[string]string{"SuccessfulExit": "successful exit", "Crashed": "after crash"} {
+				if b, ok := c[key].(bool); ok {
+					if s.Semaphores == nil {
+						s.Semaphores = map[string]int{}
+					}
+					s.Semaphores[name] = map[bool]int{true: 1, false: 0}[b]
+				}
+			}
+			if ps, ok := c["PathState"].(map[string]any); ok {
+				s.PathState = map[string]bool{}
+				for path, v := range ps {
+					b, _ := v.(bool)
+					s.PathState[path] = b
+				}
+			}
+		}
+		if p.keepAliveProperty() {
 			s.Props = append(s.Props, "keepalive")
 		}
+		s.KeptRunning = p.keptRunning()
 		if p.RunAtLoad {
 			s.Props = append(s.Props, "runatload")
 		}
@@ -331,11 +447,11 @@ func (st *launchdState) run(args []string) int {
 			s.Props = append(s.Props, "inferred program")
 		}
 		switch {
-		case p.keepsAlive():
+		case p.keptRunning() && p.runsAtLoad() || p.keepAliveProperty():
 			// launchd keeps it running.
 			st.NextPID++
 			s.PID, s.Running, s.Runs = st.NextPID, true, 1
-		case p.RunAtLoad:
+		case p.runsAtLoad():
 			// A job launchd does not keep alive runs once at load and
 			// exits.
 			code := exitCode()
@@ -356,7 +472,7 @@ func (st *launchdState) run(args []string) int {
 			return notFound(target)
 		}
 		s.Runs++
-		if slices.Contains(s.Props, "keepalive") {
+		if s.KeptRunning || slices.Contains(s.Props, "keepalive") {
 			st.NextPID++
 			s.PID, s.Running = st.NextPID, true
 			return 0
@@ -463,8 +579,46 @@ func printService(target string, s *launchdService) {
 	default:
 		fmt.Printf("\tlast exit code = %d: %s\n\n", *s.LastExit, exitName(*s.LastExit))
 	}
-	if len(s.Calendar) > 0 {
+	if len(s.Semaphores) > 0 {
+		fmt.Printf("\tsemaphores = {\n")
+		for _, name := range sortedKeys(s.Semaphores) {
+			fmt.Printf("\t\t%s => %d\n", name, s.Semaphores[name])
+		}
+		fmt.Printf("\t}\n\n")
+	}
+	fsTriggers := len(s.WatchPaths) > 0 || len(s.QueueDirectories) > 0 || len(s.PathState) > 0
+	if len(s.Calendar) > 0 || fsTriggers {
 		fmt.Printf("\tevent triggers = {\n")
+		// File-system triggers as launchd prints WatchPaths:
+		// com.apple.launchd.WatchPaths => { ... stream =
+		// com.apple.fsevents.matching ... descriptor = { "WatchPaths" => [
+		// 0 = "/path" ] } }.
+		for _, f := range []struct {
+			key   string
+			paths []string
+		}{{"WatchPaths", s.WatchPaths}, {"QueueDirectories", s.QueueDirectories}} {
+			if len(f.paths) == 0 {
+				continue
+			}
+			fmt.Printf("\t\tcom.apple.launchd.%s => {\n", f.key)
+			fmt.Printf("\t\t\tkeepalive = 0\n\t\t\tservice = %s\n", label)
+			fmt.Printf("\t\t\tstream = com.apple.fsevents.matching\n\t\t\tmonitor = com.apple.UserEventAgent-Aqua\n")
+			fmt.Printf("\t\t\tdescriptor = {\n\t\t\t\t%q => [\n", f.key)
+			for i, path := range f.paths {
+				fmt.Printf("\t\t\t\t\t%d = \"%s\"\n", i, path)
+			}
+			fmt.Printf("\t\t\t\t]\n\t\t\t}\n\t\t}\n")
+		}
+		if len(s.PathState) > 0 {
+			fmt.Printf("\t\tcom.apple.launchd.PathState => {\n")
+			fmt.Printf("\t\t\tkeepalive = 1\n\t\t\tservice = %s\n", label)
+			fmt.Printf("\t\t\tstream = com.apple.fsevents.matching\n\t\t\tmonitor = com.apple.UserEventAgent-Aqua\n")
+			fmt.Printf("\t\t\tdescriptor = {\n\t\t\t\t\"PathState\" => {\n")
+			for _, path := range sortedKeys(s.PathState) {
+				fmt.Printf("\t\t\t\t\t\"%s\" => %t\n", path, s.PathState[path])
+			}
+			fmt.Printf("\t\t\t\t}\n\t\t\t}\n\t\t}\n")
+		}
 		for i, c := range s.Calendar {
 			fmt.Printf("\t\t%s.%d => {\n", label, 268435470+i)
 			fmt.Printf("\t\t\tkeepalive = 0\n\t\t\tservice = %s\n", label)
@@ -481,6 +635,10 @@ func printService(target string, s *launchdService) {
 			fmt.Printf("\t\t\t}\n\t\t}\n")
 		}
 		fmt.Printf("\t}\n\n")
+		if fsTriggers {
+			fmt.Printf("\tevent channels = {\n\t\t\"com.apple.fsevents.matching\" = {\n\t\t\tport = 0x3521b\n\t\t\tactive = 0\n")
+			fmt.Printf("\t\t\tmanaged = 1\n\t\t\treset = 0\n\t\t\thide = 0\n\t\t\twatching = 1\n\t\t}\n\t}\n\n")
+		}
 	}
 	if s.Running {
 		fmt.Printf("\tresource coalition = {\n\t\tID = 9196\n\t\ttype = resource\n\t\tstate = active\n\t\tactive count = 1\n\t\tname = %s\n\t}\n\n", label)
@@ -491,11 +649,47 @@ func printService(target string, s *launchdService) {
 	fmt.Printf("\tjetsamproperties category = daemon\n")
 	fmt.Printf("\tsubmitted job. ignore execute allowed\n")
 	fmt.Printf("\tcpumon = default\n")
+	if len(s.SoftLimits) > 0 || len(s.HardLimits) > 0 {
+		fmt.Printf("\tresource limits = {\n")
+		names := map[string]bool{}
+		for n := range s.SoftLimits {
+			names[n] = true
+		}
+		for n := range s.HardLimits {
+			names[n] = true
+		}
+		for _, n := range sortedKeys(names) {
+			if v, ok := s.SoftLimits[n]; ok {
+				fmt.Printf("\t\t%s (soft) => %s\n", n, limitValue(v))
+			}
+			if v, ok := s.HardLimits[n]; ok {
+				fmt.Printf("\t\t%s (hard) => %s\n", n, limitValue(v))
+			}
+		}
+		fmt.Printf("\t}\n\n")
+	}
 	if s.RunInterval > 0 {
 		fmt.Printf("\trun interval = %d seconds\n", s.RunInterval)
 	}
 	fmt.Printf("\n\tproperties = %s\n", strings.Join(s.Props, " | "))
 	fmt.Printf("}\n")
+}
+
+// limitValue is a limit as print spells it: RLIM_INFINITY as (infinity).
+func limitValue(v int64) string {
+	if v == 1<<63-1 {
+		return "(infinity)"
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // exitName is the sysexits name launchctl prints after a code.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -28,7 +30,14 @@ func (a *app) adoptCommand() *cobra.Command {
 		Short: "Print a catalog entry for a launch agent found on the host",
 		Long: `adopt reads ~/Library/LaunchAgents/<label>.plist (or the plist whose Label is
 <label>) and prints a LaunchAgent object for the catalog. It changes nothing:
-paste the entry into the catalog and run reconcile --dry-run.
+paste the entry into the catalog and the next reconcile --dry-run reports the
+agent unchanged. Every key the kind types goes into its field (keepAlive as a
+boolean or a dictionary, watchPaths, queueDirectories, throttleInterval,
+limitLoadToSessionType, nice, resource limits, ...), any other into spec.extra
+(rendered as written, unchecked); what the catalog cannot write (UserName, a
+date or data value) is listed as a comment. A path under the home is written
+{{ .home }}/... . A label or plist the catalog already manages is refused,
+naming the catalog object.
 
 A value that holds a secret of ~/.sanctum/secrets is printed as
 {{ secret "<name>" }} in its place (masked as *** where a secret cannot go,
@@ -42,11 +51,30 @@ unless --reveal. A secret's value is never printed.`,
 			if !ok || !strings.EqualFold(kind, "launchagent") || label == "" {
 				return &exitError{ExitError, fmt.Errorf("%q: want launchagent/<label>", args[0])}
 			}
+			// The catalog the entry is for: a label it already manages is
+			// refused (two objects would write one plist), and the entry's
+			// name is one no launch agent of it has.
+			cat, err := a.loadCatalog(cmd.Context(), desired.PlaceholderSecrets)
+			if err != nil {
+				return err
+			}
+			taken := make(map[string]bool, len(cat.Agents))
+			for _, ag := range cat.Agents {
+				taken[ag.Name] = true
+				if ag.LabelName() == label {
+					return &exitError{ExitError, fmt.Errorf("launchagent/%s is already managed by the catalog: %s (%s)",
+						label, managedBy(ag), path.Join(cat.Name, cat.Sources[v1.KindLaunchAgent+"/"+ag.Name]))}
+				}
+			}
 			host, done, err := a.readHome()
 			if err != nil {
 				return err
 			}
 			defer done()
+			home, _, err := a.resolveHome()
+			if err != nil {
+				return err
+			}
 			file, data, err := findPlist(host, label)
 			if err != nil {
 				return &exitError{ExitError, err}
@@ -55,7 +83,13 @@ unless --reveal. A secret's value is never printed.`,
 			if err != nil {
 				return &exitError{ExitError, err}
 			}
-			out, err := adoptEntry(label, file, data, adoptMask{secrets: secrets, reveal: reveal})
+			for _, ag := range cat.Agents {
+				if ag.PlistName() == file {
+					return &exitError{ExitError, fmt.Errorf("~/%s is already the plist of the catalog's %s (%s)",
+						path.Join(controllers.LaunchAgentsDir, file), managedBy(ag), path.Join(cat.Name, cat.Sources[v1.KindLaunchAgent+"/"+ag.Name]))}
+				}
+			}
+			out, err := adoptEntry(label, file, data, adoptMask{secrets: secrets, reveal: reveal}, home, taken)
 			if err != nil {
 				return &exitError{ExitError, fmt.Errorf("~/%s: %w", path.Join(controllers.LaunchAgentsDir, file), err)}
 			}
@@ -65,6 +99,15 @@ unless --reveal. A secret's value is never printed.`,
 	}
 	cmd.Flags().BoolVar(&reveal, "reveal", false, "print values that look like credentials as found (a value of ~/.sanctum/secrets is still printed as {{ secret \"<name>\" }})")
 	return cmd
+}
+
+// managedBy names the catalog object that declares an agent: the Service
+// whose spec.launchAgent it is, or the LaunchAgent itself.
+func managedBy(a *v1.LaunchAgent) string {
+	if a.Spec.Owner != "" {
+		return v1.KindLaunchAgent + "/" + a.Name + ", spec.launchAgent of " + a.Spec.Owner
+	}
+	return v1.KindLaunchAgent + "/" + a.Name
 }
 
 // namedSecret is one secret of ~/.sanctum/secrets, read as the catalog's
@@ -187,37 +230,106 @@ func findPlist(host observed.Host, label string) (string, []byte, error) {
 
 var nonName = regexp.MustCompile(`[^a-z0-9-]+`)
 
-// adoptEntry turns a plist into a LaunchAgent object in catalog YAML; keys the
-// kind has no field for are listed as comments, never dropped silently.
-func adoptEntry(label, file string, data []byte, m adoptMask) ([]byte, error) {
+// adoptName is the catalog name of an adopted label: its last parts,
+// lower-cased, as a DNS-1123 label not taken by another launch agent.
+func adoptName(label string, taken map[string]bool) string {
+	name := nonName.ReplaceAllString(strings.ToLower(strings.TrimPrefix(label, "com.sanctum.")), "-")
+	name = strings.Trim(name, "-")
+	if len(name) > 55 {
+		name = strings.Trim(name[:55], "-")
+	}
+	if name == "" {
+		name = "adopted"
+	}
+	base := name
+	for i := 2; taken[name]; i++ {
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
+	return name
+}
+
+// adoptEntry turns a plist into a LaunchAgent object in catalog YAML: every
+// key the kind types goes into its field, any other into spec.extra (as
+// the plist holds it, unchecked); what the catalog cannot write (UserName,
+// a date or data value, an unknown KeepAlive condition) is listed as a
+// comment, never dropped silently. home, when set, is written {{ .home }}
+// at the start of a path, so that the entry holds for any home.
+func adoptEntry(label, file string, data []byte, m adoptMask, home string, taken map[string]bool) ([]byte, error) {
 	var raw map[string]any
 	if _, err := plist.Unmarshal(data, &raw); err != nil {
 		return nil, err
 	}
-	var p struct {
-		Label                string
-		ProgramArguments     []string
-		Program              string
-		EnvironmentVariables map[string]string
-		WorkingDirectory     string
-		StandardOutPath      string
-		StandardErrorPath    string
-		RunAtLoad            bool
-		KeepAlive            bool
-		StartInterval        int
-		ProcessType          string
+	var dropped []string
+	drop := func(format string, args ...any) { dropped = append(dropped, fmt.Sprintf(format, args...)) }
+	str := func(key string) string {
+		v, ok := raw[key]
+		if !ok {
+			return ""
+		}
+		s, isStr := v.(string)
+		if !isStr {
+			drop("%s: not a string", key)
+		}
+		return s
 	}
-	if _, err := plist.Unmarshal(data, &p); err != nil {
-		return nil, err
+	strs := func(key string) []string {
+		switch v := raw[key].(type) {
+		case nil:
+			return nil
+		case string:
+			return []string{v}
+		case []any:
+			out := make([]string, 0, len(v))
+			for _, e := range v {
+				s, ok := e.(string)
+				if !ok {
+					drop("%s: an entry that is not a string", key)
+					return nil
+				}
+				out = append(out, s)
+			}
+			return out
+		}
+		drop("%s: not a list of strings", key)
+		return nil
 	}
-	name := nonName.ReplaceAllString(strings.ToLower(strings.TrimPrefix(label, "com.sanctum.")), "-")
-	name = strings.Trim(name, "-")
-	if len(name) > 63 {
-		name = name[:63]
+	integer := func(key string) *int {
+		v, ok := raw[key]
+		if !ok {
+			return nil
+		}
+		n, ok := plistInt(v)
+		if !ok {
+			drop("%s: not an integer", key)
+			return nil
+		}
+		return &n
 	}
-	args := p.ProgramArguments
-	if len(args) == 0 && p.Program != "" {
-		args = []string{p.Program}
+	boolean := func(key string) bool {
+		b, ok := raw[key].(bool)
+		if _, set := raw[key]; set && !ok {
+			drop("%s: not a boolean", key)
+		}
+		return b
+	}
+	withHome := func(v string) string {
+		if home != "" && (v == home || strings.HasPrefix(v, home+"/")) {
+			return "{{ .home }}" + strings.TrimPrefix(v, home)
+		}
+		return v
+	}
+	pathField := func(field, v string) string {
+		return withHome(m.masked(field, v, false, false))
+	}
+
+	args := strs("ProgramArguments")
+	if program := str("Program"); program != "" {
+		switch {
+		case len(args) == 0:
+			args = []string{program}
+		case args[0] != program:
+			drop("Program %s: the catalog runs programArguments[0] (%s)", program, args[0])
+		}
 	}
 	// What could hold a secret or a credential, in the order of the
 	// entry: a template may take a secret in programArguments and
@@ -225,38 +337,182 @@ func adoptEntry(label, file string, data []byte, m adoptMask) ([]byte, error) {
 	var masked []string
 	for i, arg := range args {
 		credential := i > 0 && credentialName.MatchString(args[i-1]) && strings.HasPrefix(args[i-1], "-") && !strings.Contains(args[i-1], "=")
-		masked = append(masked, m.masked(fmt.Sprintf("spec.programArguments[%d]", i), arg, true, credential))
+		masked = append(masked, withHome(m.masked(fmt.Sprintf("spec.programArguments[%d]", i), arg, true, credential)))
 	}
 	var env map[string]string
-	if p.EnvironmentVariables != nil {
-		env = make(map[string]string, len(p.EnvironmentVariables))
-		keys := make([]string, 0, len(p.EnvironmentVariables))
-		for k := range p.EnvironmentVariables {
-			keys = append(keys, k)
+	if e, ok := raw["EnvironmentVariables"].(map[string]any); ok {
+		env = make(map[string]string, len(e))
+		for _, k := range slices.Sorted(maps.Keys(e)) {
+			v, ok := e[k].(string)
+			if !ok {
+				drop("EnvironmentVariables.%s: not a string", k)
+				continue
+			}
+			env[k] = withHome(m.masked("spec.environment."+k, v, true, credentialName.MatchString(k)))
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			env[k] = m.masked("spec.environment."+k, p.EnvironmentVariables[k], true, credentialName.MatchString(k))
-		}
+	} else if _, set := raw["EnvironmentVariables"]; set {
+		drop("EnvironmentVariables: not a dictionary")
 	}
 	spec := v1.LaunchAgentSpec{
 		Label: label, ProgramArguments: masked, Environment: env,
-		WorkingDirectory:  m.masked("spec.workingDirectory", p.WorkingDirectory, false, false),
-		StandardOutPath:   m.masked("spec.standardOutPath", p.StandardOutPath, false, false),
-		StandardErrorPath: m.masked("spec.standardErrorPath", p.StandardErrorPath, false, false),
-		RunAtLoad:         p.RunAtLoad, KeepAlive: p.KeepAlive, StartInterval: p.StartInterval, ProcessType: p.ProcessType,
+		WorkingDirectory:  pathField("spec.workingDirectory", str("WorkingDirectory")),
+		StandardOutPath:   pathField("spec.standardOutPath", str("StandardOutPath")),
+		StandardErrorPath: pathField("spec.standardErrorPath", str("StandardErrorPath")),
+		RunAtLoad:         boolean("RunAtLoad"), ProcessType: str("ProcessType"),
+		ThrottleInterval: integer("ThrottleInterval"), Nice: integer("Nice"),
+	}
+	if n := integer("StartInterval"); n != nil {
+		spec.StartInterval = *n
+	}
+	for i, w := range strs("WatchPaths") {
+		spec.WatchPaths = append(spec.WatchPaths, pathField(fmt.Sprintf("spec.watchPaths[%d]", i), w))
+	}
+	for i, q := range strs("QueueDirectories") {
+		spec.QueueDirectories = append(spec.QueueDirectories, pathField(fmt.Sprintf("spec.queueDirectories[%d]", i), q))
+	}
+	if t := strs("LimitLoadToSessionType"); len(t) > 0 {
+		spec.LimitLoadToSessionType = t
+	}
+	for _, k := range []string{"WatchPaths", "QueueDirectories"} {
+		if _, one := raw[k].(string); one {
+			m.notes = append(m.notes, fmt.Sprintf("%s is a string in the plist: written as a list of one (launchd wants an array)", k))
+		}
 	}
 	if file != label+".plist" {
 		spec.FileName = file
 	}
-	// StartCalendarInterval is one dictionary or an array of them.
+	// A pathState path is a mapping key, which templates do not reach:
+	// it stays as found.
+	spec.KeepAlive = adoptKeepAlive(raw["KeepAlive"], func(field, v string) string { return m.masked(field, v, false, false) }, drop)
+	spec.StartCalendarInterval = adoptCalendar(raw["StartCalendarInterval"])
+	spec.SoftResourceLimits = adoptLimits("SoftResourceLimits", raw["SoftResourceLimits"], drop)
+	spec.HardResourceLimits = adoptLimits("HardResourceLimits", raw["HardResourceLimits"], drop)
+
+	// Every other key goes into extra as the plist holds it; the typed
+	// ones were read above, UserName and GroupName are refused for an agent.
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		if _, typed := v1.TypedPlistKeys[k]; typed {
+			if k == "UserName" || k == "GroupName" {
+				drop("%s: a user's agent runs as that user (the next apply writes the plist without it)", k)
+			}
+			continue
+		}
+		pv, ok := v1.PlistValueOf(raw[k])
+		if !ok {
+			drop("%s: a date or data value, which the catalog cannot write", k)
+			continue
+		}
+		if spec.Extra == nil {
+			spec.Extra = map[string]v1.PlistValue{}
+		}
+		spec.Extra[k] = maskExtra(&m, "spec.extra."+k, pv)
+	}
+	obj := v1.LaunchAgent{
+		TypeMeta:   v1.TypeMeta{APIVersion: v1.APIVersion, Kind: v1.KindLaunchAgent},
+		ObjectMeta: v1.ObjectMeta{Name: adoptName(label, taken)},
+		Spec:       spec,
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "# adopted from ~/%s\n", path.Join(controllers.LaunchAgentsDir, file))
+	for _, d := range dropped {
+		fmt.Fprintf(&buf, "# not carried over: %s\n", d)
+	}
+	if len(spec.Extra) > 0 {
+		fmt.Fprintf(&buf, "# spec.extra holds keys reconcile does not type (%s): rendered as written, unchecked\n",
+			strings.Join(slices.Sorted(maps.Keys(spec.Extra)), ", "))
+	}
+	for _, n := range m.notes {
+		fmt.Fprintf(&buf, "# %s\n", n)
+	}
+	if m.reveal {
+		buf.WriteString("# --reveal: values that look like credentials are copied as found; move them to {{ secret \"<name>\" }}\n")
+	}
+	buf.WriteString("---\n")
+	// A templated value is single-quoted, as the catalog writes them: its
+	// double quotes stay as they are.
+	var doc yaml.Node
+	if err := doc.Encode(&obj); err != nil {
+		return nil, err
+	}
+	quoteTemplates(&doc)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}
+
+// adoptKeepAlive reads KeepAlive: a boolean, or a dictionary of the
+// conditions the catalog types (an unknown one is dropped, and said).
+func adoptKeepAlive(v any, pathField func(field, v string) string, drop func(string, ...any)) *v1.KeepAlive {
+	switch k := v.(type) {
+	case nil:
+		return nil
+	case bool:
+		return &v1.KeepAlive{Always: &k}
+	case map[string]any:
+		out := &v1.KeepAlive{}
+		for _, key := range slices.Sorted(maps.Keys(k)) {
+			val := k[key]
+			switch key {
+			case "SuccessfulExit", "Crashed", "NetworkState":
+				b, ok := val.(bool)
+				if !ok {
+					drop("KeepAlive.%s: not a boolean", key)
+					continue
+				}
+				switch key {
+				case "SuccessfulExit":
+					out.SuccessfulExit = &b
+				case "Crashed":
+					out.Crashed = &b
+				default:
+					out.NetworkState = &b
+				}
+			case "PathState", "OtherJobEnabled":
+				d, ok := val.(map[string]any)
+				if !ok {
+					drop("KeepAlive.%s: not a dictionary", key)
+					continue
+				}
+				m := map[string]bool{}
+				for p, bv := range d {
+					b, ok := bv.(bool)
+					if !ok {
+						drop("KeepAlive.%s.%s: not a boolean", key, p)
+						continue
+					}
+					if key == "PathState" {
+						p = pathField("spec.keepAlive.pathState", p)
+					}
+					m[p] = b
+				}
+				if key == "PathState" {
+					out.PathState = m
+				} else {
+					out.OtherJobEnabled = m
+				}
+			default:
+				drop("KeepAlive.%s: no field for it", key)
+			}
+		}
+		return out
+	}
+	drop("KeepAlive: neither a boolean nor a dictionary")
+	return nil
+}
+
+// adoptCalendar reads StartCalendarInterval: one dictionary or an array.
+func adoptCalendar(v any) []v1.CalendarInterval {
 	var cals []any
-	switch c := raw["StartCalendarInterval"].(type) {
+	switch c := v.(type) {
 	case map[string]any:
 		cals = []any{c}
 	case []any:
 		cals = c
 	}
+	var out []v1.CalendarInterval
 	for _, c := range cals {
 		m, ok := c.(map[string]any)
 		if !ok {
@@ -281,48 +537,52 @@ func adoptEntry(label, file string, data []byte, m adoptMask) ([]byte, error) {
 				ci.Month = &n
 			}
 		}
-		spec.StartCalendarInterval = append(spec.StartCalendarInterval, ci)
+		out = append(out, ci)
 	}
-	obj := v1.LaunchAgent{
-		TypeMeta:   v1.TypeMeta{APIVersion: v1.APIVersion, Kind: v1.KindLaunchAgent},
-		ObjectMeta: v1.ObjectMeta{Name: name},
-		Spec:       spec,
+	return out
+}
+
+// adoptLimits reads SoftResourceLimits or HardResourceLimits.
+func adoptLimits(key string, v any, drop func(string, ...any)) *v1.ResourceLimits {
+	d, ok := v.(map[string]any)
+	if !ok {
+		if v != nil {
+			drop("%s: not a dictionary", key)
+		}
+		return nil
 	}
-	known := map[string]bool{"Label": true, "ProgramArguments": true, "Program": true, "EnvironmentVariables": true,
-		"WorkingDirectory": true, "StandardOutPath": true, "StandardErrorPath": true, "RunAtLoad": true, "KeepAlive": true,
-		"StartInterval": true, "StartCalendarInterval": true, "ProcessType": true}
-	var dropped []string
-	for k := range raw {
-		if !known[k] {
-			dropped = append(dropped, k)
+	out := &v1.ResourceLimits{}
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		n, ok := plistInt(d[k])
+		if !ok || !out.Set(k, int64(n)) {
+			drop("%s.%s: not a limit launchd knows, or not an integer", key, k)
 		}
 	}
-	sort.Strings(dropped)
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "# adopted from ~/%s\n", path.Join(controllers.LaunchAgentsDir, file))
-	for _, k := range dropped {
-		fmt.Fprintf(&buf, "# not carried over (no field for it): %s\n", k)
+	if len(out.List()) == 0 {
+		return nil
 	}
-	for _, n := range m.notes {
-		fmt.Fprintf(&buf, "# %s\n", n)
+	return out
+}
+
+// maskExtra masks the strings of an extra value as any other field's.
+func maskExtra(m *adoptMask, field string, v v1.PlistValue) v1.PlistValue {
+	switch x := v.Value.(type) {
+	case string:
+		return v1.PlistValue{Value: m.masked(field, x, true, false)}
+	case []v1.PlistValue:
+		out := make([]v1.PlistValue, len(x))
+		for i, e := range x {
+			out[i] = maskExtra(m, fmt.Sprintf("%s[%d]", field, i), e)
+		}
+		return v1.PlistValue{Value: out}
+	case map[string]v1.PlistValue:
+		out := make(map[string]v1.PlistValue, len(x))
+		for k, e := range x {
+			out[k] = maskExtra(m, field+"."+k, e)
+		}
+		return v1.PlistValue{Value: out}
 	}
-	if m.reveal {
-		buf.WriteString("# --reveal: values that look like credentials are copied as found; move them to {{ secret \"<name>\" }}\n")
-	}
-	buf.WriteString("---\n")
-	// A templated value is single-quoted, as the catalog writes them: its
-	// double quotes stay as they are.
-	var doc yaml.Node
-	if err := doc.Encode(&obj); err != nil {
-		return nil, err
-	}
-	quoteTemplates(&doc)
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), enc.Close()
+	return v
 }
 
 func quoteTemplates(n *yaml.Node) {

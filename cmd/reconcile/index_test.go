@@ -21,7 +21,7 @@ import (
 )
 
 var (
-	indexSteps = flag.Int("index.steps", 1000, "TestIndexAgreesWithFull: mutation steps")
+	indexSteps = flag.Int("index.steps", 250, "TestIndexAgreesWithFull: mutation steps (make test: 250; -index.steps 5000 for a long run)")
 	indexSeed  = flag.Int64("index.seed", 1, "TestIndexAgreesWithFull: the seed of the mutations")
 )
 

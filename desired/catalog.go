@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -676,7 +678,7 @@ func (l *loader) switchFrom(object, key string, enabled **bool) (v1.InstanceServ
 	if !ok {
 		o := l.origin[object]
 		e := field.NotFound(field.NewPath("spec", "instanceKey"), key+" (no services."+key+" in "+v1.InstanceFile+")")
-		if s := Suggest(key, sortedKeys(l.cat.Instance.Services)); s != "" {
+		if s := Suggest(key, slices.Sorted(maps.Keys(l.cat.Instance.Services))); s != "" {
 			e.Detail = fmt.Sprintf("did you mean %q?", s)
 		}
 		l.errs = append(l.errs, fieldErrors(l.display(o.file), object, o.pos, field.ErrorList{e})...)
@@ -822,7 +824,7 @@ func (l *loader) validateNodes() {
 	for _, n := range l.cat.Nodes {
 		nodes[n.Name] = true
 	}
-	nodeNames := sortedKeys(nodes)
+	nodeNames := slices.Sorted(maps.Keys(nodes))
 	agents := make(map[string]bool, len(l.cat.Personas))
 	for _, p := range l.cat.Personas {
 		agents[p.AgentName()] = true
@@ -835,7 +837,7 @@ func (l *loader) validateNodes() {
 			}
 		}
 	}
-	agentNames := sortedKeys(agents)
+	agentNames := slices.Sorted(maps.Keys(agents))
 	for _, n := range l.cat.Nodes {
 		key := v1.KindRemoteNode + "/" + n.Name
 		o := l.origin[key]

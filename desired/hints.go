@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -107,15 +106,4 @@ func executeProblem(err error) string {
 		return msg[i+len("error calling secret: "):]
 	}
 	return "template: " + msg
-}
-
-// sortedKeys are a map's keys, sorted: the names a suggestion is chosen
-// from.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

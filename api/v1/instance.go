@@ -1,7 +1,8 @@
 package v1
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -183,7 +184,7 @@ func (in *InstanceSettings) Validate() field.ErrorList {
 	if in.Instance.Slug == "" {
 		errs = append(errs, field.Required(field.NewPath("instance", "slug"), "name this haus"))
 	}
-	for _, key := range sortedKeys(in.Services) {
+	for _, key := range slices.Sorted(maps.Keys(in.Services)) {
 		if p := in.Services[key].Port; p != 0 {
 			errs = append(errs, validatePort(field.NewPath("services").Key(key).Child("port"), p)...)
 		}
@@ -208,7 +209,7 @@ func (in *InstanceSettings) Validate() field.ErrorList {
 	default:
 		errs = append(errs, field.NotSupported(field.NewPath("personas", "source"), s, []string{PersonaSourceCatalog, PersonaSourceRoot}))
 	}
-	for _, key := range sortedKeys(in.Nodes) {
+	for _, key := range slices.Sorted(maps.Keys(in.Nodes)) {
 		switch t := in.Nodes[key].Type; t {
 		case "hub", "satellite", "mobile":
 		default:
@@ -217,13 +218,4 @@ func (in *InstanceSettings) Validate() field.ErrorList {
 		}
 	}
 	return errs
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

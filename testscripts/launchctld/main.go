@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -581,7 +582,7 @@ func printService(target string, s *launchdService) {
 	}
 	if len(s.Semaphores) > 0 {
 		fmt.Printf("\tsemaphores = {\n")
-		for _, name := range sortedKeys(s.Semaphores) {
+		for _, name := range slices.Sorted(maps.Keys(s.Semaphores)) {
 			fmt.Printf("\t\t%s => %d\n", name, s.Semaphores[name])
 		}
 		fmt.Printf("\t}\n\n")
@@ -614,7 +615,7 @@ func printService(target string, s *launchdService) {
 			fmt.Printf("\t\t\tkeepalive = 1\n\t\t\tservice = %s\n", label)
 			fmt.Printf("\t\t\tstream = com.apple.fsevents.matching\n\t\t\tmonitor = com.apple.UserEventAgent-Aqua\n")
 			fmt.Printf("\t\t\tdescriptor = {\n\t\t\t\t\"PathState\" => {\n")
-			for _, path := range sortedKeys(s.PathState) {
+			for _, path := range slices.Sorted(maps.Keys(s.PathState)) {
 				fmt.Printf("\t\t\t\t\t\"%s\" => %t\n", path, s.PathState[path])
 			}
 			fmt.Printf("\t\t\t\t}\n\t\t\t}\n\t\t}\n")
@@ -658,7 +659,7 @@ func printService(target string, s *launchdService) {
 		for n := range s.HardLimits {
 			names[n] = true
 		}
-		for _, n := range sortedKeys(names) {
+		for _, n := range slices.Sorted(maps.Keys(names)) {
 			if v, ok := s.SoftLimits[n]; ok {
 				fmt.Printf("\t\t%s (soft) => %s\n", n, limitValue(v))
 			}
@@ -681,15 +682,6 @@ func limitValue(v int64) string {
 		return "(infinity)"
 	}
 	return strconv.FormatInt(v, 10)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // exitName is the sysexits name launchctl prints after a code.

@@ -517,10 +517,10 @@ func TestSSHRestore(t *testing.T) {
 	}
 	got := x.digests(t, "ws/SOUL.md", "ws/NEW.md", "ws/TOOLS.md", "ws/LINK.md", ".sanctum/state/backups/run-2/ws/SOUL.md")
 	wantFiles := map[string]RemoteFile{
-		"ws/SOUL.md":                              {State: RemoteRegular, SHA256: sum(kept), Mode: 0o640},
-		"ws/NEW.md":                               {State: RemoteRegular, SHA256: sum(kept), Mode: 0o600},
-		"ws/TOOLS.md":                             {State: RemoteMissing},
-		"ws/LINK.md":                              {State: RemoteMissing},
+		"ws/SOUL.md":  {State: RemoteRegular, SHA256: sum(kept), Mode: 0o640},
+		"ws/NEW.md":   {State: RemoteRegular, SHA256: sum(kept), Mode: 0o600},
+		"ws/TOOLS.md": {State: RemoteMissing},
+		"ws/LINK.md":  {State: RemoteMissing},
 		".sanctum/state/backups/run-2/ws/SOUL.md": {State: RemoteRegular, SHA256: sum([]byte("what the run wrote\n")), Mode: 0o600},
 	}
 	if diff := cmp.Diff(wantFiles, got); diff != "" {

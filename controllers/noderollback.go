@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -300,6 +301,8 @@ func (p *Pass) rollbackNode(ctx context.Context, runID string, node observed.Rem
 		changes = append(changes, c)
 	}
 	if len(writes) > 0 {
+		var reclaimed []NodeOwned
+		defer func() { p.reclaimOnNode(nb.Node, reclaimed) }()
 		res, err := p.Remote.Write(ctx, node, observed.RemoteBackupDir(p.RunID), writes)
 		done := make(map[string]observed.RemoteResult, len(res))
 		for _, r := range res {
@@ -313,6 +316,7 @@ func (p *Pass) rollbackNode(ctx context.Context, runID string, node observed.Rem
 				c.Backup = r.Backup
 				if !observed.Plans(p.Remote) {
 					p.recordRestore(node, writes[k], sentE[k], digests[c.Path], r.Backup)
+					reclaimed = append(reclaimed, NodeOwned{Path: c.Path, Object: sentE[k].Object, SHA256: sentE[k].SHA256, Mode: modeString(writes[k].Mode)})
 				}
 			case ok && r.Status == "changed":
 				*c = p.fail(*c, fmt.Errorf("backup ~/%s on the node does not hold what the run kept (sha256 differs); refusing to restore from it",
@@ -379,4 +383,57 @@ func (p *Pass) recordRestore(n observed.RemoteNode, w observed.RemoteWrite, from
 		e.Mode = "0644"
 	}
 	p.kept.KeepNode(n, e)
+}
+
+// reclaimOnNode keeps what a rollback restored on a node for its
+// inventory (see FinishRollback).
+func (p *Pass) reclaimOnNode(node string, owned []NodeOwned) {
+	if len(owned) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reclaimed == nil {
+		p.reclaimed = make(map[string][]NodeOwned)
+	}
+	p.reclaimed[node] = append(p.reclaimed[node], owned...)
+}
+
+// reclaimNodes puts what a rollback restored on each node back in that
+// node's inventory in s, as a local rollback re-claims what it restores:
+// the next pass compares a file a target still wants as usual, and prunes
+// one no target wants (while it holds what was restored) rather than
+// leaving it a stranger. A node the last pass did not record is left out:
+// no pass reconciles it any more.
+func (p *Pass) reclaimNodes(s *State) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.reclaimed) == 0 {
+		return nil
+	}
+	list := NodeRecordsOf(s)
+	for i := range list {
+		r := &list[i]
+		back := p.reclaimed[r.Name]
+		if len(back) == 0 {
+			continue
+		}
+		owned := make(map[string]NodeOwned)
+		for _, e := range r.Owned {
+			owned[e.Path] = e
+		}
+		for _, e := range back {
+			owned[e.Path] = e
+		}
+		r.Owned = sortedOwned(owned)
+	}
+	raw, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	if s.Sections == nil {
+		s.Sections = make(map[string]json.RawMessage)
+	}
+	s.Sections[nodesSection] = raw
+	return nil
 }

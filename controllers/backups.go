@@ -30,8 +30,10 @@ type Backups struct {
 	// appends to the journal in order.
 	journaled int
 	jmu       sync.Mutex
-	// nodes is what the run changed on each node, by node name.
-	nodes map[string]*NodeBackups
+	// nodes is what the run changed on each node, by node name;
+	// nodeFresh what JournalNodes has yet to list.
+	nodes     map[string]*NodeBackups
+	nodeFresh []NodeBackups
 }
 
 // journalName is the run's journal: its backups a JSON line each, appended
@@ -299,16 +301,32 @@ func readJournal(h observed.Host, runID string) (*BackupIndex, error) {
 			continue
 		}
 		var e BackupEntry
-		if err := json.Unmarshal(line, &e); err != nil {
+		var n journalLine
+		err := json.Unmarshal(line, &n)
+		if err == nil && n.Node == nil {
+			err = json.Unmarshal(line, &e)
+		}
+		if err != nil {
 			if i == len(lines)-1 {
 				break // the kill cut the last line short
 			}
 			return nil, fmt.Errorf("backups of %s: %s is damaged at line %d: %w", runID, journalName, i+1, err)
 		}
+		if n.Node != nil {
+			addJournalNode(idx, n.Node)
+			continue
+		}
 		idx.Entries = append(idx.Entries, e)
 	}
 	sort.SliceStable(idx.Entries, func(i, j int) bool { return idx.Entries[i].Path < idx.Entries[j].Path })
+	sort.Slice(idx.Nodes, func(i, j int) bool { return idx.Nodes[i].Node < idx.Nodes[j].Node })
+	for _, nb := range idx.Nodes {
+		sort.SliceStable(nb.Entries, func(i, j int) bool { return nb.Entries[i].Path < nb.Entries[j].Path })
+	}
 	if err := checkIndex(idx); err != nil {
+		return nil, err
+	}
+	if err := checkNodeIndex(idx); err != nil {
 		return nil, err
 	}
 	return idx, nil

@@ -77,6 +77,54 @@ func (b *Backups) KeepNode(n observed.RemoteNode, e NodeBackupEntry) {
 		b.nodes[n.Name] = nb
 	}
 	nb.Entries = append(nb.Entries, e)
+	one := *nb
+	one.Entries = []NodeBackupEntry{e}
+	b.nodeFresh = append(b.nodeFresh, one)
+}
+
+// journalLine is a line of the run's journal that lists a node change: a
+// node and one entry.
+type journalLine struct {
+	Node *NodeBackups `json:"node,omitempty"`
+}
+
+// JournalNodes appends the node changes listed since its last call to the
+// run's journal, as Journal does local backups: a node's changes are
+// listed once the node confirms them, so a run killed later can still roll
+// them back. A plan keeps no journal.
+func (b *Backups) JournalNodes(h observed.Host) error {
+	if observed.Plans(h) {
+		return nil
+	}
+	b.jmu.Lock()
+	defer b.jmu.Unlock()
+	b.mu.Lock()
+	fresh := b.nodeFresh
+	b.nodeFresh = nil
+	b.mu.Unlock()
+	if len(fresh) == 0 {
+		return nil
+	}
+	var buf []byte
+	for i := range fresh {
+		line, err := json.Marshal(journalLine{Node: &fresh[i]})
+		if err != nil {
+			return err
+		}
+		buf = append(append(buf, line...), '\n')
+	}
+	return h.AppendFile(path.Join(BackupsDir, b.runID, journalName), buf, 0o600)
+}
+
+// addJournalNode merges a journal line's node change into an index.
+func addJournalNode(idx *BackupIndex, one *NodeBackups) {
+	for i := range idx.Nodes {
+		if idx.Nodes[i].Node == one.Node {
+			idx.Nodes[i].Entries = append(idx.Nodes[i].Entries, one.Entries...)
+			return
+		}
+	}
+	idx.Nodes = append(idx.Nodes, *one)
 }
 
 // nodeList is the nodes' entries, by node and path; b.mu is held.
@@ -207,7 +255,7 @@ func (p *Pass) RollbackNodes(ctx context.Context, idx *BackupIndex, nodes map[st
 	var out []drift.Change
 	for i, r := range recs {
 		out = append(out, changes[i]...)
-		if r.Status == NodeUnreachable || r.Status == NodeTimedOut {
+		if r.Status == NodeUnreachable {
 			p.Incomplete = append(p.Incomplete, r.Node)
 		}
 	}
@@ -329,6 +377,7 @@ func (p *Pass) rollbackNode(ctx context.Context, runID string, node observed.Rem
 				*c = p.fail(*c, errors.New("the node did not confirm the restore"))
 			}
 		}
+		_ = p.kept.JournalNodes(p.Host) // as a pass's (reconcileNode)
 		if err != nil && errors.Is(err, observed.ErrTimedOut) {
 			rec.Status, rec.Reason = NodeTimedOut, err.Error()
 			summary = p.fail(summary, err)

@@ -2,8 +2,12 @@ package controllers
 
 import (
 	"errors"
+	"path"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sanctum-haus/reconcile/observed"
 )
 
 // TestCheckNodeIndex: rollback takes every node path, backup and mode from
@@ -53,5 +57,43 @@ func TestCheckNodeIndex(t *testing.T) {
 		if !errors.Is(err, ErrTamperedIndex) || !strings.Contains(err.Error(), tc.why) || !strings.Contains(err.Error(), "vm") {
 			t.Errorf("%s: %v; want %v naming node vm and %q", name, err, ErrTamperedIndex, tc.why)
 		}
+	}
+}
+
+// TestNodeChangesJournaled: a run's node changes are listed in its journal
+// as each node confirms them, so a run killed before its index can still
+// be rolled back on its nodes; the journal's node lines are checked as the
+// index's are.
+func TestNodeChangesJournaled(t *testing.T) {
+	real, _ := newTestFileHost(t)
+	const runID = "20261125T193600.000000Z-ab12"
+	b := NewBackups(runID, time.Now())
+	sum := strings.Repeat("cd", 32)
+	n := observed.RemoteNode{Name: "vm", Destination: "vm", Port: 2222, Home: "/srv/vm", Timeout: 3 * time.Second}
+	b.KeepNode(n, NodeBackupEntry{Object: "PersonaFile/windu/SOUL.md", Path: "ws/SOUL.md", Reason: NodeOverwritten,
+		Backup: observed.RemoteBackupDir(runID) + "/ws/SOUL.md", SHA256: sum, Mode: "0640", Wrote: sum})
+	if err := b.JournalNodes(real); err != nil {
+		t.Fatal(err)
+	}
+	b.KeepNode(n, NodeBackupEntry{Object: "PersonaFile/windu/TOOLS.md", Path: "ws/TOOLS.md", Reason: NodeCreated, Mode: "0644", Wrote: sum})
+	if err := b.JournalNodes(real); err != nil {
+		t.Fatal(err)
+	}
+	// Killed here: no index.json.
+	idx, err := ReadBackupIndex(real, runID)
+	if err != nil {
+		t.Fatalf("index of a killed run: %v", err)
+	}
+	if len(idx.Nodes) != 1 || idx.Nodes[0].Node != "vm" || idx.Nodes[0].Port != 2222 || idx.Nodes[0].ConnectTimeout != 3 || len(idx.Nodes[0].Entries) != 2 ||
+		idx.Nodes[0].Entries[0].Path != "ws/SOUL.md" || idx.Nodes[0].Entries[1].Path != "ws/TOOLS.md" {
+		t.Fatalf("nodes from the journal: %+v", idx.Nodes)
+	}
+	// A node line no run writes refuses the journal whole.
+	line := `{"node":{"node":"vm","destination":"vm","entries":[{"object":"x","path":"../etc/passwd","reason":"created","mode":"0644"}]}}` + "\n"
+	if err := real.AppendFile(path.Join(BackupsDir, runID, journalName), []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadBackupIndex(real, runID); !errors.Is(err, ErrTamperedIndex) {
+		t.Fatalf("a tampered journal: %v; want %v", err, ErrTamperedIndex)
 	}
 }

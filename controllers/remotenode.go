@@ -476,6 +476,11 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 				}
 			}
 		}
+		// What the node confirmed is listed in the run's journal now, so
+		// that a run killed before its index can still roll it back; a
+		// journal that cannot be written fails the run's index too, and
+		// the pass reports that.
+		_ = p.kept.JournalNodes(p.Host)
 		if err != nil {
 			rec.Owned = sortedOwned(owned)
 			rec.Status, rec.Reason = NodeFailed, "transfer failed: "+err.Error()

@@ -1,11 +1,16 @@
 package controllers
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"path"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/sanctum-haus/reconcile/observed"
 )
@@ -95,5 +100,96 @@ func TestNodeChangesJournaled(t *testing.T) {
 	}
 	if _, err := ReadBackupIndex(real, runID); !errors.Is(err, ErrTamperedIndex) {
 		t.Fatalf("a tampered journal: %v; want %v", err, ErrTamperedIndex)
+	}
+}
+
+// TestRollbackNodeDecisions: what rollback sends a node for each kind of
+// entry, from one digest round trip: a mode change is undone by the mode
+// rule alone (a secret-bearing file stays 0600), and only while the bytes
+// are those it was made on; a file the run only created is left; a file
+// already as in the backup is unchanged and nothing is sent for it; a
+// target that became a symlink, or an entry whose old bytes the run could
+// not read, fails; a backup that no longer holds what was kept is refused
+// before anything is sent.
+func TestRollbackNodeDecisions(t *testing.T) {
+	real, _ := newTestFileHost(t)
+	const runID = "20261125T193600.000000Z-ab12"
+	h := func(s string) string { return sha(s) }
+	bk := func(p string) string { return observed.RemoteBackupDir(runID) + "/" + p }
+	entries := []NodeBackupEntry{
+		{Object: "o/restore", Path: "w/restore", Reason: NodeOverwritten, Backup: bk("w/restore"), SHA256: h("old"), Mode: "0640", Wrote: h("new")},
+		{Object: "o/removed", Path: "w/removed", Reason: NodeRemoved, Backup: bk("w/removed"), SHA256: h("gone"), Mode: "0644"},
+		{Object: "o/same", Path: "w/same", Reason: NodeOverwritten, Backup: bk("w/same"), SHA256: h("same"), Mode: "0644", Wrote: h("x")},
+		{Object: "o/tampered", Path: "w/tampered", Reason: NodeOverwritten, Backup: bk("w/tampered"), SHA256: h("kept"), Mode: "0644", Wrote: h("x")},
+		{Object: "o/mode", Path: "w/mode", Reason: NodeModeFixed, SHA256: h("m"), Mode: "0644"},
+		{Object: "o/secret", Path: "w/secret", Reason: NodeModeFixed, SHA256: h("s"), Mode: "0644", Secret: true},
+		{Object: "o/edited", Path: "w/edited", Reason: NodeModeFixed, SHA256: h("e"), Mode: "0644"},
+		{Object: "o/created", Path: "w/created", Reason: NodeCreated, Mode: "0644", Wrote: h("c")},
+		{Object: "o/link", Path: "w/link", Reason: NodeOverwritten, Backup: bk("w/link"), SHA256: h("l"), Mode: "0644", Wrote: h("x")},
+		{Object: "o/unread", Path: "w/unread", Reason: NodeOverwritten, Backup: bk("w/unread"), Mode: "0644", Wrote: h("x")},
+	}
+	file := func(content string, mode fs.FileMode) observed.RemoteFile {
+		return observed.RemoteFile{State: observed.RemoteRegular, SHA256: h(content), Mode: mode}
+	}
+	on := map[string]observed.RemoteFile{
+		"w/restore": file("new", 0o644), bk("w/restore"): file("old", 0o600),
+		"w/removed": {State: observed.RemoteMissing}, bk("w/removed"): file("gone", 0o600),
+		"w/same": file("same", 0o644), bk("w/same"): file("same", 0o600),
+		"w/tampered": file("x", 0o644), bk("w/tampered"): file("planted", 0o600),
+		"w/mode": file("m", 0o600), "w/secret": file("s", 0o600), "w/edited": file("edited since", 0o600),
+		"w/link": {State: observed.RemoteSymlink}, bk("w/link"): file("l", 0o600),
+		"w/unread": file("x", 0o644),
+	}
+	r := &fakeRemote{DigestsFn: func(_ context.Context, _ observed.RemoteNode, paths []string) (map[string]observed.RemoteFile, error) {
+		out := map[string]observed.RemoteFile{}
+		for _, p := range paths {
+			if f, ok := on[p]; ok {
+				out[p] = f
+			} else {
+				out[p] = observed.RemoteFile{State: observed.RemoteMissing}
+			}
+		}
+		return out, nil
+	}}
+	var sent []observed.RemoteWrite
+	r.WriteFn = func(_ context.Context, _ observed.RemoteNode, _ string, w []observed.RemoteWrite) ([]observed.RemoteResult, error) {
+		sent = w
+		var res []observed.RemoteResult
+		for _, x := range w {
+			res = append(res, observed.RemoteResult{Path: x.Path, Status: "ok"})
+		}
+		return res, nil
+	}
+	p := newTestPass(real, ModeApply, "20261125T200000.000000Z-cd34", nil, nil)
+	p.Remote = r
+	idx := &BackupIndex{RunID: runID, Nodes: []NodeBackups{{Node: "vm", Destination: "vm", Entries: entries}}}
+	changes, recs := p.RollbackNodes(context.Background(), idx, nil, 1)
+	got := map[string]string{}
+	for _, c := range changes {
+		if c.Path != "" {
+			got[c.Path] = string(c.Action)
+		}
+	}
+	want := map[string]string{
+		"w/restore": "configured", "w/removed": "created", "w/same": "unchanged", "w/tampered": "failed",
+		"w/mode": "configured", "w/secret": "unchanged", "w/edited": "unmanaged", "w/link": "failed", "w/unread": "failed",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("actions (-want +got):\n%s", diff)
+	}
+	var ops []string
+	for _, w := range sent {
+		ops = append(ops, fmt.Sprintf("%s %s %#o %s", w.Op, w.Path, w.Mode, w.From))
+	}
+	wantOps := []string{
+		"restore w/restore 0640 " + bk("w/restore"),
+		"restore w/removed 0644 " + bk("w/removed"),
+		"chmod w/mode 0644 ",
+	}
+	if diff := cmp.Diff(wantOps, ops); diff != "" {
+		t.Errorf("sent (-want +got):\n%s", diff)
+	}
+	if len(recs) != 1 || recs[0].Status != NodeFailed || recs[0].Reason != "3 of 9 file(s) not restored" {
+		t.Errorf("record: %+v", recs)
 	}
 }

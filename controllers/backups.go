@@ -30,6 +30,10 @@ type Backups struct {
 	// appends to the journal in order.
 	journaled int
 	jmu       sync.Mutex
+	// nodes is what the run changed on each node, by node name;
+	// nodeFresh what JournalNodes has yet to list.
+	nodes     map[string]*NodeBackups
+	nodeFresh []NodeBackups
 }
 
 // journalName is the run's journal: its backups a JSON line each, appended
@@ -66,12 +70,12 @@ func (b *Backups) add(e BackupEntry) {
 func (b *Backups) Index() *BackupIndex {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.kept) == 0 {
+	if len(b.kept) == 0 && len(b.nodes) == 0 {
 		return nil
 	}
 	entries := append([]BackupEntry(nil), b.kept...)
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
-	return &BackupIndex{RunID: b.runID, Time: b.time, Entries: entries}
+	return &BackupIndex{RunID: b.runID, Time: b.time, Entries: entries, Nodes: b.nodeList()}
 }
 
 // Journal appends the backups kept since its last call to the run's
@@ -117,6 +121,9 @@ func (b *Backups) WriteIndex(h observed.Host) error {
 	if idx == nil {
 		return nil
 	}
+	if err := h.MkdirAll(path.Join(BackupsDir, b.runID), 0o700); err != nil {
+		return err
+	}
 	if err := writeJSON(h, path.Join(BackupsDir, b.runID, "index.json"), idx, 0o600); err != nil {
 		return err
 	}
@@ -131,6 +138,9 @@ type BackupIndex struct {
 	RunID   string        `json:"runId"`
 	Time    time.Time     `json:"time"`
 	Entries []BackupEntry `json:"entries"`
+	// Nodes is what the run changed on each remote node, kept in the
+	// node's own backups (see NodeBackups).
+	Nodes []NodeBackups `json:"nodes,omitempty"`
 }
 
 // RunIDTimeFormat is the time part of a run id.
@@ -169,6 +179,9 @@ func ReadBackupIndex(h observed.Host, runID string) (*BackupIndex, error) {
 		return nil, fmt.Errorf("backups of %s: index.json is not this run's (it names run %q); refusing to restore from it", runID, idx.RunID)
 	}
 	if err := checkIndex(&idx); err != nil {
+		return nil, err
+	}
+	if err := checkNodeIndex(&idx); err != nil {
 		return nil, err
 	}
 	return &idx, nil
@@ -288,16 +301,32 @@ func readJournal(h observed.Host, runID string) (*BackupIndex, error) {
 			continue
 		}
 		var e BackupEntry
-		if err := json.Unmarshal(line, &e); err != nil {
+		var n journalLine
+		err := json.Unmarshal(line, &n)
+		if err == nil && n.Node == nil {
+			err = json.Unmarshal(line, &e)
+		}
+		if err != nil {
 			if i == len(lines)-1 {
 				break // the kill cut the last line short
 			}
 			return nil, fmt.Errorf("backups of %s: %s is damaged at line %d: %w", runID, journalName, i+1, err)
 		}
+		if n.Node != nil {
+			addJournalNode(idx, n.Node)
+			continue
+		}
 		idx.Entries = append(idx.Entries, e)
 	}
 	sort.SliceStable(idx.Entries, func(i, j int) bool { return idx.Entries[i].Path < idx.Entries[j].Path })
+	sort.Slice(idx.Nodes, func(i, j int) bool { return idx.Nodes[i].Node < idx.Nodes[j].Node })
+	for _, nb := range idx.Nodes {
+		sort.SliceStable(nb.Entries, func(i, j int) bool { return nb.Entries[i].Path < nb.Entries[j].Path })
+	}
 	if err := checkIndex(idx); err != nil {
+		return nil, err
+	}
+	if err := checkNodeIndex(idx); err != nil {
 		return nil, err
 	}
 	return idx, nil

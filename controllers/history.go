@@ -30,6 +30,9 @@ type HistoryEntry struct {
 	CatalogDigest string        `json:"catalogDigest,omitempty"`
 	Changes       int           `json:"changes"`
 	Summary       drift.Summary `json:"summary"`
+	// Nodes is a rollback's outcome on each node the run it undoes
+	// changed.
+	Nodes []NodeRollback `json:"nodes,omitempty"`
 }
 
 // AppendHistory records one pass. A line is written in one append, so

@@ -70,6 +70,9 @@ type Pass struct {
 	// ParallelNodes is how many remote nodes the pass reconciles at once
 	// (0: DefaultParallelNodes), each over its own connection.
 	ParallelNodes int
+	// reclaimed is what a rollback restored on each node, for the node's
+	// inventory.
+	reclaimed map[string][]NodeOwned
 
 	sources       map[string]sourceFile
 	personaLedger *PersonaLedger

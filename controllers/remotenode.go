@@ -402,8 +402,10 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		}
 		changes = append(changes, c)
 	}
+	var fetched map[string][]byte // what changed files held, for diffs
 	if len(fetch) > 0 && p.Diffs {
 		if old, err := p.Remote.Fetch(ctx, node, fetch); err == nil {
+			fetched = old
 			for _, s := range sent {
 				c := &changes[s.at]
 				b, ok := old[c.Path]
@@ -435,13 +437,16 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 				c.Backup = r.Backup
 				if plans {
 					keep(c.Path)
+					break
 				}
+				p.recordNodeChange(node, writes[k], s.gone.Object, digests[c.Path], r.Backup, nil)
 			case ok && r.Status == "ok":
 				c.Backup = r.Backup
 				if plans {
 					keep(c.Path)
 					break
 				}
+				p.recordNodeChange(node, writes[k], s.target.object, digests[c.Path], r.Backup, fetched[c.Path])
 				t := s.target
 				m := modeString(writes[k].Mode)
 				rec.Files[c.Path] = NodeFileRec{Object: t.object, SHA256: digest(t.content), Mode: m, Status: PersonaInSync}
@@ -471,6 +476,11 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 				}
 			}
 		}
+		// What the node confirmed is listed in the run's journal now, so
+		// that a run killed before its index can still roll it back; a
+		// journal that cannot be written fails the run's index too, and
+		// the pass reports that.
+		_ = p.kept.JournalNodes(p.Host)
 		if err != nil {
 			rec.Owned = sortedOwned(owned)
 			rec.Status, rec.Reason = NodeFailed, "transfer failed: "+err.Error()

@@ -148,7 +148,8 @@ func (p *Pass) reloadRestored(ctx context.Context, rel string) drift.Change {
 }
 
 // FinishRollback keeps what a rollback leaves: its backup index, and what
-// it restored re-claimed in reconcile.json's inventory (issue 13 item 7).
+// it restored re-claimed in reconcile.json's inventory (issue 13 item 7),
+// on the nodes too (each node's inventory).
 // The files a rollback puts back were reconcile's before the run it undoes
 // (or are where that run wrote), so the next apply treats them as its own:
 // a file the catalog still wants is compared as usual, and one it no longer
@@ -159,7 +160,10 @@ func (p *Pass) FinishRollback() error {
 		return err
 	}
 	restored := p.inv.Owned()
-	if len(restored) == 0 {
+	p.mu.Lock()
+	onNodes := len(p.reclaimed)
+	p.mu.Unlock()
+	if len(restored) == 0 && onNodes == 0 {
 		return nil
 	}
 	data, _, err := p.Host.ReadFile(StateFile)
@@ -186,6 +190,9 @@ func (p *Pass) FinishRollback() error {
 		s.Inventory = append(s.Inventory, e)
 	}
 	sort.Slice(s.Inventory, func(i, j int) bool { return s.Inventory[i].Path < s.Inventory[j].Path })
+	if err := p.reclaimNodes(s); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
 	if err := p.Host.MkdirAll(StateDir, 0o700); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}

@@ -75,6 +75,10 @@ const (
 	RemotePut    RemoteOp = ""       // write Content with Mode
 	RemoteChmod  RemoteOp = "chmod"  // set Mode, leave the content
 	RemoteRemove RemoteOp = "remove" // move into the backups, while it holds SHA256
+	// RemoteRestore puts back, with Mode, the bytes a run kept on the node
+	// at From (relative to the home), only while they hold SHA256; what it
+	// replaces is backed up as a put's is.
+	RemoteRestore RemoteOp = "restore"
 )
 
 // RemoteWrite is one change to a node.
@@ -84,14 +88,16 @@ type RemoteWrite struct {
 	Content []byte
 	Mode    os.FileMode
 	MkDir   bool   // create the directory if missing (else skip the file)
-	SHA256  string // remove: only a file that still holds this
+	SHA256  string // remove: only a file that still holds this; restore: only a backup that does
+	From    string // restore: the backup, relative to the remote home
 }
 
 // RemoteResult is the node's answer for one write.
 type RemoteResult struct {
 	Path string
 	// Status is ok; skipped (no directory, put); gone (nothing to remove);
-	// changed (remove: not what reconcile wrote, left); failed.
+	// changed (remove: not what reconcile wrote, left; restore: the backup
+	// no longer holds what the run kept, nothing restored); failed.
 	Status string
 	Backup string // where the node kept what it replaced or removed
 	Reason string // why it failed

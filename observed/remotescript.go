@@ -405,6 +405,9 @@ put() {
   umask 022
   if [ $r = 0 ] && [ "$5" != - ]; then chmod -- "$5" "$t" 2>/dev/null; r=$?; fi
   if [ $r != 0 ]; then rm -f -- "$t" 2>/dev/null; tp=; printf 'FAIL\t%s\twrite\n' "$1"; return; fi
+  swap "$1" "$2" "$3"
+}
+swap() {
   k=
   if [ -f "$3" ]; then
     bk "$1" "$2" || { rm -f -- "$tp"; tp=; return; }
@@ -415,6 +418,27 @@ put() {
   mv -f -- "$t" "./$3" 2>/dev/null || { rm -f -- "$tp"; tp=; printf 'FAIL\t%s\twrite\n' "$1"; return; }
   tp=
   printf 'OK\t%s\t%s\n' "$1" "$k"
+}
+rst() {
+  walk "$7" 0
+  case $w in ok) ;; no-dir) printf 'FAIL\t%s\tno-backup\n' "$1"; return;; *) printf 'FAIL\t%s\tbackup-%s\n' "$1" "$w"; return;; esac
+  if [ -L "$8" ] || [ ! -f "$8" ]; then printf 'FAIL\t%s\tno-backup\n' "$1"; return; fi
+  sd=$PWD
+  walk "$2" 1; ok "$1" || return
+  if [ -L "$3" ]; then printf 'FAIL\t%s\tsymlink\n' "$1"; return; fi
+  if [ -e "$3" ] && [ ! -f "$3" ]; then printf 'FAIL\t%s\tnot-file\n' "$1"; return; fi
+  td=$PWD; t=".$3.reconcile-tmp"
+  rm -f -- "$t" 2>/dev/null
+  tp=$td/$t
+  if [ -n "$5" ]; then umask "$5"; else umask 077; fi
+  cat -- "$sd/$8" > "$t" 2>/dev/null; r=$?
+  umask 022
+  if [ $r = 0 ]; then h=$(H "./$t" 2>/dev/null); h=${h#\\}; h=${h%% *}
+    if [ "$h" != "$4" ]; then rm -f -- "$t" 2>/dev/null; tp=; printf 'CHANGED\t%s\n' "$1"; return; fi
+  fi
+  if [ $r = 0 ] && [ "$6" != - ]; then chmod -- "$6" "$t" 2>/dev/null; r=$?; fi
+  if [ $r != 0 ]; then rm -f -- "$t" 2>/dev/null; tp=; printf 'FAIL\t%s\twrite\n' "$1"; return; fi
+  swap "$1" "$2" "$3"
 }
 chm() {
   walk "$2" 0; ok "$1" || return
@@ -443,15 +467,13 @@ rmv() {
 			fmt.Fprintf(&b, "chm %d %s %s %04o\n", i, Quote(dir), Quote(base), w.Mode.Perm())
 		case RemoteRemove:
 			fmt.Fprintf(&b, "rmv %d %s %s %s\n", i, Quote(dir), Quote(base), Quote(w.SHA256))
+		case RemoteRestore:
+			um, chmod := modeArgs(w.Mode)
+			fdir, fbase := splitRel(w.From)
+			fmt.Fprintf(&b, "rst %d %s %s %s %s %s %s %s\n", i, Quote(dir), Quote(base), Quote(w.SHA256), Quote(um), chmod,
+				Quote(fdir), Quote(fbase))
 		default:
-			mode := w.Mode
-			if mode == 0 {
-				mode = 0o644
-			}
-			um, chmod := umaskFor(mode), "-"
-			if um == "" {
-				chmod = fmt.Sprintf("%04o", mode&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky))
-			}
+			um, chmod := modeArgs(w.Mode)
 			mk := "0"
 			if w.MkDir {
 				mk = "1"
@@ -462,6 +484,19 @@ rmv() {
 	}
 	b.WriteString(epilogue)
 	return b.String()
+}
+
+// modeArgs are the umask and chmod arguments of a file made with mode (0:
+// 0644): the umask that makes it, or "" and the mode to chmod.
+func modeArgs(mode os.FileMode) (string, string) {
+	if mode == 0 {
+		mode = 0o644
+	}
+	um, chmod := umaskFor(mode), "-"
+	if um == "" {
+		chmod = fmt.Sprintf("%04o", mode&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky))
+	}
+	return um, chmod
 }
 
 // Write implements Remote.
@@ -491,6 +526,7 @@ var writeFailures = map[string]string{
 	"backup-denied":  "the node's backup directory cannot be entered; nothing was changed",
 	"chmod":          "the node could not change its mode",
 	"remove":         "the node could not move it into the backups",
+	"no-backup":      "the run's backup of it is not on the node (pruned there, or not a regular file); nothing was changed",
 }
 
 func parseWrites(out []byte, backupDir string, ops []RemoteWrite) ([]RemoteResult, error) {

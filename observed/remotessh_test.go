@@ -468,3 +468,68 @@ func TestSSHGlobs(t *testing.T) {
 		t.Errorf("a match's name ran: %v", err)
 	}
 }
+
+// TestSSHRestore: a restore puts back a run's backup on the node only while
+// the backup holds the digest the run recorded (checked on what was copied,
+// so a backup swapped after the digest round trip is refused too), with the
+// mode asked for, what it replaces kept under the restoring run's own
+// backups; a backup that is gone, a symlink, or reached through a symlink
+// leading out of the home is refused, as is a target reached that way, and
+// nothing is written.
+func TestSSHRestore(t *testing.T) {
+	x := newSSHNode(t)
+	victim := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := []byte("the hand-written soul\x00\n")
+	run1 := ".sanctum/state/backups/run-1"
+	must(os.MkdirAll(filepath.Join(x.home, run1, "ws"), 0o700))
+	must(os.WriteFile(filepath.Join(x.home, run1, "ws/SOUL.md"), kept, 0o600))
+	must(os.WriteFile(filepath.Join(x.home, run1, "ws/TOOLS.md"), []byte("planted\n"), 0o600))
+	must(os.Symlink(filepath.Join(victim, "secret"), filepath.Join(x.home, run1, "ws/LINK.md")))
+	must(os.WriteFile(filepath.Join(victim, "secret"), []byte("outside\n"), 0o600))
+	must(os.MkdirAll(filepath.Join(x.home, "ws"), 0o755))
+	must(os.WriteFile(filepath.Join(x.home, "ws/SOUL.md"), []byte("what the run wrote\n"), 0o644))
+	must(os.Symlink(victim, filepath.Join(x.home, "out")))
+	from := func(p string) string { return run1 + "/" + p }
+	res := x.write(t, ".sanctum/state/backups/run-2",
+		RemoteWrite{Op: RemoteRestore, Path: "ws/SOUL.md", From: from("ws/SOUL.md"), SHA256: sum(kept), Mode: 0o640},
+		RemoteWrite{Op: RemoteRestore, Path: "ws/NEW.md", From: from("ws/SOUL.md"), SHA256: sum(kept), Mode: 0o600},
+		RemoteWrite{Op: RemoteRestore, Path: "ws/TOOLS.md", From: from("ws/TOOLS.md"), SHA256: sum([]byte("what was kept\n")), Mode: 0o644},
+		RemoteWrite{Op: RemoteRestore, Path: "ws/GONE.md", From: from("ws/GONE.md"), SHA256: sum(kept), Mode: 0o644},
+		RemoteWrite{Op: RemoteRestore, Path: "ws/LINK.md", From: from("ws/LINK.md"), SHA256: sum([]byte("outside\n")), Mode: 0o644},
+		RemoteWrite{Op: RemoteRestore, Path: "out/SOUL.md", From: from("ws/SOUL.md"), SHA256: sum(kept), Mode: 0o644},
+	)
+	want := []RemoteResult{
+		{Path: "ws/SOUL.md", Status: "ok", Backup: ".sanctum/state/backups/run-2/ws/SOUL.md"},
+		{Path: "ws/NEW.md", Status: "ok"},
+		{Path: "ws/TOOLS.md", Status: "changed"},
+		{Path: "ws/GONE.md", Status: "failed", Reason: writeFailures["no-backup"]},
+		{Path: "ws/LINK.md", Status: "failed", Reason: writeFailures["no-backup"]},
+		{Path: "out/SOUL.md", Status: "failed", Reason: writeFailures["escape"]},
+	}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Fatalf("restore mismatch (-want +got):\n%s", diff)
+	}
+	got := x.digests(t, "ws/SOUL.md", "ws/NEW.md", "ws/TOOLS.md", "ws/LINK.md", ".sanctum/state/backups/run-2/ws/SOUL.md")
+	wantFiles := map[string]RemoteFile{
+		"ws/SOUL.md":  {State: RemoteRegular, SHA256: sum(kept), Mode: 0o640},
+		"ws/NEW.md":   {State: RemoteRegular, SHA256: sum(kept), Mode: 0o600},
+		"ws/TOOLS.md": {State: RemoteMissing},
+		"ws/LINK.md":  {State: RemoteMissing},
+		".sanctum/state/backups/run-2/ws/SOUL.md": {State: RemoteRegular, SHA256: sum([]byte("what the run wrote\n")), Mode: 0o600},
+	}
+	if diff := cmp.Diff(wantFiles, got); diff != "" {
+		t.Errorf("after the restore (-want +got):\n%s", diff)
+	}
+	if ents, _ := os.ReadDir(victim); len(ents) != 1 {
+		t.Errorf("the victim directory got %v", ents)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(x.home, "ws")); len(ents) != 2 {
+		t.Errorf("ws holds %v: a temporary file was left", ents)
+	}
+}

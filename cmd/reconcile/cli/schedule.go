@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/controllers"
 	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
@@ -218,9 +219,11 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 
 func (a *app) rollbackCommand() *cobra.Command {
 	var lockTimeout time.Duration
+	var dryRun bool
+	var parallel int
 	cmd := &cobra.Command{
-		Use:   "rollback <run-id>",
-		Short: "Restore every file a pass overwrote or removed, from its backups",
+		Use:   "rollback [--dry-run] <run-id>",
+		Short: "Restore every file a pass overwrote or removed, here and on its nodes, from its backups",
 		Long: `rollback restores, from ~/.sanctum/state/backups/<run-id>/, every file that pass
 overwrote or removed (files it only created are left as they are), backing up
 what it replaces under its own run id, and reloads the launch agents whose
@@ -228,10 +231,27 @@ plists it restores. What it restores is reconcile's again (its inventory):
 the next apply converges to the catalog, pruning a restored file the catalog
 no longer wants; edit the catalog first to keep what was restored. A backup
 index edited by hand is refused. reconcile history lists run ids, those of
-runs that were killed too.`,
+runs that were killed too.
+
+On every remote node the run changed (its backup index says which, and what),
+rollback restores the same way from the node's own backups
+(~/.sanctum/state/backups/<run-id>/ on the node), over one connection per node:
+a backup that no longer holds what the run kept is refused, what it replaces is
+backed up on the node under the rollback's run id, and a file already as in
+the backup is left unchanged. A node that cannot be reached is reported and
+the command exits 3: run the same rollback again once it is back.
+
+--dry-run prints what rollback would restore, here and on each node, and
+changes nothing anywhere (exit 0 nothing to restore, 2 something to restore).`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRunIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if parallel < 1 || parallel > controllers.MaxParallelNodes {
+				return &exitError{ExitError, fmt.Errorf("--parallel %d: want 1 to %d", parallel, controllers.MaxParallelNodes)}
+			}
+			if dryRun {
+				return a.rollbackDryRun(cmd.Context(), args[0], parallel)
+			}
 			ctx := cmd.Context()
 			real, err := a.writeHome()
 			if err != nil {
@@ -251,33 +271,107 @@ runs that were killed too.`,
 				return &exitError{ExitError, err}
 			}
 			defer s.end()
-			// The catalog may be what is broken: rollback does not need it,
-			// but uses its secrets, when it loads, to mask and to keep
-			// secret-bearing files 0600. Without it no diff is shown, since
-			// restored bytes may hold secrets it cannot recognise.
-			var secrets []string
-			if cat, err := a.loadCatalog(ctx, desired.ResolveSecrets); err == nil {
-				secrets = cat.SecretValues
-			}
+			secrets, nodes := a.rollbackCatalog(ctx)
 			pass := controllers.NewPass(a.maskLedgers(real), observed.NewLaunchctl(), s.RunID, s.Now, drift.AllSpellings(secrets), &controllers.State{})
 			pass.Diffs = false
+			ssh := observed.NewSSH(real.Home())
+			defer ssh.Close()
+			pass.Remote = ssh
 			cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
+			nodeChanges, recs := pass.RollbackNodes(ctx, idx, nodes, parallel)
+			cs.Add(nodeChanges...)
 			a.redactor.ChangeSet(cs)
 			cs.Sort(controllers.KindRank)
-			if err := s.finish(outcome{Mode: "rollback", Reason: "rollback of " + idx.RunID, Changes: cs, Keep: pass.FinishRollback}); err != nil {
+			if err := s.finish(outcome{Mode: "rollback", Reason: "rollback of " + idx.RunID, Changes: cs, Keep: pass.FinishRollback,
+				Incomplete: pass.Incomplete, Nodes: recs}); err != nil {
 				return &exitError{ExitError, err}
 			}
 			if err := drift.WriteText(a.cfg.Stdout, cs, drift.TextOptions{Color: a.cfg.Color, Quiet: false, Label: "rollback of " + idx.RunID + ", run " + s.RunID}); err != nil {
 				return &exitError{ExitError, err}
 			}
-			if len(cs.Failed()) > 0 {
-				return &exitError{ExitError, fmt.Errorf("%d file(s) not restored", len(cs.Failed()))}
-			}
-			return nil
+			return rollbackExit(cs, pass.Incomplete, false)
 		},
 	}
 	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another pass to finish")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be restored, here and on each node; change nothing (exit 2 when something would be)")
+	cmd.Flags().IntVar(&parallel, "parallel", controllers.DefaultParallelNodes, "how many nodes to roll back at once")
 	return cmd
+}
+
+// rollbackCatalog is what rollback takes from the catalog when it loads
+// (the catalog may be what is broken: rollback does not need it): its
+// secrets, to mask and to keep secret-bearing files 0600 (without them no
+// diff is shown, since restored bytes may hold secrets it cannot
+// recognise), and its nodes, reached as it says now.
+func (a *app) rollbackCatalog(ctx context.Context) ([]string, map[string]*v1.RemoteNode) {
+	cat, err := a.loadCatalog(ctx, desired.ResolveSecrets)
+	if err != nil {
+		return nil, nil
+	}
+	nodes := make(map[string]*v1.RemoteNode, len(cat.Nodes))
+	for _, n := range cat.Nodes {
+		nodes[n.Name] = n
+	}
+	return cat.SecretValues, nodes
+}
+
+// rollbackDryRun prints what a rollback would restore, here and on each
+// node, through the dry run's stack: reads go to the host and the nodes,
+// every write is planned and none is made; it takes no lock and records
+// nothing.
+func (a *app) rollbackDryRun(ctx context.Context, runID string, parallel int) error {
+	home, _, err := a.resolveHome()
+	if err != nil {
+		return err
+	}
+	w, err := wire(modeDryRun, home, false)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	defer w.Close()
+	idx, err := controllers.ReadBackupIndex(w.base, runID)
+	if errors.Is(err, controllers.ErrKilledBeforeChange) {
+		fmt.Fprintln(a.cfg.Stdout, err)
+		return nil
+	}
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	secrets, nodes := a.rollbackCatalog(ctx)
+	now := a.cfg.Now()
+	pass := controllers.NewPass(w.host, w.launchd, newRunID(now), now, drift.AllSpellings(secrets), &controllers.State{})
+	pass.Diffs = false
+	pass.Remote = w.remote
+	cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
+	nodeChanges, _ := pass.RollbackNodes(ctx, idx, nodes, parallel)
+	cs.Add(nodeChanges...)
+	a.redactor.ChangeSet(cs)
+	cs.Sort(controllers.KindRank)
+	if err := drift.WriteText(a.cfg.Stdout, cs, drift.TextOptions{Color: a.cfg.Color, Label: "rollback of " + idx.RunID + ": dry run, nothing changed"}); err != nil {
+		return &exitError{ExitError, err}
+	}
+	return rollbackExit(cs, pass.Incomplete, true)
+}
+
+// rollbackExit is rollback's exit: 1 when a file was not (or could not
+// be) restored, 3 when a node could not be reached, 2 for a dry run that
+// would restore something.
+func rollbackExit(cs *drift.ChangeSet, incomplete []string, dry bool) error {
+	failed := 0
+	for _, c := range cs.Failed() {
+		if !c.Rollup {
+			failed++
+		}
+	}
+	switch {
+	case len(cs.Failed()) > 0:
+		return &exitError{ExitError, fmt.Errorf("%d file(s) not restored", max(failed, 1))}
+	case len(incomplete) > 0:
+		return &exitError{ExitIncomplete, fmt.Errorf("incomplete: node(s) %s not reached; run the same rollback again once they are back", strings.Join(incomplete, ", "))}
+	case dry && cs.HasDrift():
+		return &exitError{code: ExitDrift}
+	}
+	return nil
 }
 
 // scheduledBinary is the reconcile binary the scheduled pass runs: binary,

@@ -65,6 +65,8 @@ type outcome struct {
 	Err error
 	// Incomplete names the required nodes the run could not reach.
 	Incomplete []string
+	// Nodes is a rollback's outcome on each node.
+	Nodes []controllers.NodeRollback
 	// Keep writes what the run leaves for the next pass (its state, its
 	// backup index, its caches).
 	Keep func() error
@@ -100,7 +102,7 @@ func (s *session) finish(o outcome) error {
 		}
 	}
 	e := controllers.HistoryEntry{RunID: s.RunID, Time: s.Now.UTC(), Mode: o.Mode, Result: "converged",
-		Reason: o.Reason, CatalogDigest: o.CatalogDigest, Incomplete: o.Incomplete}
+		Reason: o.Reason, CatalogDigest: o.CatalogDigest, Incomplete: o.Incomplete, Nodes: o.Nodes}
 	if o.Changes != nil {
 		e.Changes, e.Summary = o.Changes.Summary().Changes(), o.Changes.Summary()
 		if len(o.Changes.Failed()) > 0 {

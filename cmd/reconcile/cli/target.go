@@ -111,6 +111,9 @@ func catalogObjects(cat *desired.Catalog) []catalogObject {
 	for _, o := range cat.Agents {
 		add(v1.KindLaunchAgent, o.ObjectMeta)
 	}
+	for _, o := range cat.Units {
+		add(v1.KindSystemdUnit, o.ObjectMeta)
+	}
 	for _, o := range cat.Personas {
 		add(v1.KindPersonaFile, o.ObjectMeta)
 	}

@@ -1,0 +1,58 @@
+package observed
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestParseShow reads systemctl show of two units as systemd 252 prints
+// them (properties in systemd's order, not the order asked), one known and
+// one it has no file for.
+func TestParseShow(t *testing.T) {
+	out := `MainPID=6063
+ExecMainStartTimestamp=Wed 2026-12-02 02:48:35 UTC
+Result=success
+Id=sdt-a.service
+LoadState=loaded
+ActiveState=active
+SubState=running
+FragmentPath=/home/u/.config/systemd/user/sdt-a.service
+UnitFileState=enabled
+NeedDaemonReload=yes
+
+MainPID=0
+ExecMainStartTimestamp=
+Result=success
+Id=sdt-none.service
+LoadState=not-found
+ActiveState=inactive
+SubState=dead
+FragmentPath=
+UnitFileState=
+NeedDaemonReload=no
+`
+	got, err := ParseShow(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]*UnitInfo{
+		"sdt-a.service": {Unit: "sdt-a.service", LoadState: "loaded", ActiveState: "active", SubState: "running",
+			UnitFileState: "enabled", NeedDaemonReload: true, FragmentPath: "/home/u/.config/systemd/user/sdt-a.service",
+			MainPID: 6063, ExecMainStartTimestamp: "Wed 2026-12-02 02:48:35 UTC", Result: "success"},
+		"sdt-none.service": {Unit: "sdt-none.service", LoadState: "not-found", ActiveState: "inactive", SubState: "dead",
+			Result: "success"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ParseShow (-want +got):\n%s", diff)
+	}
+	for name, bad := range map[string]string{
+		"no Id":       "LoadState=loaded\n",
+		"not a pair":  "Id=x.service\ngarbage\n",
+		"second noId": "Id=x.service\n\nLoadState=loaded\n",
+	} {
+		if _, err := ParseShow(bad); err == nil {
+			t.Errorf("%s: read without an error", name)
+		}
+	}
+}

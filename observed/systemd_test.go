@@ -56,3 +56,23 @@ NeedDaemonReload=no
 		}
 	}
 }
+
+// FuzzParseShow: systemctl show's answer, however mangled, is parsed or
+// refused, never a panic; every unit parsed is named by its Id.
+func FuzzParseShow(f *testing.F) {
+	f.Add("Id=a.service\nLoadState=loaded\nActiveState=active\nMainPID=42\nNeedDaemonReload=yes\n\nId=b.service\nLoadState=not-found\n")
+	f.Add("MainPID=x\nId=\n")
+	f.Add("\n\n=\n")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, out string) {
+		infos, err := ParseShow(out)
+		if err != nil {
+			return
+		}
+		for id, info := range infos {
+			if id == "" || info.Unit != id {
+				t.Fatalf("unit %q keyed %q", info.Unit, id)
+			}
+		}
+	})
+}

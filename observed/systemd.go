@@ -50,7 +50,20 @@ func (e *SystemctlError) Error() string {
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i]
 	}
-	return fmt.Sprintf("systemctl %s: exit %d: %s", strings.Join(e.Args, " "), e.Code, msg)
+	what := strings.Join(e.Args, " ")
+	if len(e.Args) > 0 && e.Args[0] == "show" {
+		units := 0
+		for i, a := range e.Args {
+			if a == "--" {
+				units = len(e.Args) - i - 1
+			}
+		}
+		what = fmt.Sprintf("show (%d units)", units)
+	}
+	if strings.Contains(msg, "Failed to connect to bus") {
+		msg += " (does the user's systemd run? systemctl --user reaches it through XDG_RUNTIME_DIR)"
+	}
+	return fmt.Sprintf("systemctl --user %s: exit %d: %s", what, e.Code, msg)
 }
 
 // Systemd is the door to one systemd manager (the user's: systemctl
@@ -96,9 +109,8 @@ func (s *Systemctl) run(ctx context.Context, args ...string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	args = append([]string{"--user", "--no-pager", "--no-ask-password"}, args...)
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, s.path, args...)
+	cmd := exec.CommandContext(ctx, s.path, append([]string{"--user", "--no-pager", "--no-ask-password"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
@@ -106,7 +118,7 @@ func (s *Systemctl) run(ctx context.Context, args ...string) (string, error) {
 		return stdout.String(), &SystemctlError{Args: args, Code: ee.ExitCode(), Stderr: stderr.String() + stdout.String()}
 	}
 	if err != nil {
-		return "", fmt.Errorf("systemctl %s: %w", strings.Join(args, " "), err)
+		return "", fmt.Errorf("systemctl --user %s: %w", strings.Join(args, " "), err)
 	}
 	return stdout.String(), nil
 }

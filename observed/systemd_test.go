@@ -76,3 +76,19 @@ func FuzzParseShow(f *testing.F) {
 		}
 	})
 }
+
+// TestSystemctlErrorSays: a failed show names the verb and how many units,
+// not the whole command line; a manager that does not answer says where
+// systemctl looked for it.
+func TestSystemctlErrorSays(t *testing.T) {
+	e := &SystemctlError{Args: []string{"show", "--property=Id", "--", "a.service", "b.service"}, Code: 1,
+		Stderr: "Failed to connect to bus: No medium found\n"}
+	want := "systemctl --user show (2 units): exit 1: Failed to connect to bus: No medium found (does the user's systemd run? systemctl --user reaches it through XDG_RUNTIME_DIR)"
+	if got := e.Error(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	e = &SystemctlError{Args: []string{"start", "--", "a.service"}, Code: 5, Stderr: "Failed to start a.service: Unit a.service not found.\n"}
+	if got, want := e.Error(), "systemctl --user start -- a.service: exit 5: Failed to start a.service: Unit a.service not found."; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

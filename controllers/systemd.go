@@ -268,9 +268,19 @@ func (p *Pass) unitsRuntime(ctx context.Context, units []*v1.SystemdUnit, target
 			reload = true
 		}
 	}
-	var reloadErr error
+	var reloadErr, enableErr error
 	if reload {
 		reloadErr = p.Systemd.DaemonReload(ctx)
+	}
+	// Every unit that is not enabled, in one call (see Systemd.Enable).
+	var enable []string
+	for i, u := range units {
+		if files[i].Action != drift.Failed && infos[u.UnitName()].UnitFileState != "enabled" {
+			enable = append(enable, u.UnitName())
+		}
+	}
+	if reloadErr == nil && len(enable) > 0 {
+		enableErr = p.Systemd.Enable(ctx, enable...)
 	}
 	for i, u := range units {
 		c := drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Target: unitTarget(u)}
@@ -281,7 +291,7 @@ func (p *Pass) unitsRuntime(ctx context.Context, units []*v1.SystemdUnit, target
 		case reloadErr != nil:
 			out = append(out, p.keepUnit(p.fail(c, reloadErr), u))
 		default:
-			out = append(out, p.unitRuntime(ctx, u, targets[i], files[i], infos[u.UnitName()]))
+			out = append(out, p.unitRuntime(ctx, u, targets[i], files[i], infos[u.UnitName()], enableErr))
 		}
 	}
 	return out
@@ -291,7 +301,10 @@ func (p *Pass) unitsRuntime(ctx context.Context, units []*v1.SystemdUnit, target
 // enable when not enabled, start when not running, restart when failed or
 // when the unit or a restartOn input changed since it was started; nothing
 // otherwise. Each difference is its own reason.
-func (p *Pass) unitRuntime(ctx context.Context, u *v1.SystemdUnit, t FileTarget, file drift.Change, info *observed.UnitInfo) drift.Change {
+//
+// Enabling happened before, for every unit at once; enableErr is how it
+// went.
+func (p *Pass) unitRuntime(ctx context.Context, u *v1.SystemdUnit, t FileTarget, file drift.Change, info *observed.UnitInfo, enableErr error) drift.Change {
 	c := drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Target: unitTarget(u)}
 	inputs, err := p.inputDigests(v1.KindSystemdUnit, u.Spec.RestartOn)
 	if err != nil {
@@ -312,10 +325,10 @@ func (p *Pass) unitRuntime(ctx context.Context, u *v1.SystemdUnit, t FileTarget,
 		steps = append(steps, "loaded from "+orUnset(info.FragmentPath)+", not from the unit file: daemon-reload")
 	}
 	if info.UnitFileState != "enabled" {
-		if err := p.Systemd.Enable(ctx, unit); err != nil {
-			return p.keepUnit(p.fail(withSteps(c, steps), err), u)
-		}
 		steps = append(steps, "UnitFileState="+orUnset(info.UnitFileState)+": enable")
+		if enableErr != nil {
+			return p.keepUnit(p.fail(withSteps(c, steps), enableErr), u)
+		}
 	}
 	running := info.ActiveState == "active" || info.ActiveState == "activating" || info.ActiveState == "reloading"
 	switch {

@@ -48,8 +48,8 @@ func (f *fakeSystemd) Show(_ context.Context, units []string) (map[string]*obser
 }
 
 func (f *fakeSystemd) DaemonReload(context.Context) error { f.record("daemon-reload"); return nil }
-func (f *fakeSystemd) Enable(_ context.Context, u string) error {
-	f.record("enable", u)
+func (f *fakeSystemd) Enable(_ context.Context, u ...string) error {
+	f.record("enable", u...)
 	return nil
 }
 func (f *fakeSystemd) Disable(_ context.Context, u string) error {
@@ -206,8 +206,8 @@ func TestSystemdRuntimeDecisions(t *testing.T) {
 	wantCalls := []string{
 		"show sanctum-gateway.service neo4j-sanctum.service",
 		"daemon-reload",
-		"enable sanctum-gateway.service", "start sanctum-gateway.service",
-		"enable neo4j-sanctum.service", "start neo4j-sanctum.service",
+		"enable sanctum-gateway.service neo4j-sanctum.service",
+		"start sanctum-gateway.service", "start neo4j-sanctum.service",
 	}
 	if diff := cmp.Diff(wantCalls, callNames(sd.Calls())); diff != "" {
 		t.Errorf("first pass calls (-want +got):\n%s", diff)
@@ -235,7 +235,7 @@ func TestSystemdRuntimeDecisions(t *testing.T) {
 	if diff := cmp.Diff(want, unitLines(cs)); diff != "" {
 		t.Errorf("second pass (-want +got):\n%s", diff)
 	}
-	wantCalls = []string{"show sanctum-gateway.service neo4j-sanctum.service", "restart sanctum-gateway.service", "enable neo4j-sanctum.service"}
+	wantCalls = []string{"show sanctum-gateway.service neo4j-sanctum.service", "enable neo4j-sanctum.service", "restart sanctum-gateway.service"}
 	if diff := cmp.Diff(wantCalls, callNames(sd.Calls())); diff != "" {
 		t.Errorf("second pass calls (-want +got):\n%s", diff)
 	}
@@ -288,15 +288,15 @@ func TestSystemdDryRunChangesNothing(t *testing.T) {
 	for _, op := range dry.Ops() {
 		planned = append(planned, strings.TrimSpace(op.Verb+" "+op.Path))
 	}
-	want := []string{"daemon-reload", "enable sanctum-gateway.service", "start sanctum-gateway.service",
-		"enable neo4j-sanctum.service", "start neo4j-sanctum.service"}
+	want := []string{"daemon-reload", "enable sanctum-gateway.service", "enable neo4j-sanctum.service",
+		"start sanctum-gateway.service", "start neo4j-sanctum.service"}
 	if diff := cmp.Diff(want, planned); diff != "" {
 		t.Errorf("planned (-want +got):\n%s", diff)
 	}
 	// The guard under the dry run refuses every mutation.
 	ro := observed.ReadOnlySystemd{Systemd: sd}
 	for name, err := range map[string]error{
-		"daemon-reload": ro.DaemonReload(context.Background()), "enable": ro.Enable(context.Background(), "x.service"),
+		"daemon-reload": ro.DaemonReload(context.Background()), "enable": ro.Enable(context.Background(), "x.service", "y.service"),
 		"disable": ro.Disable(context.Background(), "x.service"), "start": ro.Start(context.Background(), "x.service"),
 		"restart": ro.Restart(context.Background(), "x.service"), "stop": ro.Stop(context.Background(), "x.service"),
 	} {

@@ -75,7 +75,9 @@ type Systemd interface {
 	// know is there, with LoadState not-found.
 	Show(ctx context.Context, units []string) (map[string]*UnitInfo, error)
 	DaemonReload(ctx context.Context) error
-	Enable(ctx context.Context, unit string) error
+	// Enable enables every unit named in one call: systemctl reloads the
+	// manager for each enable, so one call for all saves a reload each.
+	Enable(ctx context.Context, units ...string) error
 	Disable(ctx context.Context, unit string) error
 	Start(ctx context.Context, unit string) error
 	Restart(ctx context.Context, unit string) error
@@ -217,8 +219,8 @@ func (s *Systemctl) DaemonReload(ctx context.Context) error {
 }
 
 // Enable implements Systemd.
-func (s *Systemctl) Enable(ctx context.Context, unit string) error {
-	_, err := s.run(ctx, "enable", "--", unit)
+func (s *Systemctl) Enable(ctx context.Context, units ...string) error {
+	_, err := s.run(ctx, append([]string{"enable", "--"}, units...)...)
 	return err
 }
 
@@ -280,7 +282,12 @@ func (d *DryRunSystemd) Plans() bool { return true }
 func (d *DryRunSystemd) DaemonReload(context.Context) error { return d.record("daemon-reload", "") }
 
 // Enable implements Systemd.
-func (d *DryRunSystemd) Enable(_ context.Context, unit string) error { return d.record("enable", unit) }
+func (d *DryRunSystemd) Enable(_ context.Context, units ...string) error {
+	for _, u := range units {
+		_ = d.record("enable", u)
+	}
+	return nil
+}
 
 // Disable implements Systemd.
 func (d *DryRunSystemd) Disable(_ context.Context, unit string) error {
@@ -309,8 +316,8 @@ func (ReadOnlySystemd) DaemonReload(context.Context) error {
 }
 
 // Enable implements Systemd.
-func (ReadOnlySystemd) Enable(_ context.Context, unit string) error {
-	return readOnly("systemctl enable", unit)
+func (ReadOnlySystemd) Enable(_ context.Context, units ...string) error {
+	return readOnly("systemctl enable", strings.Join(units, " "))
 }
 
 // Disable implements Systemd.
@@ -351,7 +358,7 @@ func (NoSystemd) Show(context.Context, []string) (map[string]*UnitInfo, error) {
 func (NoSystemd) DaemonReload(context.Context) error { return ErrNoSystemd }
 
 // Enable implements Systemd.
-func (NoSystemd) Enable(context.Context, string) error { return ErrNoSystemd }
+func (NoSystemd) Enable(context.Context, ...string) error { return ErrNoSystemd }
 
 // Disable implements Systemd.
 func (NoSystemd) Disable(context.Context, string) error { return ErrNoSystemd }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"runtime"
 	"slices"
@@ -264,7 +265,7 @@ func (p *Pass) unitsRuntime(ctx context.Context, units []*v1.SystemdUnit, target
 			continue
 		}
 		if files[i].Action == drift.Created || files[i].Action == drift.Configured || info.NeedDaemonReload ||
-			info.LoadState != "loaded" || info.FragmentPath != p.abs(targets[i].Path) {
+			info.LoadState != "loaded" || !samePath(info.FragmentPath, p.abs(targets[i].Path)) {
 			reload = true
 		}
 	}
@@ -321,7 +322,7 @@ func (p *Pass) unitRuntime(ctx context.Context, u *v1.SystemdUnit, t FileTarget,
 	case info.NeedDaemonReload:
 		steps = append(steps, "unit file changed on disk since systemd loaded it (NeedDaemonReload=yes): daemon-reload")
 	}
-	if loaded && info.FragmentPath != abs {
+	if loaded && !samePath(info.FragmentPath, abs) {
 		steps = append(steps, "loaded from "+orUnset(info.FragmentPath)+", not from the unit file: daemon-reload")
 	}
 	if info.UnitFileState != "enabled" {
@@ -379,16 +380,30 @@ func (p *Pass) restartReason(u *v1.SystemdUnit, rec UnitRecord, file drift.Chang
 		}
 		// The file was edited by hand and systemd loaded the edit: what
 		// runs may be the edit, not what the catalog says.
-		if file.Action == drift.Configured && !info.NeedDaemonReload && info.FragmentPath == abs {
+		if file.Action == drift.Configured && !info.NeedDaemonReload && samePath(info.FragmentPath, abs) {
 			return "unit file edited and loaded by systemd since it was started"
 		}
 	} else if file.Action == drift.Created || file.Action == drift.Configured {
 		return "unit written while running"
 	}
-	if info.LoadState == "loaded" && info.FragmentPath != abs {
-		return "running from " + orUnset(info.FragmentPath)
-	}
+	// A unit loaded from another file is reported (and reloaded), not
+	// restarted: when that file stays first in systemd's search path (a
+	// --home that is not the manager's), a restart would come every pass.
 	return ""
+}
+
+// samePath reports whether systemd's FragmentPath is the unit file: the
+// same path, or the same file through a symlinked home.
+func samePath(fragment, abs string) bool {
+	if fragment == abs {
+		return true
+	}
+	if fragment == "" {
+		return false
+	}
+	a, errA := os.Stat(fragment)
+	b, errB := os.Stat(abs)
+	return errA == nil && errB == nil && os.SameFile(a, b)
 }
 
 // keepUnit carries a unit's previous record over a failure or a skip, so

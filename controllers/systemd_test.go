@@ -305,3 +305,32 @@ func TestSystemdDryRunChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemdLoadedElsewhere: a unit systemd loaded from another file is
+// drift, reloaded and reported every pass it persists, never restarted
+// for it (it may stay first in systemd's search path).
+func TestSystemdLoadedElsewhere(t *testing.T) {
+	h := newTestHome(t)
+	cat := loadCatalog(t, h.dir, map[string]string{"units.yaml": unitCatalog})
+	runUnits(t, unitPass(h, &fakeSystemd{}, "vm", "r1", cat), cat)
+	units := map[string]observed.UnitInfo{}
+	for _, u := range []string{"sanctum-gateway.service", "neo4j-sanctum.service"} {
+		units[u] = observed.UnitInfo{LoadState: "loaded", ActiveState: "active", SubState: "running", UnitFileState: "enabled",
+			FragmentPath: h.abs(SystemdUserDir) + "/" + u}
+	}
+	gw := units["sanctum-gateway.service"]
+	gw.FragmentPath = "/etc/systemd/user/sanctum-gateway.service"
+	units["sanctum-gateway.service"] = gw
+	for _, run := range []string{"r2", "r3"} {
+		sd := &fakeSystemd{Units: units}
+		cs := runUnits(t, unitPass(h, sd, "vm", run, cat), cat)
+		want := []string{"gateway configured systemd:user/sanctum-gateway.service loaded from /etc/systemd/user/sanctum-gateway.service, not from the unit file: daemon-reload",
+			"neo4j unchanged systemd:user/neo4j-sanctum.service"}
+		if diff := cmp.Diff(want, unitLines(cs)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", run, diff)
+		}
+		if diff := cmp.Diff([]string{"show sanctum-gateway.service neo4j-sanctum.service", "daemon-reload"}, callNames(sd.Calls())); diff != "" {
+			t.Errorf("%s calls (-want +got):\n%s", run, diff)
+		}
+	}
+}

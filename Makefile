@@ -10,7 +10,8 @@ CATALOG := sanctum
 # and fails a loaded machine with "context deadline exceeded"; make fuzz
 # FUZZTIME=200000x for a long run).
 FUZZ := desired:FuzzLoad desired:FuzzInstance desired:FuzzTemplate \
-	controllers:FuzzParseState observed:FuzzParsePrint observed:FuzzParseDigests
+	controllers:FuzzParseState observed:FuzzParsePrint observed:FuzzParseDigests \
+	observed:FuzzParseShow
 FUZZTIME ?= 1000x
 
 build:

@@ -35,7 +35,7 @@ func FuzzParseState(f *testing.F) {
 // reconcile writes it and in the order it wrote it before (objects first),
 // and stops at the objects only when all it reads came before them.
 func TestDecodePassState(t *testing.T) {
-	const inv = `"inventory":[{"kind":"Service","name":"a","path":".sanctum/services/a.yaml","sha256":"00"}],"agents":[{"name":"a","target":"gui/501/a","plistPath":"p","plistSha256":"01"}],"nodes":[]`
+	const inv = `"inventory":[{"kind":"Service","name":"a","path":".sanctum/services/a.yaml","sha256":"00"}],"agents":[{"name":"a","target":"gui/501/a","plistPath":"p","plistSha256":"01"}],"nodes":[],"units":[]`
 	head := `{"schemaVersion":1,"runId":"r","time":"2026-11-25T19:36:00Z","mode":"apply","catalogDigest":"sha256:x","summary":{},`
 	for name, data := range map[string]string{
 		"objects last":                head + inv + `,"objects":[{"kind":"Service","name":"a","action":"unchanged"}]}`,

@@ -278,11 +278,17 @@ func ownerNote(a *v1.LaunchAgent) string {
 
 // restartInputs digests the restartOn files as they are now ("" if absent).
 func (p *Pass) restartInputs(a *v1.LaunchAgent) (map[string]string, error) {
-	if len(a.Spec.RestartOn) == 0 {
+	return p.inputDigests(v1.KindLaunchAgent, a.Spec.RestartOn)
+}
+
+// inputDigests digests restartOn files of an object of kind as they are
+// now ("" if absent).
+func (p *Pass) inputDigests(kind string, restartOn []string) (map[string]string, error) {
+	if len(restartOn) == 0 {
 		return nil, nil
 	}
-	out := make(map[string]string, len(a.Spec.RestartOn))
-	for _, r := range a.Spec.RestartOn {
+	out := make(map[string]string, len(restartOn))
+	for _, r := range restartOn {
 		rel, _ := v1.HomePath(r)
 		// A wrapper is a symlink, often to a path outside HOME: what it
 		// points to is the input, not the bytes behind it.
@@ -291,7 +297,7 @@ func (p *Pass) restartInputs(a *v1.LaunchAgent) (map[string]string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("restartOn %s: %w", r, err)
 			}
-			out[r] = p.afterPrune(rel, linkDigest(target))
+			out[r] = p.afterPrune(kind, rel, linkDigest(target))
 			continue
 		}
 		data, _, err := p.Host.ReadFile(rel)
@@ -301,7 +307,7 @@ func (p *Pass) restartInputs(a *v1.LaunchAgent) (map[string]string, error) {
 		case err != nil:
 			return nil, fmt.Errorf("restartOn %s: %w", r, err)
 		default:
-			out[r] = p.afterPrune(rel, digest(data))
+			out[r] = p.afterPrune(kind, rel, digest(data))
 		}
 	}
 	return out, nil
@@ -309,12 +315,13 @@ func (p *Pass) restartInputs(a *v1.LaunchAgent) (map[string]string, error) {
 
 // afterPrune is what a restartOn input will hold when this pass ends: ""
 // when the prune at the end of the pass removes it (a file an earlier
-// kind owned, that no object wants any more and that still holds what
-// reconcile wrote), else what it holds now. Without it an agent whose
-// input is pruned in the same pass would read as changed on the next one.
-func (p *Pass) afterPrune(rel, now string) string {
+// kind than the one restarted owned, that no object wants any more and
+// that still holds what reconcile wrote), else what it holds now. Without
+// it an agent whose input is pruned in the same pass would read as
+// changed on the next one.
+func (p *Pass) afterPrune(kind, rel, now string) string {
 	e, owned := p.inv.Previous(rel)
-	if owned && !p.inv.Wanted(rel) && KindRank(e.Kind) < KindRank(v1.KindLaunchAgent) && e.SHA256 == now {
+	if owned && !p.inv.Wanted(rel) && KindRank(e.Kind) < KindRank(kind) && e.SHA256 == now {
 		return ""
 	}
 	return now

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/go-multierror"
 
@@ -28,6 +29,7 @@ var registry = []Controller{
 	CalibrationController{},
 	ServiceController{},
 	LaunchAgentController{},
+	SystemdController{},
 	PersonaController{},
 	RemoteNodeController{},
 }
@@ -58,6 +60,7 @@ func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Cont
 	}
 	cs.Add(p.sweepDebris()...)
 	pruned := p.prune(ctx)
+	pruned = append(pruned, p.reloadAfterPrune(ctx)...)
 	cs.Changes = supersede(cs.Changes, pruned)
 	cs.Add(pruned...)
 	if p.personaLedger != nil {
@@ -192,6 +195,14 @@ func (p *Pass) prune(ctx context.Context) []drift.Change {
 				continue
 			}
 		}
+		var steps []string
+		if e.Systemd != "" {
+			c.Target = "systemd:user/" + e.Systemd
+			if steps, err = p.pruneUnit(ctx, e.Systemd); err != nil {
+				out = append(out, p.fail(withSteps(c, steps), err))
+				continue
+			}
+		}
 		backup, err := p.backup(e.Kind, e.Name, path, data, info.Mode().Perm(), "removed")
 		if err != nil {
 			out = append(out, p.fail(c, err))
@@ -201,7 +212,7 @@ func (p *Pass) prune(ctx context.Context) []drift.Change {
 			out = append(out, p.fail(c, err))
 			continue
 		}
-		c.Action, c.Reason, c.Backup = drift.Deleted, "no longer in the catalog", backup
+		c.Action, c.Reason, c.Backup = drift.Deleted, strings.Join(append([]string{"no longer in the catalog"}, steps...), "; "), backup
 		if p.Diffs {
 			c.Diff = p.deletedDiff(path, data)
 		}

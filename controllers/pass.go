@@ -51,11 +51,19 @@ type Pass struct {
 	// its waits.
 	Launchd observed.Launchd
 	Reload  observed.ReloadPolicy
+	// Systemd is the user's systemd manager, behind the same decorator as
+	// Host; LocalHost is the catalog host this machine is (vm on Linux,
+	// mac otherwise: see LocalHostName): only units placed on it are
+	// reconciled here.
+	Systemd   observed.Systemd
+	LocalHost string
 
 	mu sync.Mutex
 	// sections are the stateful kinds' own state, by key (see Section).
 	sections map[string]Section
 	disabled map[string]map[string]bool // launchd's disabled labels, by domain
+	// unitsPruned: the prune removed a unit file, so systemd reloads.
+	unitsPruned bool
 
 	// Indexing, when set, lets an apply leave an index (see saveIndex).
 	Indexing *Indexing
@@ -145,6 +153,7 @@ func NewPass(host observed.Host, launchd observed.Launchd, runID string, now tim
 	if launchd == nil {
 		p.Launchd = observed.NoLaunchd{} // launchd's state unknown, never a nil call
 	}
+	p.Systemd, p.LocalHost = observed.NoSystemd{}, LocalHostName()
 	// A section that does not load (LoadPassState checked it, so only a
 	// State made in memory) starts empty.
 	p.sections = make(map[string]Section)
@@ -166,6 +175,9 @@ type FileTarget struct {
 	// Launchd is the service target loaded from this file, if any: a prune
 	// boots it out before removing the file.
 	Launchd string
+	// Systemd is the user unit this file defines, if any: a prune stops
+	// and disables it before removing the file.
+	Systemd string
 	// Perm, when set, is enforced (a helper script is 0755); otherwise a
 	// file keeps the mode it has and new files are 0644.
 	Perm fs.FileMode
@@ -429,7 +441,7 @@ func (fe *FileEngine) settled(t *FileTarget, info fs.FileInfo, at time.Time, hit
 		fe.entries[t.Path] = e
 		fe.mu.Unlock()
 	}
-	fe.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: t.SHA256, Launchd: t.Launchd, Secret: secret})
+	fe.own(InventoryEntry{Kind: t.Kind, Name: t.Name, Path: t.Path, SHA256: t.SHA256, Launchd: t.Launchd, Systemd: t.Systemd, Secret: secret})
 }
 
 // landed is the stat of a file just written when it still names the bytes

@@ -45,7 +45,7 @@ func NewScope(cat *desired.Catalog, picked []string, gone []string) *Scope {
 	}
 
 	local := *cat
-	local.Services, local.Agents, local.Personas, local.Calibration, local.Nodes = nil, nil, nil, nil, nil
+	local.Services, local.Agents, local.Units, local.Personas, local.Calibration, local.Nodes = nil, nil, nil, nil, nil, nil
 	for _, o := range cat.Services {
 		if want[v1.KindService+"/"+o.Name] {
 			local.Services = append(local.Services, o)
@@ -55,6 +55,13 @@ func NewScope(cat *desired.Catalog, picked []string, gone []string) *Scope {
 		id := v1.KindLaunchAgent + "/" + o.Name
 		if want[id] || (o.Spec.Owner != "" && want[o.Spec.Owner]) {
 			local.Agents = append(local.Agents, o)
+			s.ids[id] = true
+		}
+	}
+	for _, o := range cat.Units {
+		id := v1.KindSystemdUnit + "/" + o.Name
+		if want[id] || (o.Spec.Owner != "" && want[o.Spec.Owner]) {
+			local.Units = append(local.Units, o)
 			s.ids[id] = true
 		}
 	}
@@ -72,7 +79,7 @@ func NewScope(cat *desired.Catalog, picked []string, gone []string) *Scope {
 
 	// A node picked gets all it receives.
 	remote := *cat
-	remote.Services, remote.Agents, remote.Personas, remote.Calibration, remote.Nodes = nil, nil, nil, nil, nil
+	remote.Services, remote.Agents, remote.Units, remote.Personas, remote.Calibration, remote.Nodes = nil, nil, nil, nil, nil, nil
 	for _, n := range cat.Nodes {
 		if want[v1.KindRemoteNode+"/"+n.Name] {
 			remote.Nodes = append(remote.Nodes, n)
@@ -196,6 +203,8 @@ func objectsOf(cat *desired.Catalog, kind string) int {
 		return len(cat.Services)
 	case v1.KindLaunchAgent:
 		return len(cat.Agents)
+	case v1.KindSystemdUnit:
+		return len(cat.Units)
 	case v1.KindPersonaFile:
 		return len(cat.Personas)
 	case v1.KindCalibrationFile:

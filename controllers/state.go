@@ -56,6 +56,9 @@ type InventoryEntry struct {
 	// Launchd is the service loaded from the file (a plist), booted out
 	// before the file is pruned.
 	Launchd string `json:"launchd,omitempty"`
+	// Systemd is the user unit the file defines (x.service), stopped and
+	// disabled before the file is pruned.
+	Systemd string `json:"systemd,omitempty"`
 	// Secret says what reconcile wrote there held a secret: a later diff
 	// or prune of the file masks every line of it, even once the secret
 	// is rotated or no longer templated into the file (no value is known

@@ -73,7 +73,10 @@ type Catalog struct {
 	Nodes    []*v1.RemoteNode  // sorted by name
 	// Agents are the standalone LaunchAgents and those compiled from
 	// Services, sorted by name.
-	Agents      []*v1.LaunchAgent
+	Agents []*v1.LaunchAgent
+	// Units are the standalone SystemdUnits and those compiled from
+	// Services, sorted by name.
+	Units       []*v1.SystemdUnit `cbor:"units"`
 	Calibration []*v1.CalibrationFile
 	// InstanceCopy is the host's ~/.sanctum/instance.yaml, a byte copy of
 	// the catalog's: a calibration file of this host only (remote nodes
@@ -203,6 +206,8 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 		l.validateCatalog()
 		l.compileAgents()
 		l.validateAgents()
+		l.compileUnits()
+		l.validateUnits()
 		l.validateNodes()
 		l.resolvePersonaRoots()
 		l.loadSources()
@@ -217,6 +222,7 @@ func Load(ctx context.Context, opts Options) (*Catalog, error) {
 		return nil, l.combined()
 	}
 	sort.Slice(l.cat.Agents, func(i, j int) bool { return l.cat.Agents[i].Name < l.cat.Agents[j].Name })
+	sort.Slice(l.cat.Units, func(i, j int) bool { return l.cat.Units[i].Name < l.cat.Units[j].Name })
 	sort.Slice(l.cat.Services, func(i, j int) bool { return l.cat.Services[i].Name < l.cat.Services[j].Name })
 	sort.Slice(l.cat.Personas, func(i, j int) bool { return l.cat.Personas[i].Name < l.cat.Personas[j].Name })
 	sort.Slice(l.cat.Nodes, func(i, j int) bool { return l.cat.Nodes[i].Name < l.cat.Nodes[j].Name })
@@ -513,6 +519,10 @@ var kinds = map[string]kindInfo{
 		newObject: func() v1.Object { return &v1.LaunchAgent{} },
 		add:       func(c *Catalog, o v1.Object) { c.Agents = append(c.Agents, o.(*v1.LaunchAgent)) },
 	},
+	v1.KindSystemdUnit: {
+		newObject: func() v1.Object { return &v1.SystemdUnit{} },
+		add:       func(c *Catalog, o v1.Object) { c.Units = append(c.Units, o.(*v1.SystemdUnit)) },
+	},
 	v1.KindRemoteNode: {
 		newObject: func() v1.Object { return &v1.RemoteNode{} },
 		add:       func(c *Catalog, o v1.Object) { c.Nodes = append(c.Nodes, o.(*v1.RemoteNode)) },
@@ -699,6 +709,9 @@ func (l *loader) resolve() {
 	}
 	for _, a := range l.cat.Agents {
 		l.switchFrom(v1.KindLaunchAgent+"/"+a.Name, a.Spec.InstanceKey, &a.Spec.Enabled)
+	}
+	for _, u := range l.cat.Units {
+		l.switchFrom(v1.KindSystemdUnit+"/"+u.Name, u.Spec.InstanceKey, &u.Spec.Enabled)
 	}
 }
 

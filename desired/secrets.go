@@ -198,6 +198,20 @@ func secretFieldRefused(kind, fieldPath string) string {
 		}
 		return ""
 	}
+	unitPaths := func(base string) string {
+		switch {
+		case under(base+".unit", base+".host", base+".scope", base+".dependsOn", base+".instanceKey",
+			base+".after", base+".wants", base+".wantedBy", base+".restart"):
+			return "a name"
+		case under(base+".workingDirectory", base+".restartOn"):
+			return "a path"
+		case under(base + ".execStart"):
+			// The command line is shown by systemctl show and ps to
+			// every user of the host: no file mode protects it.
+			return "a command line (systemctl show and ps show it to every user); pass it in environment"
+		}
+		return ""
+	}
 	switch {
 	case under("metadata"):
 		return "a name"
@@ -215,9 +229,14 @@ func secretFieldRefused(kind, fieldPath string) string {
 		case under("spec.host", "spec.type", "spec.provides", "spec.dependsOn", "spec.instanceKey"):
 			return "a name"
 		}
+		if under("spec.systemd") {
+			return unitPaths("spec.systemd")
+		}
 		return agentPaths("spec.launchAgent")
 	case kind == v1.KindLaunchAgent:
 		return agentPaths("spec")
+	case kind == v1.KindSystemdUnit:
+		return unitPaths("spec")
 	}
 	return ""
 }

@@ -158,7 +158,10 @@ func WriteText(w io.Writer, cs *ChangeSet, o TextOptions) error {
 		case c.Path != "":
 			b.WriteString(" ~/" + c.Path)
 		}
-		if c.Target != "" {
+		switch {
+		case strings.HasPrefix(c.Target, "systemd:"):
+			b.WriteString(" " + c.Target)
+		case c.Target != "":
 			b.WriteString(" launchd:" + c.Target)
 		}
 		var notes []string

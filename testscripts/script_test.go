@@ -86,6 +86,7 @@ func params(t *testing.T, dir string) testscript.Params {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		UpdateScripts:       os.Getenv("UPDATE_GOLDEN") != "",
+		Condition:           systemdCondition,
 		Setup: func(env *testscript.Env) error {
 			home := filepath.Join(env.WorkDir, "home")
 			if err := os.MkdirAll(home, 0o755); err != nil {
@@ -120,6 +121,9 @@ func params(t *testing.T, dir string) testscript.Params {
 			"sshd-resetlog": cmdSSHDResetLog,
 			"sshd-fleet":    cmdSSHDFleet,
 			"listen":        cmdListen,
+			"systemd-user":  cmdSystemdUser, // systemd_test.go
+			"unitprop":      cmdUnitProp,
+			"httpget":       cmdHTTPGet,
 			"mermaidcheck":  cmdMermaidCheck,
 			"benchremote":   cmdBenchRemote,
 			"benchfleet":    cmdBenchFleet,

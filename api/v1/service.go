@@ -37,6 +37,10 @@ type ServiceSpec struct {
 	// compiles into LaunchAgent/<service name>, enabled with the service
 	// and depending on the agents of the service's dependencies.
 	LaunchAgent *LaunchAgentSpec `yaml:"launchAgent,omitempty" json:"launchAgent,omitempty" cbor:"launchAgent"`
+	// Systemd, when set, is the systemd unit that runs a service of host
+	// vm; it compiles into SystemdUnit/<service name>, enabled with the
+	// service and ordered after the units of the service's dependencies.
+	Systemd *SystemdSpec `yaml:"systemd,omitempty" json:"systemd,omitempty" cbor:"systemd"`
 	// Wrapper is ~/.sanctum/bin/sanctum-<name>, a symlink to Target.
 	Wrapper *Wrapper `yaml:"wrapper,omitempty" json:"wrapper,omitempty" cbor:"wrapper"`
 	// Helpers are scripts shipped in the catalog, installed 0755 under
@@ -121,6 +125,17 @@ func (s *Service) AgentLabel() string {
 	return ""
 }
 
+// UnitName is the name of the service's systemd unit, or "".
+func (s *Service) UnitName() string {
+	if sd := s.Spec.Systemd; sd != nil {
+		if sd.Unit != "" {
+			return sd.Unit
+		}
+		return "sanctum-" + s.Name + ".service"
+	}
+	return ""
+}
+
 // WrapperPath is the HOME-relative path of the service's wrapper,
 // .sanctum/bin/sanctum-<name>, whether or not it has one.
 func (s *Service) WrapperPath() string { return path.Join(WrapperDir, "sanctum-"+s.Name) }
@@ -175,6 +190,19 @@ func (s *Service) Validate() field.ErrorList {
 		errs = append(errs, la.validate(lp)...)
 		if la.Enabled != nil || la.InstanceKey != "" || len(la.DependsOn) > 0 || la.Retired {
 			errs = append(errs, field.Forbidden(lp, "an embedded agent takes enabled, instanceKey and dependsOn from its service, and is retired by removing it"))
+		}
+	}
+	if sd := s.Spec.Systemd; sd != nil {
+		sp := spec.Child("systemd")
+		errs = append(errs, sd.validate(sp)...)
+		if sd.Enabled != nil || sd.InstanceKey != "" || len(sd.DependsOn) > 0 || sd.Retired || sd.Host != "" {
+			errs = append(errs, field.Forbidden(sp, "an embedded unit takes host, enabled, instanceKey and dependsOn from its service, and is retired by removing it"))
+		}
+		if s.Spec.Host != "" && s.Spec.Host != SystemdHostVM {
+			errs = append(errs, field.Invalid(sp, s.Spec.Host, "a service of host "+s.Spec.Host+" does not run under systemd: systemd units run on host vm (use spec.launchAgent on the mac)"))
+		}
+		if s.Spec.LaunchAgent != nil {
+			errs = append(errs, field.Forbidden(sp, "a service runs under launchd or under systemd, not both"))
 		}
 	}
 	if w := s.Spec.Wrapper; w != nil && !path.IsAbs(w.Target) {

@@ -32,6 +32,8 @@ func (a *app) noReplay(cat *desired.Catalog) string {
 	switch {
 	case observed.NewLaunchctl().Available() == nil && len(cat.Agents) > 0:
 		return "launchd is asked by every pass"
+	case len(cat.Units) > 0:
+		return "systemd is asked by every pass"
 	case !a.local && len(cat.Nodes) > 0:
 		return "nodes are asked by every pass"
 	}

@@ -176,6 +176,7 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 	pass.Ledgers = a.maskLedgers(w.ledgers)
 	pass.Diffs = mode != modeCheck // a check lists drift tersely
 	pass.Remote, pass.Local, pass.ParallelNodes = w.remote, a.local, a.parallel
+	pass.Systemd = w.systemd
 	indexKey, err := a.indexKey(home)
 	if err != nil {
 		return err
@@ -389,7 +390,7 @@ func (a *app) passHeader(mode mode, home string, cat *desired.Catalog) (string, 
 		// A targeted pass: this host when something local is in scope,
 		// and the nodes it reaches.
 		var in []string
-		if sc := a.resolved.scope.Catalog(); len(sc.Services)+len(sc.Agents)+len(sc.Personas)+len(sc.Calibration) > 0 || len(a.resolved.gone) > 0 {
+		if sc := a.resolved.scope.Catalog(); len(sc.Services)+len(sc.Agents)+len(sc.Units)+len(sc.Personas)+len(sc.Calibration) > 0 || len(a.resolved.gone) > 0 {
 			in = append(in, "this host")
 		}
 		for _, n := range a.resolved.scope.Nodes() {

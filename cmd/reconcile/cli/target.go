@@ -38,7 +38,7 @@ func (a *app) targetFlags(cmd *cobra.Command) {
 }
 
 // targetKinds are the kinds an object argument may name.
-var targetKinds = []string{v1.KindCalibrationFile, v1.KindLaunchAgent, v1.KindPersonaFile, v1.KindRemoteNode, v1.KindService}
+var targetKinds = []string{v1.KindCalibrationFile, v1.KindLaunchAgent, v1.KindPersonaFile, v1.KindRemoteNode, v1.KindService, v1.KindSystemdUnit}
 
 // objectKind returns the kind an argument KIND/NAME names (case does not
 // matter), or "" when its part before the slash is no kind.
@@ -110,6 +110,9 @@ func catalogObjects(cat *desired.Catalog) []catalogObject {
 	}
 	for _, o := range cat.Agents {
 		add(v1.KindLaunchAgent, o.ObjectMeta)
+	}
+	for _, o := range cat.Units {
+		add(v1.KindSystemdUnit, o.ObjectMeta)
 	}
 	for _, o := range cat.Personas {
 		add(v1.KindPersonaFile, o.ObjectMeta)
@@ -207,8 +210,10 @@ func (t target) resolve(cat *desired.Catalog, inventory []controllers.InventoryE
 				// agent's too (a service's agent has the service's name).
 				r.gone = append(r.gone, id)
 				if kind, name, _ := strings.Cut(id, "/"); kind == v1.KindService {
-					if agent := v1.KindLaunchAgent + "/" + name; owned[agent] && !known[agent] {
-						r.gone = append(r.gone, agent)
+					for _, owns := range []string{v1.KindLaunchAgent, v1.KindSystemdUnit} {
+						if o := owns + "/" + name; owned[o] && !known[o] {
+							r.gone = append(r.gone, o)
+						}
 					}
 				}
 			default:

@@ -23,6 +23,7 @@ type passHosts struct {
 	host    observed.Host
 	ledgers observed.Host // nil: no audit ledger is written
 	launchd observed.Launchd
+	systemd observed.Systemd
 	remote  observed.Remote
 	closers []func() error
 }
@@ -30,6 +31,7 @@ type passHosts struct {
 func wire(mode mode, home string, record bool) (*passHosts, error) {
 	w := &passHosts{}
 	var launchd observed.Launchd = observed.NewLaunchctl()
+	systemd := localSystemd()
 	// The ssh masters end and their control sockets go when the pass
 	// does, also after SIGINT or SIGTERM (the pass's context is cancelled
 	// and runPass returns through its defers).
@@ -43,7 +45,7 @@ func wire(mode mode, home string, record bool) (*passHosts, error) {
 		}
 		w.closers = append(w.closers, real.Close)
 		w.base, w.host, w.ledgers = real, real, real
-		w.launchd, w.remote = launchd, remote
+		w.launchd, w.systemd, w.remote = launchd, systemd, remote
 		return w, nil
 	}
 	real, err := observed.OpenFileHost(home)
@@ -63,8 +65,19 @@ func wire(mode mode, home string, record bool) (*passHosts, error) {
 			Paths: []string{controllers.PersonaLedgerFile}}
 	}
 	w.launchd = observed.NewDryRunLaunchd(observed.ReadOnlyLaunchd{Launchd: launchd})
+	w.systemd = observed.NewDryRunSystemd(observed.ReadOnlySystemd{Systemd: systemd})
 	w.remote = observed.NewDryRunRemote(observed.ReadOnlyRemote{Remote: remote})
 	return w, nil
+}
+
+// localSystemd is the user's systemd manager of a host whose catalog host
+// is vm (Linux: controllers.LocalHostName); elsewhere none, so that the Mac
+// never runs systemctl.
+func localSystemd() observed.Systemd {
+	if controllers.LocalHostName() != v1.SystemdHostVM {
+		return observed.NoSystemd{}
+	}
+	return observed.NewSystemctl()
 }
 
 // limit bounds the managed files the real host reads by instance.yaml's

@@ -1,0 +1,373 @@
+package observed
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrNoSystemd: this host has no systemctl (macOS): systemd's state is
+// unknown, which is neither drift nor an error.
+var ErrNoSystemd = errors.New("systemctl not found on this host")
+
+// ShowProperties are the properties a pass asks `systemctl show` for, in
+// one call for every unit it manages.
+var ShowProperties = []string{"Id", "LoadState", "ActiveState", "SubState", "UnitFileState",
+	"NeedDaemonReload", "FragmentPath", "MainPID", "ExecMainStartTimestamp", "Result"}
+
+// UnitInfo is what `systemctl show` says of one unit.
+type UnitInfo struct {
+	Unit             string // Id
+	LoadState        string // loaded, not-found, bad-setting, error, masked
+	ActiveState      string // active, inactive, failed, activating, deactivating, reloading
+	SubState         string // running, dead, exited, failed, ...
+	UnitFileState    string // enabled, disabled, static, masked, linked, ... ("" when not found)
+	NeedDaemonReload bool   // the file on disk changed since systemd loaded it
+	FragmentPath     string // the unit file systemd loaded
+	MainPID          int
+	// ExecMainStartTimestamp is when the main process last started, as
+	// systemctl prints it ("" when it never ran).
+	ExecMainStartTimestamp string
+	Result                 string // success, exit-code, signal, ...
+}
+
+// SystemctlError is a systemctl invocation that failed.
+type SystemctlError struct {
+	Args   []string
+	Code   int
+	Stderr string
+}
+
+func (e *SystemctlError) Error() string {
+	msg := strings.TrimSpace(e.Stderr)
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	what := strings.Join(e.Args, " ")
+	if len(e.Args) > 0 && e.Args[0] == "show" {
+		units := 0
+		for i, a := range e.Args {
+			if a == "--" {
+				units = len(e.Args) - i - 1
+			}
+		}
+		what = fmt.Sprintf("show (%d units)", units)
+	}
+	if strings.Contains(msg, "Failed to connect to bus") {
+		msg += " (does the user's systemd run? systemctl --user reaches it through XDG_RUNTIME_DIR)"
+	}
+	return fmt.Sprintf("systemctl --user %s: exit %d: %s", what, e.Code, msg)
+}
+
+// Systemd is the door to one systemd manager (the user's: systemctl
+// --user). Units are named as systemd names them (x.service).
+type Systemd interface {
+	// Available reports ErrNoSystemd when systemctl cannot be asked.
+	Available() error
+	// Show answers for every unit in one call; a unit systemd does not
+	// know is there, with LoadState not-found.
+	Show(ctx context.Context, units []string) (map[string]*UnitInfo, error)
+	DaemonReload(ctx context.Context) error
+	// Enable enables every unit named in one call: systemctl reloads the
+	// manager for each enable, so one call for all saves a reload each.
+	Enable(ctx context.Context, units ...string) error
+	Disable(ctx context.Context, unit string) error
+	Start(ctx context.Context, unit string) error
+	Restart(ctx context.Context, unit string) error
+	Stop(ctx context.Context, unit string) error
+}
+
+// Systemctl runs the systemctl found on PATH against the user's manager,
+// which it reaches through XDG_RUNTIME_DIR (or DBUS_SESSION_BUS_ADDRESS).
+type Systemctl struct {
+	path string
+	err  error
+}
+
+var _ Systemd = (*Systemctl)(nil)
+
+// NewSystemctl looks systemctl up once.
+func NewSystemctl() *Systemctl {
+	p, err := exec.LookPath("systemctl")
+	if err != nil {
+		return &Systemctl{err: ErrNoSystemd}
+	}
+	return &Systemctl{path: p}
+}
+
+// Available implements Systemd.
+func (s *Systemctl) Available() error { return s.err }
+
+func (s *Systemctl) run(ctx context.Context, args ...string) (string, error) {
+	if s.err != nil {
+		return "", s.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, s.path, append([]string{"--user", "--no-pager", "--no-ask-password"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return stdout.String(), &SystemctlError{Args: args, Code: ee.ExitCode(), Stderr: stderr.String() + stdout.String()}
+	}
+	if err != nil {
+		return "", fmt.Errorf("systemctl --user %s: %w", strings.Join(args, " "), err)
+	}
+	return stdout.String(), nil
+}
+
+// Show implements Systemd.
+func (s *Systemctl) Show(ctx context.Context, units []string) (map[string]*UnitInfo, error) {
+	if len(units) == 0 {
+		return map[string]*UnitInfo{}, nil
+	}
+	args := append([]string{"show", "--property=" + strings.Join(ShowProperties, ","), "--"}, units...)
+	out, err := s.run(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := ParseShow(out)
+	if err != nil {
+		return nil, fmt.Errorf("systemctl show: %w", err)
+	}
+	for _, u := range units {
+		if infos[u] == nil {
+			return nil, fmt.Errorf("systemctl show: no answer for %s", u)
+		}
+	}
+	return infos, nil
+}
+
+// ParseShow reads `systemctl show` of several units: a block of
+// Key=Value lines per unit, blocks apart by an empty line, each named by
+// its Id.
+func ParseShow(out string) (map[string]*UnitInfo, error) {
+	infos := map[string]*UnitInfo{}
+	cur := &UnitInfo{}
+	seen := false
+	flush := func() error {
+		if !seen {
+			return nil
+		}
+		if cur.Unit == "" {
+			return errors.New("a block without Id")
+		}
+		infos[cur.Unit] = cur
+		cur, seen = &UnitInfo{}, false
+		return nil
+	}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if line == "" {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("unexpected line %q", line)
+		}
+		seen = true
+		switch k {
+		case "Id":
+			cur.Unit = v
+		case "LoadState":
+			cur.LoadState = v
+		case "ActiveState":
+			cur.ActiveState = v
+		case "SubState":
+			cur.SubState = v
+		case "UnitFileState":
+			cur.UnitFileState = v
+		case "NeedDaemonReload":
+			cur.NeedDaemonReload = v == "yes"
+		case "FragmentPath":
+			cur.FragmentPath = v
+		case "MainPID":
+			cur.MainPID, _ = strconv.Atoi(v)
+		case "ExecMainStartTimestamp":
+			cur.ExecMainStartTimestamp = v
+		case "Result":
+			cur.Result = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return infos, nil
+}
+
+// DaemonReload implements Systemd.
+func (s *Systemctl) DaemonReload(ctx context.Context) error {
+	_, err := s.run(ctx, "daemon-reload")
+	return err
+}
+
+// Enable implements Systemd.
+func (s *Systemctl) Enable(ctx context.Context, units ...string) error {
+	_, err := s.run(ctx, append([]string{"enable", "--"}, units...)...)
+	return err
+}
+
+// Disable implements Systemd.
+func (s *Systemctl) Disable(ctx context.Context, unit string) error {
+	_, err := s.run(ctx, "disable", "--", unit)
+	return err
+}
+
+// Start implements Systemd.
+func (s *Systemctl) Start(ctx context.Context, unit string) error {
+	_, err := s.run(ctx, "start", "--", unit)
+	return err
+}
+
+// Restart implements Systemd.
+func (s *Systemctl) Restart(ctx context.Context, unit string) error {
+	_, err := s.run(ctx, "restart", "--", unit)
+	return err
+}
+
+// Stop implements Systemd.
+func (s *Systemctl) Stop(ctx context.Context, unit string) error {
+	_, err := s.run(ctx, "stop", "--", unit)
+	return err
+}
+
+// DryRunSystemd passes queries through and records every state change
+// instead of making it.
+type DryRunSystemd struct {
+	Systemd
+	mu  sync.Mutex
+	ops []Op
+}
+
+var _ Systemd = (*DryRunSystemd)(nil)
+
+// NewDryRunSystemd decorates s.
+func NewDryRunSystemd(s Systemd) *DryRunSystemd { return &DryRunSystemd{Systemd: s} }
+
+// Ops returns the recorded state changes.
+func (d *DryRunSystemd) Ops() []Op {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]Op(nil), d.ops...)
+}
+
+func (d *DryRunSystemd) record(verb, unit string) error {
+	d.mu.Lock()
+	d.ops = append(d.ops, Op{Verb: verb, Path: unit})
+	d.mu.Unlock()
+	return nil
+}
+
+// Plans implements planner.
+func (d *DryRunSystemd) Plans() bool { return true }
+
+// DaemonReload implements Systemd.
+func (d *DryRunSystemd) DaemonReload(context.Context) error { return d.record("daemon-reload", "") }
+
+// Enable implements Systemd.
+func (d *DryRunSystemd) Enable(_ context.Context, units ...string) error {
+	for _, u := range units {
+		_ = d.record("enable", u)
+	}
+	return nil
+}
+
+// Disable implements Systemd.
+func (d *DryRunSystemd) Disable(_ context.Context, unit string) error {
+	return d.record("disable", unit)
+}
+
+// Start implements Systemd.
+func (d *DryRunSystemd) Start(_ context.Context, unit string) error { return d.record("start", unit) }
+
+// Restart implements Systemd.
+func (d *DryRunSystemd) Restart(_ context.Context, unit string) error {
+	return d.record("restart", unit)
+}
+
+// Stop implements Systemd.
+func (d *DryRunSystemd) Stop(_ context.Context, unit string) error { return d.record("stop", unit) }
+
+// ReadOnlySystemd refuses every state change: under it, one is a bug.
+type ReadOnlySystemd struct{ Systemd }
+
+var _ Systemd = ReadOnlySystemd{}
+
+// DaemonReload implements Systemd.
+func (ReadOnlySystemd) DaemonReload(context.Context) error {
+	return readOnly("systemctl daemon-reload", "")
+}
+
+// Enable implements Systemd.
+func (ReadOnlySystemd) Enable(_ context.Context, units ...string) error {
+	return readOnly("systemctl enable", strings.Join(units, " "))
+}
+
+// Disable implements Systemd.
+func (ReadOnlySystemd) Disable(_ context.Context, unit string) error {
+	return readOnly("systemctl disable", unit)
+}
+
+// Start implements Systemd.
+func (ReadOnlySystemd) Start(_ context.Context, unit string) error {
+	return readOnly("systemctl start", unit)
+}
+
+// Restart implements Systemd.
+func (ReadOnlySystemd) Restart(_ context.Context, unit string) error {
+	return readOnly("systemctl restart", unit)
+}
+
+// Stop implements Systemd.
+func (ReadOnlySystemd) Stop(_ context.Context, unit string) error {
+	return readOnly("systemctl stop", unit)
+}
+
+// NoSystemd is the systemd of a host that has none (macOS), and of a
+// pass given none: every question answers ErrNoSystemd.
+type NoSystemd struct{}
+
+var _ Systemd = NoSystemd{}
+
+// Available implements Systemd.
+func (NoSystemd) Available() error { return ErrNoSystemd }
+
+// Show implements Systemd.
+func (NoSystemd) Show(context.Context, []string) (map[string]*UnitInfo, error) {
+	return nil, ErrNoSystemd
+}
+
+// DaemonReload implements Systemd.
+func (NoSystemd) DaemonReload(context.Context) error { return ErrNoSystemd }
+
+// Enable implements Systemd.
+func (NoSystemd) Enable(context.Context, ...string) error { return ErrNoSystemd }
+
+// Disable implements Systemd.
+func (NoSystemd) Disable(context.Context, string) error { return ErrNoSystemd }
+
+// Start implements Systemd.
+func (NoSystemd) Start(context.Context, string) error { return ErrNoSystemd }
+
+// Restart implements Systemd.
+func (NoSystemd) Restart(context.Context, string) error { return ErrNoSystemd }
+
+// Stop implements Systemd.
+func (NoSystemd) Stop(context.Context, string) error { return ErrNoSystemd }

@@ -459,11 +459,17 @@ func cmdBenchFleet(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		wall := walls[len(walls)/2].Seconds()
 		bound := 1.3*math.Ceil(float64(total)/float64(n))*alone + hang
-		verdict := "met"
-		if wall > bound {
-			verdict = "MISSED"
+		// The same bound with the slowest live node of this run: on a
+		// machine that also runs every node's sshd, N nodes at once share
+		// its cores, and a node's own time grows with N.
+		inRun := 1.3*math.Ceil(float64(total)/float64(n))*slowest + hang
+		verdict := func(b float64) string {
+			if wall > b {
+				return "MISSED"
+			}
+			return "met"
 		}
-		fmt.Printf("fleet of %d nodes, --parallel %d: median %.2fs over %d runs; bound %.2fs (1.3 x %d x %.2fs + %.0fs): %s; slowest live node %.2fs; at most %d SSH connection(s) per node\n",
-			total, n, wall, runs, bound, int(math.Ceil(float64(total)/float64(n))), alone, hang, verdict, slowest, conns)
+		fmt.Printf("fleet of %d nodes, --parallel %d: median %.2fs over %d runs; bound %.2fs (1.3 x %d x %.2fs alone + %.0fs): %s; slowest live node in this run %.2fs, bound with it %.2fs: %s; at most %d SSH connection(s) per node\n",
+			total, n, wall, runs, bound, int(math.Ceil(float64(total)/float64(n))), alone, hang, verdict(bound), slowest, inRun, verdict(inRun), conns)
 	}
 }

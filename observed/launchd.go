@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,18 +158,27 @@ func (l *Launchctl) run(ctx context.Context, args ...string) (string, error) {
 	if l.err != nil {
 		return "", l.err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	return runTool(ctx, 30*time.Second, l.path, args, func(code int, out string) error {
+		return &LaunchctlError{Args: args, Code: code, Stderr: out}
+	})
+}
+
+// runTool runs a service manager's command line tool (launchctl,
+// systemctl) within timeout: its stdout, and on a non-zero exit also the
+// error onExit makes of the exit code and all it printed (stderr first).
+func runTool(ctx context.Context, timeout time.Duration, path string, args []string, onExit func(code int, out string) error) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, l.path, args...)
+	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return stdout.String(), &LaunchctlError{Args: args, Code: ee.ExitCode(), Stderr: stderr.String() + stdout.String()}
+		return stdout.String(), onExit(ee.ExitCode(), stderr.String()+stdout.String())
 	}
 	if err != nil {
-		return "", fmt.Errorf("launchctl %s: %w", strings.Join(args, " "), err)
+		return "", fmt.Errorf("%s %s: %w", filepath.Base(path), strings.Join(args, " "), err)
 	}
 	return stdout.String(), nil
 }

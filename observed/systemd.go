@@ -2,7 +2,6 @@ package observed
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -109,20 +108,9 @@ func (s *Systemctl) run(ctx context.Context, args ...string) (string, error) {
 	if s.err != nil {
 		return "", s.err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, s.path, append([]string{"--user", "--no-pager", "--no-ask-password"}, args...)...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return stdout.String(), &SystemctlError{Args: args, Code: ee.ExitCode(), Stderr: stderr.String() + stdout.String()}
-	}
-	if err != nil {
-		return "", fmt.Errorf("systemctl --user %s: %w", strings.Join(args, " "), err)
-	}
-	return stdout.String(), nil
+	return runTool(ctx, 90*time.Second, s.path, append([]string{"--user", "--no-pager", "--no-ask-password"}, args...), func(code int, out string) error {
+		return &SystemctlError{Args: args, Code: code, Stderr: out}
+	})
 }
 
 // Show implements Systemd.

@@ -187,7 +187,8 @@ func checkNodeIndex(idx *BackupIndex) error {
 // run's index: d is what the node held before it, old its bytes when they
 // were fetched.
 func (p *Pass) recordNodeChange(n observed.RemoteNode, w observed.RemoteWrite, object string, d observed.RemoteFile, backup string, old []byte) {
-	e := NodeBackupEntry{Object: object, Path: w.Path, Mode: modeString(d.Mode)}
+	e := NodeBackupEntry{Object: object, Path: w.Path}
+	mode := d.Mode
 	if d.State == observed.RemoteRegular && sha256Hex.MatchString(d.SHA256) {
 		e.SHA256 = d.SHA256
 	}
@@ -201,12 +202,14 @@ func (p *Pass) recordNodeChange(n observed.RemoteNode, w observed.RemoteWrite, o
 		e.Reason, e.Backup, e.Wrote = NodeOverwritten, backup, digest(w.Content)
 		e.Secret = p.holdsSecret(w.Content) || (old != nil && p.holdsSecret(old))
 	default:
-		e.Reason, e.Wrote, e.Mode, e.SHA256 = NodeCreated, digest(w.Content), modeString(w.Mode), ""
+		e.Reason, e.Wrote, e.SHA256 = NodeCreated, digest(w.Content), ""
+		mode = w.Mode
 		e.Secret = p.holdsSecret(w.Content)
 	}
-	if e.Mode == "00" || e.Mode == "0000" {
-		e.Mode = "0644" // the node did not report it
+	if mode.Perm() == 0 {
+		mode = 0o644 // the node did not report it
 	}
+	e.Mode = modeString(mode)
 	p.kept.KeepNode(n, e)
 }
 

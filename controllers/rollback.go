@@ -15,11 +15,14 @@ import (
 )
 
 // Rollback restores every file a run overwrote or removed from that run's
-// backups. What it replaces is backed up under this pass's own run id, and
-// launch agents whose plist it restores are reloaded.
+// backups. What it replaces is backed up under this pass's own run id,
+// launch agents whose plist it restores are reloaded, and systemd units
+// whose unit file it restores are loaded again (one daemon-reload) and
+// restarted when they run.
 func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 	var out []drift.Change
 	var plists []string
+	var units []BackupEntry
 	for _, e := range idx.Entries {
 		c := drift.Change{Kind: e.Kind, Name: e.Name, Path: e.Path, Reason: "restored from run " + idx.RunID}
 		perm, link, _ := e.kept() // the index was checked when it was read
@@ -58,12 +61,76 @@ func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 		if r.Action != drift.Failed && r.Action != drift.Unchanged && strings.HasPrefix(e.Path, LaunchAgentsDir+"/") {
 			plists = append(plists, e.Path)
 		}
+		if r.Action != drift.Failed && r.Action != drift.Unchanged && isUnitFile(e.Path) {
+			units = append(units, e)
+		}
 		out = append(out, r)
 	}
 	for _, rel := range plists {
 		out = append(out, p.reloadRestored(ctx, rel))
 	}
-	return out
+	return append(out, p.reloadRestoredUnits(ctx, idx.RunID, units)...)
+}
+
+// isUnitFile is whether rel is a unit file of the user's systemd manager
+// (not a link of a .wants folder under it).
+func isUnitFile(rel string) bool {
+	return path.Dir(rel) == SystemdUserDir && strings.Contains(path.Base(rel), ".")
+}
+
+// reloadRestoredUnits makes systemd run what the restored unit files say:
+// one daemon-reload for all of them, then a restart of each that runs. A
+// unit that does not run is left stopped (the rollback restores files, not
+// the start the catalog may or may not want: the next apply decides).
+func (p *Pass) reloadRestoredUnits(ctx context.Context, runID string, entries []BackupEntry) []drift.Change {
+	if len(entries) == 0 {
+		return nil
+	}
+	changes := make([]drift.Change, len(entries))
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = path.Base(e.Path)
+		changes[i] = drift.Change{Kind: e.Kind, Name: e.Name, Target: "systemd:user/" + names[i]}
+	}
+	if p.Systemd == nil || p.Systemd.Available() != nil {
+		for i := range changes {
+			changes[i].Action, changes[i].Reason = drift.Skipped, "systemd state unknown: "+observed.ErrNoSystemd.Error()
+		}
+		return changes
+	}
+	failAll := func(err error) []drift.Change {
+		for i := range changes {
+			changes[i] = p.fail(changes[i], err)
+		}
+		return changes
+	}
+	restored := "unit restored from run " + runID
+	if err := p.Systemd.DaemonReload(ctx); err != nil {
+		return failAll(err)
+	}
+	infos, err := p.Systemd.Show(ctx, names)
+	if err != nil {
+		return failAll(err)
+	}
+	for i, unit := range names {
+		c := &changes[i]
+		c.Action = drift.Configured
+		info := infos[unit]
+		if info == nil || (info.ActiveState != "active" && info.ActiveState != "activating" && info.ActiveState != "reloading") {
+			state := "inactive"
+			if info != nil && info.ActiveState != "" {
+				state = info.ActiveState
+			}
+			c.Reason = restored + ": daemon-reload; not running (ActiveState=" + state + "): left stopped"
+			continue
+		}
+		if err := p.Systemd.Restart(ctx, unit); err != nil {
+			*c = p.fail(*c, err)
+			continue
+		}
+		c.Reason = restored + ": daemon-reload; restart"
+	}
+	return changes
 }
 
 // keptInRun checks that an entry's backup is what a run leaves: every

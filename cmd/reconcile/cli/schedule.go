@@ -226,8 +226,10 @@ func (a *app) rollbackCommand() *cobra.Command {
 		Short: "Restore every file a pass overwrote or removed, here and on its nodes, from its backups",
 		Long: `rollback restores, from ~/.sanctum/state/backups/<run-id>/, every file that pass
 overwrote or removed (files it only created are left as they are), backing up
-what it replaces under its own run id, and reloads the launch agents whose
-plists it restores. What it restores is reconcile's again (its inventory):
+what it replaces under its own run id, reloads the launch agents whose
+plists it restores, and (on a Linux host) makes the user's systemd load the
+unit files it restores: one daemon-reload, then a restart of each such unit
+that runs (one that does not run is left stopped). What it restores is reconcile's again (its inventory):
 the next apply converges to the catalog, pruning a restored file the catalog
 no longer wants; edit the catalog first to keep what was restored. A backup
 index edited by hand is refused. reconcile history lists run ids, those of
@@ -276,7 +278,7 @@ changes nothing anywhere (exit 0 nothing to restore, 2 something to restore).`,
 			pass.Diffs = false
 			ssh := observed.NewSSH(real.Home())
 			defer ssh.Close()
-			pass.Remote = ssh
+			pass.Remote, pass.Systemd = ssh, localSystemd()
 			cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
 			nodeChanges, recs := pass.RollbackNodes(ctx, idx, nodes, parallel)
 			cs.Add(nodeChanges...)
@@ -341,7 +343,7 @@ func (a *app) rollbackDryRun(ctx context.Context, runID string, parallel int) er
 	now := a.cfg.Now()
 	pass := controllers.NewPass(w.host, w.launchd, newRunID(now), now, drift.AllSpellings(secrets), &controllers.State{})
 	pass.Diffs = false
-	pass.Remote = w.remote
+	pass.Remote, pass.Systemd = w.remote, w.systemd
 	cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
 	nodeChanges, _ := pass.RollbackNodes(ctx, idx, nodes, parallel)
 	cs.Add(nodeChanges...)

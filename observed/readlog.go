@@ -522,6 +522,9 @@ func Reread(ctx context.Context, reads []Read, h Host, l Launchd, r Remote, node
 	}
 	var moved []Moved
 	for _, rd := range reads {
+		if strings.HasPrefix(rd.Key, "systemd:") {
+			continue // RereadUnits
+		}
 		now := reread(ctx, rd.Key, h, l, nodeNow, answers)
 		if now != rd.Digest {
 			moved = append(moved, Moved{Key: rd.Key, Was: rd.Digest, Now: now})
@@ -591,6 +594,11 @@ func Describe(key string) string {
 			return "node " + node + ": ~/" + p
 		}
 		return "node " + rest
+	case "systemd":
+		if u, ok := strings.CutPrefix(rest, "show:"); ok {
+			return "systemd unit " + u
+		}
+		return "systemctl"
 	}
 	return key
 }

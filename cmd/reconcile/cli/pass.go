@@ -157,7 +157,7 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 		return err
 	}
 	if o.plan != nil { // saved plans (plan.go): record the reads, or check them under the lock
-		if host, w.launchd, w.remote, err = o.plan.observe(ctx, host, w.launchd, w.remote, state, cat); err != nil {
+		if host, w.launchd, w.remote, w.systemd, err = o.plan.observe(ctx, host, w.launchd, w.remote, w.systemd, state, cat); err != nil {
 			return err
 		}
 	}

@@ -92,9 +92,13 @@ func (p *Pass) reloadRestoredUnits(ctx context.Context, runID string, entries []
 		names[i] = path.Base(e.Path)
 		changes[i] = drift.Change{Kind: e.Kind, Name: e.Name, Target: "systemd:user/" + names[i]}
 	}
-	if p.Systemd == nil || p.Systemd.Available() != nil {
+	var unknown error = observed.ErrNoSystemd
+	if p.Systemd != nil {
+		unknown = p.Systemd.Available()
+	}
+	if unknown != nil {
 		for i := range changes {
-			changes[i].Action, changes[i].Reason = drift.Skipped, "systemd state unknown: "+observed.ErrNoSystemd.Error()
+			changes[i].Action, changes[i].Reason = drift.Skipped, "systemd state unknown: "+unknown.Error()
 		}
 		return changes
 	}

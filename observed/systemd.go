@@ -328,14 +328,27 @@ func (ReadOnlySystemd) Stop(_ context.Context, unit string) error {
 	return readOnly("systemctl stop", unit)
 }
 
-// NoSystemd is the systemd of a host that has none (macOS), and of a
-// pass given none: every question answers ErrNoSystemd.
-type NoSystemd struct{}
+// NoSystemd is the systemd of a host that has none (macOS), of a pass
+// given none, and of one that must not ask the manager it could reach
+// (Reason says why): every question answers ErrNoSystemd.
+type NoSystemd struct{ Reason string }
 
 var _ Systemd = NoSystemd{}
 
 // Available implements Systemd.
-func (NoSystemd) Available() error { return ErrNoSystemd }
+func (n NoSystemd) Available() error {
+	if n.Reason != "" {
+		return notAsked(n.Reason)
+	}
+	return ErrNoSystemd
+}
+
+// notAsked is ErrNoSystemd for a manager that is there but must not be
+// asked; its text is the reason.
+type notAsked string
+
+func (e notAsked) Error() string        { return string(e) }
+func (e notAsked) Is(target error) bool { return target == ErrNoSystemd }
 
 // Show implements Systemd.
 func (NoSystemd) Show(context.Context, []string) (map[string]*UnitInfo, error) {

@@ -278,7 +278,7 @@ changes nothing anywhere (exit 0 nothing to restore, 2 something to restore).`,
 			pass.Diffs = false
 			ssh := observed.NewSSH(real.Home())
 			defer ssh.Close()
-			pass.Remote, pass.Systemd = ssh, localSystemd()
+			pass.Remote, pass.Systemd = ssh, localSystemd(real.Home())
 			cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
 			nodeChanges, recs := pass.RollbackNodes(ctx, idx, nodes, parallel)
 			cs.Add(nodeChanges...)

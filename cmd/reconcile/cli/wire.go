@@ -2,7 +2,10 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/controllers"
@@ -31,7 +34,7 @@ type passHosts struct {
 func wire(mode mode, home string, record bool) (*passHosts, error) {
 	w := &passHosts{}
 	var launchd observed.Launchd = observed.NewLaunchctl()
-	systemd := localSystemd()
+	systemd := localSystemd(home)
 	// The ssh masters end and their control sockets go when the pass
 	// does, also after SIGINT or SIGTERM (the pass's context is cancelled
 	// and runPass returns through its defers).
@@ -72,12 +75,35 @@ func wire(mode mode, home string, record bool) (*passHosts, error) {
 
 // localSystemd is the user's systemd manager of a host whose catalog host
 // is vm (Linux: controllers.LocalHostName); elsewhere none, so that the Mac
-// never runs systemctl.
-func localSystemd() observed.Systemd {
+// never runs systemctl. It is asked only when home is the home of the
+// user whose manager systemctl reaches (HOME): that manager reads its units
+// from $HOME/.config/systemd/user, so for any other home (make demo's
+// disposable one) its units would be someone else's, and a daemon-reload,
+// enable or start there would act on the user's real manager for a home it
+// does not read. Then the unit files are still reconciled in home, and
+// systemd is not asked (each unit is skipped, saying why).
+func localSystemd(home string) observed.Systemd {
 	if controllers.LocalHostName() != v1.SystemdHostVM {
 		return observed.NoSystemd{}
 	}
+	if env := os.Getenv("HOME"); !sameDir(home, env) {
+		return observed.NoSystemd{Reason: fmt.Sprintf("the user's systemd reads its units from HOME %s, not from --home %s; it is not asked", env, home)}
+	}
 	return observed.NewSystemctl()
+}
+
+// sameDir is whether a and b name the same folder (symlinks resolved);
+// a folder that does not exist is compared by its clean path.
+func sameDir(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	ra, erra := filepath.EvalSymlinks(a)
+	rb, errb := filepath.EvalSymlinks(b)
+	if erra != nil || errb != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return ra == rb
 }
 
 // limit bounds the managed files the real host reads by instance.yaml's

@@ -171,6 +171,7 @@ func adoptUnitEntry(f unitFound, m adoptMask, home string, taken map[string]bool
 		}
 		return v
 	}
+	homeSpecifier := false
 	// resolve reads a value's specifiers: %% is %, %h the home; any other
 	// cannot be carried (the catalog writes % as %%).
 	resolve := func(e controllers.UnitEntry, v string) (string, bool) {
@@ -181,6 +182,7 @@ func adoptUnitEntry(f unitFound, m adoptMask, home string, taken map[string]bool
 				return "%"
 			case "%h":
 				if home != "" {
+					homeSpecifier = true
 					return home
 				}
 			}
@@ -321,6 +323,9 @@ func adoptUnitEntry(f unitFound, m adoptMask, home string, taken map[string]bool
 	}
 	if slices.Equal(spec.WantedBy, []string{"default.target"}) {
 		spec.WantedBy = nil // the default
+	}
+	if homeSpecifier {
+		notes = append(notes, "%h (or ~) written as {{ .home }}: the catalog writes the path itself, so the first apply rewrites the unit and restarts it")
 	}
 	if secretHeld {
 		notes = append(notes, fmt.Sprintf("the unit holds a secret: reconcile keeps its file 0600 (chmod 600 %s before the first apply, else that apply changes its mode and restarts the unit)", f.fragmentPath))

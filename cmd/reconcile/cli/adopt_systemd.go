@@ -64,8 +64,11 @@ func (a *app) adoptSystemd(ctx context.Context, arg, unit string, reveal bool) e
 		return &exitError{ExitError, fmt.Errorf("systemd/%s: %w", unit, err)}
 	}
 	p := props[unit]
-	if p["LoadState"] == "not-found" || p["FragmentPath"] == "" {
-		return &exitError{ExitError, fmt.Errorf("systemd/%s: the user's systemd knows no such unit (LoadState=%s): see systemctl --user list-unit-files", unit, p["LoadState"])}
+	switch {
+	case p["LoadState"] == "not-found":
+		return &exitError{ExitError, fmt.Errorf("systemd/%s: the user's systemd knows no such unit (LoadState=not-found): see systemctl --user list-unit-files", unit)}
+	case p["FragmentPath"] == "":
+		return &exitError{ExitError, fmt.Errorf("systemd/%s: no unit file to adopt (LoadState=%s: a transient or generated unit)", unit, p["LoadState"])}
 	}
 	out, err := sd.Cat(ctx, unit)
 	if err != nil {

@@ -32,13 +32,21 @@ const ProbeLaunchd = "launchd"
 
 // ServiceHealth is one service's live health.
 type ServiceHealth struct {
-	Name       string             `json:"name"`
-	Host       string             `json:"host"`
-	Probe      string             `json:"probe,omitempty"` // readiness, liveness or startup
-	State      string             `json:"state"`
-	Detail     string             `json:"detail,omitempty"`
-	DownDeps   []string           `json:"downDependencies,omitempty"`
-	Seconds    float64            `json:"seconds"`
+	Name     string   `json:"name"`
+	Host     string   `json:"host"`
+	Probe    string   `json:"probe,omitempty"` // readiness, liveness or startup
+	State    string   `json:"state"`
+	Detail   string   `json:"detail,omitempty"`
+	DownDeps []string `json:"downDependencies,omitempty"`
+	Seconds  float64  `json:"seconds"`
+	// Unit is the state of the service's systemd unit (or of the unit its
+	// systemd probe judges), read on the host that runs it.
+	Unit *UnitState `json:"unit,omitempty"`
+	// Since is when the service entered its state: the unit's own time
+	// for a systemd probe, else from the health record (nil: unknown).
+	Since *time.Time `json:"since"`
+	// For is how long it has been in it, in seconds (nil: unknown).
+	For        *int64             `json:"for"`
 	Conditions []metav1.Condition `json:"conditions"`
 }
 
@@ -131,6 +139,15 @@ func judgeByLastExit(ctx context.Context, l observed.Launchd, s *v1.Service, la 
 // observed.NoLaunchd: then it is unprobed). Each service gets a Ready
 // condition.
 func CheckHealth(ctx context.Context, cat *desired.Catalog, prober observed.Prober, launchd observed.Launchd, now time.Time) *HealthReport {
+	return CheckHealthWith(ctx, cat, HealthSources{Prober: prober, Launchd: launchd, LocalHost: LocalHostName()}, now)
+}
+
+// CheckHealthWith is CheckHealth reading from src: a systemd probe (and
+// the unit state of a service that runs under systemd) from one
+// `systemctl show` for every unit, on the host that runs them; elsewhere
+// such a probe is unprobed, with the reason.
+func CheckHealthWith(ctx context.Context, cat *desired.Catalog, src HealthSources, now time.Time) *HealthReport {
+	launchd, prober := src.Launchd, src.Prober
 	if launchd == nil {
 		launchd = observed.NoLaunchd{}
 	}
@@ -156,6 +173,7 @@ func CheckHealth(ctx context.Context, cat *desired.Catalog, prober observed.Prob
 		maxDepth = max(maxDepth, depth[n])
 	}
 	results := make(map[string]*ServiceHealth, len(byName))
+	units, unitErr := unitsOfServices(ctx, byName, src)
 	var mu sync.Mutex
 	vmHost := cat.Instance.Network.VMIP
 	for lv := 0; lv <= maxDepth; lv++ {
@@ -170,6 +188,9 @@ func CheckHealth(ctx context.Context, cat *desired.Catalog, prober observed.Prob
 				h.Seconds = time.Since(start).Round(time.Millisecond).Seconds()
 			} else if p == nil {
 				h.State = HealthUnprobed
+			} else if p.Type == v1.ProbeSystemd {
+				h.Probe = kind
+				h.State, h.Detail, h.Since = judgeByUnit(s, p, units, unitErr)
 			} else {
 				host := "127.0.0.1"
 				if s.Spec.Host == "vm" && vmHost != "" {
@@ -185,6 +206,20 @@ func CheckHealth(ctx context.Context, cat *desired.Catalog, prober observed.Prob
 				default:
 					h.State = HealthDown
 				}
+			}
+			// The unit's state beside what the probe says: the service's
+			// own unit, else the one its systemd probe judges.
+			switch u := s.UnitName(); {
+			case u != "" && units[u] != nil && (p == nil || p.Type != v1.ProbeSystemd || s.ProbeUnit(p) == u):
+				h.Unit = unitStateOf(units[u])
+				switch {
+				case h.State == HealthUnprobed && h.Detail == "":
+					h.Detail = describeUnit(units[u])
+				case p != nil && p.Type != v1.ProbeSystemd && periodicAgent(s) == nil:
+					h.Detail += "; " + describeUnit(units[u])
+				}
+			case p != nil && p.Type == v1.ProbeSystemd && units[s.ProbeUnit(p)] != nil:
+				h.Unit = unitStateOf(units[s.ProbeUnit(p)])
 			}
 			mu.Lock()
 			results[s.Name] = h

@@ -317,6 +317,11 @@ func (x *Index) checkEntry(h observed.Host, e IndexEntry) (drift.Change, bool, e
 		case e.Kind == v1.KindLaunchAgent && PlistCanon(data) == render:
 			// The same plist in other bytes: unchanged, as the full
 			// pass says (FileTarget.Canonical); the mode below.
+		case e.Kind == v1.KindSystemdUnit && e.Canon != "":
+			// A unit kept in its own layout whose bytes moved: only
+			// the full pass, which renders it, can compare what the
+			// two say (UnitCanon).
+			return c, false, errNotFast
 		default:
 			c.Action, c.Reason = drift.Configured, "content differs"
 			return c, true, nil

@@ -262,7 +262,7 @@ func (LaunchAgentController) Reconcile(ctx context.Context, p *Pass, cat *desire
 	}
 	var strangers []drift.Change
 	for _, c := range p.strangers(LaunchAgentsDir, ".plist", v1.KindLaunchAgent, targets) {
-		if strings.HasPrefix(path.Base(c.Path), "com.sanctum.") && !retired[c.Path] && c.Path != SchedulePlist {
+		if strings.HasPrefix(path.Base(c.Path), "com.sanctum.") && !retired[c.Path] && c.Path != SchedulePlist && c.Path != HealthSchedulePlist {
 			strangers = append(strangers, c)
 		}
 	}

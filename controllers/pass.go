@@ -198,8 +198,10 @@ type FileTarget struct {
 	// Canonical, when set, digests what bytes say to whoever reads them
 	// in the form the target is rendered in (PlistCanon: a plist's keys
 	// and values, not its layout), so that a render's canonical digest is
-	// its own digest. A file whose bytes differ from the target's but
-	// whose Canonical is the target's digest says the same: it is left as
+	// its own digest; or in a form of its own (UnitCanon, which a unit
+	// file's target gets when it has none). A file whose bytes differ
+	// from the target's but whose Canonical is the target's digest, or
+	// the target's Canonical, says the same: it is left as
 	// it is, unchanged, and the pass vouches for its own bytes from then
 	// on. The index keeps the target's digest beside the file's, so that a
 	// check answered from it judges such a file as the full pass does.
@@ -388,8 +390,17 @@ func (fe *FileEngine) file(ctx context.Context, t *FileTarget) (drift.Change, *f
 		secret = fe.secretBearing(t)
 		same = err == nil && bytes.Equal(current, t.Content)
 	}
+	if !same && err == nil && t.Canonical == nil && t.Systemd != "" && !bytes.HasPrefix(current, []byte(unitHeaderPrefix)) {
+		// A unit file reconcile did not write (one adopted): what
+		// systemd reads of it, not its layout. One reconcile wrote is
+		// held to its bytes: an edit of it is drift, a comment too.
+		t.Canonical = UnitCanon
+	}
 	if !same && err == nil && t.Canonical != nil && t.Content != nil {
-		if c := t.Canonical(current); c != "" && c == t.SHA256 {
+		// A render in canonical form is its own canonical digest (a
+		// plist); one that is not (a unit, with its generated-by
+		// comment) is compared by the canonical digests of both.
+		if c := t.Canonical(current); c != "" && (c == t.SHA256 || c == t.Canonical(t.Content)) {
 			t.canon = t.SHA256
 			t.Content, t.SHA256, same = current, digest(current), true
 		}

@@ -31,6 +31,31 @@ func ScheduleAgent(home string, args []string) *v1.LaunchAgent {
 	}
 }
 
+// HealthScheduleLabel is the label of the job that keeps the health
+// record fresh: `reconcile status --record` beside the scheduled pass.
+const HealthScheduleLabel = "com.sanctum.reconcile.health"
+
+// HealthSchedulePlist is its plist, relative to HOME.
+const HealthSchedulePlist = LaunchAgentsDir + "/" + HealthScheduleLabel + ".plist"
+
+// ScheduleHealthAgent is the launch agent that records the services'
+// health at load and at the scheduled pass's interval (`reconcile status
+// --record`), so that status's FOR column is known. A job of its own, not
+// a step of the pass: status takes no lock and never waits for a pass,
+// and a pass is not slowed by probes. The table it prints goes nowhere;
+// its errors go to the scheduled pass's log.
+func ScheduleHealthAgent(home string, args []string) *v1.LaunchAgent {
+	log := filepath.Join(home, ".sanctum", "logs", "reconcile.log")
+	return &v1.LaunchAgent{
+		TypeMeta:   v1.TypeMeta{APIVersion: v1.APIVersion, Kind: v1.KindLaunchAgent},
+		ObjectMeta: v1.ObjectMeta{Name: "reconcile-health"},
+		Spec: v1.LaunchAgentSpec{
+			Label: HealthScheduleLabel, ProgramArguments: args, RunAtLoad: true, StartInterval: ScheduleInterval,
+			ProcessType: "Background", StandardOutPath: "/dev/null", StandardErrorPath: log,
+		},
+	}
+}
+
 // InstallSchedule writes the scheduled pass's plist (backing up what it
 // replaces) and makes launchd run it: bootstrap when not loaded, reload only
 // when the plist changed.

@@ -83,6 +83,9 @@ const (
 	ProbePort      = "port"
 	ProbeProcess   = "process"
 	ProbeInterface = "interface"
+	// ProbeSystemd judges a service by its systemd unit's state (active
+	// and not failed), read on the host that runs the unit.
+	ProbeSystemd = "systemd"
 )
 
 // Probe is one health check. Timeout and Interval are seconds.
@@ -95,8 +98,11 @@ type Probe struct {
 	Command      string            `yaml:"command,omitempty" json:"command,omitempty" cbor:"command"`
 	Process      string            `yaml:"process,omitempty" json:"process,omitempty" cbor:"process"`
 	Interface    string            `yaml:"interface,omitempty" json:"interface,omitempty" cbor:"interface"`
-	Timeout      int               `yaml:"timeout,omitempty" json:"timeout,omitempty" cbor:"timeout"`
-	Interval     int               `yaml:"interval,omitempty" json:"interval,omitempty" cbor:"interval"`
+	// Unit is the unit a systemd probe judges: the service's own unit
+	// (spec.systemd) when unset.
+	Unit     string `yaml:"unit,omitempty" json:"unit,omitempty" cbor:"unit,omitempty"`
+	Timeout  int    `yaml:"timeout,omitempty" json:"timeout,omitempty" cbor:"timeout"`
+	Interval int    `yaml:"interval,omitempty" json:"interval,omitempty" cbor:"interval"`
 }
 
 // Remediation is what the watchdog does when a service fails.
@@ -223,9 +229,13 @@ func (s *Service) Validate() field.ErrorList {
 		}
 	}
 	hp := spec.Child("health")
-	errs = append(errs, s.Spec.Health.Startup.validate(hp.Child("startup"))...)
-	errs = append(errs, s.Spec.Health.Readiness.validate(hp.Child("readiness"))...)
-	errs = append(errs, s.Spec.Health.Liveness.validate(hp.Child("liveness"))...)
+	for _, pr := range []struct {
+		name  string
+		probe *Probe
+	}{{"startup", s.Spec.Health.Startup}, {"readiness", s.Spec.Health.Readiness}, {"liveness", s.Spec.Health.Liveness}} {
+		errs = append(errs, pr.probe.validate(hp.Child(pr.name))...)
+		errs = append(errs, s.validateSystemdProbe(hp.Child(pr.name), pr.probe)...)
+	}
 	if r := s.Spec.Remediation; r != nil {
 		rp := spec.Child("remediation")
 		for _, f := range []struct {
@@ -269,11 +279,18 @@ func (p *Probe) validate(path *field.Path) field.ErrorList {
 		need("process", p.Process)
 	case ProbeInterface:
 		need("interface", p.Interface)
+	case ProbeSystemd:
+		if p.Unit != "" && (!unitNamePattern.MatchString(p.Unit) || len(p.Unit) > 255) {
+			errs = append(errs, field.Invalid(path.Child("unit"), p.Unit, "a service unit's name: letters, digits and :_.\\@- ending in .service"))
+		}
 	case "":
-		errs = append(errs, field.Required(path.Child("type"), "command, http, port, process or interface"))
+		errs = append(errs, field.Required(path.Child("type"), "command, http, port, process, interface or systemd"))
 	default:
 		errs = append(errs, field.NotSupported(path.Child("type"), p.Type,
-			[]string{ProbeCommand, ProbeHTTP, ProbePort, ProbeProcess, ProbeInterface}))
+			[]string{ProbeCommand, ProbeHTTP, ProbePort, ProbeProcess, ProbeInterface, ProbeSystemd}))
+	}
+	if p.Type != ProbeSystemd && p.Unit != "" {
+		errs = append(errs, field.Forbidden(path.Child("unit"), "only systemd probes name a unit"))
 	}
 	if p.Type != ProbeHTTP && (len(p.Headers) > 0 || p.ExpectStatus != 0) {
 		errs = append(errs, field.Forbidden(path.Child("headers"), "only http probes take headers and expectStatus"))
@@ -285,6 +302,31 @@ func (p *Probe) validate(path *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(path.Child("interval"), p.Interval, "must not be negative"))
 	}
 	return errs
+}
+
+// validateSystemdProbe: a systemd probe judges a unit on host vm, the
+// service's own (spec.systemd) or the one it names.
+func (s *Service) validateSystemdProbe(path *field.Path, p *Probe) field.ErrorList {
+	if p == nil || p.Type != ProbeSystemd {
+		return nil
+	}
+	var errs field.ErrorList
+	if s.Spec.Host != "" && s.Spec.Host != SystemdHostVM {
+		errs = append(errs, field.Invalid(path.Child("type"), p.Type, "a service of host "+s.Spec.Host+" has no systemd unit: systemd probes judge units on host vm"))
+	}
+	if p.Unit == "" && s.Spec.Systemd == nil {
+		errs = append(errs, field.Required(path.Child("unit"), "the unit to judge: this service has no spec.systemd whose unit the probe could take"))
+	}
+	return errs
+}
+
+// ProbeUnit is the unit a systemd probe of the service judges: the one
+// it names, else the service's own.
+func (s *Service) ProbeUnit(p *Probe) string {
+	if p.Unit != "" {
+		return p.Unit
+	}
+	return s.UnitName()
 }
 
 func validatePort(path *field.Path, port int) field.ErrorList {

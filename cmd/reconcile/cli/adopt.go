@@ -26,8 +26,8 @@ import (
 func (a *app) adoptCommand() *cobra.Command {
 	var reveal bool
 	cmd := &cobra.Command{
-		Use:   "adopt launchagent/<label>",
-		Short: "Print a catalog entry for a launch agent found on the host",
+		Use:   "adopt launchagent/<label> | systemd/<unit>",
+		Short: "Print a catalog entry for a launch agent or a systemd unit found on the host",
 		Long: `adopt reads ~/Library/LaunchAgents/<label>.plist (or the plist whose Label is
 <label>) and prints a LaunchAgent object for the catalog. It changes nothing:
 paste the entry into the catalog and the next reconcile --dry-run reports the
@@ -44,12 +44,23 @@ A value that holds a secret of ~/.sanctum/secrets is printed as
 such as a path, or where it is spelt otherwise); any other value that looks
 like a credential (an environment variable named like a token, key or
 password, a --token=... argument, an API key's shape) is masked as ***
-unless --reveal. A secret's value is never printed.`,
+unless --reveal. A secret's value is never printed.
+
+adopt systemd/<unit> reads a unit of the user's systemd (systemctl --user cat
+and show, on the host that runs it) and prints a SystemdUnit: ExecStart as
+the argv systemd reads, Environment, WorkingDirectory, Restart, Description,
+After, Wants, WantedBy and whether it is enabled; anything else (another
+key, a drop-in, a specifier but %h) is listed as a comment. Pasted into the
+catalog, the next reconcile --dry-run reports the unit unchanged and apply
+restarts nothing. A unit the catalog already manages is refused.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, label, ok := strings.Cut(args[0], "/")
+			if ok && strings.EqualFold(kind, "systemd") && label != "" {
+				return a.adoptSystemd(cmd.Context(), args[0], label, reveal)
+			}
 			if !ok || !strings.EqualFold(kind, "launchagent") || label == "" {
-				return &exitError{ExitError, fmt.Errorf("%q: want launchagent/<label>", args[0])}
+				return &exitError{ExitError, fmt.Errorf("%q: want launchagent/<label> or systemd/<unit>", args[0])}
 			}
 			// The catalog the entry is for: a label it already manages is
 			// refused (two objects would write one plist), and the entry's

@@ -15,7 +15,6 @@ import (
 
 	"github.com/sanctum-haus/reconcile/controllers"
 	"github.com/sanctum-haus/reconcile/desired"
-	"github.com/sanctum-haus/reconcile/observed"
 )
 
 // graphNode is one service in `reconcile graph -o json`.
@@ -70,7 +69,7 @@ casualty (a dependency is down), not yet run, unprobed.`,
 			nodes := graphNodes(cat)
 			var states map[string]string
 			if health {
-				rep := controllers.CheckHealth(cmd.Context(), cat, a.prober(), observed.NewLaunchctl(), a.cfg.Now())
+				rep := controllers.CheckHealthWith(cmd.Context(), cat, a.healthSources(), a.cfg.Now())
 				states = make(map[string]string, len(rep.Services))
 				for _, s := range rep.Services {
 					states[s.Name] = s.State

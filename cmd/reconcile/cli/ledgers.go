@@ -35,7 +35,7 @@ func (a *app) maskLedgers(h observed.Host) observed.Host {
 // isLedger names the files that are reconcile's own JSON records.
 func isLedger(name string) bool {
 	switch name {
-	case controllers.StateFile, controllers.PersonaLedgerFile, controllers.HistoryFile:
+	case controllers.StateFile, controllers.PersonaLedgerFile, controllers.HistoryFile, controllers.HealthRecordFile:
 		return true
 	}
 	return path.Base(name) == "index.json" && path.Dir(path.Dir(name)) == controllers.BackupsDir

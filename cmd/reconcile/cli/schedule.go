@@ -27,16 +27,22 @@ func (a *app) scheduleCommand() *cobra.Command {
 		Short: "Install or remove the launchd agent that runs the scheduled convergence pass",
 		Long: `schedule manages com.sanctum.reconcile, the launch agent that runs
 "reconcile apply --scheduled" at load and every 300 seconds, for this home and
-catalog, logging to ~/.sanctum/logs/reconcile.log.`,
+catalog, logging to ~/.sanctum/logs/reconcile.log; and beside it
+com.sanctum.reconcile.health, which runs "reconcile status --record" as often,
+so that status knows how long each service has been in its state.`,
 	}
 	var binary string
 	install := &cobra.Command{
 		Use:   "install [KIND/NAME ...] [-l SELECTOR] [--node NAME ...]",
-		Short: "Write com.sanctum.reconcile.plist and load it (reloaded only when it changed)",
+		Short: "Write com.sanctum.reconcile.plist (and com.sanctum.reconcile.health.plist) and load them (reloaded only when changed)",
 		Long: `install writes com.sanctum.reconcile.plist and loads it: the scheduled pass runs
 this reconcile binary (or --binary), which must not be a temporary build (go run,
 go test, the Go build cache, the temp directory), with --home, the catalog's
-absolute path, and --local and a target when given here.`,
+absolute path, and --local and a target when given here. Beside it,
+com.sanctum.reconcile.health runs "reconcile status --record" for the same home
+and catalog (and --local) at the same interval, keeping the health record
+~/.sanctum/state/health.json fresh; its table goes to /dev/null, its errors to
+the log.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			objects, err := parseObjects(args)
@@ -51,7 +57,7 @@ absolute path, and --local and a target when given here.`,
 	a.targetFlags(install)
 	uninstall := &cobra.Command{
 		Use:   "uninstall",
-		Short: "Boot com.sanctum.reconcile out and move its plist into the backups",
+		Short: "Boot com.sanctum.reconcile and com.sanctum.reconcile.health out and move their plists into the backups",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.schedule(cmd.Context(), false, "")
@@ -66,7 +72,7 @@ func (a *app) schedule(ctx context.Context, install bool, binary string) error {
 	if err != nil {
 		return err
 	}
-	args := []string{}
+	args, healthArgs := []string{}, []string{}
 	if install {
 		cat, err := a.loadCatalog(ctx, desired.ResolveSecrets)
 		if err != nil {
@@ -91,8 +97,12 @@ func (a *app) schedule(ctx context.Context, install bool, binary string) error {
 			return err
 		}
 		args = []string{self, "apply", "--scheduled", "--home", home, "--catalog", catalog}
+		// The health record of the same home and catalog, probed as
+		// this pass would (--local: nothing past this host).
+		healthArgs = []string{self, "status", "--record", "--home", home, "--catalog", catalog}
 		if a.local {
 			args = append(args, "--local")
+			healthArgs = append(healthArgs, "--local")
 		}
 		if a.target.Selector != "" {
 			args = append(args, "-l", a.target.Selector)
@@ -114,11 +124,12 @@ func (a *app) schedule(ctx context.Context, install bool, binary string) error {
 	defer s.end()
 	pass := controllers.NewPass(a.maskLedgers(real), observed.NewLaunchctl(), s.RunID, s.Now, nil, &controllers.State{})
 	agent := controllers.ScheduleAgent(home, args)
+	health := controllers.ScheduleHealthAgent(home, healthArgs)
 	var changes []drift.Change
 	if install {
-		changes = pass.InstallSchedule(ctx, agent)
+		changes = append(pass.InstallSchedule(ctx, agent), pass.InstallSchedule(ctx, health)...)
 	} else {
-		changes = pass.UninstallSchedule(ctx, agent)
+		changes = append(pass.UninstallSchedule(ctx, agent), pass.UninstallSchedule(ctx, health)...)
 	}
 	cs := &drift.ChangeSet{Changes: changes}
 	if err := s.finish(outcome{Mode: "schedule", Changes: cs, Keep: pass.Finish}); err != nil {

@@ -2,14 +2,18 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
 
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/controllers"
 	"github.com/sanctum-haus/reconcile/desired"
 	"github.com/sanctum-haus/reconcile/drift"
@@ -40,7 +44,7 @@ type lastPass struct {
 }
 
 func (a *app) statusCommand() *cobra.Command {
-	var problems bool
+	var problems, record bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "The last pass from the ledger and the live health of every service",
@@ -50,7 +54,14 @@ first. A failed service whose dependency is down is a casualty; one whose
 dependencies are up is a root cause. The text lists every enabled service in a
 table (name, host, state, probe, for how long, detail); --problems lists only
 the failing ones (down and casualty). -o json holds every service either way.
-Secret values and token shapes are masked. Exit 0 healthy, 2 degraded, 1 error.`,
+Secret values and token shapes are masked. Exit 0 healthy, 2 degraded, 1 error.
+
+A systemd probe (type: systemd) judges a service by its unit's state, read
+with one systemctl --user show for every unit on the host that runs them (vm);
+elsewhere it is unprobed. FOR is how long a service has been in its state: a
+unit's own time for a systemd probe, else from the health record
+~/.sanctum/state/health.json, which only --record writes (status writes
+nothing else, and without --record nothing at all).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if a.output != "text" && a.output != "json" {
@@ -60,7 +71,7 @@ Secret values and token shapes are masked. Exit 0 healthy, 2 degraded, 1 error.`
 			if err != nil {
 				return err
 			}
-			host, done, err := a.readHome()
+			host, recorder, done, err := a.statusHome(record)
 			if err != nil {
 				return err
 			}
@@ -71,7 +82,20 @@ Secret values and token shapes are masked. Exit 0 healthy, 2 degraded, 1 error.`
 			}
 			now := a.cfg.Now()
 			rep := statusReport{SchemaVersion: StatusSchemaVersion, Time: now.UTC(),
-				Health: controllers.CheckHealth(cmd.Context(), cat, a.prober(), observed.NewLaunchctl(), now)}
+				Health: controllers.CheckHealthWith(cmd.Context(), cat, a.healthSources(), now)}
+			prev, err := controllers.LoadHealthRecord(host)
+			if err != nil {
+				// A damaged record costs the FOR column, not the status;
+				// --record writes a sound one.
+				fmt.Fprintf(a.cfg.Stderr, "reconcile: %v (FOR unknown)\n", err)
+				prev = controllers.NewHealthRecord()
+			}
+			next := prev.Durations(rep.Health, now, record)
+			if record {
+				if err := controllers.WriteHealthRecord(recorder, next); err != nil {
+					return &exitError{ExitError, fmt.Errorf("status --record: %w", err)}
+				}
+			}
 			if state.RunID != "" {
 				s := state.Summary
 				rep.LastPass = &lastPass{RunID: state.RunID, Time: state.Time, Mode: state.Mode,
@@ -96,7 +120,44 @@ Secret values and token shapes are masked. Exit 0 healthy, 2 degraded, 1 error.`
 		},
 	}
 	cmd.Flags().BoolVar(&problems, "problems", false, "list only the failing services (down and casualty) in the text table")
+	cmd.Flags().BoolVar(&record, "record", false, "write each service's state and since when into ~/.sanctum/state/health.json (the only file status writes), so that FOR is known")
 	return cmd
+}
+
+// statusHome is the home status reads, read-only; with record, also the
+// door through which it writes the health record and nothing else
+// (AllowOnlyHost over the read-only guard, as --check --record writes its
+// ledger).
+func (a *app) statusHome(record bool) (host, recorder observed.Host, done func(), err error) {
+	if !record {
+		host, done, err := a.readHome()
+		return host, nil, done, err
+	}
+	home, _, err := a.resolveHome()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	real, err := observed.OpenFileHost(home)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil, nil, &exitError{ExitError, fmt.Errorf("status --record: home %s does not exist", home)}
+	case err != nil:
+		return nil, nil, nil, &exitError{ExitError, err}
+	}
+	guarded := observed.ReadOnlyHost{Host: real}
+	recorder = observed.AllowOnlyHost{Host: guarded, Writer: a.maskLedgers(real), Paths: []string{controllers.HealthRecordFile}}
+	return guarded, recorder, func() { real.Close() }, nil
+}
+
+// healthSources are what status and graph --health judge services by:
+// the prober (--local: nothing past this host), launchd, and on host vm
+// the user's systemd, asked once for every unit.
+func (a *app) healthSources() controllers.HealthSources {
+	src := controllers.HealthSources{Prober: a.prober(), Launchd: observed.NewLaunchctl(), LocalHost: controllers.LocalHostName()}
+	if src.LocalHost == v1.SystemdHostVM {
+		src.Units = observed.NewSystemctl()
+	}
+	return src
 }
 
 // scrubStatus masks secrets and token shapes in every text a status shows.
@@ -121,12 +182,8 @@ func (a *app) scrubStatus(rep *statusReport) {
 }
 
 // writeStatus writes the last pass, the health counts and a table of
-// every enabled service, or with problems of only the failing ones.
-//
-// The table's FOR column (how long the service has been in its state) is
-// "-": launchctl print shows no start or exit time, the ledger records
-// passes and not health, and status writes nothing, so when a state began
-// is not known.
+// every enabled service, or with problems of only the failing ones. FOR
+// is how long the service has been in its state ("-": not known).
 func writeStatus(w io.Writer, rep *statusReport, problems bool) {
 	if lp := rep.LastPass; lp != nil {
 		fmt.Fprintf(w, "last pass: %s (%s) at %s: %d change(s), %d failed\n", lp.RunID, lp.Mode,
@@ -172,9 +229,18 @@ func writeStatus(w io.Writer, rep *statusReport, problems bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tHOST\tSTATE\tPROBE\tFOR\tDETAIL")
 	for _, s := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(s.Name), cell(s.Host), cell(s.State), cell(s.Probe), "-", cell(detailOf(s)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(s.Name), cell(s.Host), cell(s.State), cell(s.Probe), forOf(s), cell(detailOf(s)))
 	}
 	tw.Flush()
+}
+
+// forOf is the FOR cell: how long the service has been in its state, as
+// kubectl writes an age (45s, 12m, 3h4m, 2d3h), "-" when unknown.
+func forOf(s controllers.ServiceHealth) string {
+	if s.For == nil {
+		return "-"
+	}
+	return duration.HumanDuration(time.Duration(*s.For) * time.Second)
 }
 
 // failing: a root cause or a casualty (a job not yet run is not failing).

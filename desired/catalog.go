@@ -851,9 +851,18 @@ func (l *loader) validateNodes() {
 		}
 	}
 	agentNames := slices.Sorted(maps.Keys(agents))
+	hosts := make(map[string]string) // catalog host -> the node it is
 	for _, n := range l.cat.Nodes {
 		key := v1.KindRemoteNode + "/" + n.Name
 		o := l.origin[key]
+		if h := n.Spec.CatalogHost; h != "" {
+			if other, dup := hosts[h]; dup {
+				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.pos, field.ErrorList{field.Invalid(
+					field.NewPath("spec", "catalogHost"), h, "RemoteNode/"+other+" is already catalog host "+h+": at most one node per catalog host")})...)
+			} else {
+				hosts[h] = n.Name
+			}
+		}
 		for i, a := range n.Spec.Receives.Personas {
 			if a != "*" && !agents[a] {
 				e := field.NotFound(field.NewPath("spec", "receives", "personas").Index(i), a+" (no PersonaFile has that agent)")

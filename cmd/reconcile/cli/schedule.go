@@ -324,7 +324,7 @@ func (a *app) rollbackDryRun(ctx context.Context, runID string, parallel int) er
 	if err != nil {
 		return err
 	}
-	w, err := wire(modeDryRun, home, false)
+	w, err := wire(modeDryRun, home, false, controllers.LocalHostName())
 	if err != nil {
 		return &exitError{ExitError, err}
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
@@ -28,10 +29,10 @@ type passHosts struct {
 	closers []func() error
 }
 
-func wire(mode mode, home string, record bool) (*passHosts, error) {
+func wire(mode mode, home string, record bool, localHost string) (*passHosts, error) {
 	w := &passHosts{}
 	var launchd observed.Launchd = observed.NewLaunchctl()
-	systemd := localSystemd()
+	systemd := localSystemd(localHost)
 	// The ssh masters end and their control sockets go when the pass
 	// does, also after SIGINT or SIGTERM (the pass's context is cancelled
 	// and runPass returns through its defers).
@@ -71,10 +72,10 @@ func wire(mode mode, home string, record bool) (*passHosts, error) {
 }
 
 // localSystemd is the user's systemd manager of a host whose catalog host
-// is vm (Linux: controllers.LocalHostName); elsewhere none, so that the Mac
-// never runs systemctl.
-func localSystemd() observed.Systemd {
-	if controllers.LocalHostName() != v1.SystemdHostVM {
+// is vm (Linux: controllers.LocalHostName, or SANCTUM_HOST); elsewhere
+// none, so that the Mac never runs systemctl.
+func localSystemd(localHost string) observed.Systemd {
+	if localHost != v1.SystemdHostVM {
 		return observed.NoSystemd{}
 	}
 	return observed.NewSystemctl()
@@ -95,5 +96,18 @@ func (w *passHosts) limit(l v1.Limits) {
 func (w *passHosts) Close() {
 	for i := len(w.closers) - 1; i >= 0; i-- {
 		_ = w.closers[i]()
+	}
+}
+
+// localHost is the catalog host this machine is: $SANCTUM_HOST when set
+// (mac or vm), else by platform (controllers.LocalHostName).
+func (a *app) localHost() (string, error) {
+	switch h := a.cfg.Getenv("SANCTUM_HOST"); h {
+	case "":
+		return controllers.LocalHostName(), nil
+	case controllers.HostMac, v1.SystemdHostVM:
+		return h, nil
+	default:
+		return "", &exitError{ExitError, fmt.Errorf("SANCTUM_HOST=%q: the catalog host this machine is, %s or %s", h, controllers.HostMac, v1.SystemdHostVM)}
 	}
 }

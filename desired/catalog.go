@@ -857,8 +857,8 @@ func (l *loader) validateNodes() {
 		o := l.origin[key]
 		if h := n.Spec.CatalogHost; h != "" {
 			if other, dup := hosts[h]; dup {
-				l.errs = append(l.errs, fieldErrors(l.display(o.file), key, o.pos, field.ErrorList{field.Invalid(
-					field.NewPath("spec", "catalogHost"), h, "RemoteNode/"+other+" is already catalog host "+h+": at most one node per catalog host")})...)
+				line, col := o.pos.locate("spec.catalogHost")
+				l.add(o.file, line, col, key, "spec.catalogHost", fmt.Sprintf("Invalid value: %q: RemoteNode/%s is already catalog host %s: at most one node per catalog host", h, other, h))
 			} else {
 				hosts[h] = n.Name
 			}

@@ -600,3 +600,47 @@ func startSSHD(t *testing.T, home string) int {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestParseObservation reads the units' show that rides after a node's
+// digests: the answer, a node without systemctl, a show that failed, and
+// an answer cut short.
+func TestParseObservation(t *testing.T) {
+	q := RemoteQuery{Paths: []string{"a"}, Units: []string{"x.service"}}
+	digests := "file\t0\nHASHES\n" + strings.Repeat("ab", 32) + "  a\nMODES\n644 a\n"
+	show := "Id=x.service\nLoadState=loaded\nActiveState=active\nMainPID=42\n"
+	for _, tt := range []struct {
+		name, out, err, unitsErr string
+		pid                      int
+	}{
+		{name: "answered", out: digests + "UNITS\n" + show + "\nUNITSEXIT\t0\t\nHOME\t/home/n\nEND\n", pid: 42},
+		{name: "no systemctl", out: digests + "UNITS\n\nUNITSEXIT\tnone\t\nHOME\t/home/n\nEND\n", unitsErr: "systemctl not found on this host (on the node)"},
+		{name: "no bus", out: digests + "UNITS\n\nUNITSEXIT\t1\tFailed to connect to bus: No medium found\nHOME\t/home/n\nEND\n",
+			unitsErr: "systemctl --user show (1 units): exit 1: Failed to connect to bus: No medium found (does the user's systemd run? systemctl --user reaches it through XDG_RUNTIME_DIR)"},
+		{name: "a unit unanswered", out: digests + "UNITS\nId=y.service\nLoadState=loaded\n\nUNITSEXIT\t0\t\nHOME\t/home/n\nEND\n",
+			unitsErr: "systemctl show on the node: no answer for x.service"},
+		{name: "cut short", out: digests + "UNITS\n" + show, err: "remote command failed: the answer was cut short"},
+		{name: "no units section", out: digests + "END\n", err: "remote command failed: the answer was cut short"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := ParseObservation([]byte(tt.out), q)
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Fatalf("err = %v, want %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Files["a"].State != RemoteRegular || o.Home != "/home/n" {
+				t.Errorf("files %v, home %q", o.Files, o.Home)
+			}
+			switch {
+			case tt.unitsErr != "" && (o.UnitsErr == nil || o.UnitsErr.Error() != tt.unitsErr):
+				t.Errorf("units error = %v, want %s", o.UnitsErr, tt.unitsErr)
+			case tt.unitsErr == "" && (o.UnitsErr != nil || o.Units["x.service"].MainPID != tt.pid):
+				t.Errorf("units = %v, %v; want MainPID %d", o.Units, o.UnitsErr, tt.pid)
+			}
+		})
+	}
+}

@@ -86,7 +86,16 @@ func NewScope(cat *desired.Catalog, picked []string, gone []string) *Scope {
 		}
 	}
 	if len(remote.Nodes) > 0 {
-		remote.Personas, remote.Calibration = cat.Personas, cat.Calibration
+		// The units too: a node that is a catalog host runs its units,
+		// and its prune must not take their files for gone.
+		remote.Personas, remote.Calibration, remote.Units = cat.Personas, cat.Calibration, cat.Units
+		for _, n := range remote.Nodes {
+			for _, u := range cat.Units {
+				if n.Spec.CatalogHost != "" && u.HostName() == n.Spec.CatalogHost {
+					s.ids[v1.KindSystemdUnit+"/"+u.Name] = true
+				}
+			}
+		}
 	}
 	s.local, s.remote = &local, &remote
 	return s

@@ -11,7 +11,7 @@ CATALOG := sanctum
 # FUZZTIME=200000x for a long run).
 FUZZ := desired:FuzzLoad desired:FuzzInstance desired:FuzzTemplate \
 	controllers:FuzzParseState observed:FuzzParsePrint observed:FuzzParseDigests \
-	observed:FuzzParseShow
+	observed:FuzzParseShow observed:FuzzParseObservation
 FUZZTIME ?= 1000x
 
 build:

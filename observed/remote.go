@@ -143,8 +143,10 @@ type RemoteError struct {
 func (e *RemoteError) Error() string { return e.Kind.Error() + ": " + e.Detail }
 func (e *RemoteError) Unwrap() error { return e.Kind }
 
-// Remote is the door to remote nodes. Digests and Fetch only read; Write
-// is the one call that changes a node, and the decorators intercept it.
+// Remote is the door to remote nodes. Digests, Observe and Fetch only
+// read (Observe's systemctl show included); Write is the one call that
+// changes a node (its files and its systemctl calls), and the decorators
+// intercept it.
 type Remote interface {
 	// Digests reports, in one round trip, what the node has at each path,
 	// with the sha256 and mode of every regular file; and, for each glob,

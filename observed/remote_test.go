@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -642,5 +643,89 @@ func TestParseObservation(t *testing.T) {
 				t.Errorf("units = %v, %v; want MainPID %d", o.Units, o.UnitsErr, tt.pid)
 			}
 		})
+	}
+}
+
+// TestWriteScriptSystemctl runs the node's apply script with systemctl
+// calls in /bin/sh, as the node does (a systemctl on PATH that logs its
+// arguments and fails as told): calls in their order, a call that needs
+// an earlier write not run when that failed, and a daemon-reload that
+// failed leaving every later call not run.
+func TestWriteScriptSystemctl(t *testing.T) {
+	home := t.TempDir()
+	bin := t.TempDir()
+	log := filepath.Join(bin, "log")
+	if err := os.WriteFile(filepath.Join(bin, "systemctl"), []byte("#!/bin/sh\necho \"$*\" >> "+log+"\n"+
+		"case \" $* \" in *\" $FAIL \"*) echo \"boom: $FAIL\" >&2; exit 1;; esac\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sc := func(args ...string) RemoteWrite { return RemoteWrite{Op: RemoteSystemctl, Args: args} }
+	reload := sc("daemon-reload")
+	reload.Gate = true
+	start := sc("start", "--", "u.service")
+	start.Needs = []int{0, 2}
+	ops := []RemoteWrite{
+		{Path: "unit/u.service", Content: []byte("[Service]\n"), Mode: 0o644, MkDir: true},
+		reload,
+		sc("enable", "--", "u.service"),
+		start,
+		sc("stop", "--", "v.service"),
+	}
+	run := func(fail string) []RemoteResult {
+		t.Helper()
+		_ = os.Remove(log)
+		_ = os.RemoveAll(filepath.Join(home, "unit")) // a new file each run: no backup
+		cmd := exec.Command("/bin/sh", "-s")
+		cmd.Stdin = strings.NewReader(writeScript(RemoteNode{Home: home}, "bk", ops))
+		cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin", "FAIL="+fail)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("script: %v", err)
+		}
+		res, err := parseWrites(out, "bk", ops)
+		if err != nil {
+			t.Fatalf("parse %q: %v", out, err)
+		}
+		return res
+	}
+	all := []RemoteResult{
+		{Index: 0, Path: "unit/u.service", Status: "ok"},
+		{Index: 1, Path: "systemctl --user daemon-reload", Status: "ok"},
+		{Index: 2, Path: "systemctl --user enable -- u.service", Status: "ok"},
+		{Index: 3, Path: "systemctl --user start -- u.service", Status: "ok"},
+		{Index: 4, Path: "systemctl --user stop -- v.service", Status: "ok"},
+	}
+	if diff := cmp.Diff(all, run("none")); diff != "" {
+		t.Errorf("all carried out (-want +got):\n%s", diff)
+	}
+	calls, _ := os.ReadFile(log)
+	want := "--user --no-pager --no-ask-password daemon-reload\n--user --no-pager --no-ask-password enable -- u.service\n" +
+		"--user --no-pager --no-ask-password start -- u.service\n--user --no-pager --no-ask-password stop -- v.service\n"
+	if diff := cmp.Diff(want, string(calls)); diff != "" {
+		t.Errorf("systemctl calls (-want +got):\n%s", diff)
+	}
+
+	// enable fails: the start that needs it is not run, the stop is.
+	got := run("enable")
+	want2 := slices.Clone(all)
+	want2[2] = RemoteResult{Index: 2, Path: all[2].Path, Status: "failed", Reason: "systemctl --user enable: exit 1: boom: enable"}
+	want2[3] = RemoteResult{Index: 3, Path: all[3].Path, Status: "failed", Reason: "not run: a step before it failed"}
+	if diff := cmp.Diff(want2, got); diff != "" {
+		t.Errorf("enable failed (-want +got):\n%s", diff)
+	}
+
+	// daemon-reload fails: no systemctl call after it runs.
+	got = run("daemon-reload")
+	want3 := slices.Clone(all)
+	want3[1] = RemoteResult{Index: 1, Path: all[1].Path, Status: "failed", Reason: "systemctl --user daemon-reload: exit 1: boom: daemon-reload"}
+	want3[2] = RemoteResult{Index: 2, Path: all[2].Path, Status: "failed", Reason: "not run: systemctl daemon-reload failed before it"}
+	want3[3] = RemoteResult{Index: 3, Path: all[3].Path, Status: "failed", Reason: "not run: a step before it failed"}
+	want3[4] = RemoteResult{Index: 4, Path: all[4].Path, Status: "failed", Reason: "not run: systemctl daemon-reload failed before it"}
+	if diff := cmp.Diff(want3, got); diff != "" {
+		t.Errorf("daemon-reload failed (-want +got):\n%s", diff)
+	}
+	calls, _ = os.ReadFile(log)
+	if string(calls) != "--user --no-pager --no-ask-password daemon-reload\n" {
+		t.Errorf("calls after a failed daemon-reload: %q", calls)
 	}
 }

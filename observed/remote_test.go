@@ -614,7 +614,7 @@ func TestParseObservation(t *testing.T) {
 		pid                      int
 	}{
 		{name: "answered", out: digests + "UNITS\n" + show + "\nUNITSEXIT\t0\t\nHOME\t/home/n\nEND\n", pid: 42},
-		{name: "no systemctl", out: digests + "UNITS\n\nUNITSEXIT\tnone\t\nHOME\t/home/n\nEND\n", unitsErr: "systemctl not found on this host (on the node)"},
+		{name: "no systemctl", out: digests + "UNITS\n\nUNITSEXIT\tnone\t\nHOME\t/home/n\nEND\n", unitsErr: "systemctl not found on the node"},
 		{name: "no bus", out: digests + "UNITS\n\nUNITSEXIT\t1\tFailed to connect to bus: No medium found\nHOME\t/home/n\nEND\n",
 			unitsErr: "systemctl --user show (1 units): exit 1: Failed to connect to bus: No medium found (does the user's systemd run? systemctl --user reaches it through XDG_RUNTIME_DIR)"},
 		{name: "a unit unanswered", out: digests + "UNITS\nId=y.service\nLoadState=loaded\n\nUNITSEXIT\t0\t\nHOME\t/home/n\nEND\n",
@@ -641,6 +641,9 @@ func TestParseObservation(t *testing.T) {
 				t.Errorf("units error = %v, want %s", o.UnitsErr, tt.unitsErr)
 			case tt.unitsErr == "" && (o.UnitsErr != nil || o.Units["x.service"].MainPID != tt.pid):
 				t.Errorf("units = %v, %v; want MainPID %d", o.Units, o.UnitsErr, tt.pid)
+			}
+			if no := errors.Is(o.UnitsErr, ErrNoSystemd); no != (tt.name == "no systemctl") {
+				t.Errorf("errors.Is(%v, ErrNoSystemd) = %v", o.UnitsErr, no)
 			}
 		})
 	}

@@ -326,6 +326,12 @@ func (s *SSH) Observe(ctx context.Context, n RemoteNode, q RemoteQuery) (*Remote
 	return ParseObservation(out, q)
 }
 
+// errNoSystemctlOnNode is ErrNoSystemd, said of a node.
+type errNoSystemctlOnNode struct{}
+
+func (errNoSystemctlOnNode) Error() string        { return "systemctl not found on the node" }
+func (errNoSystemctlOnNode) Is(target error) bool { return target == ErrNoSystemd }
+
 // ParseObservation reads the answer of a digest script that may carry the
 // units' show (see unitsScript) before its END.
 func ParseObservation(out []byte, q RemoteQuery) (*RemoteObservation, error) {
@@ -356,7 +362,7 @@ func ParseObservation(out []byte, q RemoteQuery) (*RemoteObservation, error) {
 		o.Home = strings.TrimPrefix(tail[1], "HOME\t")
 		switch code, cerr := strconv.Atoi(f[1]); {
 		case f[1] == "none":
-			o.UnitsErr = fmt.Errorf("%w (on the node)", ErrNoSystemd)
+			o.UnitsErr = errNoSystemctlOnNode{}
 		case cerr != nil:
 			return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", tail[0])}
 		case code != 0:

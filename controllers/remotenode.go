@@ -99,6 +99,8 @@ func (RemoteNodeController) Reconcile(ctx context.Context, p *Pass, cat *desired
 			out = append(out, drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Action: drift.Skipped, Reason: "--local: no SSH"})
 			p.nodeSection().add(NodeRecord{Name: n.Name, Policy: n.PolicyName(), Status: NodeLocalOnly, Time: p.Now.UTC(),
 				Owned: p.nodeSection().previous(n.Name)})
+			p.unitSection().keepNode(n.Name) // its units as they were last started there
+
 		}
 		return out
 	}

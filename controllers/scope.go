@@ -169,8 +169,9 @@ func (c scoped) Reconcile(ctx context.Context, p *Pass, _ *desired.Catalog) []dr
 // Narrow makes p a targeted pass: every inventory entry of an object out
 // of scope is wanted and owned again as the last pass left it (never a
 // prune candidate, never forgotten), the record of every launch agent out
-// of scope is kept as it was loaded, and that of every node out of scope
-// as the last pass left it. Call it before Run.
+// of scope is kept as it was loaded, that of every node out of scope as
+// the last pass left it, and that of every systemd unit out of scope (or
+// on a node out of scope) as it was last started. Call it before Run.
 func (p *Pass) Narrow(s *Scope) {
 	p.inv.mu.Lock()
 	for path, e := range p.inv.prev {
@@ -202,6 +203,16 @@ func (p *Pass) Narrow(s *Scope) {
 	}
 	nodes.mu.Unlock()
 	nodes.add(keep...)
+	// A unit out of scope keeps what it was last started with: here when
+	// the unit is out of scope, on a node when the node is.
+	units := p.unitSection()
+	units.mu.Lock()
+	for k, r := range units.prev {
+		if (r.Node == "" && !s.Has(v1.KindSystemdUnit, r.Name)) || (r.Node != "" && !s.Has(v1.KindRemoteNode, r.Node)) {
+			units.cur[k] = r
+		}
+	}
+	units.mu.Unlock()
 }
 
 // objectsOf counts the objects of a kind in cat; -1 for a kind it does not

@@ -86,6 +86,10 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 	if err != nil {
 		return err
 	}
+	localHost, err := a.localHost()
+	if err != nil {
+		return err
+	}
 	// A check of a whole home whose inputs the last apply's index still
 	// stands for is answered from the index alone (no catalog load).
 	indexUse := "unused: --full"
@@ -112,10 +116,6 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 		return &exitError{ExitError, fmt.Errorf("%s is the shipped example catalog (instance.example: true); "+
 			"refusing to apply it to $HOME (%s). Name the home explicitly with --home DIR, "+
 			"preferably a disposable one such as $(mktemp -d)", cat.Name, home)}
-	}
-	localHost, err := a.localHost()
-	if err != nil {
-		return err
 	}
 	w, err := wire(mode, home, o.record, localHost)
 	if err != nil {

@@ -324,7 +324,11 @@ func (a *app) rollbackDryRun(ctx context.Context, runID string, parallel int) er
 	if err != nil {
 		return err
 	}
-	w, err := wire(modeDryRun, home, false, controllers.LocalHostName())
+	localHost, err := a.localHost()
+	if err != nil {
+		return err
+	}
+	w, err := wire(modeDryRun, home, false, localHost)
 	if err != nil {
 		return &exitError{ExitError, err}
 	}

@@ -173,6 +173,7 @@ func (c scoped) Reconcile(ctx context.Context, p *Pass, _ *desired.Catalog) []dr
 // the last pass left it, and that of every systemd unit out of scope (or
 // on a node out of scope) as it was last started. Call it before Run.
 func (p *Pass) Narrow(s *Scope) {
+	p.scope = s
 	p.inv.mu.Lock()
 	for path, e := range p.inv.prev {
 		if !s.Has(e.Kind, e.Name) {

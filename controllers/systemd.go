@@ -173,14 +173,20 @@ func (SystemdController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 	for _, name := range cat.UnitGraph().Order() {
 		u := byName[name]
 		switch {
-		case u.HostName() != p.LocalHost && p.nodeServesUnits(cat, u.HostName()) != nil:
-			// Reconciled on the node that is its host, in the node's
-			// round trips (RemoteNodeController), and reported there.
 		case u.HostName() != p.LocalHost:
-			// Nothing of it is written here: not the file, not a call.
+			// Nothing of it is written here: not the file, not a call. On
+			// the node that is its host, it is reconciled in the node's
+			// round trips (RemoteNodeController) and reported there.
 			reason := "runs on host " + u.HostName() + ", this host is " + p.LocalHost + " (a unit is reconciled by reconcile run on its host)"
-			if n := cat.NodeFor(u.HostName()); n != nil {
-				reason = "runs on RemoteNode/" + n.Name + " (catalog host " + u.HostName() + "), not reached: --local"
+			node := p.hostNodes[u.HostName()]
+			switch {
+			case node == "":
+			case p.Local || p.Remote == nil:
+				reason = "runs on RemoteNode/" + node + " (catalog host " + u.HostName() + "), not reached: --local"
+			case p.scope != nil && !p.scope.Has(v1.KindRemoteNode, node):
+				reason = "runs on RemoteNode/" + node + " (catalog host " + u.HostName() + "), which this target does not reach (--node " + node + " does)"
+			default:
+				continue
 			}
 			changes = append(changes, drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Action: drift.Skipped, Reason: reason})
 		case u.Spec.Retired:

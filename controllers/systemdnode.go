@@ -23,9 +23,9 @@ import (
 // unitRuntime, restartReason, stopUnit) over nodeSystemd, the node's
 // systemd as that logic sees it.
 
-// nodeServesUnits reports whether units of host are reconciled on a node
-// in this pass: a node is that catalog host, this host is not, and nodes
-// are reached.
+// nodeServesUnits is the node of cat on which the units of host are
+// reconciled in this pass (it is that catalog host, this host is not, and
+// nodes are reached), nil when there is none.
 func (p *Pass) nodeServesUnits(cat *desired.Catalog, host string) *v1.RemoteNode {
 	if host == p.LocalHost || p.Local || p.Remote == nil {
 		return nil

@@ -11,7 +11,7 @@ CATALOG := sanctum
 # FUZZTIME=200000x for a long run).
 FUZZ := desired:FuzzLoad desired:FuzzInstance desired:FuzzTemplate \
 	controllers:FuzzParseState observed:FuzzParsePrint observed:FuzzParseDigests \
-	observed:FuzzParseShow
+	observed:FuzzParseShow observed:FuzzParseObservation
 FUZZTIME ?= 1000x
 
 build:
@@ -88,13 +88,15 @@ render-check: build
 # the one demo secret the catalog needs, and some of the agent workspaces:
 # mundi's and yoda's are absent, so theirs are skipped); the real HOME is
 # never touched. --local: a newcomer's machine has no VM to reach over SSH.
+# SANCTUM_HOST=mac: the shipped haus is run from its Mac, also on Linux,
+# where this machine's own systemd would otherwise get the VM's units.
 demo: build
 	@set -e; home=$$(mktemp -d -t reconcile-demo.XXXXXX); \
 	mkdir -p "$$home/.sanctum/secrets"; chmod 700 "$$home/.sanctum/secrets"; \
 	printf 'demo-%s\n' "$$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" > "$$home/.sanctum/secrets/openclaw-gateway-token"; \
 	chmod 600 "$$home/.sanctum/secrets/openclaw-gateway-token"; \
 	for w in workspace workspace-quigon workspace-windu workspace-cilghal workspace-tommy; do mkdir -p "$$home/.openclaw/$$w"; done; \
-	r="./$(BIN) --home $$home --catalog $(CATALOG) --local"; \
+	r="env SANCTUM_HOST=mac ./$(BIN) --home $$home --catalog $(CATALOG) --local"; \
 	echo "== disposable home: $$home"; \
 	echo "== reconcile --dry-run: the full plan (exit 2: drift)"; \
 	$$r --dry-run || [ $$? -eq 2 ]; \

@@ -136,6 +136,7 @@ type fakeRemote struct {
 	FetchFn      func(ctx context.Context, n observed.RemoteNode, paths []string) (map[string][]byte, error)
 	WriteFn      func(ctx context.Context, n observed.RemoteNode, backupDir string, writes []observed.RemoteWrite) ([]observed.RemoteResult, error)
 	DisconnectFn func(n observed.RemoteNode)
+	UnitsFn      func(units []string) (map[string]*observed.UnitInfo, error)
 
 	callLog
 }
@@ -153,6 +154,30 @@ func (f *fakeRemote) Digests(ctx context.Context, n observed.RemoteNode, paths [
 		return out, nil
 	}
 	return f.DigestsFn(ctx, n, paths)
+}
+
+// Observe implements observed.Remote: the files as Digests answers them
+// (recorded as a digests call), and the units as UnitsFn says (nil: every
+// unit not-found), recorded as a show call.
+func (f *fakeRemote) Observe(ctx context.Context, n observed.RemoteNode, q observed.RemoteQuery) (*observed.RemoteObservation, error) {
+	files, err := f.Digests(ctx, n, q.Paths, q.Globs...)
+	if err != nil {
+		return nil, err
+	}
+	o := &observed.RemoteObservation{Files: files, Home: "/home/node"}
+	if len(q.Units) == 0 {
+		return o, nil
+	}
+	f.record("show", append([]string{n.Name}, q.Units...)...)
+	if f.UnitsFn != nil {
+		o.Units, o.UnitsErr = f.UnitsFn(q.Units)
+		return o, nil
+	}
+	o.Units = make(map[string]*observed.UnitInfo, len(q.Units))
+	for _, u := range q.Units {
+		o.Units[u] = &observed.UnitInfo{Unit: u, LoadState: "not-found", ActiveState: "inactive"}
+	}
+	return o, nil
 }
 
 // Fetch implements observed.Remote; it records the node and the paths.

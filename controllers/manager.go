@@ -55,6 +55,12 @@ func KindRank(kind string) int {
 func (p *Pass) Run(ctx context.Context, cat *desired.Catalog, controllers []Controller) (*drift.ChangeSet, error) {
 	cs := &drift.ChangeSet{}
 	p.twin.of = cat
+	p.hostNodes = make(map[string]string)
+	for _, n := range nodesOf(cat) {
+		if n.Spec.CatalogHost != "" {
+			p.hostNodes[n.Spec.CatalogHost] = n.Name
+		}
+	}
 	for _, c := range controllers {
 		cs.Add(c.Reconcile(ctx, p, cat)...)
 	}
@@ -219,4 +225,12 @@ func (p *Pass) prune(ctx context.Context) []drift.Change {
 		out = append(out, c)
 	}
 	return out
+}
+
+// nodesOf is cat's nodes; none for no catalog (a pass that only prunes).
+func nodesOf(cat *desired.Catalog) []*v1.RemoteNode {
+	if cat == nil {
+		return nil
+	}
+	return cat.Nodes
 }

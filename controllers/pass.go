@@ -64,6 +64,11 @@ type Pass struct {
 	disabled map[string]map[string]bool // launchd's disabled labels, by domain
 	// unitsPruned: the prune removed a unit file, so systemd reloads.
 	unitsPruned bool
+	// hostNodes names the node that is each catalog host (RemoteNode
+	// spec.catalogHost), from the whole catalog (set by Run); scope is a
+	// targeted pass's (nil: everything).
+	hostNodes map[string]string
+	scope     *Scope
 
 	// Indexing, when set, lets an apply leave an index (see saveIndex).
 	Indexing *Indexing

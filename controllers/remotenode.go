@@ -82,6 +82,10 @@ type remoteTarget struct {
 	err      error // the source could not be read
 	optional bool  // a missing directory is skipped, never created
 	mkdir    bool  // a missing directory is created
+	// twin renders the target from the twin catalog (secrets as
+	// placeholders), for diffs; nil when it took no secret or is not
+	// rendered from the catalog.
+	twin func() ([]byte, error)
 }
 
 // Reconcile implements Controller.
@@ -95,6 +99,8 @@ func (RemoteNodeController) Reconcile(ctx context.Context, p *Pass, cat *desired
 			out = append(out, drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Action: drift.Skipped, Reason: "--local: no SSH"})
 			p.nodeSection().add(NodeRecord{Name: n.Name, Policy: n.PolicyName(), Status: NodeLocalOnly, Time: p.Now.UTC(),
 				Owned: p.nodeSection().previous(n.Name)})
+			p.unitSection().keepNode(n.Name) // its units as they were last started there
+
 		}
 		return out
 	}
@@ -223,11 +229,38 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		return append(changes, summary), rec
 	}
 	targets, globs := p.nodeTargets(cat, n)
+	// The units placed on the node (it is their catalog host): their
+	// files are the node's files, systemd's side is asked in the same
+	// round trip and changed in the same apply session.
+	nu := p.nodeUnitsOf(cat, n)
+	unitAt := make(map[string]*v1.SystemdUnit) // unit file -> its unit
+	if nu != nil {
+		targets = append(targets, p.unitTargets(ctx, nu, cat)...)
+		sort.Slice(targets, func(i, j int) bool { return targets[i].path < targets[j].path })
+		for _, u := range nu.active {
+			unitAt[UnitPath(u)] = u
+		}
+	}
 	paths := make([]string, len(targets))
 	wanted := make(map[string]bool, len(targets))
 	for i, t := range targets {
 		paths[i] = t.path
 		wanted[t.path] = true
+	}
+	if nu != nil {
+		// A retired unit's file goes whatever it holds (backed up), never
+		// through the prune; the restartOn inputs are read as any file.
+		for _, u := range nu.retired {
+			if rel := UnitPath(u); !wanted[rel] {
+				wanted[rel] = true
+				paths = append(paths, rel)
+			}
+		}
+		for _, rel := range nu.inputPaths() {
+			if !slices.Contains(paths, rel) {
+				paths = append(paths, rel)
+			}
+		}
 	}
 	// The prune's candidates: what the node's inventory holds and no
 	// target wants. They are asked about in the same round trip (and
@@ -243,9 +276,34 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	for i, g := range globs {
 		rg[i] = g.glob
 	}
+	q := observed.RemoteQuery{Paths: paths, Globs: rg}
+	for _, e := range candidates {
+		if _, ok := isUnitFile(e); ok && nu == nil {
+			// Unit files reconcile wrote and no longer wants: their units
+			// are stopped and disabled before the files go.
+			nu = &nodeUnits{node: n.Name, sd: &nodeSystemd{written: map[string]int{}}}
+		}
+	}
+	if nu != nil {
+		for _, u := range append(slices.Clone(nu.active), nu.retired...) {
+			q.Units = append(q.Units, u.UnitName())
+		}
+		for _, e := range candidates {
+			if unit, ok := isUnitFile(e); ok && !slices.Contains(q.Units, unit) {
+				q.Units = append(q.Units, unit)
+			}
+		}
+	}
 	progress("connecting")
 	defer p.Remote.Disconnect(node)
-	digests, err := p.Remote.Digests(ctx, node, paths, rg...)
+	var digests map[string]observed.RemoteFile
+	obs, err := p.Remote.Observe(ctx, node, q)
+	if err == nil {
+		digests = obs.Files
+		if nu != nil {
+			nu.sd.infos, nu.sd.err = obs.Units, obs.UnitsErr
+		}
+	}
 	if err == nil && len(globs) > 0 {
 		// Each directory a glob matched on the node holds the files, as an
 		// optional workspace: a path a target already names keeps that one.
@@ -276,7 +334,11 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		default:
 			summary = p.fail(summary, err)
 		}
-		return finish(nil)
+		out, r := finish(nil)
+		if nu != nil {
+			out = append(out, p.unitsUnreached(nu, r)...)
+		}
+		return out, r
 	}
 	prevAt := make(map[string]NodeOwned, len(prev))
 	for _, e := range prev {
@@ -301,6 +363,11 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	var writes []observed.RemoteWrite
 	var sent []pending
 	var fetch []string
+	fileAt := make(map[string]int) // a target's entry in changes
+	// The units' entries in changes, by unit: what a systemctl call the
+	// node did not carry out fails.
+	unitEntries := make(map[string][]int)
+	unitRemoved := false // a unit file goes: systemd reloads
 	for ti := range targets {
 		t := &targets[ti]
 		c := drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Node: n.Name, Path: t.path, Reason: t.object}
@@ -345,12 +412,16 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			fr.Status, fr.Reason = PersonaFailed, c.Error
 		}
 		if c.Action == drift.Created && p.Diffs {
-			c.Diff = p.nodeDiff(n.Name+":"+t.path, nil, t.content, false)
+			c.Diff = p.nodeDiff(n.Name+":"+t.path, nil, t.content, false, t.twin)
 		}
+		fileAt[t.path] = len(changes)
 		switch c.Action {
 		case drift.Created, drift.Configured:
 			writes = append(writes, observed.RemoteWrite{Op: op, Path: t.path, Content: t.content, Mode: mode, MkDir: t.mkdir})
 			sent = append(sent, pending{at: len(changes), target: t})
+			if u, ok := unitAt[t.path]; ok {
+				nu.sd.written[u.UnitName()] = len(writes) - 1
+			}
 		case drift.Unchanged:
 		default:
 			keep(t.path)
@@ -389,7 +460,26 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			continue // gone already: nothing left to own
 		case d.State == observed.RemoteRegular && d.SHA256 == e.SHA256:
 			c.Action, c.Reason = drift.Deleted, e.Object+": no longer in the catalog"
-			writes = append(writes, observed.RemoteWrite{Op: observed.RemoteRemove, Path: e.Path, SHA256: e.SHA256})
+			w := observed.RemoteWrite{Op: observed.RemoteRemove, Path: e.Path, SHA256: e.SHA256}
+			if unit, ok := isUnitFile(*e); ok && nu != nil {
+				// As the local prune: the unit stopped and disabled first,
+				// the file removed only once they were.
+				c.Target = "systemd:" + v1.SystemdScopeUser + "/" + unit
+				info := nu.sd.infos[unit]
+				switch {
+				case nu.sd.err == nil && info != nil:
+					steps, _ := stopUnit(ctx, nu.sd, unit, info, "")
+					c.Reason = strings.Join(append([]string{c.Reason}, steps...), "; ")
+					w.Needs = nu.sd.preNeeds(unit)
+					unitEntries[unit] = append(unitEntries[unit], len(changes))
+					unitRemoved = true
+				case nu.sd.err != nil && !errors.Is(nu.sd.err, observed.ErrNoSystemd):
+					changes = append(changes, p.fail(c, nu.sd.err))
+					keep(e.Path)
+					continue
+				}
+			}
+			writes = append(writes, w)
 			sent = append(sent, pending{at: len(changes), gone: e})
 			fetch = append(fetch, e.Path)
 		case d.State == observed.RemoteRegular:
@@ -401,6 +491,72 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			keep(e.Path)
 		}
 		changes = append(changes, c)
+	}
+	// The retired units: stopped and disabled, then their files moved into
+	// the node's backups; then what systemd must do for the active ones,
+	// decided as on this host (unitsRuntime).
+	var removals []observed.RemoteWrite
+	var retired []retiringUnit
+	var activeUnits []string
+	if nu != nil {
+		for _, u := range nu.retired {
+			rel := UnitPath(u)
+			c := drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Node: n.Name, Path: rel, Target: unitTarget(u), Action: drift.Unchanged, Reason: "retired"}
+			var steps []string
+			switch info := nu.sd.infos[u.UnitName()]; {
+			case nu.sd.err == nil && info != nil:
+				steps, _ = stopUnit(ctx, nu.sd, u.UnitName(), info, "retired")
+			case nu.sd.err != nil && !errors.Is(nu.sd.err, observed.ErrNoSystemd):
+				changes = append(changes, p.fail(c, nu.sd.err))
+				keep(rel)
+				continue
+			}
+			switch d := digests[rel]; d.State {
+			case observed.RemoteRegular:
+				w := observed.RemoteWrite{Op: observed.RemoteRemove, Path: rel, SHA256: d.SHA256, Needs: nu.sd.preNeeds(u.UnitName())}
+				retired = append(retired, retiringUnit{at: len(changes), w: w, object: v1.KindSystemdUnit + "/" + u.Name})
+				removals = append(removals, w)
+				steps = append(steps, why("retired", "unit file moved to backups"))
+				fetch = append(fetch, rel)
+				unitRemoved = true
+			case observed.RemoteMissing, observed.RemoteNoDir:
+			default:
+				c = p.fail(c, errors.New(refusal(d.State, rel)))
+				keep(rel)
+			}
+			if len(steps) > 0 && c.Action != drift.Failed {
+				c.Action, c.Reason = drift.Deleted, strings.Join(steps, "; ")
+			}
+			unitEntries[u.UnitName()] = append(unitEntries[u.UnitName()], len(changes))
+			changes = append(changes, c)
+		}
+		ftargets := make([]FileTarget, len(nu.active))
+		files := make([]drift.Change, len(nu.active))
+		writing := make(map[string][]byte)
+		content := make(map[string][]byte)
+		for _, t := range targets {
+			content[t.path] = t.content
+			if at, ok := fileAt[t.path]; ok && (changes[at].Action == drift.Created || changes[at].Action == drift.Configured) {
+				writing[t.path] = t.content
+			}
+		}
+		for i, u := range nu.active {
+			rel := UnitPath(u)
+			files[i] = changes[fileAt[rel]]
+			// As on this host: the digest of the unit the catalog wants.
+			ftargets[i] = FileTarget{Kind: v1.KindSystemdUnit, Name: u.Name, Path: rel, SHA256: digest(content[rel])}
+			activeUnits = append(activeUnits, u.UnitName())
+		}
+		nu.host = nodeUnitHost(nu, obs.Home, digests, writing)
+		uc := p.unitsRuntime(ctx, nu.host, nu.active, ftargets, files, nu.sd.infos, nu.sd.err, unitRemoved)
+		for i, c := range uc {
+			if i < len(nu.active) {
+				unit := nu.active[i].UnitName()
+				unitEntries[unit] = append(unitEntries[unit], len(changes))
+			}
+			changes = append(changes, c)
+		}
+		changes = append(changes, nu.skipped...)
 	}
 	var fetched map[string][]byte // what changed files held, for diffs
 	if len(fetch) > 0 && p.Diffs {
@@ -416,14 +572,28 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 				case s.gone != nil:
 					c.Diff = drift.DeletedDiff(n.Name+":"+c.Path, b)
 				default:
-					c.Diff = p.nodeDiff(n.Name+":"+c.Path, b, s.target.content, true)
+					c.Diff = p.nodeDiff(n.Name+":"+c.Path, b, s.target.content, true, s.target.twin)
+				}
+			}
+			for _, r := range retired {
+				c := &changes[r.at]
+				switch b, ok := old[c.Path]; {
+				case !ok:
+				case p.holdsSecret(b):
+					c.Diff = drift.SecretDiff(n.Name+":"+c.Path, b, []byte{}, nil)
+				default:
+					c.Diff = drift.DeletedDiff(n.Name+":"+c.Path, b)
 				}
 			}
 		}
 	}
-	if len(writes) > 0 {
-		progress(fmt.Sprintf("sending %d change(s)", len(writes)))
-		res, err := p.Remote.Write(ctx, node, observed.RemoteBackupDir(p.RunID), writes)
+	all, postAt := writes, len(writes)
+	if nu != nil {
+		all, postAt = nu.sd.assemble(writes, removals)
+	}
+	if len(all) > 0 {
+		progress(fmt.Sprintf("sending %d change(s)", len(all)))
+		res, err := p.Remote.Write(ctx, node, observed.RemoteBackupDir(p.RunID), all)
 		done := make(map[string]observed.RemoteResult, len(res))
 		for _, r := range res {
 			done[r.Path] = r
@@ -476,6 +646,10 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 				}
 			}
 		}
+		if nu != nil {
+			p.settleRetired(node, changes, retired, res, len(nu.sd.pre)+len(writes), digests, fetched, err, keep)
+			p.settleUnits(nu, changes, unitEntries, activeUnits, res, postAt, len(all), err)
+		}
 		// What the node confirmed is listed in the run's journal now, so
 		// that a run killed before its index can still roll it back; a
 		// journal that cannot be written fails the run's index too, and
@@ -497,7 +671,17 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	}
 	rec.Owned = sortedOwned(owned)
 	var failed, wrote, removed, left int
+	files := 0
 	for _, c := range changes {
+		if c.Kind != v1.KindRemoteNode {
+			// A unit's systemd entry is its own object, not a node file;
+			// its failure fails the node.
+			if c.Action == drift.Failed {
+				failed++
+			}
+			continue
+		}
+		files++
 		switch c.Action {
 		case drift.Failed:
 			failed++
@@ -518,7 +702,10 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	}
 	switch {
 	case failed > 0:
-		rec.Status, rec.Reason = NodeFailed, fmt.Sprintf("%d of %d file(s) failed", failed, len(changes))
+		rec.Status, rec.Reason = NodeFailed, fmt.Sprintf("%d of %d entries failed", failed, len(changes))
+		if files == len(changes) {
+			rec.Reason = fmt.Sprintf("%d of %d file(s) failed", failed, len(changes))
+		}
 		summary.Action = drift.Failed
 		summary.Error = rec.Reason
 	case wrote+removed > 0 && observed.Plans(p.Remote):
@@ -708,8 +895,19 @@ func classifyNode(n *v1.RemoteNode, err error) (string, string) {
 // (a persona source with allowSecrets) has every changed line masked:
 // node files are not rendered from the catalog's templates, so there is
 // no twin to say where the secret is.
-func (p *Pass) nodeDiff(name string, old, content []byte, replaces bool) string {
+//
+// A target rendered from the catalog (a unit file) has a twin: its
+// secrets are masked where they are, as for a local file.
+func (p *Pass) nodeDiff(name string, old, content []byte, replaces bool, twin func() ([]byte, error)) string {
 	secret := p.holdsSecret(content) || p.holdsSecret(old)
+	if secret && twin != nil {
+		if tw, err := twin(); err == nil {
+			if replaces {
+				return drift.SecretDiff(name, old, content, tw)
+			}
+			return drift.SecretCreatedDiff(name, content, tw)
+		}
+	}
 	switch {
 	case !secret && replaces:
 		return drift.Diff(name, old, content)

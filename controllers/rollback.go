@@ -61,7 +61,7 @@ func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 		if r.Action != drift.Failed && r.Action != drift.Unchanged && strings.HasPrefix(e.Path, LaunchAgentsDir+"/") {
 			plists = append(plists, e.Path)
 		}
-		if r.Action != drift.Failed && r.Action != drift.Unchanged && isUnitFile(e.Path) {
+		if r.Action != drift.Failed && r.Action != drift.Unchanged && isUserUnitPath(e.Path) {
 			units = append(units, e)
 		}
 		out = append(out, r)
@@ -72,9 +72,9 @@ func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 	return append(out, p.reloadRestoredUnits(ctx, idx.RunID, units)...)
 }
 
-// isUnitFile is whether rel is a unit file of the user's systemd manager
+// isUserUnitPath is whether rel is a unit file of the user's systemd manager
 // (not a link of a .wants folder under it).
-func isUnitFile(rel string) bool {
+func isUserUnitPath(rel string) bool {
 	return path.Dir(rel) == SystemdUserDir && strings.Contains(path.Base(rel), ".")
 }
 

@@ -86,7 +86,16 @@ func NewScope(cat *desired.Catalog, picked []string, gone []string) *Scope {
 		}
 	}
 	if len(remote.Nodes) > 0 {
-		remote.Personas, remote.Calibration = cat.Personas, cat.Calibration
+		// The units too: a node that is a catalog host runs its units,
+		// and its prune must not take their files for gone.
+		remote.Personas, remote.Calibration, remote.Units = cat.Personas, cat.Calibration, cat.Units
+		for _, n := range remote.Nodes {
+			for _, u := range cat.Units {
+				if n.Spec.CatalogHost != "" && u.HostName() == n.Spec.CatalogHost {
+					s.ids[v1.KindSystemdUnit+"/"+u.Name] = true
+				}
+			}
+		}
 	}
 	s.local, s.remote = &local, &remote
 	return s
@@ -160,9 +169,11 @@ func (c scoped) Reconcile(ctx context.Context, p *Pass, _ *desired.Catalog) []dr
 // Narrow makes p a targeted pass: every inventory entry of an object out
 // of scope is wanted and owned again as the last pass left it (never a
 // prune candidate, never forgotten), the record of every launch agent out
-// of scope is kept as it was loaded, and that of every node out of scope
-// as the last pass left it. Call it before Run.
+// of scope is kept as it was loaded, that of every node out of scope as
+// the last pass left it, and that of every systemd unit out of scope (or
+// on a node out of scope) as it was last started. Call it before Run.
 func (p *Pass) Narrow(s *Scope) {
+	p.scope = s
 	p.inv.mu.Lock()
 	for path, e := range p.inv.prev {
 		if !s.Has(e.Kind, e.Name) {
@@ -193,6 +204,16 @@ func (p *Pass) Narrow(s *Scope) {
 	}
 	nodes.mu.Unlock()
 	nodes.add(keep...)
+	// A unit out of scope keeps what it was last started with: here when
+	// the unit is out of scope, on a node when the node is.
+	units := p.unitSection()
+	units.mu.Lock()
+	for k, r := range units.prev {
+		if (r.Node == "" && !s.Has(v1.KindSystemdUnit, r.Name)) || (r.Node != "" && !s.Has(v1.KindRemoteNode, r.Node)) {
+			units.cur[k] = r
+		}
+	}
+	units.mu.Unlock()
 }
 
 // objectsOf counts the objects of a kind in cat; -1 for a kind it does not

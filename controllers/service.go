@@ -45,10 +45,12 @@ func (ServiceController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 			continue
 		}
 		if s.Spec.Host != HostMac {
-			// The watchdog of this Mac reads only its own services; a VM
-			// service's manifest belongs to that node.
+			// The watchdog of this Mac reads only its own services, and
+			// the VM runs none: systemd supervises its units (Restart=),
+			// and the Mac's status probes them. A manifest an earlier
+			// pass wrote here is pruned.
 			changes = append(changes, drift.Change{Kind: v1.KindService, Name: s.Name, Action: drift.Skipped,
-				Reason: "runs on the " + s.Spec.Host + ": its manifest belongs to that node, not to this Mac's " + ServicesDir})
+				Reason: "runs on the " + s.Spec.Host + ": no manifest in this Mac's " + ServicesDir + " (its watchdog watches the Mac's services only)"})
 			continue
 		}
 		targets = append(targets, FileTarget{Kind: v1.KindService, Name: s.Name, Path: ManifestPath(s.Name),

@@ -46,6 +46,8 @@ func unitTarget(u *v1.SystemdUnit) string { return "systemd:" + u.ScopeName() + 
 // restartOn inputs at that moment. A restart is due only when one of them
 // changed.
 type UnitRecord struct {
+	// Node is the node the unit runs on; "" for this host.
+	Node      string            `json:"node,omitempty"`
 	Name      string            `json:"name"`
 	Unit      string            `json:"unit"` // x.service
 	Path      string            `json:"path"` // the unit file, HOME-relative
@@ -172,9 +174,21 @@ func (SystemdController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 		u := byName[name]
 		switch {
 		case u.HostName() != p.LocalHost:
-			// Nothing of it is written here: not the file, not a call.
-			changes = append(changes, drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Action: drift.Skipped,
-				Reason: "runs on host " + u.HostName() + ", this host is " + p.LocalHost + " (a unit is reconciled by reconcile run on its host)"})
+			// Nothing of it is written here: not the file, not a call. On
+			// the node that is its host, it is reconciled in the node's
+			// round trips (RemoteNodeController) and reported there.
+			reason := "runs on host " + u.HostName() + ", this host is " + p.LocalHost + " (a unit is reconciled by reconcile run on its host)"
+			node := p.hostNodes[u.HostName()]
+			switch {
+			case node == "":
+			case p.Local || p.Remote == nil:
+				reason = "runs on RemoteNode/" + node + " (catalog host " + u.HostName() + "), not reached: --local"
+			case p.scope != nil && !p.scope.Has(v1.KindRemoteNode, node):
+				reason = "runs on RemoteNode/" + node + " (catalog host " + u.HostName() + "), which this target does not reach (--node " + node + " does)"
+			default:
+				continue
+			}
+			changes = append(changes, drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Action: drift.Skipped, Reason: reason})
 		case u.Spec.Retired:
 			retired = append(retired, u)
 			retiredPaths[UnitPath(u)] = true
@@ -203,7 +217,7 @@ func (SystemdController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 	}
 	files := p.Files(ctx, targets)
 	changes = append(changes, files...)
-	changes = append(changes, p.unitsRuntime(ctx, active, targets, files, infos, showErr, removed)...)
+	changes = append(changes, p.unitsRuntime(ctx, p.localUnits(), active, targets, files, infos, showErr, removed)...)
 	for _, c := range p.strangers(SystemdUserDir, ".service", v1.KindSystemdUnit, targets) {
 		if strings.HasPrefix(path.Base(c.Path), "sanctum-") && !retiredPaths[c.Path] {
 			changes = append(changes, c)
@@ -217,6 +231,35 @@ func unitOwnerNote(u *v1.SystemdUnit) string {
 		return " with " + u.Spec.Owner
 	}
 	return ""
+}
+
+// unitHost is the systemd of one host as the units' logic sees it: this
+// machine's (systemctl, run as the logic asks) or a node's (the calls
+// carried by the node's apply script, see nodeSystemd); where that
+// systemd reads the unit files, the restartOn inputs there, and under
+// which node the state remembers the units. What decides (unitsRuntime,
+// unitRuntime, restartReason, stopUnit) is one code for both.
+type unitHost struct {
+	sd   observed.Systemd
+	node string // "" for this host
+	// abs is a unit file (HOME-relative) as that host's systemd names it.
+	abs func(rel string) string
+	// same says whether systemd's FragmentPath is the unit file at abs.
+	same func(fragment, abs string) bool
+	// inputs are the digests of restartOn inputs there ("" when absent).
+	inputs func(restartOn []string) (map[string]string, error)
+}
+
+// localUnits is this host's systemd.
+func (p *Pass) localUnits() *unitHost {
+	return &unitHost{sd: p.Systemd, abs: p.abs, same: samePath,
+		inputs: func(r []string) (map[string]string, error) { return p.inputDigests(v1.KindSystemdUnit, r) }}
+}
+
+// change is a unit's runtime entry on this host: systemd:user/<unit>,
+// under the node's name when it runs on one.
+func (h *unitHost) change(u *v1.SystemdUnit) drift.Change {
+	return drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Target: unitTarget(u), Node: h.node}
 }
 
 // showUnits asks systemd about every unit at once; ErrNoSystemd when this
@@ -235,26 +278,26 @@ func (p *Pass) showUnits(ctx context.Context, units []*v1.SystemdUnit) (map[stri
 // unitsRuntime makes systemd run what the unit files say: one
 // daemon-reload when a unit file changed (or systemd says one is due),
 // then each unit in dependency order.
-func (p *Pass) unitsRuntime(ctx context.Context, units []*v1.SystemdUnit, targets []FileTarget, files []drift.Change,
+func (p *Pass) unitsRuntime(ctx context.Context, h *unitHost, units []*v1.SystemdUnit, targets []FileTarget, files []drift.Change,
 	infos map[string]*observed.UnitInfo, showErr error, removed bool) []drift.Change {
 	out := make([]drift.Change, 0, len(units))
 	if len(units) == 0 {
 		if removed && showErr == nil {
-			if err := p.Systemd.DaemonReload(ctx); err != nil {
-				out = append(out, p.fail(drift.Change{Kind: v1.KindSystemdUnit, Name: "daemon-reload"}, err))
+			if err := h.sd.DaemonReload(ctx); err != nil {
+				out = append(out, p.fail(drift.Change{Kind: v1.KindSystemdUnit, Name: "daemon-reload", Node: h.node}, err))
 			}
 		}
 		return out
 	}
 	if showErr != nil {
 		for _, u := range units {
-			c := drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Target: unitTarget(u)}
+			c := h.change(u)
 			if errors.Is(showErr, observed.ErrNoSystemd) {
 				c.Action, c.Reason = drift.Skipped, "systemd state unknown: "+showErr.Error()
-				out = append(out, p.keepUnit(c, u))
+				out = append(out, p.keepUnit(h, c, u))
 				continue
 			}
-			out = append(out, p.keepUnit(p.fail(c, showErr), u))
+			out = append(out, p.keepUnit(h, p.fail(c, showErr), u))
 		}
 		return out
 	}
@@ -265,13 +308,13 @@ func (p *Pass) unitsRuntime(ctx context.Context, units []*v1.SystemdUnit, target
 			continue
 		}
 		if files[i].Action == drift.Created || files[i].Action == drift.Configured || info.NeedDaemonReload ||
-			info.LoadState != "loaded" || !samePath(info.FragmentPath, p.abs(targets[i].Path)) {
+			info.LoadState != "loaded" || !h.same(info.FragmentPath, h.abs(targets[i].Path)) {
 			reload = true
 		}
 	}
 	var reloadErr, enableErr error
 	if reload {
-		reloadErr = p.Systemd.DaemonReload(ctx)
+		reloadErr = h.sd.DaemonReload(ctx)
 	}
 	// Every unit that is not enabled, in one call (see Systemd.Enable).
 	var enable []string
@@ -281,18 +324,18 @@ func (p *Pass) unitsRuntime(ctx context.Context, units []*v1.SystemdUnit, target
 		}
 	}
 	if reloadErr == nil && len(enable) > 0 {
-		enableErr = p.Systemd.Enable(ctx, enable...)
+		enableErr = h.sd.Enable(ctx, enable...)
 	}
 	for i, u := range units {
-		c := drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Target: unitTarget(u)}
+		c := h.change(u)
 		switch {
 		case files[i].Action == drift.Failed:
 			c.Action, c.Reason = drift.Skipped, "unit file not reconciled; systemd left as it is"
-			out = append(out, p.keepUnit(c, u))
+			out = append(out, p.keepUnit(h, c, u))
 		case reloadErr != nil:
-			out = append(out, p.keepUnit(p.fail(c, reloadErr), u))
+			out = append(out, p.keepUnit(h, p.fail(c, reloadErr), u))
 		default:
-			out = append(out, p.unitRuntime(ctx, u, targets[i], files[i], infos[u.UnitName()], enableErr))
+			out = append(out, p.unitRuntime(ctx, h, u, targets[i], files[i], infos[u.UnitName()], enableErr))
 		}
 	}
 	return out
@@ -305,15 +348,15 @@ func (p *Pass) unitsRuntime(ctx context.Context, units []*v1.SystemdUnit, target
 //
 // Enabling happened before, for every unit at once; enableErr is how it
 // went.
-func (p *Pass) unitRuntime(ctx context.Context, u *v1.SystemdUnit, t FileTarget, file drift.Change, info *observed.UnitInfo, enableErr error) drift.Change {
-	c := drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Target: unitTarget(u)}
-	inputs, err := p.inputDigests(v1.KindSystemdUnit, u.Spec.RestartOn)
+func (p *Pass) unitRuntime(ctx context.Context, h *unitHost, u *v1.SystemdUnit, t FileTarget, file drift.Change, info *observed.UnitInfo, enableErr error) drift.Change {
+	c := h.change(u)
+	inputs, err := h.inputs(u.Spec.RestartOn)
 	if err != nil {
-		return p.keepUnit(p.fail(c, err), u)
+		return p.keepUnit(h, p.fail(c, err), u)
 	}
-	rec := UnitRecord{Name: u.Name, Unit: u.UnitName(), Path: t.Path, UnitSHA: t.SHA256, RestartOn: inputs}
+	rec := UnitRecord{Node: h.node, Name: u.Name, Unit: u.UnitName(), Path: t.Path, UnitSHA: t.SHA256, RestartOn: inputs}
 	unit := u.UnitName()
-	abs := p.abs(t.Path)
+	abs := h.abs(t.Path)
 	var steps []string
 	loaded := info.LoadState == "loaded"
 	switch {
@@ -322,27 +365,27 @@ func (p *Pass) unitRuntime(ctx context.Context, u *v1.SystemdUnit, t FileTarget,
 	case info.NeedDaemonReload:
 		steps = append(steps, "unit file changed on disk since systemd loaded it (NeedDaemonReload=yes): daemon-reload")
 	}
-	if loaded && !samePath(info.FragmentPath, abs) {
+	if loaded && !h.same(info.FragmentPath, abs) {
 		steps = append(steps, "loaded from "+orUnset(info.FragmentPath)+", not from the unit file: daemon-reload")
 	}
 	if info.UnitFileState != "enabled" {
 		steps = append(steps, "UnitFileState="+orUnset(info.UnitFileState)+": enable")
 		if enableErr != nil {
-			return p.keepUnit(p.fail(withSteps(c, steps), enableErr), u)
+			return p.keepUnit(h, p.fail(withSteps(c, steps), enableErr), u)
 		}
 	}
 	running := info.ActiveState == "active" || info.ActiveState == "activating" || info.ActiveState == "reloading"
 	switch {
 	case info.ActiveState == "failed":
 		steps = append(steps, "failed (Result="+info.Result+"): restart")
-		err = p.Systemd.Restart(ctx, unit)
+		err = h.sd.Restart(ctx, unit)
 	case !running:
 		steps = append(steps, "not running (ActiveState="+orUnset(info.ActiveState)+"): start")
-		err = p.Systemd.Start(ctx, unit)
+		err = h.sd.Start(ctx, unit)
 	default:
-		if reason := p.restartReason(u, rec, file, info, abs); reason != "" {
+		if reason := p.restartReason(h, u, rec, file, info, abs); reason != "" {
 			steps = append(steps, reason+": restart")
-			err = p.Systemd.Restart(ctx, unit)
+			err = h.sd.Restart(ctx, unit)
 		}
 	}
 	c = withSteps(c, steps)
@@ -355,7 +398,7 @@ func (p *Pass) unitRuntime(ctx context.Context, u *v1.SystemdUnit, t FileTarget,
 		c.Action = drift.Configured
 	}
 	if err != nil {
-		return p.keepUnit(p.fail(c, err), u)
+		return p.keepUnit(h, p.fail(c, err), u)
 	}
 	p.unitSection().record(rec)
 	return c
@@ -367,8 +410,8 @@ func withSteps(c drift.Change, steps []string) drift.Change {
 }
 
 // restartReason says why a running unit must be restarted, or "".
-func (p *Pass) restartReason(u *v1.SystemdUnit, rec UnitRecord, file drift.Change, info *observed.UnitInfo, abs string) string {
-	prev, known := p.unitSection().prev[u.Name]
+func (p *Pass) restartReason(h *unitHost, u *v1.SystemdUnit, rec UnitRecord, file drift.Change, info *observed.UnitInfo, abs string) string {
+	prev, known := p.unitSection().prev[unitKey(h.node, u.Name)]
 	if known && prev.Unit == rec.Unit {
 		if prev.UnitSHA != rec.UnitSHA {
 			return "unit changed since it was started"
@@ -380,7 +423,7 @@ func (p *Pass) restartReason(u *v1.SystemdUnit, rec UnitRecord, file drift.Chang
 		}
 		// The file was edited by hand and systemd loaded the edit: what
 		// runs may be the edit, not what the catalog says.
-		if file.Action == drift.Configured && !info.NeedDaemonReload && samePath(info.FragmentPath, abs) {
+		if file.Action == drift.Configured && !info.NeedDaemonReload && h.same(info.FragmentPath, abs) {
 			return "unit file edited and loaded by systemd since it was started"
 		}
 	} else if file.Action == drift.Created || file.Action == drift.Configured {
@@ -408,8 +451,8 @@ func samePath(fragment, abs string) bool {
 
 // keepUnit carries a unit's previous record over a failure or a skip, so
 // that the reason to restart is not forgotten.
-func (p *Pass) keepUnit(c drift.Change, u *v1.SystemdUnit) drift.Change {
-	if prev, ok := p.unitSection().prev[u.Name]; ok {
+func (p *Pass) keepUnit(h *unitHost, c drift.Change, u *v1.SystemdUnit) drift.Change {
+	if prev, ok := p.unitSection().prev[unitKey(h.node, u.Name)]; ok {
 		p.unitSection().record(prev)
 	}
 	return c
@@ -427,7 +470,7 @@ func (p *Pass) retireUnit(ctx context.Context, u *v1.SystemdUnit, infos map[stri
 	case showErr == nil:
 		info := infos[u.UnitName()]
 		var err error
-		steps, err = p.stopUnit(ctx, u.UnitName(), info, "retired")
+		steps, err = stopUnit(ctx, p.Systemd, u.UnitName(), info, "retired")
 		if err != nil {
 			return p.fail(withSteps(c, steps), err), false
 		}
@@ -469,16 +512,16 @@ func why(reason, step string) string {
 
 // stopUnit stops a unit that runs and disables one that is enabled, as
 // info (systemctl show) says; the steps it took, each with the reason.
-func (p *Pass) stopUnit(ctx context.Context, unit string, info *observed.UnitInfo, reason string) ([]string, error) {
+func stopUnit(ctx context.Context, sd observed.Systemd, unit string, info *observed.UnitInfo, reason string) ([]string, error) {
 	var steps []string
 	if info.ActiveState != "" && info.ActiveState != "inactive" {
-		if err := p.Systemd.Stop(ctx, unit); err != nil {
+		if err := sd.Stop(ctx, unit); err != nil {
 			return steps, err
 		}
 		steps = append(steps, why(reason, "stopped"))
 	}
 	if info.UnitFileState == "enabled" {
-		if err := p.Systemd.Disable(ctx, unit); err != nil {
+		if err := sd.Disable(ctx, unit); err != nil {
 			return steps, err
 		}
 		steps = append(steps, why(reason, "disabled"))
@@ -499,7 +542,7 @@ func (p *Pass) pruneUnit(ctx context.Context, unit string) ([]string, error) {
 	p.mu.Lock()
 	p.unitsPruned = true
 	p.mu.Unlock()
-	return p.stopUnit(ctx, unit, infos[unit], "")
+	return stopUnit(ctx, p.Systemd, unit, infos[unit], "")
 }
 
 // reloadAfterPrune makes systemd forget the unit files the prune removed.
@@ -567,15 +610,43 @@ func (s *unitSection) Load(raw json.RawMessage) error {
 		return err
 	}
 	for _, u := range list {
-		s.prev[u.Name] = u
+		s.prev[unitKey(u.Node, u.Name)] = u
 	}
 	return nil
 }
 
+// unitKey names a unit in the section: by its node ("" this host) and name.
+func unitKey(node, name string) string { return node + "\x00" + name }
+
 func (s *unitSection) record(r UnitRecord) {
 	s.mu.Lock()
-	s.cur[r.Name] = r
+	s.cur[unitKey(r.Node, r.Name)] = r
 	s.mu.Unlock()
+}
+
+// revert undoes this pass's record of a unit (a call the node's script
+// then did not carry out): the last pass's record stands.
+func (s *unitSection) revert(node, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := unitKey(node, name)
+	if prev, ok := s.prev[k]; ok {
+		s.cur[k] = prev
+	} else {
+		delete(s.cur, k)
+	}
+}
+
+// keepNode carries every unit the last pass recorded on a node over a
+// pass that did not reach it.
+func (s *unitSection) keepNode(node string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, r := range s.prev {
+		if r.Node == node {
+			s.cur[k] = r
+		}
+	}
 }
 
 // Save implements Section: the units by name.
@@ -586,6 +657,11 @@ func (s *unitSection) Save() any {
 	for _, u := range s.cur {
 		out = append(out, u)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Node != out[j].Node {
+			return out[i].Node < out[j].Node
+		}
+		return out[i].Name < out[j].Name
+	})
 	return out
 }

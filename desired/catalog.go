@@ -851,9 +851,18 @@ func (l *loader) validateNodes() {
 		}
 	}
 	agentNames := slices.Sorted(maps.Keys(agents))
+	hosts := make(map[string]string) // catalog host -> the node it is
 	for _, n := range l.cat.Nodes {
 		key := v1.KindRemoteNode + "/" + n.Name
 		o := l.origin[key]
+		if h := n.Spec.CatalogHost; h != "" {
+			if other, dup := hosts[h]; dup {
+				line, col := o.pos.locate("spec.catalogHost")
+				l.add(o.file, line, col, key, "spec.catalogHost", fmt.Sprintf("Invalid value: %q: RemoteNode/%s is already catalog host %s: at most one node per catalog host", h, other, h))
+			} else {
+				hosts[h] = n.Name
+			}
+		}
 		for i, a := range n.Spec.Receives.Personas {
 			if a != "*" && !agents[a] {
 				e := field.NotFound(field.NewPath("spec", "receives", "personas").Index(i), a+" (no PersonaFile has that agent)")

@@ -78,7 +78,7 @@ var indexed = func() map[string]bool {
 	m := map[string]bool{}
 	for _, p := range []string{"metadata", "metadata.name", "spec", "spec.port", "spec.instanceKey", "spec.dependsOn",
 		"spec.launchAgent", "spec.launchAgent.label", "spec.launchAgent.fileName", "spec.label", "spec.fileName",
-		"spec.nodes", "spec.receives", "spec.receives.personas",
+		"spec.nodes", "spec.receives", "spec.receives.personas", "spec.catalogHost",
 		"spec.programArguments", "spec.launchAgent.programArguments", "spec.wrapper", "spec.wrapper.target",
 		"spec.helpers", "spec.helpers.*.name", "spec.helpers.*.source",
 		"spec.source", "spec.source.catalog", "spec.files", "spec.allowSecrets"} {

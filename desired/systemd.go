@@ -132,3 +132,14 @@ func (l *loader) unitNames() []string {
 	}
 	return out
 }
+
+// NodeFor is the node that is a catalog host (RemoteNode spec.catalogHost),
+// nil when no node is.
+func (c *Catalog) NodeFor(host string) *v1.RemoteNode {
+	for _, n := range c.Nodes {
+		if n.Spec.CatalogHost == host {
+			return n
+		}
+	}
+	return nil
+}

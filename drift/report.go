@@ -159,6 +159,8 @@ func WriteText(w io.Writer, cs *ChangeSet, o TextOptions) error {
 			b.WriteString(" ~/" + c.Path)
 		}
 		switch {
+		case strings.HasPrefix(c.Target, "systemd:") && c.Node != "" && c.Path == "":
+			b.WriteString(" " + c.Node + ":" + c.Target) // a unit's systemd on a node
 		case strings.HasPrefix(c.Target, "systemd:"):
 			b.WriteString(" " + c.Target)
 		case c.Target != "":

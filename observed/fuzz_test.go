@@ -31,3 +31,21 @@ func FuzzParseDigests(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseObservation: a node's answer with its units' show after the
+// digests, however mangled, is parsed or refused.
+func FuzzParseObservation(f *testing.F) {
+	f.Add([]byte("file\t0\nHASHES\n" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" + "  a/b\nMODES\n644 a/b\n" +
+		"UNITS\nId=x.service\nLoadState=loaded\nMainPID=7\n\nUNITSEXIT\t0\t\nHOME\t/h\nEND\n"))
+	f.Add([]byte("UNITS\n\nUNITSEXIT\tnone\t\nHOME\t/h\nEND\n"))
+	f.Add([]byte("MODES\nUNITS\nUNITSEXIT\t1\tFailed\nHOME\t\nEND\n"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		o, err := ParseObservation(out, RemoteQuery{Paths: []string{"a/b", "c"}, Units: []string{"x.service"}})
+		if err == nil && (o == nil || o.Files == nil) {
+			t.Fatal("nil result without an error")
+		}
+		if err == nil && o.UnitsErr == nil && o.Units["x.service"] == nil {
+			t.Fatal("no answer for the unit asked, and no error")
+		}
+	})
+}

@@ -459,6 +459,23 @@ func (r RecordingRemote) Plans() bool { return Plans(r.Remote) }
 // Digests implements Remote.
 func (r RecordingRemote) Digests(ctx context.Context, n RemoteNode, paths []string, globs ...RemoteGlob) (map[string]RemoteFile, error) {
 	res, err := r.Remote.Digests(ctx, n, paths, globs...)
+	r.record(n, paths, globs, res, err)
+	return res, err
+}
+
+// Observe implements Remote: the files as Digests records them (a plan
+// keeps no digest of systemd's answer, here as on this host).
+func (r RecordingRemote) Observe(ctx context.Context, n RemoteNode, q RemoteQuery) (*RemoteObservation, error) {
+	o, err := r.Remote.Observe(ctx, n, q)
+	var files map[string]RemoteFile
+	if o != nil {
+		files = o.Files
+	}
+	r.record(n, q.Paths, q.Globs, files, err)
+	return o, err
+}
+
+func (r RecordingRemote) record(n RemoteNode, paths []string, globs []RemoteGlob, res map[string]RemoteFile, err error) {
 	r.Log.mu.Lock()
 	r.Log.nodes[n.Name] = n
 	r.Log.mu.Unlock()
@@ -484,7 +501,6 @@ func (r RecordingRemote) Digests(ctx context.Context, n RemoteNode, paths []stri
 			}
 		}
 	}
-	return res, err
 }
 
 // Reread reads every key of reads again, through read-only guards, and

@@ -79,6 +79,9 @@ const (
 	// at From (relative to the home), only while they hold SHA256; what it
 	// replaces is backed up as a put's is.
 	RemoteRestore RemoteOp = "restore"
+	// RemoteSystemctl runs `systemctl --user Args...` on the node (its
+	// user's manager), in its place among the other writes.
+	RemoteSystemctl RemoteOp = "systemctl"
 )
 
 // RemoteWrite is one change to a node.
@@ -90,11 +93,28 @@ type RemoteWrite struct {
 	MkDir   bool   // create the directory if missing (else skip the file)
 	SHA256  string // remove: only a file that still holds this; restore: only a backup that does
 	From    string // restore: the backup, relative to the remote home
+	// Args are systemctl's arguments (RemoteSystemctl).
+	Args []string
+	// Needs are the indices of earlier writes this one runs after only
+	// when each was carried out (answered ok); else it fails, not run.
+	Needs []int
+	// Gate: a systemctl call whose failure leaves every later systemctl
+	// call not run (a daemon-reload that failed).
+	Gate bool
+}
+
+// What a RemoteSystemctl write is named in results and plans.
+func (w RemoteWrite) label() string {
+	if w.Op == RemoteSystemctl {
+		return "systemctl --user " + strings.Join(w.Args, " ")
+	}
+	return w.Path
 }
 
 // RemoteResult is the node's answer for one write.
 type RemoteResult struct {
-	Path string
+	Index int    // of the write in the request
+	Path  string // the write's path; a systemctl call's command line
 	// Status is ok; skipped (no directory, put); gone (nothing to remove);
 	// changed (remove: not what reconcile wrote, left; restore: the backup
 	// no longer holds what the run kept, nothing restored); failed.
@@ -123,8 +143,10 @@ type RemoteError struct {
 func (e *RemoteError) Error() string { return e.Kind.Error() + ": " + e.Detail }
 func (e *RemoteError) Unwrap() error { return e.Kind }
 
-// Remote is the door to remote nodes. Digests and Fetch only read; Write
-// is the one call that changes a node, and the decorators intercept it.
+// Remote is the door to remote nodes. Digests, Observe and Fetch only
+// read (Observe's systemctl show included); Write is the one call that
+// changes a node (its files and its systemctl calls), and the decorators
+// intercept it.
 type Remote interface {
 	// Digests reports, in one round trip, what the node has at each path,
 	// with the sha256 and mode of every regular file; and, for each glob,
@@ -140,6 +162,30 @@ type Remote interface {
 	Write(ctx context.Context, n RemoteNode, backupDir string, writes []RemoteWrite) ([]RemoteResult, error)
 	// Disconnect ends the node's shared connection.
 	Disconnect(n RemoteNode)
+	// Observe is Digests that also asks the node's systemd, in the same
+	// round trip: one `systemctl --user show` for q.Units (none: not
+	// asked).
+	Observe(ctx context.Context, n RemoteNode, q RemoteQuery) (*RemoteObservation, error)
+}
+
+// RemoteQuery is what one observation round trip asks a node.
+type RemoteQuery struct {
+	Paths []string
+	Globs []RemoteGlob
+	// Units are asked of the node user's systemd (systemctl --user show).
+	Units []string
+}
+
+// RemoteObservation is a node's answer to a RemoteQuery.
+type RemoteObservation struct {
+	Files map[string]RemoteFile
+	// Units is systemd's answer for every unit asked, when UnitsErr is
+	// nil; UnitsErr wraps ErrNoSystemd when the node has no systemctl.
+	Units    map[string]*UnitInfo
+	UnitsErr error
+	// Home is the node's home as its systemd names files under it (the
+	// physical path): a unit's FragmentPath is compared with it.
+	Home string
 }
 
 // SSH is Remote over the system OpenSSH client, so that the user's
@@ -499,8 +545,8 @@ func (d *DryRunRemote) Write(_ context.Context, n RemoteNode, _ string, writes [
 		if w.Op != RemotePut {
 			verb = string(w.Op)
 		}
-		d.ops = append(d.ops, Op{Verb: verb + " " + n.Name, Path: w.Path, Mode: w.Mode})
-		res = append(res, RemoteResult{Path: w.Path, Status: "ok"})
+		d.ops = append(d.ops, Op{Verb: verb + " " + n.Name, Path: w.label(), Mode: w.Mode})
+		res = append(res, RemoteResult{Index: len(res), Path: w.label(), Status: "ok"})
 	}
 	return res, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -598,5 +599,136 @@ func startSSHD(t *testing.T, home string) int {
 			t.Fatalf("sshd did not listen on %d within 5s: %s", port, read("sshd.log"))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestParseObservation reads the units' show that rides after a node's
+// digests: the answer, a node without systemctl, a show that failed, and
+// an answer cut short.
+func TestParseObservation(t *testing.T) {
+	q := RemoteQuery{Paths: []string{"a"}, Units: []string{"x.service"}}
+	digests := "file\t0\nHASHES\n" + strings.Repeat("ab", 32) + "  a\nMODES\n644 a\n"
+	show := "Id=x.service\nLoadState=loaded\nActiveState=active\nMainPID=42\n"
+	for _, tt := range []struct {
+		name, out, err, unitsErr string
+		pid                      int
+	}{
+		{name: "answered", out: digests + "UNITS\n" + show + "\nUNITSEXIT\t0\t\nHOME\t/home/n\nEND\n", pid: 42},
+		{name: "no systemctl", out: digests + "UNITS\n\nUNITSEXIT\tnone\t\nHOME\t/home/n\nEND\n", unitsErr: "systemctl not found on the node"},
+		{name: "no bus", out: digests + "UNITS\n\nUNITSEXIT\t1\tFailed to connect to bus: No medium found\nHOME\t/home/n\nEND\n",
+			unitsErr: "systemctl --user show (1 units): exit 1: Failed to connect to bus: No medium found (does the user's systemd run? systemctl --user reaches it through XDG_RUNTIME_DIR)"},
+		{name: "a unit unanswered", out: digests + "UNITS\nId=y.service\nLoadState=loaded\n\nUNITSEXIT\t0\t\nHOME\t/home/n\nEND\n",
+			unitsErr: "systemctl show on the node: no answer for x.service"},
+		{name: "cut short", out: digests + "UNITS\n" + show, err: "remote command failed: the answer was cut short"},
+		{name: "no units section", out: digests + "END\n", err: "remote command failed: the answer was cut short"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := ParseObservation([]byte(tt.out), q)
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Fatalf("err = %v, want %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Files["a"].State != RemoteRegular || o.Home != "/home/n" {
+				t.Errorf("files %v, home %q", o.Files, o.Home)
+			}
+			switch {
+			case tt.unitsErr != "" && (o.UnitsErr == nil || o.UnitsErr.Error() != tt.unitsErr):
+				t.Errorf("units error = %v, want %s", o.UnitsErr, tt.unitsErr)
+			case tt.unitsErr == "" && (o.UnitsErr != nil || o.Units["x.service"].MainPID != tt.pid):
+				t.Errorf("units = %v, %v; want MainPID %d", o.Units, o.UnitsErr, tt.pid)
+			}
+			if no := errors.Is(o.UnitsErr, ErrNoSystemd); no != (tt.name == "no systemctl") {
+				t.Errorf("errors.Is(%v, ErrNoSystemd) = %v", o.UnitsErr, no)
+			}
+		})
+	}
+}
+
+// TestWriteScriptSystemctl runs the node's apply script with systemctl
+// calls in /bin/sh, as the node does (a systemctl on PATH that logs its
+// arguments and fails as told): calls in their order, a call that needs
+// an earlier write not run when that failed, and a daemon-reload that
+// failed leaving every later call not run.
+func TestWriteScriptSystemctl(t *testing.T) {
+	home := t.TempDir()
+	bin := t.TempDir()
+	log := filepath.Join(bin, "log")
+	if err := os.WriteFile(filepath.Join(bin, "systemctl"), []byte("#!/bin/sh\necho \"$*\" >> "+log+"\n"+
+		"case \" $* \" in *\" $FAIL \"*) echo \"boom: $FAIL\" >&2; exit 1;; esac\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sc := func(args ...string) RemoteWrite { return RemoteWrite{Op: RemoteSystemctl, Args: args} }
+	reload := sc("daemon-reload")
+	reload.Gate = true
+	start := sc("start", "--", "u.service")
+	start.Needs = []int{0, 2}
+	ops := []RemoteWrite{
+		{Path: "unit/u.service", Content: []byte("[Service]\n"), Mode: 0o644, MkDir: true},
+		reload,
+		sc("enable", "--", "u.service"),
+		start,
+		sc("stop", "--", "v.service"),
+	}
+	run := func(fail string) []RemoteResult {
+		t.Helper()
+		_ = os.Remove(log)
+		_ = os.RemoveAll(filepath.Join(home, "unit")) // a new file each run: no backup
+		cmd := exec.Command("/bin/sh", "-s")
+		cmd.Stdin = strings.NewReader(writeScript(RemoteNode{Home: home}, "bk", ops))
+		cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin", "FAIL="+fail)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("script: %v", err)
+		}
+		res, err := parseWrites(out, "bk", ops)
+		if err != nil {
+			t.Fatalf("parse %q: %v", out, err)
+		}
+		return res
+	}
+	all := []RemoteResult{
+		{Index: 0, Path: "unit/u.service", Status: "ok"},
+		{Index: 1, Path: "systemctl --user daemon-reload", Status: "ok"},
+		{Index: 2, Path: "systemctl --user enable -- u.service", Status: "ok"},
+		{Index: 3, Path: "systemctl --user start -- u.service", Status: "ok"},
+		{Index: 4, Path: "systemctl --user stop -- v.service", Status: "ok"},
+	}
+	if diff := cmp.Diff(all, run("none")); diff != "" {
+		t.Errorf("all carried out (-want +got):\n%s", diff)
+	}
+	calls, _ := os.ReadFile(log)
+	want := "--user --no-pager --no-ask-password daemon-reload\n--user --no-pager --no-ask-password enable -- u.service\n" +
+		"--user --no-pager --no-ask-password start -- u.service\n--user --no-pager --no-ask-password stop -- v.service\n"
+	if diff := cmp.Diff(want, string(calls)); diff != "" {
+		t.Errorf("systemctl calls (-want +got):\n%s", diff)
+	}
+
+	// enable fails: the start that needs it is not run, the stop is.
+	got := run("enable")
+	want2 := slices.Clone(all)
+	want2[2] = RemoteResult{Index: 2, Path: all[2].Path, Status: "failed", Reason: "systemctl --user enable: exit 1: boom: enable"}
+	want2[3] = RemoteResult{Index: 3, Path: all[3].Path, Status: "failed", Reason: "not run: a step before it failed"}
+	if diff := cmp.Diff(want2, got); diff != "" {
+		t.Errorf("enable failed (-want +got):\n%s", diff)
+	}
+
+	// daemon-reload fails: no systemctl call after it runs.
+	got = run("daemon-reload")
+	want3 := slices.Clone(all)
+	want3[1] = RemoteResult{Index: 1, Path: all[1].Path, Status: "failed", Reason: "systemctl --user daemon-reload: exit 1: boom: daemon-reload"}
+	want3[2] = RemoteResult{Index: 2, Path: all[2].Path, Status: "failed", Reason: "not run: systemctl daemon-reload failed before it"}
+	want3[3] = RemoteResult{Index: 3, Path: all[3].Path, Status: "failed", Reason: "not run: a step before it failed"}
+	want3[4] = RemoteResult{Index: 4, Path: all[4].Path, Status: "failed", Reason: "not run: systemctl daemon-reload failed before it"}
+	if diff := cmp.Diff(want3, got); diff != "" {
+		t.Errorf("daemon-reload failed (-want +got):\n%s", diff)
+	}
+	calls, _ = os.ReadFile(log)
+	if string(calls) != "--user --no-pager --no-ask-password daemon-reload\n" {
+		t.Errorf("calls after a failed daemon-reload: %q", calls)
 	}
 }

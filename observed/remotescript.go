@@ -277,11 +277,118 @@ func hashLine(line string) (string, string, error) {
 
 // Digests implements Remote.
 func (s *SSH) Digests(ctx context.Context, n RemoteNode, paths []string, globs ...RemoteGlob) (map[string]RemoteFile, error) {
-	out, err := s.run(ctx, n, []byte(digestScript(n, paths, globs)))
+	o, err := s.Observe(ctx, n, RemoteQuery{Paths: paths, Globs: globs})
 	if err != nil {
 		return nil, err
 	}
-	return ParseDigests(out, paths, globs...)
+	return o.Files, nil
+}
+
+// systemctlUser is how the node's scripts call its user's systemd: never
+// a pager or a password prompt, and never the script's own stdin (the
+// script itself, read by sh -s).
+const systemctlUser = "systemctl --user --no-pager --no-ask-password"
+
+// unitsScript asks the node user's systemd about units in one `systemctl
+// show`, after the digests: its answer between UNITS and a UNITSEXIT line
+// with systemctl's exit status ("none": no systemctl on the node) and the
+// first line of what it said on stderr, then the physical home.
+func unitsScript(units []string) string {
+	if len(units) == 0 {
+		return ""
+	}
+	q := make([]string, len(units))
+	for i, u := range units {
+		q[i] = Quote(u)
+	}
+	return fmt.Sprintf(`echo UNITS
+if command -v systemctl >/dev/null 2>&1; then
+  exec 3>&1
+  ue=$(%s show --property=%s -- %s 2>&1 1>&3 3>&- </dev/null); ur=$?
+  exec 3>&-
+  printf '\nUNITSEXIT\t%%s\t%%s\n' "$ur" "$(printf '%%s' "$ue" | head -n 1 | tr '\t' ' ')"
+else printf '\nUNITSEXIT\tnone\t\n'; fi
+printf 'HOME\t%%s\n' "$HP"
+`, systemctlUser, strings.Join(ShowProperties, ","), strings.Join(q, " "))
+}
+
+// Observe implements Remote: the digest script, with the units' show
+// after it in the same script.
+func (s *SSH) Observe(ctx context.Context, n RemoteNode, q RemoteQuery) (*RemoteObservation, error) {
+	script := digestScript(n, q.Paths, q.Globs)
+	if len(q.Units) > 0 {
+		script = strings.TrimSuffix(script, epilogue) + unitsScript(q.Units) + epilogue
+	}
+	out, err := s.run(ctx, n, []byte(script))
+	if err != nil {
+		return nil, err
+	}
+	return ParseObservation(out, q)
+}
+
+// errNoSystemctlOnNode is ErrNoSystemd, said of a node.
+type errNoSystemctlOnNode struct{}
+
+func (errNoSystemctlOnNode) Error() string        { return "systemctl not found on the node" }
+func (errNoSystemctlOnNode) Is(target error) bool { return target == ErrNoSystemd }
+
+// ParseObservation reads the answer of a digest script that may carry the
+// units' show (see unitsScript) before its END.
+func ParseObservation(out []byte, q RemoteQuery) (*RemoteObservation, error) {
+	o := &RemoteObservation{}
+	files := out
+	if len(q.Units) > 0 {
+		// The digests' lines never are a bare UNITS: states and indices,
+		// "hash  path", "mode path".
+		i := bytes.Index(out, []byte("\nUNITS\n"))
+		if i < 0 {
+			if !bytes.HasPrefix(out, []byte("UNITS\n")) {
+				return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+			}
+			i = -1
+		}
+		files = append(append([]byte(nil), out[:i+1]...), "END\n"...)
+		rest := out[i+len("\nUNITS\n"):]
+		j := bytes.LastIndex(rest, []byte("\nUNITSEXIT\t"))
+		if j < 0 {
+			return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+		}
+		show := rest[:j]
+		tail := strings.Split(string(rest[j+1:]), "\n")
+		f := strings.SplitN(tail[0], "\t", 3)
+		if len(f) != 3 || len(tail) < 2 || !strings.HasPrefix(tail[1], "HOME\t") {
+			return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", tail[0])}
+		}
+		o.Home = strings.TrimPrefix(tail[1], "HOME\t")
+		switch code, cerr := strconv.Atoi(f[1]); {
+		case f[1] == "none":
+			o.UnitsErr = errNoSystemctlOnNode{}
+		case cerr != nil:
+			return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", tail[0])}
+		case code != 0:
+			o.UnitsErr = &SystemctlError{Args: append([]string{"show", "--"}, q.Units...), Code: code, Stderr: f[2]}
+		default:
+			infos, err := ParseShow(string(show))
+			if err != nil {
+				o.UnitsErr = fmt.Errorf("systemctl show on the node: %w", err)
+				break
+			}
+			for _, u := range q.Units {
+				if infos[u] == nil {
+					o.UnitsErr = fmt.Errorf("systemctl show on the node: no answer for %s", u)
+				}
+			}
+			if o.UnitsErr == nil {
+				o.Units = infos
+			}
+		}
+	}
+	res, err := ParseDigests(files, q.Paths, q.Globs...)
+	if err != nil {
+		return nil, err
+	}
+	o.Files = res
+	return o, nil
 }
 
 // fetchScript sends the bytes of each regular file, after its index and
@@ -417,7 +524,7 @@ swap() {
   fi
   mv -f -- "$t" "./$3" 2>/dev/null || { rm -f -- "$tp"; tp=; printf 'FAIL\t%s\twrite\n' "$1"; return; }
   tp=
-  printf 'OK\t%s\t%s\n' "$1" "$k"
+  printf 'OK\t%s\t%s\n' "$1" "$k"; eval "o$1=1"
 }
 rst() {
   walk "$7" 0
@@ -444,7 +551,7 @@ chm() {
   walk "$2" 0; ok "$1" || return
   if [ -L "$3" ] || [ ! -f "$3" ]; then printf 'FAIL\t%s\tnot-file\n' "$1"; return; fi
   chmod -- "$4" "./$3" 2>/dev/null || { printf 'FAIL\t%s\tchmod\n' "$1"; return; }
-  printf 'OK\t%s\t\n' "$1"
+  printf 'OK\t%s\t\n' "$1"; eval "o$1=1"
 }
 rmv() {
   walk "$2" 0
@@ -457,20 +564,50 @@ rmv() {
   bk "$1" "$2" || return
   mv -- "$td/$3" "./$3" 2>/dev/null || { printf 'FAIL\t%s\tremove\n' "$1"; return; }
   chmod 600 "./$3" 2>/dev/null
-  printf 'OK\t%s\tB\n' "$1"
+  printf 'OK\t%s\tB\n' "$1"; eval "o$1=1"
+}
+scx=
+sc() {
+  i=$1; g=$2; shift 2
+  if [ -n "$scx" ]; then printf 'FAIL\t%s\tnot run: systemctl %s failed before it\n' "$i" "$scx"; return; fi
+  e=$(` + systemctlUser + ` "$@" 2>&1 </dev/null); r=$?
+  if [ $r = 0 ]; then printf 'OK\t%s\t\n' "$i"; eval "o$i=1"; return; fi
+  [ "$g" = 1 ] && scx=$1
+  printf 'FAIL\t%s\tsystemctl --user %s: exit %s: %s\n' "$i" "$1" "$r" "$(printf '%s' "$e" | head -n 1 | tr '\t' ' ')"
 }
 `)
 	for i, w := range ops {
 		dir, base := splitRel(w.Path)
+		if len(w.Needs) > 0 {
+			// Run only after every write it needs was carried out.
+			b.WriteString("if")
+			for k, need := range w.Needs {
+				if k > 0 {
+					b.WriteString(" &&")
+				}
+				fmt.Fprintf(&b, " [ -n \"${o%d-}\" ]", need)
+			}
+			b.WriteString("; then ")
+		}
 		switch w.Op {
+		case RemoteSystemctl:
+			args := make([]string, len(w.Args))
+			for k, a := range w.Args {
+				args[k] = Quote(a)
+			}
+			g := "0"
+			if w.Gate {
+				g = "1"
+			}
+			fmt.Fprintf(&b, "sc %d %s %s", i, g, strings.Join(args, " "))
 		case RemoteChmod:
-			fmt.Fprintf(&b, "chm %d %s %s %04o\n", i, Quote(dir), Quote(base), w.Mode.Perm())
+			fmt.Fprintf(&b, "chm %d %s %s %04o", i, Quote(dir), Quote(base), w.Mode.Perm())
 		case RemoteRemove:
-			fmt.Fprintf(&b, "rmv %d %s %s %s\n", i, Quote(dir), Quote(base), Quote(w.SHA256))
+			fmt.Fprintf(&b, "rmv %d %s %s %s", i, Quote(dir), Quote(base), Quote(w.SHA256))
 		case RemoteRestore:
 			um, chmod := modeArgs(w.Mode)
 			fdir, fbase := splitRel(w.From)
-			fmt.Fprintf(&b, "rst %d %s %s %s %s %s %s %s\n", i, Quote(dir), Quote(base), Quote(w.SHA256), Quote(um), chmod,
+			fmt.Fprintf(&b, "rst %d %s %s %s %s %s %s %s", i, Quote(dir), Quote(base), Quote(w.SHA256), Quote(um), chmod,
 				Quote(fdir), Quote(fbase))
 		default:
 			um, chmod := modeArgs(w.Mode)
@@ -478,9 +615,13 @@ rmv() {
 			if w.MkDir {
 				mk = "1"
 			}
-			fmt.Fprintf(&b, "put %d %s %s %s %s %s '%s'\n", i, Quote(dir), Quote(base), Quote(um), chmod, mk,
+			fmt.Fprintf(&b, "put %d %s %s %s %s %s '%s'", i, Quote(dir), Quote(base), Quote(um), chmod, mk,
 				strings.ReplaceAll(PrintfFormat(w.Content), "'", `'\''`))
 		}
+		if len(w.Needs) > 0 {
+			fmt.Fprintf(&b, "; else printf 'FAIL\\t%d\\tnot run: a step before it failed\\n'; fi", i)
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString(epilogue)
 	return b.String()
@@ -543,7 +684,7 @@ func parseWrites(out []byte, backupDir string, ops []RemoteWrite) ([]RemoteResul
 		if err != nil || i < 0 || i >= len(ops) {
 			continue
 		}
-		r := RemoteResult{Path: ops[i].Path}
+		r := RemoteResult{Index: i, Path: ops[i].label()}
 		switch f[0] {
 		case "OK":
 			r.Status = "ok"

@@ -207,10 +207,10 @@ func TestSSHRemove(t *testing.T) {
 	)
 	want := []RemoteResult{
 		{Path: "ws/ours", Status: "ok", Backup: ".sanctum/state/backups/run-2/ws/ours"},
-		{Path: "ws/edited", Status: "changed"},
-		{Path: "ws/link", Status: "changed"},
-		{Path: "ws/absent", Status: "gone"},
-		{Path: "nodir/absent", Status: "gone"},
+		{Index: 1, Path: "ws/edited", Status: "changed"},
+		{Index: 2, Path: "ws/link", Status: "changed"},
+		{Index: 3, Path: "ws/absent", Status: "gone"},
+		{Index: 4, Path: "nodir/absent", Status: "gone"},
 	}
 	if diff := cmp.Diff(want, res); diff != "" {
 		t.Fatalf("remove mismatch (-want +got):\n%s", diff)
@@ -506,11 +506,11 @@ func TestSSHRestore(t *testing.T) {
 	)
 	want := []RemoteResult{
 		{Path: "ws/SOUL.md", Status: "ok", Backup: ".sanctum/state/backups/run-2/ws/SOUL.md"},
-		{Path: "ws/NEW.md", Status: "ok"},
-		{Path: "ws/TOOLS.md", Status: "changed"},
-		{Path: "ws/GONE.md", Status: "failed", Reason: writeFailures["no-backup"]},
-		{Path: "ws/LINK.md", Status: "failed", Reason: writeFailures["no-backup"]},
-		{Path: "out/SOUL.md", Status: "failed", Reason: writeFailures["escape"]},
+		{Index: 1, Path: "ws/NEW.md", Status: "ok"},
+		{Index: 2, Path: "ws/TOOLS.md", Status: "changed"},
+		{Index: 3, Path: "ws/GONE.md", Status: "failed", Reason: writeFailures["no-backup"]},
+		{Index: 4, Path: "ws/LINK.md", Status: "failed", Reason: writeFailures["no-backup"]},
+		{Index: 5, Path: "out/SOUL.md", Status: "failed", Reason: writeFailures["escape"]},
 	}
 	if diff := cmp.Diff(want, res); diff != "" {
 		t.Fatalf("restore mismatch (-want +got):\n%s", diff)

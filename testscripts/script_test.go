@@ -96,6 +96,11 @@ func params(t *testing.T, dir string) testscript.Params {
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("UID", strconv.Itoa(os.Getuid()))
 			env.Setenv("SANCTUM_CATALOG", "")
+			// The suites run as the Mac, the host the shipped catalog is
+			// for: its host: vm units are the VM node's, never this
+			// machine's systemd. A script about the Linux host itself
+			// says env SANCTUM_HOST=vm (systemd.txtar).
+			env.Setenv("SANCTUM_HOST", "mac")
 			bin := filepath.Join(env.WorkDir, "bin")
 			if err := os.MkdirAll(bin, 0o755); err != nil {
 				return err

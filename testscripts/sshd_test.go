@@ -23,15 +23,22 @@ import (
 // A real OpenSSH sshd for the RemoteNode suites, on 127.0.0.1, with keys and
 // config of its own under $WORK/sshd, no PAM, stopped when the script ends.
 
-// cmdSSHD starts sshd on a free port of 127.0.0.1.
+// cmdSSHD starts sshd on a free port of 127.0.0.1; each NAME=VALUE is
+// set in the environment of its sessions (sshd_config SetEnv), such as
+// the XDG_RUNTIME_DIR of a node user's systemd (systemd-user HOME).
 //
-//	sshd
+//	sshd [NAME=VALUE ...]
 func cmdSSHD(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 0 {
-		ts.Fatalf("usage: sshd")
+	if neg {
+		ts.Fatalf("usage: sshd [NAME=VALUE ...]")
+	}
+	for _, a := range args {
+		if k, v, ok := strings.Cut(a, "="); !ok || k == "" || strings.ContainsAny(v, " \t\n\"") {
+			ts.Fatalf("usage: sshd [NAME=VALUE ...] (no blank or quote in a value): %q", a)
+		}
 	}
 	dir := filepath.Join(ts.Getenv("WORK"), "sshd")
-	d, err := startSSHD(dir, []string{"other_ed25519", "other_host_ed25519", "stall_ed25519"}, 50, "VERBOSE")
+	d, err := startSSHD(dir, []string{"other_ed25519", "other_host_ed25519", "stall_ed25519"}, 50, "VERBOSE", args...)
 	ts.Defer(func() { d.stop() })
 	ts.Check(err)
 	// The stall key logs in, and its forced command never answers (a node
@@ -70,7 +77,7 @@ func (d *testSSHD) stop() {
 // startSSHD starts a test sshd in dir, making the extra keys too, and
 // waits (at most 5 s) until it listens. The caller stops it, also after an
 // error.
-func startSSHD(dir string, extraKeys []string, maxSessions int, logLevel string) (*testSSHD, error) {
+func startSSHD(dir string, extraKeys []string, maxSessions int, logLevel string, env ...string) (*testSSHD, error) {
 	sshd, err := exec.LookPath("sshd")
 	if err != nil {
 		if _, err = os.Stat("/usr/sbin/sshd"); err != nil {
@@ -121,9 +128,9 @@ PermitRootLogin prohibit-password
 MaxSessions %d
 MaxStartups %d
 LogLevel %s
-SetEnv SHLVL=1
+SetEnv %s
 `, port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"),
-		maxSessions, maxSessions, logLevel)), 0o600); err != nil {
+		maxSessions, maxSessions, logLevel, strings.Join(append([]string{"SHLVL=1"}, env...), " "))), 0o600); err != nil {
 		return nil, err
 	}
 	d := &testSSHD{port: port, log: filepath.Join(dir, "sshd.log")}

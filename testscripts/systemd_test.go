@@ -31,20 +31,29 @@ const systemdBinary = "/lib/systemd/systemd"
 // (/app.slice/<unit>), so two runs must never name the same unit. A
 // script guards it with [systemd] (see systemdCondition).
 //
-//	systemd-user
+// With HOME, the manager is a node user's: that home (a remote node's,
+// reached over the test sshd, whose sessions then need the exported
+// XDG_RUNTIME_DIR: sshd XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR).
+//
+//	systemd-user [HOME]
 func cmdSystemdUser(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 0 {
-		ts.Fatalf("usage: systemd-user")
+	if neg || len(args) > 1 {
+		ts.Fatalf("usage: systemd-user [HOME]")
 	}
 	if why := systemdMissing(); why != "" {
 		ts.Fatalf("%s", why)
+	}
+	home := ts.Getenv("HOME")
+	if len(args) == 1 {
+		home = ts.MkAbs(args[0])
+		ts.Check(os.MkdirAll(home, 0o755))
 	}
 	runtimeDir := filepath.Join(ts.Getenv("WORK"), "xdg")
 	ts.Check(os.MkdirAll(runtimeDir, 0o700))
 	log, err := os.Create(filepath.Join(ts.Getenv("WORK"), "systemd.log"))
 	ts.Check(err)
 	cmd := exec.Command(systemdBinary, "--user")
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runtimeDir, "HOME="+ts.Getenv("HOME"),
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runtimeDir, "HOME="+home,
 		"DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(runtimeDir, "bus"))
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -51,6 +51,10 @@ type RemoteNodeSpec struct {
 	// remote user's $HOME.
 	Home     string   `yaml:"home,omitempty" json:"home,omitempty" cbor:"home"`
 	Receives Receives `yaml:"receives,omitempty" json:"receives,omitempty" cbor:"receives"`
+	// CatalogHost is the catalog host (a Service's spec.host) this node
+	// is: vm, the only value yet. A pass run on another host places that
+	// host's systemd units on this node, over its SSH connection.
+	CatalogHost string `yaml:"catalogHost,omitempty" json:"catalogHost,omitempty" cbor:"catalogHost"`
 }
 
 // Receives is what a node gets.
@@ -136,6 +140,11 @@ func (n *RemoteNode) Validate() field.ErrorList {
 	// ; are plain characters in it; control characters are refused.
 	if h := n.Spec.Home; h != "" && (!path.IsAbs(h) || HasControl(h)) {
 		errs = append(errs, field.Invalid(spec.Child("home"), h, "an absolute path on the node, without control characters"))
+	}
+	switch n.Spec.CatalogHost {
+	case "", SystemdHostVM:
+	default:
+		errs = append(errs, field.NotSupported(spec.Child("catalogHost"), n.Spec.CatalogHost, []string{SystemdHostVM}))
 	}
 	for i, a := range n.Spec.Receives.Personas {
 		if a == "*" {

@@ -52,8 +52,12 @@ func (a *app) adoptSystemd(ctx context.Context, arg, unit string, reveal bool) e
 				unit, unitManagedBy(u), path.Join(cat.Name, cat.Sources[v1.KindSystemdUnit+"/"+u.Name]))}
 		}
 	}
+	localHost, err := a.localHost()
+	if err != nil {
+		return err
+	}
 	var sd unitReader = observed.NewSystemctl()
-	if controllers.LocalHostName() != v1.SystemdHostVM {
+	if localHost != v1.SystemdHostVM {
 		sd = noUnitReader{}
 	}
 	if err := sd.Available(); err != nil {

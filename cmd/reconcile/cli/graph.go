@@ -69,7 +69,11 @@ casualty (a dependency is down), not yet run, unprobed.`,
 			nodes := graphNodes(cat)
 			var states map[string]string
 			if health {
-				rep := controllers.CheckHealthWith(cmd.Context(), cat, a.healthSources(), a.cfg.Now())
+				src, err := a.healthSources()
+				if err != nil {
+					return err
+				}
+				rep := controllers.CheckHealthWith(cmd.Context(), cat, src, a.cfg.Now())
 				states = make(map[string]string, len(rep.Services))
 				for _, s := range rep.Services {
 					states[s.Name] = s.State

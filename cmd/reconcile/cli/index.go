@@ -23,7 +23,11 @@ func (a *app) indexKey(home string) (string, error) {
 	if observed.NewLaunchctl().Available() != nil {
 		launchd = "no-launchd"
 	}
-	return controllers.IndexKey(binaryID(), home, where, "local="+strconv.FormatBool(a.local), launchd), nil
+	host, err := a.localHost()
+	if err != nil {
+		return "", err
+	}
+	return controllers.IndexKey(binaryID(), home, where, "local="+strconv.FormatBool(a.local), launchd, "host="+host), nil
 }
 
 // noReplay says why a check cannot answer from an index this apply
@@ -32,7 +36,7 @@ func (a *app) noReplay(cat *desired.Catalog) string {
 	switch {
 	case observed.NewLaunchctl().Available() == nil && len(cat.Agents) > 0:
 		return "launchd is asked by every pass"
-	case len(cat.Units) > 0:
+	case a.unitsHere(cat):
 		return "systemd is asked by every pass"
 	case !a.local && len(cat.Nodes) > 0:
 		return "nodes are asked by every pass"
@@ -127,4 +131,19 @@ func useIndex(pass *controllers.Pass, x *controllers.Index, key string, cat *des
 		return "used: stat data only (the inputs changed)"
 	}
 	return "used"
+}
+
+// unitsHere says whether this host's own systemd has units of the catalog
+// (those of another host are skipped, or are a node's).
+func (a *app) unitsHere(cat *desired.Catalog) bool {
+	host, err := a.localHost()
+	if err != nil {
+		return true
+	}
+	for _, u := range cat.Units {
+		if u.HostName() == host {
+			return true
+		}
+	}
+	return false
 }

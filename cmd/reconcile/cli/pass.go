@@ -86,6 +86,10 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 	if err != nil {
 		return err
 	}
+	localHost, err := a.localHost()
+	if err != nil {
+		return err
+	}
 	// A check of a whole home whose inputs the last apply's index still
 	// stands for is answered from the index alone (no catalog load).
 	indexUse := "unused: --full"
@@ -113,7 +117,7 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 			"refusing to apply it to $HOME (%s). Name the home explicitly with --home DIR, "+
 			"preferably a disposable one such as $(mktemp -d)", cat.Name, home)}
 	}
-	w, err := wire(mode, home, o.record)
+	w, err := wire(mode, home, o.record, localHost)
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
@@ -176,7 +180,7 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 	pass.Ledgers = a.maskLedgers(w.ledgers)
 	pass.Diffs = mode != modeCheck // a check lists drift tersely
 	pass.Remote, pass.Local, pass.ParallelNodes = w.remote, a.local, a.parallel
-	pass.Systemd = w.systemd
+	pass.Systemd, pass.LocalHost = w.systemd, localHost
 	indexKey, err := a.indexKey(home)
 	if err != nil {
 		return err

@@ -266,6 +266,10 @@ changes nothing anywhere (exit 0 nothing to restore, 2 something to restore).`,
 				return a.rollbackDryRun(cmd.Context(), args[0], parallel)
 			}
 			ctx := cmd.Context()
+			localHost, err := a.localHost()
+			if err != nil {
+				return err
+			}
 			real, err := a.writeHome()
 			if err != nil {
 				return err
@@ -289,7 +293,7 @@ changes nothing anywhere (exit 0 nothing to restore, 2 something to restore).`,
 			pass.Diffs = false
 			ssh := observed.NewSSH(real.Home())
 			defer ssh.Close()
-			pass.Remote, pass.Systemd = ssh, localSystemd(real.Home())
+			pass.Remote, pass.Systemd = ssh, localSystemd(localHost, real.Home())
 			cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
 			nodeChanges, recs := pass.RollbackNodes(ctx, idx, nodes, parallel)
 			cs.Add(nodeChanges...)
@@ -337,7 +341,11 @@ func (a *app) rollbackDryRun(ctx context.Context, runID string, parallel int) er
 	if err != nil {
 		return err
 	}
-	w, err := wire(modeDryRun, home, false)
+	localHost, err := a.localHost()
+	if err != nil {
+		return err
+	}
+	w, err := wire(modeDryRun, home, false, localHost)
 	if err != nil {
 		return &exitError{ExitError, err}
 	}

@@ -67,6 +67,10 @@ nothing else, and without --record nothing at all).`,
 			if a.output != "text" && a.output != "json" {
 				return &exitError{ExitError, fmt.Errorf("-o %q: want text or json", a.output)}
 			}
+			src, err := a.healthSources()
+			if err != nil {
+				return err
+			}
 			cat, err := a.loadCatalog(cmd.Context(), desired.ResolveSecrets)
 			if err != nil {
 				return err
@@ -82,7 +86,7 @@ nothing else, and without --record nothing at all).`,
 			}
 			now := a.cfg.Now()
 			rep := statusReport{SchemaVersion: StatusSchemaVersion, Time: now.UTC(),
-				Health: controllers.CheckHealthWith(cmd.Context(), cat, a.healthSources(), now)}
+				Health: controllers.CheckHealthWith(cmd.Context(), cat, src, now)}
 			prev, err := controllers.LoadHealthRecord(host)
 			if err != nil {
 				// A damaged record costs the FOR column, not the status;
@@ -152,12 +156,16 @@ func (a *app) statusHome(record bool) (host, recorder observed.Host, done func()
 // healthSources are what status and graph --health judge services by:
 // the prober (--local: nothing past this host), launchd, and on host vm
 // the user's systemd, asked once for every unit.
-func (a *app) healthSources() controllers.HealthSources {
-	src := controllers.HealthSources{Prober: a.prober(), Launchd: observed.NewLaunchctl(), LocalHost: controllers.LocalHostName()}
+func (a *app) healthSources() (controllers.HealthSources, error) {
+	localHost, err := a.localHost()
+	if err != nil {
+		return controllers.HealthSources{}, err
+	}
+	src := controllers.HealthSources{Prober: a.prober(), Launchd: observed.NewLaunchctl(), LocalHost: localHost}
 	if src.LocalHost == v1.SystemdHostVM {
 		src.Units = observed.NewSystemctl()
 	}
-	return src
+	return src, nil
 }
 
 // scrubStatus masks secrets and token shapes in every text a status shows.

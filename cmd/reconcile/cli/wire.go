@@ -31,10 +31,10 @@ type passHosts struct {
 	closers []func() error
 }
 
-func wire(mode mode, home string, record bool) (*passHosts, error) {
+func wire(mode mode, home string, record bool, localHost string) (*passHosts, error) {
 	w := &passHosts{}
 	var launchd observed.Launchd = observed.NewLaunchctl()
-	systemd := localSystemd(home)
+	systemd := localSystemd(localHost, home)
 	// The ssh masters end and their control sockets go when the pass
 	// does, also after SIGINT or SIGTERM (the pass's context is cancelled
 	// and runPass returns through its defers).
@@ -74,16 +74,17 @@ func wire(mode mode, home string, record bool) (*passHosts, error) {
 }
 
 // localSystemd is the user's systemd manager of a host whose catalog host
-// is vm (Linux: controllers.LocalHostName); elsewhere none, so that the Mac
-// never runs systemctl. It is asked only when home is the home of the
-// user whose manager systemctl reaches (HOME): that manager reads its units
-// from $HOME/.config/systemd/user, so for any other home (make demo's
-// disposable one) its units would be someone else's, and a daemon-reload,
-// enable or start there would act on the user's real manager for a home it
-// does not read. Then the unit files are still reconciled in home, and
-// systemd is not asked (each unit is skipped, saying why).
-func localSystemd(home string) observed.Systemd {
-	if controllers.LocalHostName() != v1.SystemdHostVM {
+// is vm (Linux: controllers.LocalHostName, or SANCTUM_HOST); elsewhere
+// none, so that the Mac never runs systemctl. It is asked only when home
+// is the home of the user whose manager systemctl reaches (HOME): that
+// manager reads its units from $HOME/.config/systemd/user, so for any other
+// home (make demo's disposable one) its units would be someone else's, and
+// a daemon-reload, enable or start there would act on the user's real
+// manager for a home it does not read. Then the unit files are still
+// reconciled in home, and systemd is not asked (each unit is skipped,
+// saying why).
+func localSystemd(localHost, home string) observed.Systemd {
+	if localHost != v1.SystemdHostVM {
 		return observed.NoSystemd{}
 	}
 	if env := os.Getenv("HOME"); !sameDir(home, env) {
@@ -121,5 +122,18 @@ func (w *passHosts) limit(l v1.Limits) {
 func (w *passHosts) Close() {
 	for i := len(w.closers) - 1; i >= 0; i-- {
 		_ = w.closers[i]()
+	}
+}
+
+// localHost is the catalog host this machine is: $SANCTUM_HOST when set
+// (mac or vm), else by platform (controllers.LocalHostName).
+func (a *app) localHost() (string, error) {
+	switch h := a.cfg.Getenv("SANCTUM_HOST"); h {
+	case "":
+		return controllers.LocalHostName(), nil
+	case controllers.HostMac, v1.SystemdHostVM:
+		return h, nil
+	default:
+		return "", &exitError{ExitError, fmt.Errorf("SANCTUM_HOST=%q: the catalog host this machine is, %s or %s", h, controllers.HostMac, v1.SystemdHostVM)}
 	}
 }

@@ -33,7 +33,7 @@ func TestWireReadOnly(t *testing.T) {
 	}
 
 	for _, mode := range []mode{modeDryRun, modeCheck} {
-		w, err := wire(mode, home, false)
+		w, err := wire(mode, home, false, controllers.LocalHostName())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +61,7 @@ func TestWireReadOnly(t *testing.T) {
 		t.Errorf("a planned write reached the home: %v", err)
 	}
 
-	w, err := wire(modeCheck, home, true)
+	w, err := wire(modeCheck, home, true, controllers.LocalHostName())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestWireReadOnly(t *testing.T) {
 
 	// A home that does not exist is read as empty and never made.
 	missing := filepath.Join(t.TempDir(), "nohome")
-	w2, err := wire(modeCheck, missing, true)
+	w2, err := wire(modeCheck, missing, true, controllers.LocalHostName())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,117 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	v1 "github.com/sanctum-haus/reconcile/api/v1"
+	"github.com/sanctum-haus/reconcile/drift"
+	"github.com/sanctum-haus/reconcile/observed"
+)
+
+const unitNode = `apiVersion: sanctum.haus/v1
+kind: RemoteNode
+metadata: {name: vm}
+spec:
+  alias: vm
+  catalogHost: vm
+`
+
+// writeLines names each write the node's script gets, in order, with the
+// writes it needs and whether it gates the calls after it.
+func writeLines(ws []observed.RemoteWrite) []string {
+	var out []string
+	for _, w := range ws {
+		s := w.Path
+		if w.Op == observed.RemoteSystemctl {
+			s = "systemctl " + strings.Join(w.Args, " ")
+		} else if w.Op != observed.RemotePut {
+			s = string(w.Op) + " " + s
+		}
+		if len(w.Needs) > 0 {
+			s += fmt.Sprintf(" needs%v", w.Needs)
+		}
+		if w.Gate {
+			s += " gate"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestSystemdOnANode: a pass run on the Mac places the units of the node
+// that is catalog host vm on it: show in the node's observation, the unit
+// files and the systemctl calls in its one apply session, in order (the
+// files, one daemon-reload gating the rest, one enable, each start once
+// its file was written and it was enabled); the local systemd is never
+// asked. A call the node did not carry out fails its unit's entry, and
+// the state does not record the unit as started.
+func TestSystemdOnANode(t *testing.T) {
+	h := newTestHome(t)
+	cat := loadCatalog(t, h.dir, map[string]string{"units.yaml": unitCatalog, "nodes.yaml": unitNode})
+	var sent []observed.RemoteWrite
+	r := &fakeRemote{WriteFn: func(_ context.Context, _ observed.RemoteNode, _ string, ws []observed.RemoteWrite) ([]observed.RemoteResult, error) {
+		sent = ws
+		res := make([]observed.RemoteResult, len(ws))
+		for i, w := range ws {
+			res[i] = observed.RemoteResult{Index: i, Path: w.Path, Status: "ok"}
+			if w.Op == observed.RemoteSystemctl && w.Args[0] == "start" && w.Args[2] == "neo4j-sanctum.service" {
+				res[i] = observed.RemoteResult{Index: i, Status: "failed", Reason: "systemctl --user start: exit 1: Job failed"}
+			}
+		}
+		return res, nil
+	}}
+	sd := &fakeSystemd{}
+	p := unitPass(h, sd, "mac", "r1", cat)
+	p.Remote = r
+	cs, err := runApply(p, cat, SystemdController{}, RemoteNodeController{})
+	if err == nil {
+		t.Fatal("apply: no error for the start the node failed")
+	}
+	if calls := sd.Calls(); len(calls) != 0 {
+		t.Errorf("the local systemd asked: %v", calls)
+	}
+	if diff := cmp.Diff([]string{"show vm sanctum-gateway.service neo4j-sanctum.service"}, callNames(r.CallsTo("show"))); diff != "" {
+		t.Errorf("show (-want +got):\n%s", diff)
+	}
+	wantWrites := []string{
+		".config/systemd/user/neo4j-sanctum.service",
+		".config/systemd/user/sanctum-gateway.service",
+		"systemctl daemon-reload gate",
+		"systemctl enable -- sanctum-gateway.service neo4j-sanctum.service",
+		"systemctl start -- sanctum-gateway.service needs[1 3]",
+		"systemctl start -- neo4j-sanctum.service needs[0 3]",
+	}
+	if diff := cmp.Diff(wantWrites, writeLines(sent)); diff != "" {
+		t.Errorf("the node's apply session (-want +got):\n%s", diff)
+	}
+	var lines []string
+	for _, c := range cs.Changes {
+		if c.Kind == v1.KindSystemdUnit {
+			lines = append(lines, strings.Join([]string{c.Name, string(c.Action), c.Node, c.Target, c.Error}, " "))
+		}
+	}
+	wantLines := []string{
+		"gateway created vm systemd:user/sanctum-gateway.service ",
+		"neo4j failed vm systemd:user/neo4j-sanctum.service systemctl --user start: exit 1: Job failed",
+	}
+	if diff := cmp.Diff(wantLines, lines); diff != "" {
+		t.Errorf("unit entries (-want +got):\n%s", diff)
+	}
+	var recorded []string
+	for _, u := range p.unitSection().Save().([]UnitRecord) {
+		recorded = append(recorded, u.Node+"/"+u.Name)
+	}
+	if diff := cmp.Diff([]string{"vm/gateway"}, recorded); diff != "" {
+		t.Errorf("units recorded as started (-want +got):\n%s", diff)
+	}
+	for _, c := range cs.Changes {
+		if c.Kind == v1.KindSystemdUnit && c.Action == drift.Failed && c.Name != "neo4j" {
+			t.Errorf("unexpected failure: %+v", c)
+		}
+	}
+}

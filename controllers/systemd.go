@@ -354,7 +354,7 @@ func (p *Pass) unitRuntime(ctx context.Context, h *unitHost, u *v1.SystemdUnit, 
 	if err != nil {
 		return p.keepUnit(h, p.fail(c, err), u)
 	}
-	rec := UnitRecord{Node: h.node, Name: u.Name, Unit: u.UnitName(), Path: t.Path, UnitSHA: t.SHA256, RestartOn: inputs}
+	rec := UnitRecord{Node: h.node, Name: u.Name, Unit: u.UnitName(), Path: t.Path, UnitSHA: t.Says(), RestartOn: inputs}
 	unit := u.UnitName()
 	abs := h.abs(t.Path)
 	var steps []string

@@ -33,6 +33,9 @@ type HealthSources struct {
 	// LocalHost is the catalog host this machine is (LocalHostName): a
 	// unit's state is read only on the host that runs it.
 	LocalHost string
+	// UnitsNode, when set, is the node that is host vm: Units reads the
+	// units there (over SSH), from a host that is not vm.
+	UnitsNode string
 }
 
 // statusTimeFormat is how status writes a moment in a detail.
@@ -58,8 +61,9 @@ func unitsOfServices(ctx context.Context, services map[string]*v1.Service, src H
 	slices.Sort(names)
 	names = slices.Compact(names)
 	switch {
-	case src.LocalHost != v1.SystemdHostVM:
-		return nil, fmt.Errorf("a unit's state is read on host %s, this host is %s", v1.SystemdHostVM, src.LocalHost)
+	case src.LocalHost != v1.SystemdHostVM && src.UnitsNode == "":
+		return nil, fmt.Errorf("a unit's state is read on host %s, this host is %s (no node is catalog host %s, or --local)",
+			v1.SystemdHostVM, src.LocalHost, v1.SystemdHostVM)
 	case src.Units == nil:
 		return nil, fmt.Errorf("systemd state unknown: %w", observed.ErrNoSystemd)
 	}

@@ -250,8 +250,7 @@ func (p *Pass) RollbackNodes(ctx context.Context, idx *BackupIndex, nodes map[st
 		node := observed.RemoteNode{Name: nb.Node, Destination: nb.Destination, Port: nb.Port, Home: nb.Home,
 			Timeout: time.Duration(recorded.Timeout()) * time.Second, CommandTimeout: time.Duration(recorded.CommandTimeoutSeconds()) * time.Second}
 		if n, ok := nodes[nb.Node]; ok {
-			node = observed.RemoteNode{Name: n.Name, Destination: n.Destination(), Port: n.Spec.Port, Home: n.Spec.Home,
-				Timeout: time.Duration(n.Timeout()) * time.Second, CommandTimeout: time.Duration(n.CommandTimeoutSeconds()) * time.Second}
+			node = ObservedNode(n)
 		}
 		changes[i], recs[i] = p.rollbackNode(ctx, idx.RunID, node, nb)
 	})

@@ -202,12 +202,17 @@ func (p *Pass) nodeTargets(cat *desired.Catalog, n *v1.RemoteNode) ([]remoteTarg
 // its inventory says reconcile wrote there and no longer wants), fetches
 // content only for diffs, and sends every change in one session: files,
 // mode fixes, and the prune, each removal backed up on the node.
+// ObservedNode is how a node is reached: its destination, port, home and
+// time bounds, as the catalog says.
+func ObservedNode(n *v1.RemoteNode) observed.RemoteNode {
+	return observed.RemoteNode{Name: n.Name, Destination: n.Destination(), Port: n.Spec.Port, Home: n.Spec.Home,
+		Timeout: time.Duration(n.Timeout()) * time.Second, CommandTimeout: time.Duration(n.CommandTimeoutSeconds()) * time.Second}
+}
+
 func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.RemoteNode) ([]drift.Change, NodeRecord) {
 	start := time.Now()
 	rec := NodeRecord{Name: n.Name, Policy: n.PolicyName(), Time: p.Now.UTC(), Files: map[string]NodeFileRec{}}
-	node := observed.RemoteNode{Name: n.Name, Destination: n.Destination(), Port: n.Spec.Port,
-		Timeout: time.Duration(n.Timeout()) * time.Second, CommandTimeout: time.Duration(n.CommandTimeoutSeconds()) * time.Second,
-		Home: n.Spec.Home}
+	node := ObservedNode(n)
 	summary := drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Node: n.Name}
 	progress := func(s string) {
 		if p.Progress != nil {

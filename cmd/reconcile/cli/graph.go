@@ -69,10 +69,15 @@ casualty (a dependency is down), not yet run, unprobed.`,
 			nodes := graphNodes(cat)
 			var states map[string]string
 			if health {
-				src, err := a.healthSources()
+				home, _, err := a.resolveHome()
 				if err != nil {
 					return err
 				}
+				src, closeSources, err := a.healthSources(cat, home)
+				if err != nil {
+					return err
+				}
+				defer closeSources()
 				rep := controllers.CheckHealthWith(cmd.Context(), cat, src, a.cfg.Now())
 				states = make(map[string]string, len(rep.Services))
 				for _, s := range rep.Services {

@@ -67,14 +67,22 @@ nothing else, and without --record nothing at all).`,
 			if a.output != "text" && a.output != "json" {
 				return &exitError{ExitError, fmt.Errorf("-o %q: want text or json", a.output)}
 			}
-			src, err := a.healthSources()
-			if err != nil {
+			if _, err := a.localHost(); err != nil {
 				return err
 			}
 			cat, err := a.loadCatalog(cmd.Context(), desired.ResolveSecrets)
 			if err != nil {
 				return err
 			}
+			home, _, err := a.resolveHome()
+			if err != nil {
+				return err
+			}
+			src, closeSources, err := a.healthSources(cat, home)
+			if err != nil {
+				return err
+			}
+			defer closeSources()
 			host, recorder, done, err := a.statusHome(record)
 			if err != nil {
 				return err
@@ -156,16 +164,23 @@ func (a *app) statusHome(record bool) (host, recorder observed.Host, done func()
 // healthSources are what status and graph --health judge services by:
 // the prober (--local: nothing past this host), launchd, and on host vm
 // the user's systemd, asked once for every unit.
-func (a *app) healthSources() (controllers.HealthSources, error) {
+func (a *app) healthSources(cat *desired.Catalog, home string) (controllers.HealthSources, func(), error) {
 	localHost, err := a.localHost()
 	if err != nil {
-		return controllers.HealthSources{}, err
+		return controllers.HealthSources{}, nil, err
 	}
 	src := controllers.HealthSources{Prober: a.prober(), Launchd: observed.NewLaunchctl(), LocalHost: localHost}
-	if src.LocalHost == v1.SystemdHostVM {
+	done := func() {}
+	switch n := cat.NodeFor(v1.SystemdHostVM); {
+	case src.LocalHost == v1.SystemdHostVM:
 		src.Units = observed.NewSystemctl()
+	case n != nil && !a.local:
+		// The units of host vm run on its node: one SSH session asks its
+		// systemd for all of them.
+		ssh := observed.NewSSH(home)
+		src.Units, src.UnitsNode, done = observed.NodeUnits{SSH: ssh, Node: controllers.ObservedNode(n)}, n.Name, func() { ssh.Close() }
 	}
-	return src, nil
+	return src, done, nil
 }
 
 // scrubStatus masks secrets and token shapes in every text a status shows.

@@ -86,13 +86,28 @@ func TestCheckHealthSystemd(t *testing.T) {
 		t.Errorf("systemctl show calls mismatch (-want +got):\n%s", diff)
 	}
 
+	// On the Mac with the node that is vm: the same verdicts, from the
+	// node's units, in one call.
+	units.calls = nil
+	onNode := CheckHealthWith(context.Background(), cat, HealthSources{Prober: src.Prober, Units: units, LocalHost: "mac", UnitsNode: "vm"}, testNow)
+	for _, h := range onNode.Services {
+		if w, ok := want[h.Name]; ok && h.Name != "porty" {
+			if diff := cmp.Diff(w, row{h.State, h.Detail, h.Since}); diff != "" {
+				t.Errorf("%s from the node mismatch (-want +got):\n%s", h.Name, diff)
+			}
+		}
+	}
+	if diff := cmp.Diff(wantCalls, units.calls); diff != "" {
+		t.Errorf("node show calls mismatch (-want +got):\n%s", diff)
+	}
+
 	for _, tt := range []struct {
 		name       string
 		src        HealthSources
 		wantDetail string
 	}{
 		{"on the mac", HealthSources{Prober: &stubProber{}, Units: units, LocalHost: "mac"},
-			"systemd unit sanctum-run.service: a unit's state is read on host vm, this host is mac"},
+			"systemd unit sanctum-run.service: a unit's state is read on host vm, this host is mac (no node is catalog host vm, or --local)"},
 		{"no systemctl", HealthSources{Prober: &stubProber{}, LocalHost: "vm"},
 			"systemd unit sanctum-run.service: systemd state unknown: systemctl not found on this host"},
 		{"no answer", HealthSources{Prober: &stubProber{}, Units: &stubUnits{err: errors.New("exit 1: Failed to connect to bus")}, LocalHost: "vm"},

@@ -1,7 +1,6 @@
 package observed
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -135,67 +134,19 @@ func (s *Systemctl) Show(ctx context.Context, units []string) (map[string]*UnitI
 	return infos, nil
 }
 
-// ParseShow reads `systemctl show` of several units: a block of
-// Key=Value lines per unit, blocks apart by an empty line, each named by
-// its Id.
+// ParseShow reads `systemctl show` of several units (ParseShowBlocks)
+// into what a pass decides on.
 func ParseShow(out string) (map[string]*UnitInfo, error) {
-	infos := map[string]*UnitInfo{}
-	cur := &UnitInfo{}
-	seen := false
-	flush := func() error {
-		if !seen {
-			return nil
-		}
-		if cur.Unit == "" {
-			return errors.New("a block without Id")
-		}
-		infos[cur.Unit] = cur
-		cur, seen = &UnitInfo{}, false
-		return nil
-	}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if line == "" {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("unexpected line %q", line)
-		}
-		seen = true
-		switch k {
-		case "Id":
-			cur.Unit = v
-		case "LoadState":
-			cur.LoadState = v
-		case "ActiveState":
-			cur.ActiveState = v
-		case "SubState":
-			cur.SubState = v
-		case "UnitFileState":
-			cur.UnitFileState = v
-		case "NeedDaemonReload":
-			cur.NeedDaemonReload = v == "yes"
-		case "FragmentPath":
-			cur.FragmentPath = v
-		case "MainPID":
-			cur.MainPID, _ = strconv.Atoi(v)
-		case "ExecMainStartTimestamp":
-			cur.ExecMainStartTimestamp = v
-		case "Result":
-			cur.Result = v
-		}
-	}
-	if err := sc.Err(); err != nil {
+	blocks, err := ParseShowBlocks(out)
+	if err != nil {
 		return nil, err
 	}
-	if err := flush(); err != nil {
-		return nil, err
+	infos := make(map[string]*UnitInfo, len(blocks))
+	for id, p := range blocks {
+		pid, _ := strconv.Atoi(p["MainPID"])
+		infos[id] = &UnitInfo{Unit: id, LoadState: p["LoadState"], ActiveState: p["ActiveState"], SubState: p["SubState"],
+			UnitFileState: p["UnitFileState"], NeedDaemonReload: p["NeedDaemonReload"] == "yes", FragmentPath: p["FragmentPath"],
+			MainPID: pid, ExecMainStartTimestamp: p["ExecMainStartTimestamp"], Result: p["Result"]}
 	}
 	return infos, nil
 }

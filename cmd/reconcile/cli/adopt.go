@@ -435,23 +435,36 @@ func adoptEntry(label, file string, data []byte, m adoptMask, home string, taken
 	for _, n := range m.notes {
 		fmt.Fprintf(&buf, "# %s\n", n)
 	}
+	m.revealNote(&buf)
+	buf.WriteString("---\n")
+	if err := encodeAdopted(&buf, &obj); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// revealNote says, under --reveal, that credentials were copied as found.
+func (m adoptMask) revealNote(buf *bytes.Buffer) {
 	if m.reveal {
 		buf.WriteString("# --reveal: values that look like credentials are copied as found; move them to {{ secret \"<name>\" }}\n")
 	}
-	buf.WriteString("---\n")
-	// A templated value is single-quoted, as the catalog writes them: its
-	// double quotes stay as they are.
+}
+
+// encodeAdopted writes an adopted object as the catalog writes objects:
+// two-space indents, and a templated value single-quoted (its double
+// quotes stay as they are).
+func encodeAdopted(buf *bytes.Buffer, obj any) error {
 	var doc yaml.Node
-	if err := doc.Encode(&obj); err != nil {
-		return nil, err
+	if err := doc.Encode(obj); err != nil {
+		return err
 	}
 	quoteTemplates(&doc)
-	enc := yaml.NewEncoder(&buf)
+	enc := yaml.NewEncoder(buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(&doc); err != nil {
-		return nil, err
+		return err
 	}
-	return buf.Bytes(), enc.Close()
+	return enc.Close()
 }
 
 // adoptKeepAlive reads KeepAlive: a boolean, or a dictionary of the

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/controllers"
 	"github.com/sanctum-haus/reconcile/desired"
@@ -369,22 +367,10 @@ func adoptUnitEntry(f unitFound, m adoptMask, home string, taken map[string]bool
 	for _, n := range append(notes, m.notes...) {
 		fmt.Fprintf(&buf, "# %s\n", n)
 	}
-	if m.reveal {
-		buf.WriteString("# --reveal: values that look like credentials are copied as found; move them to {{ secret \"<name>\" }}\n")
-	}
+	m.revealNote(&buf)
 	buf.WriteString("# As a Service's unit: put this spec (without enabled) under spec.systemd of a Service with host: vm.\n")
 	buf.WriteString("---\n")
-	var doc yaml.Node
-	if err := doc.Encode(&obj); err != nil {
-		return nil, err
-	}
-	quoteTemplates(&doc)
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
+	if err := encodeAdopted(&buf, &obj); err != nil {
 		return nil, err
 	}
 	if len(obj.Spec.ExecStart) == 0 {

@@ -350,13 +350,38 @@ func (p *Pass) rollbackNode(ctx context.Context, runID string, node observed.Rem
 		}
 		changes = append(changes, c)
 	}
+	// Unit files restored: the node's systemd loads them again (one
+	// daemon-reload in the same session) and each unit that runs is
+	// restarted (try-restart: one that does not run is left stopped), as
+	// local rollback does.
+	var units []nodeUnitRestore
+	for k, w := range writes {
+		if w.Op == observed.RemoteRestore && isUserUnitPath(w.Path) {
+			units = append(units, nodeUnitRestore{file: k, object: sentE[k].Object, unit: path.Base(w.Path)})
+		}
+	}
+	reloadAt := len(writes)
+	if len(units) > 0 {
+		writes = append(writes, observed.RemoteWrite{Op: observed.RemoteSystemctl, Args: []string{"daemon-reload"}, Gate: true})
+		for i := range units {
+			units[i].call = len(writes)
+			writes = append(writes, observed.RemoteWrite{Op: observed.RemoteSystemctl, Args: []string{"try-restart", "--", units[i].unit},
+				Needs: []int{units[i].file}})
+		}
+	}
+	var unitChanges []drift.Change
 	if len(writes) > 0 {
 		var reclaimed []NodeOwned
 		defer func() { p.reclaimOnNode(nb.Node, reclaimed) }()
 		res, err := p.Remote.Write(ctx, node, observed.RemoteBackupDir(p.RunID), writes)
 		done := make(map[string]observed.RemoteResult, len(res))
+		byIndex := make(map[int]observed.RemoteResult, len(res))
 		for _, r := range res {
 			done[r.Path] = r
+			byIndex[r.Index] = r
+		}
+		for _, u := range units {
+			unitChanges = append(unitChanges, p.nodeUnitRestored(nb.Node, runID, u, byIndex, reloadAt, err))
 		}
 		for k, at := range sent {
 			c := &changes[at]
@@ -410,7 +435,38 @@ func (p *Pass) rollbackNode(ctx context.Context, runID string, node observed.Rem
 		rec.Status, rec.Reason = NodeAsBefore, fmt.Sprintf("%d file(s) already as in run %s's backups", len(changes), runID)
 		summary.Action, summary.Reason = drift.Unchanged, rec.Reason
 	}
-	return append(changes, summary), rec
+	return append(append(changes, unitChanges...), summary), rec
+}
+
+// nodeUnitRestore is a unit file a node rollback restores: the index of
+// its restore and of its try-restart among the session's writes.
+type nodeUnitRestore struct {
+	file, call   int
+	object, unit string
+}
+
+// nodeUnitRestored is what became of a restored unit on the node: loaded
+// again and restarted if it ran, or why not.
+func (p *Pass) nodeUnitRestored(node, runID string, u nodeUnitRestore, byIndex map[int]observed.RemoteResult, reloadAt int, transferErr error) drift.Change {
+	kind, name, _ := strings.Cut(u.object, "/")
+	c := drift.Change{Kind: kind, Name: name, Node: node, Target: "systemd:user/" + u.unit, Action: drift.Configured,
+		Reason: "unit restored from run " + runID + ": daemon-reload; try-restart (restarted if it ran, else left stopped)"}
+	for _, step := range []struct {
+		at   int
+		what string
+	}{{u.file, "the restore of its unit file"}, {reloadAt, "systemctl --user daemon-reload"}, {u.call, "systemctl --user try-restart -- " + u.unit}} {
+		r, ok := byIndex[step.at]
+		switch {
+		case ok && r.Status == "ok":
+			continue
+		case ok && r.Reason != "":
+			return p.fail(c, fmt.Errorf("%s: %s", step.what, r.Reason))
+		case transferErr != nil:
+			return p.fail(c, transferErr)
+		}
+		return p.fail(c, fmt.Errorf("the node did not confirm %s", step.what))
+	}
+	return c
 }
 
 // recordRestore lists what a rollback changed on a node in its own index,

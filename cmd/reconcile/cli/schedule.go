@@ -252,7 +252,9 @@ rollback restores the same way from the node's own backups
 a backup that no longer holds what the run kept is refused, what it replaces is
 backed up on the node under the rollback's run id, and a file already as in
 the backup is left unchanged. A node that cannot be reached is reported and
-the command exits 3: run the same rollback again once it is back.
+the command exits 3: run the same rollback again once it is back. A unit
+file restored on a node is loaded by the node's systemd in the same session
+(daemon-reload) and its unit restarted if it runs (try-restart).
 
 --dry-run prints what rollback would restore, here and on each node, and
 changes nothing anywhere (exit 0 nothing to restore, 2 something to restore).`,

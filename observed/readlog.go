@@ -472,6 +472,17 @@ func (r RecordingRemote) Observe(ctx context.Context, n RemoteNode, q RemoteQuer
 		files = o.Files
 	}
 	r.record(n, q.Paths, q.Globs, files, err)
+	if err == nil {
+		// The node's systemd as the pass decides on it, each unit's show
+		// (nodeunit:<node>:<unit>).
+		for _, u := range q.Units {
+			var info *UnitInfo
+			if o.UnitsErr == nil {
+				info = o.Units[u]
+			}
+			r.Log.add("nodeunit:"+n.Name+":"+u, showDigest(info, o.UnitsErr))
+		}
+	}
 	return o, err
 }
 
@@ -513,8 +524,10 @@ func Reread(ctx context.Context, reads []Read, h Host, l Launchd, r Remote, node
 	for _, n := range nodes {
 		byName[n.Name] = n
 	}
-	// A node is asked once, for every path of it the plan read.
+	// A node is asked once, for every path of it the plan read and every
+	// unit of its systemd.
 	paths := make(map[string][]string)
+	units := make(map[string][]string)
 	for _, rd := range reads {
 		if rest, ok := strings.CutPrefix(rd.Key, "remote:"); ok {
 			if node, p, ok := strings.Cut(rest, ":"); ok {
@@ -523,8 +536,16 @@ func Reread(ctx context.Context, reads []Read, h Host, l Launchd, r Remote, node
 				paths[rest] = nil
 			}
 		}
+		if rest, ok := strings.CutPrefix(rd.Key, "nodeunit:"); ok {
+			node, u, _ := strings.Cut(rest, ":")
+			units[node] = append(units[node], u)
+			if _, seen := paths[node]; !seen {
+				paths[node] = nil
+			}
+		}
 	}
 	answers := make(map[string]map[string]RemoteFile)
+	unitsNow := make(map[string]string) // node:unit -> digest
 	nodeNow := make(map[string]string)
 	for name, ps := range paths {
 		n, ok := byName[name]
@@ -533,8 +554,19 @@ func Reread(ctx context.Context, reads []Read, h Host, l Launchd, r Remote, node
 			continue
 		}
 		// The connection stays up for the pass that follows, which ends it.
-		res, err := r.Digests(ctx, n, ps)
-		nodeNow[name], answers[name] = nodeDigest(err), res
+		o, err := r.Observe(ctx, n, RemoteQuery{Paths: ps, Units: units[name]})
+		nodeNow[name] = nodeDigest(err)
+		if err != nil {
+			continue
+		}
+		answers[name] = o.Files
+		for _, u := range units[name] {
+			var info *UnitInfo
+			if o.UnitsErr == nil {
+				info = o.Units[u]
+			}
+			unitsNow[name+":"+u] = showDigest(info, o.UnitsErr)
+		}
 	}
 	var moved []Moved
 	for _, rd := range reads {
@@ -542,6 +574,12 @@ func Reread(ctx context.Context, reads []Read, h Host, l Launchd, r Remote, node
 			continue // RereadUnits
 		}
 		now := reread(ctx, rd.Key, h, l, nodeNow, answers)
+		if rest, ok := strings.CutPrefix(rd.Key, "nodeunit:"); ok {
+			node, _, _ := strings.Cut(rest, ":")
+			if now = unitsNow[rest]; now == "" {
+				now = nodeNow[node]
+			}
+		}
 		if now != rd.Digest {
 			moved = append(moved, Moved{Key: rd.Key, Was: rd.Digest, Now: now})
 		}
@@ -615,6 +653,9 @@ func Describe(key string) string {
 			return "systemd unit " + u
 		}
 		return "systemctl"
+	case "nodeunit":
+		node, u, _ := strings.Cut(rest, ":")
+		return "node " + node + ": systemd unit " + u
 	}
 	return key
 }

@@ -554,6 +554,11 @@ func Reread(ctx context.Context, reads []Read, h Host, l Launchd, r Remote, node
 			continue
 		}
 		// The connection stays up for the pass that follows, which ends it.
+		if len(units[name]) == 0 {
+			res, err := r.Digests(ctx, n, ps)
+			nodeNow[name], answers[name] = nodeDigest(err), res
+			continue
+		}
 		o, err := r.Observe(ctx, n, RemoteQuery{Paths: ps, Units: units[name]})
 		nodeNow[name] = nodeDigest(err)
 		if err != nil {

@@ -22,26 +22,61 @@ var _ UnitStatusReader = NodeUnits{}
 // it; UnitStatus says what went wrong.
 func (NodeUnits) Available() error { return nil }
 
-// nodeStatusScript asks the node user's systemd for the units' status;
-// its answer is show's blocks, then a UNITSEXIT line with show's exit
-// code ("none": no systemctl on the node) and its first line of error.
-func nodeStatusScript(units []string) string {
-	q := make([]string, len(units))
-	for i, u := range units {
-		q[i] = Quote(u)
+// nodeSystemctlScript runs one `systemctl --user` command on the node;
+// its answer is the command's output, then a UNITSEXIT line with its exit
+// code ("none": no systemctl on the node) and its first line of error,
+// then a HOME line: the node user's home, as systemd names paths in it.
+func nodeSystemctlScript(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = Quote(a)
 	}
 	return fmt.Sprintf(`unset CDPATH
 LC_ALL=C; export LC_ALL
 main() {
 if command -v systemctl >/dev/null 2>&1; then
   exec 3>&1
-  ue=$(%s show --timestamp=unix --property=%s -- %s 2>&1 1>&3 3>&- </dev/null); ur=$?
+  ue=$(%s %s 2>&1 1>&3 3>&- </dev/null); ur=$?
   exec 3>&-
   printf '\nUNITSEXIT\t%%s\t%%s\n' "$ur" "$(printf '%%s' "$ue" | head -n 1 | tr '\t' ' ')"
 else printf '\nUNITSEXIT\tnone\t\n'; fi
+printf 'HOME\t%%s\n' "$(cd -P -- "$HOME" 2>/dev/null && pwd)"
 }
 main
-`, systemctlUser, strings.Join(UnitStatusProperties, ","), strings.Join(q, " "))
+`, systemctlUser, strings.Join(q, " "))
+}
+
+// systemctl runs one `systemctl --user` command on the node: its output,
+// and the node user's home (physical).
+func (n NodeUnits) systemctl(ctx context.Context, args ...string) (string, string, error) {
+	out, err := n.SSH.run(ctx, n.Node, []byte(nodeSystemctlScript(args)))
+	if err != nil {
+		return "", "", fmt.Errorf("node %s: %w", n.Node.Name, err)
+	}
+	return parseNodeSystemctl(out, args)
+}
+
+// parseNodeSystemctl reads nodeSystemctlScript's answer.
+func parseNodeSystemctl(out []byte, args []string) (string, string, error) {
+	j := bytes.LastIndex(out, []byte("\nUNITSEXIT\t"))
+	if j < 0 {
+		return "", "", &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+	}
+	tail := strings.Split(strings.TrimRight(string(out[j+1:]), "\n"), "\n")
+	f := strings.SplitN(tail[0], "\t", 3)
+	if len(f) != 3 || len(tail) != 2 || !strings.HasPrefix(tail[1], "HOME\t") {
+		return "", "", &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", out[j+1:])}
+	}
+	home := strings.TrimPrefix(tail[1], "HOME\t")
+	switch code, cerr := strconv.Atoi(f[1]); {
+	case f[1] == "none":
+		return "", home, errNoSystemctlOnNode{}
+	case cerr != nil:
+		return "", home, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", f[1])}
+	case code != 0:
+		return "", home, &SystemctlError{Args: args, Code: code, Stderr: f[2]}
+	}
+	return string(out[:j]), home, nil
 }
 
 // UnitStatus implements UnitStatusReader.
@@ -49,42 +84,13 @@ func (n NodeUnits) UnitStatus(ctx context.Context, units []string) (map[string]*
 	if len(units) == 0 {
 		return map[string]*UnitStatus{}, nil
 	}
-	out, err := n.SSH.run(ctx, n.Node, []byte(nodeStatusScript(units)))
+	props, err := n.ShowProperties(ctx, UnitStatusProperties, units)
 	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", n.Node.Name, err)
-	}
-	return parseNodeStatus(out, units)
-}
-
-// parseNodeStatus reads nodeStatusScript's answer.
-func parseNodeStatus(out []byte, units []string) (map[string]*UnitStatus, error) {
-	j := bytes.LastIndex(out, []byte("\nUNITSEXIT\t"))
-	if j < 0 {
-		return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
-	}
-	f := strings.SplitN(strings.TrimRight(string(out[j+1:]), "\n"), "\t", 3)
-	if len(f) != 3 {
-		return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", out[j+1:])}
-	}
-	switch code, cerr := strconv.Atoi(f[1]); {
-	case f[1] == "none":
-		return nil, errNoSystemctlOnNode{}
-	case cerr != nil:
-		return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", f[1])}
-	case code != 0:
-		return nil, &SystemctlError{Args: append([]string{"show", "--"}, units...), Code: code, Stderr: f[2]}
-	}
-	blocks, err := ParseShowBlocks(string(out[:j]))
-	if err != nil {
-		return nil, fmt.Errorf("systemctl show on the node: %w", err)
+		return nil, err
 	}
 	res := make(map[string]*UnitStatus, len(units))
 	for _, u := range units {
-		p := blocks[u]
-		if p == nil {
-			return nil, fmt.Errorf("systemctl show on the node: no answer for %s", u)
-		}
-		st, err := UnitStatusOf(p)
+		st, err := UnitStatusOf(props[u])
 		if err != nil {
 			return nil, fmt.Errorf("systemctl show %s on the node: %w", u, err)
 		}
@@ -92,3 +98,22 @@ func parseNodeStatus(out []byte, units []string) (map[string]*UnitStatus, error)
 	}
 	return res, nil
 }
+
+// ShowProperties is `systemctl --user show --timestamp=unix` of the named
+// properties of every unit on the node, in one session: per unit (by
+// Id), each property's value as printed.
+func (n NodeUnits) ShowProperties(ctx context.Context, props, units []string) (map[string]map[string]string, error) {
+	args := append([]string{"show", "--timestamp=unix", "--property=" + strings.Join(props, ","), "--"}, units...)
+	out, _, err := n.systemctl(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return showBlocksOf(out, units, "on the node")
+}
+
+// Cat is `systemctl --user cat <unit>` on the node, and the node user's
+// home (physical), which paths of the unit are under.
+func (n NodeUnits) Cat(ctx context.Context, unit string) (string, string, error) {
+	return n.systemctl(ctx, "cat", "--", unit)
+}
+

@@ -130,13 +130,20 @@ func (s *Systemctl) ShowProperties(ctx context.Context, props, units []string) (
 	if err != nil {
 		return nil, err
 	}
+	return showBlocksOf(out, units, "")
+}
+
+// showBlocksOf reads show's blocks and checks that every unit asked has
+// one; where says where systemctl ran ("on the node"), for errors.
+func showBlocksOf(out string, units []string, where string) (map[string]map[string]string, error) {
+	what := strings.TrimSpace("systemctl show " + where)
 	blocks, err := ParseShowBlocks(out)
 	if err != nil {
-		return nil, fmt.Errorf("systemctl show: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	for _, u := range units {
 		if blocks[u] == nil {
-			return nil, fmt.Errorf("systemctl show: no answer for %s", u)
+			return nil, fmt.Errorf("%s: no answer for %s", what, u)
 		}
 	}
 	return blocks, nil

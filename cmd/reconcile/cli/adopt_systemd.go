@@ -54,12 +54,27 @@ func (a *app) adoptSystemd(ctx context.Context, arg, unit string, reveal bool) e
 	if err != nil {
 		return err
 	}
+	home, _, err := a.resolveHome()
+	if err != nil {
+		return err
+	}
+	// Here, this host's systemd; from another host, that of the node that
+	// is vm (one SSH session per systemctl call), unless --local.
 	var sd unitReader = observed.NewSystemctl()
-	if localHost != v1.SystemdHostVM {
+	var onNode *nodeUnitReader
+	homeAs, where := "{{ .home }}", ""
+	switch n := cat.NodeFor(v1.SystemdHostVM); {
+	case localHost == v1.SystemdHostVM:
+	case n != nil && !a.local:
+		ssh := observed.NewSSH(home)
+		defer ssh.Close()
+		onNode = &nodeUnitReader{n: observed.NodeUnits{SSH: ssh, Node: controllers.ObservedNode(n)}}
+		sd, where = onNode, "node "+n.Name+": "
+	default:
 		sd = noUnitReader{}
 	}
 	if err := sd.Available(); err != nil {
-		return &exitError{ExitError, fmt.Errorf("systemd/%s: %w: adopt reads a unit on the host that runs it (vm)", unit, err)}
+		return &exitError{ExitError, fmt.Errorf("systemd/%s: %w: adopt reads a unit on the host that runs it (vm), or from another host on the node that is vm (catalogHost: vm; not with --local)", unit, err)}
 	}
 	props, err := sd.ShowProperties(ctx, adoptUnitProperties, []string{unit})
 	if err != nil {
@@ -86,9 +101,14 @@ func (a *app) adoptSystemd(ctx context.Context, arg, unit string, reveal bool) e
 		return err
 	}
 	defer done()
-	home, _, err := a.resolveHome()
-	if err != nil {
-		return err
+	unitHome := home
+	if onNode != nil {
+		// The node's paths: its home is not this host's, and {{ .home }}
+		// renders as this host's; the instance may name the node's.
+		unitHome, homeAs = onNode.home, ""
+		if u, ok := cat.Instance.Users[v1.SystemdHostVM]; ok && u.Home != "" && path.Clean(u.Home) == unitHome {
+			homeAs = "{{ .users.vm.home }}"
+		}
 	}
 	secrets, err := knownSecrets(host)
 	if err != nil {
@@ -96,8 +116,8 @@ func (a *app) adoptSystemd(ctx context.Context, arg, unit string, reveal bool) e
 	}
 	entry, err := adoptUnitEntry(unitFound{
 		unit: unit, fragmentPath: p["FragmentPath"], fragment: fragment, unitFileState: p["UnitFileState"],
-		dropIns: dropIns,
-	}, adoptMask{secrets: secrets, reveal: reveal}, home, taken)
+		dropIns: dropIns, homeAs: homeAs, where: where,
+	}, adoptMask{secrets: secrets, reveal: reveal}, unitHome, taken)
 	if errors.Is(err, errNoExecStart) {
 		_, _ = a.cfg.Stdout.Write(entry)
 	}
@@ -106,6 +126,23 @@ func (a *app) adoptSystemd(ctx context.Context, arg, unit string, reveal bool) e
 	}
 	_, err = a.cfg.Stdout.Write(entry)
 	return err
+}
+
+// nodeUnitReader reads a unit of the node that is vm over SSH, and keeps
+// the node user's home its Cat answered with.
+type nodeUnitReader struct {
+	n    observed.NodeUnits
+	home string
+}
+
+func (r *nodeUnitReader) Available() error { return r.n.Available() }
+func (r *nodeUnitReader) ShowProperties(ctx context.Context, props, units []string) (map[string]map[string]string, error) {
+	return r.n.ShowProperties(ctx, props, units)
+}
+func (r *nodeUnitReader) Cat(ctx context.Context, unit string) (string, error) {
+	out, home, err := r.n.Cat(ctx, unit)
+	r.home = home
+	return out, err
 }
 
 // noUnitReader is the Mac's: no systemd to ask.
@@ -150,6 +187,12 @@ type unitFound struct {
 	fragment           []byte
 	unitFileState      string
 	dropIns            []string
+	// homeAs is how a path under the home is written: {{ .home }} for
+	// this host's; for a node's, {{ .users.vm.home }} when the instance
+	// says that is the node's home, else "" (the path as it is).
+	homeAs string
+	// where says where systemd runs the unit, in notes ("" here).
+	where string
 }
 
 // specifier is a systemd specifier (%h, %u, ...) in a value.
@@ -171,8 +214,8 @@ func adoptUnitEntry(f unitFound, m adoptMask, home string, taken map[string]bool
 		dropped = append(dropped, fmt.Sprintf("[%s] %s= (line %d): %s", e.Section, e.Key, e.Line, why))
 	}
 	withHome := func(v string) string {
-		if home != "" && (v == home || strings.HasPrefix(v, home+"/")) {
-			return "{{ .home }}" + strings.TrimPrefix(v, home)
+		if home != "" && f.homeAs != "" && (v == home || strings.HasPrefix(v, home+"/")) {
+			return f.homeAs + strings.TrimPrefix(v, home)
 		}
 		return v
 	}
@@ -330,7 +373,11 @@ func adoptUnitEntry(f unitFound, m adoptMask, home string, taken map[string]bool
 		spec.WantedBy = nil // the default
 	}
 	if homeSpecifier {
-		notes = append(notes, "%h (or ~) written as {{ .home }}: the catalog writes the path itself, so the first apply rewrites the unit and restarts it")
+		as := f.homeAs
+		if as == "" {
+			as = home
+		}
+		notes = append(notes, "%h (or ~) written as "+as+": the catalog writes the path itself, so the first apply rewrites the unit and restarts it")
 	}
 	if secretHeld {
 		notes = append(notes, fmt.Sprintf("the unit holds a secret: reconcile keeps its file 0600 (chmod 600 %s before the first apply, else that apply changes its mode and restarts the unit)", f.fragmentPath))
@@ -360,7 +407,7 @@ func adoptUnitEntry(f unitFound, m adoptMask, home string, taken map[string]bool
 		notes = append(notes, fmt.Sprintf("systemd loads the unit from %s; the catalog writes ~/%s, which the user's systemd reads first", f.fragmentPath, controllers.UnitPath(&obj)))
 	}
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "# adopted from %s (systemd/%s)\n", f.fragmentPath, f.unit)
+	fmt.Fprintf(&buf, "# adopted from %s%s (systemd/%s)\n", f.where, f.fragmentPath, f.unit)
 	for _, d := range dropped {
 		fmt.Fprintf(&buf, "# not carried over: %s\n", d)
 	}

@@ -116,4 +116,3 @@ func (n NodeUnits) ShowProperties(ctx context.Context, props, units []string) (m
 func (n NodeUnits) Cat(ctx context.Context, unit string) (string, string, error) {
 	return n.systemctl(ctx, "cat", "--", unit)
 }
-

@@ -69,11 +69,7 @@ casualty (a dependency is down), not yet run, unprobed.`,
 			nodes := graphNodes(cat)
 			var states map[string]string
 			if health {
-				home, _, err := a.resolveHome()
-				if err != nil {
-					return err
-				}
-				src, closeSources, err := a.healthSources(cat, home)
+				src, closeSources, err := a.healthSources(cat)
 				if err != nil {
 					return err
 				}

@@ -74,11 +74,7 @@ nothing else, and without --record nothing at all).`,
 			if err != nil {
 				return err
 			}
-			home, _, err := a.resolveHome()
-			if err != nil {
-				return err
-			}
-			src, closeSources, err := a.healthSources(cat, home)
+			src, closeSources, err := a.healthSources(cat)
 			if err != nil {
 				return err
 			}
@@ -164,8 +160,12 @@ func (a *app) statusHome(record bool) (host, recorder observed.Host, done func()
 // healthSources are what status and graph --health judge services by:
 // the prober (--local: nothing past this host), launchd, and on host vm
 // the user's systemd, asked once for every unit.
-func (a *app) healthSources(cat *desired.Catalog, home string) (controllers.HealthSources, func(), error) {
+func (a *app) healthSources(cat *desired.Catalog) (controllers.HealthSources, func(), error) {
 	localHost, err := a.localHost()
+	if err != nil {
+		return controllers.HealthSources{}, nil, err
+	}
+	home, _, err := a.resolveHome()
 	if err != nil {
 		return controllers.HealthSources{}, nil, err
 	}

@@ -474,7 +474,8 @@ func (p *Pass) nodeUnitRestored(node, runID string, u nodeUnitRestore, byIndex m
 // what the node held before, backup where the node kept it, from the
 // entry it restored.
 func (p *Pass) recordRestore(n observed.RemoteNode, w observed.RemoteWrite, from NodeBackupEntry, d observed.RemoteFile, backup string) {
-	e := NodeBackupEntry{Object: from.Object, Path: w.Path, Mode: modeString(d.Mode), Secret: from.Secret}
+	mode := d.Mode.Perm()
+	e := NodeBackupEntry{Object: from.Object, Path: w.Path, Secret: from.Secret}
 	if d.State == observed.RemoteRegular && sha256Hex.MatchString(d.SHA256) {
 		e.SHA256 = d.SHA256
 	}
@@ -484,11 +485,13 @@ func (p *Pass) recordRestore(n observed.RemoteNode, w observed.RemoteWrite, from
 	case backup != "":
 		e.Reason, e.Backup, e.Wrote = NodeOverwritten, backup, w.SHA256
 	default:
-		e.Reason, e.Wrote, e.Mode, e.SHA256 = NodeCreated, w.SHA256, modeString(w.Mode), ""
+		e.Reason, e.Wrote, e.SHA256 = NodeCreated, w.SHA256, ""
+		mode = w.Mode.Perm()
 	}
-	if e.Mode == "00" || e.Mode == "0000" {
-		e.Mode = "0644"
+	if mode == 0 {
+		mode = 0o644 // a mode the node did not report
 	}
+	e.Mode = modeString(mode)
 	p.kept.KeepNode(n, e)
 }
 

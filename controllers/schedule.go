@@ -20,13 +20,22 @@ const ScheduleInterval = 300
 // ScheduleAgent is the launch agent of the scheduled pass: `reconcile apply
 // --scheduled` at load and every five minutes, logging under ~/.sanctum/logs.
 func ScheduleAgent(home string, args []string) *v1.LaunchAgent {
-	log := filepath.Join(home, ".sanctum", "logs", "reconcile.log")
+	log := scheduleLog(home)
+	return scheduledJob("reconcile", ScheduleLabel, args, log, log)
+}
+
+// scheduleLog is the scheduled jobs' log.
+func scheduleLog(home string) string { return filepath.Join(home, ".sanctum", "logs", "reconcile.log") }
+
+// scheduledJob is a background job launchd runs at load and every
+// ScheduleInterval seconds.
+func scheduledJob(name, label string, args []string, stdout, stderr string) *v1.LaunchAgent {
 	return &v1.LaunchAgent{
 		TypeMeta:   v1.TypeMeta{APIVersion: v1.APIVersion, Kind: v1.KindLaunchAgent},
-		ObjectMeta: v1.ObjectMeta{Name: "reconcile"},
+		ObjectMeta: v1.ObjectMeta{Name: name},
 		Spec: v1.LaunchAgentSpec{
-			Label: ScheduleLabel, ProgramArguments: args, RunAtLoad: true, StartInterval: ScheduleInterval,
-			ProcessType: "Background", StandardOutPath: log, StandardErrorPath: log,
+			Label: label, ProgramArguments: args, RunAtLoad: true, StartInterval: ScheduleInterval,
+			ProcessType: "Background", StandardOutPath: stdout, StandardErrorPath: stderr,
 		},
 	}
 }
@@ -45,15 +54,7 @@ const HealthSchedulePlist = LaunchAgentsDir + "/" + HealthScheduleLabel + ".plis
 // and a pass is not slowed by probes. The table it prints goes nowhere;
 // its errors go to the scheduled pass's log.
 func ScheduleHealthAgent(home string, args []string) *v1.LaunchAgent {
-	log := filepath.Join(home, ".sanctum", "logs", "reconcile.log")
-	return &v1.LaunchAgent{
-		TypeMeta:   v1.TypeMeta{APIVersion: v1.APIVersion, Kind: v1.KindLaunchAgent},
-		ObjectMeta: v1.ObjectMeta{Name: "reconcile-health"},
-		Spec: v1.LaunchAgentSpec{
-			Label: HealthScheduleLabel, ProgramArguments: args, RunAtLoad: true, StartInterval: ScheduleInterval,
-			ProcessType: "Background", StandardOutPath: "/dev/null", StandardErrorPath: log,
-		},
-	}
+	return scheduledJob("reconcile-health", HealthScheduleLabel, args, "/dev/null", scheduleLog(home))
 }
 
 // InstallSchedule writes the scheduled pass's plist (backing up what it

@@ -27,7 +27,7 @@ build:
 DEPS := /usr/sbin/sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client \
 	dot:graphviz pgrep:procps python3:python3 readlink:coreutils rsync:rsync
 ifeq ($(shell uname -s),Linux)
-DEPS += /lib/systemd/systemd:systemd
+DEPS += /lib/systemd/systemd:systemd unshare:util-linux nsenter:util-linux sudo:sudo
 endif
 
 # Installs what is missing from DEPS with apt-get (through sudo when not

@@ -59,7 +59,12 @@ func Domain(a *v1.LaunchAgent) string { return fmt.Sprintf("%s/%d", a.DomainKind
 func uid() int { return os.Getuid() }
 
 // abs is a HOME-relative path as launchctl needs it.
-func (p *Pass) abs(rel string) string { return filepath.Join(p.Host.Home(), filepath.FromSlash(rel)) }
+func (p *Pass) abs(rel string) string {
+	if path.IsAbs(rel) { // a system unit's file (observed.MountHost)
+		return rel
+	}
+	return filepath.Join(p.Host.Home(), filepath.FromSlash(rel))
+}
 
 // plistLabel reads a plist's Label, or "".
 func plistLabel(data []byte) string {

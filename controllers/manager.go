@@ -176,6 +176,14 @@ func (p *Pass) prune(ctx context.Context) []drift.Change {
 	for _, e := range p.inv.Unwanted() {
 		path := e.Path
 		c := drift.Change{Kind: e.Kind, Name: e.Name, Path: path}
+		if system := isSystemUnitFile(path); system && p.SystemSystemd.Available() != nil {
+			// A system unit's file, and this pass may not touch the
+			// system's units: it stays, and stays owned, for a pass that may.
+			c.Action, c.Reason = drift.Skipped, "no longer in the catalog; left, since the system manager is not asked: "+p.SystemSystemd.Available().Error()
+			p.own(e)
+			out = append(out, c)
+			continue
+		}
 		if li, err := p.Host.Lstat(path); err == nil && li.Mode()&fs.ModeSymlink != 0 {
 			out = append(out, p.pruneLink(e, c))
 			continue
@@ -203,8 +211,12 @@ func (p *Pass) prune(ctx context.Context) []drift.Change {
 		}
 		var steps []string
 		if e.Systemd != "" {
+			system := isSystemUnitFile(path)
 			c.Target = "systemd:user/" + e.Systemd
-			if steps, err = p.pruneUnit(ctx, e.Systemd); err != nil {
+			if system {
+				c.Target = "systemd:system/" + e.Systemd
+			}
+			if steps, err = p.pruneUnit(ctx, e.Systemd, system); err != nil {
 				out = append(out, p.fail(withSteps(c, steps), err))
 				continue
 			}

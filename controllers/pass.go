@@ -55,8 +55,12 @@ type Pass struct {
 	// Host; LocalHost is the catalog host this machine is (vm on Linux,
 	// mac otherwise: see LocalHostName): only units placed on it are
 	// reconciled here.
-	Systemd   observed.Systemd
-	LocalHost string
+	Systemd observed.Systemd
+	// SystemSystemd is the system manager (scope: system units, files in
+	// /etc/systemd/system, which Host names absolute when the pass may
+	// write them: observed.MountHost); NoSystemd says why it is not asked.
+	SystemSystemd observed.Systemd
+	LocalHost     string
 
 	mu sync.Mutex
 	// sections are the stateful kinds' own state, by key (see Section).
@@ -64,6 +68,8 @@ type Pass struct {
 	disabled map[string]map[string]bool // launchd's disabled labels, by domain
 	// unitsPruned: the prune removed a unit file, so systemd reloads.
 	unitsPruned bool
+	// systemUnitsPruned: the same, of a system unit.
+	systemUnitsPruned bool
 	// hostNodes names the node that is each catalog host (RemoteNode
 	// spec.catalogHost), from the whole catalog (set by Run); scope is a
 	// targeted pass's (nil: everything).
@@ -158,7 +164,7 @@ func NewPass(host observed.Host, launchd observed.Launchd, runID string, now tim
 	if launchd == nil {
 		p.Launchd = observed.NoLaunchd{} // launchd's state unknown, never a nil call
 	}
-	p.Systemd, p.LocalHost = observed.NoSystemd{}, LocalHostName()
+	p.Systemd, p.SystemSystemd, p.LocalHost = observed.NoSystemd{}, observed.NoSystemd{}, LocalHostName()
 	// A section that does not load (LoadPassState checked it, so only a
 	// State made in memory) starts empty.
 	p.sections = make(map[string]Section)

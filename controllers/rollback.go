@@ -22,7 +22,7 @@ import (
 func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 	var out []drift.Change
 	var plists []string
-	var units []BackupEntry
+	var units, systemUnits []BackupEntry
 	for _, e := range idx.Entries {
 		c := drift.Change{Kind: e.Kind, Name: e.Name, Path: e.Path, Reason: "restored from run " + idx.RunID}
 		perm, link, _ := e.kept() // the index was checked when it was read
@@ -64,12 +64,16 @@ func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 		if r.Action != drift.Failed && r.Action != drift.Unchanged && isUserUnitPath(e.Path) {
 			units = append(units, e)
 		}
+		if r.Action != drift.Failed && r.Action != drift.Unchanged && isSystemUnitFile(e.Path) {
+			systemUnits = append(systemUnits, e)
+		}
 		out = append(out, r)
 	}
 	for _, rel := range plists {
 		out = append(out, p.reloadRestored(ctx, rel))
 	}
-	return append(out, p.reloadRestoredUnits(ctx, idx.RunID, units)...)
+	out = append(out, p.reloadRestoredUnits(ctx, idx.RunID, units, false)...)
+	return append(out, p.reloadRestoredUnits(ctx, idx.RunID, systemUnits, true)...)
 }
 
 // isUserUnitPath is whether rel is a unit file of the user's systemd manager
@@ -82,19 +86,24 @@ func isUserUnitPath(rel string) bool {
 // one daemon-reload for all of them, then a restart of each that runs. A
 // unit that does not run is left stopped (the rollback restores files, not
 // the start the catalog may or may not want: the next apply decides).
-func (p *Pass) reloadRestoredUnits(ctx context.Context, runID string, entries []BackupEntry) []drift.Change {
+// system: the units are the system manager's.
+func (p *Pass) reloadRestoredUnits(ctx context.Context, runID string, entries []BackupEntry, system bool) []drift.Change {
 	if len(entries) == 0 {
 		return nil
+	}
+	sd, scope := p.Systemd, v1.SystemdScopeUser
+	if system {
+		sd, scope = p.SystemSystemd, v1.SystemdScopeSystem
 	}
 	changes := make([]drift.Change, len(entries))
 	names := make([]string, len(entries))
 	for i, e := range entries {
 		names[i] = path.Base(e.Path)
-		changes[i] = drift.Change{Kind: e.Kind, Name: e.Name, Target: "systemd:user/" + names[i]}
+		changes[i] = drift.Change{Kind: e.Kind, Name: e.Name, Target: "systemd:" + scope + "/" + names[i]}
 	}
 	var unknown error = observed.ErrNoSystemd
-	if p.Systemd != nil {
-		unknown = p.Systemd.Available()
+	if sd != nil {
+		unknown = sd.Available()
 	}
 	if unknown != nil {
 		for i := range changes {
@@ -109,10 +118,10 @@ func (p *Pass) reloadRestoredUnits(ctx context.Context, runID string, entries []
 		return changes
 	}
 	restored := "unit restored from run " + runID
-	if err := p.Systemd.DaemonReload(ctx); err != nil {
+	if err := sd.DaemonReload(ctx); err != nil {
 		return failAll(err)
 	}
-	infos, err := p.Systemd.Show(ctx, names)
+	infos, err := sd.Show(ctx, names)
 	if err != nil {
 		return failAll(err)
 	}
@@ -128,7 +137,7 @@ func (p *Pass) reloadRestoredUnits(ctx context.Context, runID string, entries []
 			c.Reason = restored + ": daemon-reload; not running (ActiveState=" + state + "): left stopped"
 			continue
 		}
-		if err := p.Systemd.Restart(ctx, unit); err != nil {
+		if err := sd.Restart(ctx, unit); err != nil {
 			*c = p.fail(*c, err)
 			continue
 		}

@@ -35,8 +35,14 @@ func LocalHostName() string {
 	return "mac"
 }
 
-// UnitPath is a unit's file, relative to HOME.
-func UnitPath(u *v1.SystemdUnit) string { return path.Join(SystemdUserDir, u.UnitName()) }
+// UnitPath is a unit's file: relative to HOME for a user unit, absolute
+// in /etc/systemd/system for a system unit.
+func UnitPath(u *v1.SystemdUnit) string {
+	if u.IsSystem() {
+		return path.Join(observed.SystemUnitDir, u.UnitName())
+	}
+	return path.Join(SystemdUserDir, u.UnitName())
+}
 
 // unitTarget is how reports name a unit: systemd:user/<unit>.
 func unitTarget(u *v1.SystemdUnit) string { return "systemd:" + u.ScopeName() + "/" + u.UnitName() }
@@ -167,9 +173,7 @@ func (SystemdController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 		byName[u.Name] = u
 	}
 	var changes []drift.Change
-	var targets []FileTarget
-	var active, retired []*v1.SystemdUnit
-	retiredPaths := make(map[string]bool)
+	var user, system []*v1.SystemdUnit
 	for _, name := range cat.UnitGraph().Order() {
 		u := byName[name]
 		switch {
@@ -189,6 +193,40 @@ func (SystemdController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 				continue
 			}
 			changes = append(changes, drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Action: drift.Skipped, Reason: reason})
+		case u.IsSystem():
+			system = append(system, u)
+		default:
+			user = append(user, u)
+		}
+	}
+	changes = append(changes, p.reconcileUnits(ctx, p.localUnits(), cat, user)...)
+	return append(changes, p.reconcileUnits(ctx, p.localSystemUnits(), cat, system)...)
+}
+
+// reconcileUnits reconciles the units of one manager of this host, in
+// dependsOn order: the retired ones gone, the unit files of the others,
+// then systemd's side. The system manager's units are left entirely
+// alone, their files unwritten, when it is not to be asked.
+func (p *Pass) reconcileUnits(ctx context.Context, h *unitHost, cat *desired.Catalog, units []*v1.SystemdUnit) []drift.Change {
+	if len(units) == 0 {
+		return nil
+	}
+	var changes []drift.Change
+	if h.system {
+		if err := h.sd.Available(); err != nil {
+			for _, u := range units {
+				c := h.change(u)
+				c.Action, c.Reason = drift.Skipped, "system manager not asked, "+UnitPath(u)+" not written: "+err.Error()
+				changes = append(changes, p.keepUnit(h, c, u))
+			}
+			return changes
+		}
+	}
+	var targets []FileTarget
+	var active, retired []*v1.SystemdUnit
+	retiredPaths := make(map[string]bool)
+	for _, u := range units {
+		switch {
 		case u.Spec.Retired:
 			retired = append(retired, u)
 			retiredPaths[UnitPath(u)] = true
@@ -208,17 +246,17 @@ func (SystemdController) Reconcile(ctx context.Context, p *Pass, cat *desired.Ca
 	// The observation first, in one call for every unit: NeedDaemonReload
 	// compares the file on disk with what systemd loaded, so a file this
 	// pass writes must not be on disk yet when systemd is asked.
-	infos, showErr := p.showUnits(ctx, append(slices.Clone(active), retired...))
+	infos, showErr := showUnits(ctx, h.sd, append(slices.Clone(active), retired...))
 	removed := false
 	for _, u := range retired {
-		c, gone := p.retireUnit(ctx, u, infos, showErr)
+		c, gone := p.retireUnit(ctx, h, u, infos, showErr)
 		changes = append(changes, c)
 		removed = removed || gone
 	}
 	files := p.Files(ctx, targets)
 	changes = append(changes, files...)
-	changes = append(changes, p.unitsRuntime(ctx, p.localUnits(), active, targets, files, infos, showErr, removed)...)
-	for _, c := range p.strangers(SystemdUserDir, ".service", v1.KindSystemdUnit, targets) {
+	changes = append(changes, p.unitsRuntime(ctx, h, active, targets, files, infos, showErr, removed)...)
+	for _, c := range p.strangers(h.dir, ".service", v1.KindSystemdUnit, targets) {
 		if strings.HasPrefix(path.Base(c.Path), "sanctum-") && !retiredPaths[c.Path] {
 			changes = append(changes, c)
 		}
@@ -242,6 +280,10 @@ func unitOwnerNote(u *v1.SystemdUnit) string {
 type unitHost struct {
 	sd   observed.Systemd
 	node string // "" for this host
+	// system: the system manager's units (files in /etc/systemd/system);
+	// dir is where the units are, as the pass names it.
+	system bool
+	dir    string
 	// abs is a unit file (HOME-relative) as that host's systemd names it.
 	abs func(rel string) string
 	// same says whether systemd's FragmentPath is the unit file at abs.
@@ -250,10 +292,17 @@ type unitHost struct {
 	inputs func(restartOn []string) (map[string]string, error)
 }
 
-// localUnits is this host's systemd.
+// localUnits is this host's user manager.
 func (p *Pass) localUnits() *unitHost {
-	return &unitHost{sd: p.Systemd, abs: p.abs, same: samePath,
+	return &unitHost{sd: p.Systemd, abs: p.abs, same: samePath, dir: SystemdUserDir,
 		inputs: func(r []string) (map[string]string, error) { return p.inputDigests(v1.KindSystemdUnit, r) }}
+}
+
+// localSystemUnits is this host's system manager.
+func (p *Pass) localSystemUnits() *unitHost {
+	h := p.localUnits()
+	h.sd, h.system, h.dir = p.SystemSystemd, true, observed.SystemUnitDir
+	return h
 }
 
 // change is a unit's runtime entry on this host: systemd:user/<unit>,
@@ -264,15 +313,15 @@ func (h *unitHost) change(u *v1.SystemdUnit) drift.Change {
 
 // showUnits asks systemd about every unit at once; ErrNoSystemd when this
 // host has no systemctl.
-func (p *Pass) showUnits(ctx context.Context, units []*v1.SystemdUnit) (map[string]*observed.UnitInfo, error) {
-	if err := p.Systemd.Available(); err != nil {
+func showUnits(ctx context.Context, sd observed.Systemd, units []*v1.SystemdUnit) (map[string]*observed.UnitInfo, error) {
+	if err := sd.Available(); err != nil {
 		return nil, err
 	}
 	names := make([]string, len(units))
 	for i, u := range units {
 		names[i] = u.UnitName()
 	}
-	return p.Systemd.Show(ctx, names)
+	return sd.Show(ctx, names)
 }
 
 // unitsRuntime makes systemd run what the unit files say: one
@@ -460,7 +509,7 @@ func (p *Pass) keepUnit(h *unitHost, c drift.Change, u *v1.SystemdUnit) drift.Ch
 
 // retireUnit makes a retired unit gone: stopped, disabled, its file moved
 // into the run's backups. gone reports that a unit file was removed.
-func (p *Pass) retireUnit(ctx context.Context, u *v1.SystemdUnit, infos map[string]*observed.UnitInfo, showErr error) (drift.Change, bool) {
+func (p *Pass) retireUnit(ctx context.Context, h *unitHost, u *v1.SystemdUnit, infos map[string]*observed.UnitInfo, showErr error) (drift.Change, bool) {
 	rel := UnitPath(u)
 	c := drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Path: rel, Target: unitTarget(u), Action: drift.Unchanged, Reason: "retired"}
 	p.inv.Want(rel, c.ID()) // never pruned or reported as a stranger
@@ -470,7 +519,7 @@ func (p *Pass) retireUnit(ctx context.Context, u *v1.SystemdUnit, infos map[stri
 	case showErr == nil:
 		info := infos[u.UnitName()]
 		var err error
-		steps, err = stopUnit(ctx, p.Systemd, u.UnitName(), info, "retired")
+		steps, err = stopUnit(ctx, h.sd, u.UnitName(), info, "retired")
 		if err != nil {
 			return p.fail(withSteps(c, steps), err), false
 		}
@@ -529,34 +578,52 @@ func stopUnit(ctx context.Context, sd observed.Systemd, unit string, info *obser
 	return steps, nil
 }
 
+// isSystemUnitFile says whether an inventory path is a system unit's file.
+func isSystemUnitFile(p string) bool { return strings.HasPrefix(p, observed.SystemUnitDir+"/") }
+
 // pruneUnit stops and disables the unit of a unit file the prune is about
-// to remove; the daemon-reload follows the prune (see Run).
-func (p *Pass) pruneUnit(ctx context.Context, unit string) ([]string, error) {
-	if p.Systemd == nil || p.Systemd.Available() != nil {
+// to remove (of the system manager when system); the daemon-reload
+// follows the prune (see Run).
+func (p *Pass) pruneUnit(ctx context.Context, unit string, system bool) ([]string, error) {
+	sd := p.Systemd
+	if system {
+		sd = p.SystemSystemd
+	}
+	if sd == nil || sd.Available() != nil {
 		return nil, nil
 	}
-	infos, err := p.Systemd.Show(ctx, []string{unit})
+	infos, err := sd.Show(ctx, []string{unit})
 	if err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
-	p.unitsPruned = true
+	if system {
+		p.systemUnitsPruned = true
+	} else {
+		p.unitsPruned = true
+	}
 	p.mu.Unlock()
-	return stopUnit(ctx, p.Systemd, unit, infos[unit], "")
+	return stopUnit(ctx, sd, unit, infos[unit], "")
 }
 
-// reloadAfterPrune makes systemd forget the unit files the prune removed.
+// reloadAfterPrune makes each manager forget the unit files the prune
+// removed.
 func (p *Pass) reloadAfterPrune(ctx context.Context) []drift.Change {
 	p.mu.Lock()
-	pruned := p.unitsPruned
+	user, system := p.unitsPruned, p.systemUnitsPruned
 	p.mu.Unlock()
-	if !pruned {
-		return nil
+	var out []drift.Change
+	if user {
+		if err := p.Systemd.DaemonReload(ctx); err != nil {
+			out = append(out, p.fail(drift.Change{Kind: v1.KindSystemdUnit, Name: "daemon-reload"}, err))
+		}
 	}
-	if err := p.Systemd.DaemonReload(ctx); err != nil {
-		return []drift.Change{p.fail(drift.Change{Kind: v1.KindSystemdUnit, Name: "daemon-reload"}, err)}
+	if system {
+		if err := p.SystemSystemd.DaemonReload(ctx); err != nil {
+			out = append(out, p.fail(drift.Change{Kind: v1.KindSystemdUnit, Name: "daemon-reload", Target: "systemd:system/"}, err))
+		}
 	}
-	return nil
+	return out
 }
 
 // unitTwin renders a unit from the twin catalog; nil when the unit took

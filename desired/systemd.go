@@ -97,6 +97,9 @@ func (l *loader) validateUnits() {
 				fe = append(fe, notFound(base.Child("dependsOn").Index(i), d, l.unitNames()))
 			case ok && dep.HostName() != u.HostName():
 				fe = append(fe, field.Invalid(base.Child("dependsOn").Index(i), d, "runs on host "+dep.HostName()+": a unit can only be ordered after units of its own host"))
+			case ok && dep.ScopeName() != u.ScopeName():
+				fe = append(fe, field.Invalid(base.Child("dependsOn").Index(i), d, "is a "+dep.ScopeName()+" unit, this one a "+u.ScopeName()+
+					" unit: a unit can only be ordered after units of its own manager (scope)"))
 			case ok:
 				u.Spec.DependsOnUnits = append(u.Spec.DependsOnUnits, dep.UnitName())
 			}

@@ -183,7 +183,7 @@ func Diff(path string, old, new []byte) string {
 	if string(old) == string(new) {
 		return ""
 	}
-	d := udiff.Unified("a/"+path, "b/"+path, string(old), string(new))
+	d := udiff.Unified(side("a", path), side("b", path), string(old), string(new))
 	if d == "" {
 		return ""
 	}
@@ -195,18 +195,18 @@ func Diff(path string, old, new []byte) string {
 
 // CreatedDiff shows a new file's whole content, as a diff from /dev/null.
 func CreatedDiff(path string, content []byte) string {
-	return unified("/dev/null", "b/"+path, "", string(content))
+	return unified("/dev/null", side("b", path), "", string(content))
 }
 
 // DeletedDiff shows a removed file's whole content, as a diff to /dev/null.
 func DeletedDiff(path string, content []byte) string {
-	return unified("a/"+path, "/dev/null", string(content), "")
+	return unified(side("a", path), "/dev/null", string(content), "")
 }
 
 // LinkDiff shows a symlink's target as "-> target": old "" is a new link
 // (from /dev/null), new "" a removed one (to /dev/null).
 func LinkDiff(path, old, new string) string {
-	from, to := "a/"+path, "b/"+path
+	from, to := side("a", path), side("b", path)
 	var o, n string
 	if old == "" {
 		from = "/dev/null"
@@ -231,3 +231,7 @@ func unified(from, to, old, new string) string {
 	}
 	return d
 }
+
+// side names a file in a diff header as git does: a/ or b/ and its path
+// (HOME-relative, or absolute for a system unit's file: a/etc/...).
+func side(prefix, p string) string { return prefix + "/" + strings.TrimPrefix(p, "/") }

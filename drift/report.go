@@ -154,9 +154,9 @@ func WriteText(w io.Writer, cs *ChangeSet, o TextOptions) error {
 		fmt.Fprintf(&b, "%-*s %s", width, c.ID(), paint(actionColor(c.Action), string(c.Action)))
 		switch {
 		case c.Path != "" && c.Node != "":
-			b.WriteString(" " + c.Node + ":~/" + c.Path)
+			b.WriteString(" " + c.Node + ":" + ShowPath(c.Path))
 		case c.Path != "":
-			b.WriteString(" ~/" + c.Path)
+			b.WriteString(" " + ShowPath(c.Path))
 		}
 		switch {
 		case strings.HasPrefix(c.Target, "systemd:") && c.Node != "" && c.Path == "":
@@ -215,4 +215,14 @@ func WriteText(w io.Writer, cs *ChangeSet, o TextOptions) error {
 	b.WriteByte('\n')
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// ShowPath is how a report names a file: ~/... for one under HOME (paths
+// are HOME-relative), as it is for the one kind outside it (a system
+// unit's file under /etc/systemd/system).
+func ShowPath(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return p
+	}
+	return "~/" + p
 }

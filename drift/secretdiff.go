@@ -48,7 +48,7 @@ const maxSecretDiffCells = 4 << 20
 // every changed line is masked. Notes say "(secret changed)" or "(secret
 // unchanged)". However an old value was spelt, no line that held it shows.
 func SecretDiff(path string, old, new, twin []byte) string {
-	return secretUnified("a/"+path, "b/"+path, old, new, twin, false)
+	return secretUnified(side("a", path), side("b", path), old, new, twin, false)
 }
 
 // SecretDiffOld is SecretDiff for a target whose old bytes held a secret
@@ -57,19 +57,19 @@ func SecretDiff(path string, old, new, twin []byte) string {
 // old is masked; new is masked by its twin as SecretDiff masks it (a
 // twin equal to new: nothing of new is).
 func SecretDiffOld(path string, old, new, twin []byte) string {
-	return secretUnified("a/"+path, "b/"+path, old, new, twin, true)
+	return secretUnified(side("a", path), side("b", path), old, new, twin, true)
 }
 
 // SecretCreatedDiff is CreatedDiff for a secret-bearing target, masked as
 // SecretDiff masks.
 func SecretCreatedDiff(path string, new, twin []byte) string {
-	return secretUnified("/dev/null", "b/"+path, nil, new, twin, false)
+	return secretUnified("/dev/null", side("b", path), nil, new, twin, false)
 }
 
 // SecretDeletedDiff is DeletedDiff for a file that held a secret: every
 // line is masked, whatever value it held.
 func SecretDeletedDiff(path string, old []byte) string {
-	return secretUnified("a/"+path, "/dev/null", old, nil, nil, true)
+	return secretUnified(side("a", path), "/dev/null", old, nil, nil, true)
 }
 
 func secretUnified(from, to string, old, new, twin []byte, oldAll bool) string {

@@ -575,7 +575,7 @@ func Reread(ctx context.Context, reads []Read, h Host, l Launchd, r Remote, node
 	}
 	var moved []Moved
 	for _, rd := range reads {
-		if strings.HasPrefix(rd.Key, "systemd:") {
+		if strings.HasPrefix(rd.Key, "systemd:") || strings.HasPrefix(rd.Key, "systemd-system:") {
 			continue // RereadUnits
 		}
 		now := reread(ctx, rd.Key, h, l, nodeNow, answers)
@@ -658,6 +658,11 @@ func Describe(key string) string {
 			return "systemd unit " + u
 		}
 		return "systemctl"
+	case "systemd-system":
+		if u, ok := strings.CutPrefix(rest, "show:"); ok {
+			return "system unit " + u
+		}
+		return "systemctl (system manager)"
 	case "nodeunit":
 		node, u, _ := strings.Cut(rest, ":")
 		return "node " + node + ": systemd unit " + u

@@ -10,6 +10,7 @@ import (
 //
 //	systemd:available      whether systemctl can be asked
 //	systemd:show:<unit>    what a pass decides a unit's actions on
+//	systemd-system:...     the same of the system manager
 
 // systemdAvailableDigest says whether systemctl can be asked.
 func systemdAvailableDigest(err error) string {
@@ -51,6 +52,16 @@ func showDigest(info *UnitInfo, err error) string {
 type RecordingSystemd struct {
 	Systemd
 	Log *ReadLog
+	// System: the system manager's answers (keys systemd-system:...).
+	System bool
+}
+
+// systemdKey is the prefix of a manager's keys.
+func systemdKey(system bool) string {
+	if system {
+		return "systemd-system:"
+	}
+	return "systemd:"
 }
 
 var _ Systemd = RecordingSystemd{}
@@ -61,7 +72,7 @@ func (r RecordingSystemd) Plans() bool { return Plans(r.Systemd) }
 // Available implements Systemd.
 func (r RecordingSystemd) Available() error {
 	err := r.Systemd.Available()
-	r.Log.add("systemd:available", systemdAvailableDigest(err))
+	r.Log.add(systemdKey(r.System)+"available", systemdAvailableDigest(err))
 	return err
 }
 
@@ -70,14 +81,14 @@ func (r RecordingSystemd) Show(ctx context.Context, units []string) (map[string]
 	infos, err := r.Systemd.Show(ctx, units)
 	for _, u := range units {
 		r.Log.mu.Lock()
-		own := r.Log.changed["systemd:"+u] || r.Log.changed["systemd:*"]
+		own := r.Log.changed[systemdKey(r.System)+u] || r.Log.changed[systemdKey(r.System)+"*"]
 		r.Log.mu.Unlock()
 		if !own {
 			var info *UnitInfo
 			if err == nil {
 				info = infos[u]
 			}
-			r.Log.add("systemd:show:"+u, showDigest(info, err))
+			r.Log.add(systemdKey(r.System)+"show:"+u, showDigest(info, err))
 		}
 	}
 	return infos, err
@@ -86,7 +97,7 @@ func (r RecordingSystemd) Show(ctx context.Context, units []string) (map[string]
 func (r RecordingSystemd) changed(units ...string) {
 	r.Log.mu.Lock()
 	for _, u := range units {
-		r.Log.changed["systemd:"+u] = true
+		r.Log.changed[systemdKey(r.System)+u] = true
 	}
 	r.Log.mu.Unlock()
 }
@@ -129,13 +140,15 @@ func (r RecordingSystemd) Stop(ctx context.Context, unit string) error {
 }
 
 // RereadUnits asks systemd again, read-only and in one show, for every
-// systemd key of a plan's reads; the keys whose answer moved.
-func RereadUnits(ctx context.Context, reads []Read, s Systemd) []Moved {
+// systemd key of a plan's reads (the system manager's keys when system);
+// the keys whose answer moved.
+func RereadUnits(ctx context.Context, reads []Read, s Systemd, system bool) []Moved {
 	s = ReadOnlySystemd{Systemd: s}
+	prefix := systemdKey(system)
 	var units []string
 	var keys []Read
 	for _, rd := range reads {
-		if rest, ok := strings.CutPrefix(rd.Key, "systemd:"); ok {
+		if rest, ok := strings.CutPrefix(rd.Key, prefix); ok {
 			keys = append(keys, rd)
 			if u, ok := strings.CutPrefix(rest, "show:"); ok {
 				units = append(units, u)
@@ -153,7 +166,7 @@ func RereadUnits(ctx context.Context, reads []Read, s Systemd) []Moved {
 	var moved []Moved
 	for _, rd := range keys {
 		var now string
-		if u, ok := strings.CutPrefix(rd.Key, "systemd:show:"); ok {
+		if u, ok := strings.CutPrefix(rd.Key, prefix+"show:"); ok {
 			var info *UnitInfo
 			if showErr == nil {
 				info = infos[u]

@@ -70,7 +70,7 @@ func TestRecordingSystemd(t *testing.T) {
 
 	// Reread: a started unit moved; one whose pid changed alone did not.
 	sys.units["b.service"].MainPID = 8
-	moved := RereadUnits(ctx, reads, sys)
+	moved := RereadUnits(ctx, reads, sys, false)
 	if len(moved) != 1 || moved[0].Key != "systemd:show:a.service" {
 		t.Fatalf("moved = %+v, want only a.service", moved)
 	}
@@ -79,7 +79,7 @@ func TestRecordingSystemd(t *testing.T) {
 	}
 	// The unit back as the plan saw it: nothing moved.
 	sys.units["a.service"].ActiveState = "inactive"
-	if moved := RereadUnits(ctx, reads, sys); len(moved) != 0 {
+	if moved := RereadUnits(ctx, reads, sys, false); len(moved) != 0 {
 		t.Errorf("moved = %+v after the unit was back as planned", moved)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -41,6 +42,9 @@ type SystemctlError struct {
 	Args   []string
 	Code   int
 	Stderr string
+	// System: the call was to the system manager (no --user); Sudo: it
+	// went through sudo -n.
+	System, Sudo bool
 }
 
 func (e *SystemctlError) Error() string {
@@ -58,10 +62,22 @@ func (e *SystemctlError) Error() string {
 		}
 		what = fmt.Sprintf("show (%d units)", units)
 	}
-	if strings.Contains(msg, "Failed to connect to bus") {
+	cmd := "systemctl --user"
+	switch {
+	case e.System && e.Sudo:
+		cmd = "sudo -n systemctl"
+	case e.System:
+		cmd = "systemctl"
+	}
+	switch {
+	case e.System && strings.Contains(msg, "a password is required"):
+		msg += " (the system manager is changed through sudo -n: this user needs sudo without a password for systemctl)"
+	case e.System && strings.Contains(msg, "Interactive authentication required"):
+		msg += " (the system manager's units are changed by root: run reconcile as root)"
+	case strings.Contains(msg, "Failed to connect to bus") && !e.System:
 		msg += " (does the user's systemd run? systemctl --user reaches it through XDG_RUNTIME_DIR)"
 	}
-	return fmt.Sprintf("systemctl --user %s: exit %d: %s", what, e.Code, msg)
+	return fmt.Sprintf("%s %s: exit %d: %s", cmd, what, e.Code, msg)
 }
 
 // Systemd is the door to one systemd manager (the user's: systemctl
@@ -83,10 +99,15 @@ type Systemd interface {
 }
 
 // Systemctl runs the systemctl found on PATH against the user's manager,
-// which it reaches through XDG_RUNTIME_DIR (or DBUS_SESSION_BUS_ADDRESS).
+// which it reaches through XDG_RUNTIME_DIR (or DBUS_SESSION_BUS_ADDRESS),
+// or against the system manager (NewSystemctlSystem).
 type Systemctl struct {
 	path string
 	err  error
+	// system: the system manager (no --user); sudo: its changes go
+	// through `sudo -n` (this user is not root).
+	system, sudo bool
+	sudoPath     string
 }
 
 var _ Systemd = (*Systemctl)(nil)
@@ -100,6 +121,29 @@ func NewSystemctl() *Systemctl {
 	return &Systemctl{path: p}
 }
 
+// SystemdBooted is the directory that exists when systemd manages this
+// machine as PID 1 (sd_booted(3)).
+const SystemdBooted = "/run/systemd/system"
+
+// NewSystemctlSystem is the system manager's systemctl: asked directly
+// (show needs no privilege; root changes units), and through `sudo -n`
+// for a change when this user is not root. ErrNoSystemd when systemd does
+// not manage this machine (no /run/systemd/system) or has no systemctl.
+func NewSystemctlSystem() *Systemctl {
+	s := NewSystemctl()
+	s.system = true
+	if _, err := os.Stat(SystemdBooted); err != nil && s.err == nil {
+		s.err = notAsked("systemd does not manage this machine (no " + SystemdBooted + "): no system manager to ask")
+	}
+	if os.Geteuid() != 0 {
+		s.sudo = true
+		if p, err := exec.LookPath("sudo"); err == nil {
+			s.sudoPath = p
+		}
+	}
+	return s
+}
+
 // Available implements Systemd.
 func (s *Systemctl) Available() error { return s.err }
 
@@ -107,8 +151,21 @@ func (s *Systemctl) run(ctx context.Context, args ...string) (string, error) {
 	if s.err != nil {
 		return "", s.err
 	}
-	return runTool(ctx, 90*time.Second, s.path, append([]string{"--user", "--no-pager", "--no-ask-password"}, args...), func(code int, out string) error {
-		return &SystemctlError{Args: args, Code: code, Stderr: out}
+	flags := []string{"--user", "--no-pager", "--no-ask-password"}
+	if s.system {
+		flags = flags[1:]
+	}
+	tool, full := s.path, append(flags, args...)
+	sudo := s.sudo && args[0] != "show"
+	if sudo {
+		if s.sudoPath == "" {
+			return "", &SystemctlError{Args: args, Code: -1, System: true, Sudo: true,
+				Stderr: "no sudo on PATH: the system manager's units are changed by root or through sudo -n"}
+		}
+		tool, full = s.sudoPath, append([]string{"-n", s.path}, full...)
+	}
+	return runTool(ctx, 90*time.Second, tool, full, func(code int, out string) error {
+		return &SystemctlError{Args: args, Code: code, Stderr: out, System: s.system, Sudo: sudo}
 	})
 }
 

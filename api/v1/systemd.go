@@ -33,7 +33,8 @@ type SystemdSpec struct {
 	// haus). A Service's unit takes its service's host.
 	Host string `yaml:"host,omitempty" json:"host,omitempty" cbor:"host"`
 	// Scope is user (the node user's manager, units under
-	// ~/.config/systemd/user). system is not reconciled yet.
+	// ~/.config/systemd/user) or system (the machine's manager, units in
+	// /etc/systemd/system, changed as root or through sudo -n).
 	Scope       string `yaml:"scope,omitempty" json:"scope,omitempty" cbor:"scope"`
 	Description string `yaml:"description,omitempty" json:"description,omitempty" cbor:"description"`
 	// ExecStart is the command line, the program by absolute path.
@@ -46,8 +47,9 @@ type SystemdSpec struct {
 	// After and Wants name other units; the units of dependsOn are added.
 	After []string `yaml:"after,omitempty" json:"after,omitempty" cbor:"after"`
 	Wants []string `yaml:"wants,omitempty" json:"wants,omitempty" cbor:"wants"`
-	// WantedBy is the [Install] section's WantedBy=, default.target when
-	// unset: what `systemctl enable` hooks the unit into.
+	// WantedBy is the [Install] section's WantedBy=, when unset
+	// default.target (user) or multi-user.target (system): what
+	// `systemctl enable` hooks the unit into.
 	WantedBy []string `yaml:"wantedBy,omitempty" json:"wantedBy,omitempty" cbor:"wantedBy"`
 	// RestartOn are files (~/...) whose content, when changed, must
 	// restart the unit: a wrapper script, a config file.
@@ -69,8 +71,9 @@ type SystemdSpec struct {
 
 // Scopes and hosts a unit may name.
 const (
-	SystemdScopeUser = "user"
-	SystemdHostVM    = "vm"
+	SystemdScopeUser   = "user"
+	SystemdScopeSystem = "system"
+	SystemdHostVM      = "vm"
 )
 
 // RestartPolicies are systemd's Restart= values.
@@ -111,8 +114,14 @@ func (s *SystemdSpec) WantedByTargets() []string {
 	if len(s.WantedBy) > 0 {
 		return s.WantedBy
 	}
+	if s.Scope == SystemdScopeSystem {
+		return []string{"multi-user.target"}
+	}
 	return []string{"default.target"}
 }
+
+// IsSystem says whether the unit is the system manager's.
+func (u *SystemdUnit) IsSystem() bool { return u.ScopeName() == SystemdScopeSystem }
 
 // IsEnabled reports the resolved switch (desired resolves InstanceKey).
 func (u *SystemdUnit) IsEnabled() bool { return u.Spec.Enabled == nil || *u.Spec.Enabled }
@@ -142,11 +151,9 @@ func (s *SystemdSpec) validate(p *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(p.Child("unit"), s.Unit, "a service unit's name: letters, digits and :_.\\@- ending in .service"))
 	}
 	switch s.Scope {
-	case "", SystemdScopeUser:
-	case "system":
-		errs = append(errs, field.Invalid(p.Child("scope"), s.Scope, "only user units are reconciled yet (~/.config/systemd/user, systemctl --user)"))
+	case "", SystemdScopeUser, SystemdScopeSystem:
 	default:
-		errs = append(errs, field.NotSupported(p.Child("scope"), s.Scope, []string{SystemdScopeUser}))
+		errs = append(errs, field.NotSupported(p.Child("scope"), s.Scope, []string{SystemdScopeUser, SystemdScopeSystem}))
 	}
 	if s.Retired {
 		return errs

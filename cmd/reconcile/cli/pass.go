@@ -161,7 +161,7 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 		return err
 	}
 	if o.plan != nil { // saved plans (plan.go): record the reads, or check them under the lock
-		if host, w.launchd, w.remote, w.systemd, err = o.plan.observe(ctx, host, w.launchd, w.remote, w.systemd, state, cat); err != nil {
+		if host, w.launchd, w.remote, w.systemd, w.system, err = o.plan.observe(ctx, host, w.launchd, w.remote, w.systemd, w.system, state, cat); err != nil {
 			return err
 		}
 	}
@@ -180,7 +180,7 @@ func (a *app) runPass(ctx context.Context, mode mode, o passOptions) error {
 	pass.Ledgers = a.maskLedgers(w.ledgers)
 	pass.Diffs = mode != modeCheck // a check lists drift tersely
 	pass.Remote, pass.Local, pass.ParallelNodes = w.remote, a.local, a.parallel
-	pass.Systemd, pass.LocalHost = w.systemd, localHost
+	pass.Systemd, pass.SystemSystemd, pass.LocalHost = w.systemd, w.system, localHost
 	indexKey, err := a.indexKey(home)
 	if err != nil {
 		return err

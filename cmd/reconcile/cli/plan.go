@@ -87,13 +87,14 @@ type planHook struct {
 // observe runs once the pass holds its lock (apply) and has read the last
 // pass's record, before the controllers run.
 func (h *planHook) observe(ctx context.Context, host observed.Host, launchd observed.Launchd, remote observed.Remote,
-	systemd observed.Systemd, state *controllers.State, cat *desired.Catalog) (observed.Host, observed.Launchd, observed.Remote, observed.Systemd, error) {
+	systemd, system observed.Systemd, state *controllers.State, cat *desired.Catalog) (observed.Host, observed.Launchd, observed.Remote, observed.Systemd, observed.Systemd, error) {
 	if h.saved == nil {
 		h.log, h.stateDigest = observed.NewReadLog(), stateDigest(state)
 		return observed.RecordingHost{Host: host, Log: h.log},
 			observed.RecordingLaunchd{Launchd: launchd, Log: h.log},
 			observed.RecordingRemote{Remote: remote, Log: h.log},
-			observed.RecordingSystemd{Systemd: systemd, Log: h.log}, nil
+			observed.RecordingSystemd{Systemd: systemd, Log: h.log},
+			observed.RecordingSystemd{Systemd: system, Log: h.log, System: true}, nil
 	}
 	p := h.saved
 	var moved []string
@@ -112,7 +113,8 @@ func (h *planHook) observe(ctx context.Context, host observed.Host, launchd obse
 			Timeout: time.Duration(n.TimeoutMs) * time.Millisecond, Home: n.Home}
 	}
 	seen := map[string]bool{}
-	rereads := append(observed.Reread(ctx, p.Reads, host, launchd, remote, nodes), observed.RereadUnits(ctx, p.Reads, systemd)...)
+	rereads := append(observed.Reread(ctx, p.Reads, host, launchd, remote, nodes), observed.RereadUnits(ctx, p.Reads, systemd, false)...)
+	rereads = append(rereads, observed.RereadUnits(ctx, p.Reads, system, true)...)
 	for _, m := range rereads {
 		if d := observed.Describe(m.Key); !seen[d] {
 			seen[d] = true
@@ -120,10 +122,10 @@ func (h *planHook) observe(ctx context.Context, host observed.Host, launchd obse
 		}
 	}
 	if len(moved) > 0 {
-		return nil, nil, nil, nil, &exitError{ExitError, fmt.Errorf("the plan in %s no longer holds; nothing was applied:\n  %s\n"+
+		return nil, nil, nil, nil, nil, &exitError{ExitError, fmt.Errorf("the plan in %s no longer holds; nothing was applied:\n  %s\n"+
 			"make a new one with `reconcile plan --out %s`", h.file, strings.Join(moved, "\n  "), h.file)}
 	}
-	return host, launchd, remote, systemd, nil
+	return host, launchd, remote, systemd, system, nil
 }
 
 // done runs after the pass has been reported.

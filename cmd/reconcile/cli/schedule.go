@@ -291,11 +291,18 @@ changes nothing anywhere (exit 0 nothing to restore, 2 something to restore).`,
 			}
 			defer s.end()
 			secrets, nodes := a.rollbackCatalog(ctx)
-			pass := controllers.NewPass(a.maskLedgers(real), observed.NewLaunchctl(), s.RunID, s.Now, drift.AllSpellings(secrets), &controllers.State{})
+			system, unitDir, err := localSystem(localHost, real.Home())
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			if unitDir != nil {
+				defer unitDir.Close()
+			}
+			pass := controllers.NewPass(a.maskLedgers(withUnitDir(real, unitDir)), observed.NewLaunchctl(), s.RunID, s.Now, drift.AllSpellings(secrets), &controllers.State{})
 			pass.Diffs = false
 			ssh := observed.NewSSH(real.Home())
 			defer ssh.Close()
-			pass.Remote, pass.Systemd = ssh, localSystemd(localHost, real.Home())
+			pass.Remote, pass.Systemd, pass.SystemSystemd = ssh, localSystemd(localHost, real.Home()), system
 			cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
 			nodeChanges, recs := pass.RollbackNodes(ctx, idx, nodes, parallel)
 			cs.Add(nodeChanges...)
@@ -364,7 +371,7 @@ func (a *app) rollbackDryRun(ctx context.Context, runID string, parallel int) er
 	now := a.cfg.Now()
 	pass := controllers.NewPass(w.host, w.launchd, newRunID(now), now, drift.AllSpellings(secrets), &controllers.State{})
 	pass.Diffs = false
-	pass.Remote, pass.Systemd = w.remote, w.systemd
+	pass.Remote, pass.Systemd, pass.SystemSystemd = w.remote, w.systemd, w.system
 	cs := &drift.ChangeSet{Changes: pass.Rollback(ctx, idx)}
 	nodeChanges, _ := pass.RollbackNodes(ctx, idx, nodes, parallel)
 	cs.Add(nodeChanges...)

@@ -27,7 +27,11 @@ type passHosts struct {
 	ledgers observed.Host // nil: no audit ledger is written
 	launchd observed.Launchd
 	systemd observed.Systemd
+	// system is the system manager (scope: system units); its unit files
+	// are the host's only names outside HOME (observed.MountHost).
+	system  observed.Systemd
 	remote  observed.Remote
+	unitDir *observed.FileHost // nil: the pass has no system units' directory
 	closers []func() error
 }
 
@@ -35,6 +39,14 @@ func wire(mode mode, home string, record bool, localHost string) (*passHosts, er
 	w := &passHosts{}
 	var launchd observed.Launchd = observed.NewLaunchctl()
 	systemd := localSystemd(localHost, home)
+	system, unitDir, err := localSystem(localHost, home)
+	if err != nil {
+		return nil, err
+	}
+	if unitDir != nil {
+		w.closers = append(w.closers, unitDir.Close)
+		w.unitDir = unitDir
+	}
 	// The ssh masters end and their control sockets go when the pass
 	// does, also after SIGINT or SIGTERM (the pass's context is cancelled
 	// and runPass returns through its defers).
@@ -47,8 +59,9 @@ func wire(mode mode, home string, record bool, localHost string) (*passHosts, er
 			return nil, err
 		}
 		w.closers = append(w.closers, real.Close)
-		w.base, w.host, w.ledgers = real, real, real
-		w.launchd, w.systemd, w.remote = launchd, systemd, remote
+		w.base, w.ledgers = w.mount(real), real
+		w.host = w.base
+		w.launchd, w.systemd, w.system, w.remote = launchd, systemd, system, remote
 		return w, nil
 	}
 	real, err := observed.OpenFileHost(home)
@@ -63,12 +76,20 @@ func wire(mode mode, home string, record bool, localHost string) (*passHosts, er
 	}
 	guarded := observed.ReadOnlyHost{Host: w.base}
 	w.host = observed.NewDryRunHost(guarded)
+	if w.unitDir != nil {
+		// The unit directory gets its own overlay, under the names it
+		// has in its own root, as HOME has.
+		w.host = observed.MountHost{Host: w.host, Dir: observed.SystemUnitDir,
+			Mount: observed.NewDryRunHost(observed.ReadOnlyHost{Host: w.unitDir})}
+	}
+	w.base = w.mount(w.base)
 	if record && real != nil {
 		w.ledgers = observed.AllowOnlyHost{Host: guarded, Writer: real,
 			Paths: []string{controllers.PersonaLedgerFile}}
 	}
 	w.launchd = observed.NewDryRunLaunchd(observed.ReadOnlyLaunchd{Launchd: launchd})
 	w.systemd = observed.NewDryRunSystemd(observed.ReadOnlySystemd{Systemd: systemd})
+	w.system = observed.NewDryRunSystemd(observed.ReadOnlySystemd{Systemd: system})
 	w.remote = observed.NewDryRunRemote(observed.ReadOnlyRemote{Remote: remote})
 	return w, nil
 }
@@ -93,6 +114,48 @@ func localSystemd(localHost, home string) observed.Systemd {
 	return observed.NewSystemctl()
 }
 
+// localSystem is the system manager of a host whose catalog host is vm,
+// and the directory it reads its administrator's units from, opened: both
+// only when localSystemd's rule lets the user's manager be asked (--home
+// is $HOME), since a pass for a disposable home (make demo, the suites)
+// must never write /etc/systemd/system nor change the machine's units.
+// Otherwise NoSystemd says why, and the system units are skipped, their
+// files unwritten.
+func localSystem(localHost, home string) (observed.Systemd, *observed.FileHost, error) {
+	if user := localSystemd(localHost, home); user.Available() != nil {
+		if n, ok := user.(observed.NoSystemd); ok && n.Reason != "" {
+			return observed.NoSystemd{Reason: "system units are reconciled only for the home of the user running reconcile ($HOME), " +
+				"never for another --home: " + n.Reason}, nil, nil
+		}
+		return observed.NoSystemd{}, nil, nil
+	}
+	system := observed.NewSystemctlSystem()
+	if system.Available() != nil {
+		return system, nil, nil
+	}
+	dir, err := observed.OpenFileHost(observed.SystemUnitDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return observed.NoSystemd{Reason: "no " + observed.SystemUnitDir + " on this host"}, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", observed.SystemUnitDir, err)
+	}
+	return system, dir, nil
+}
+
+// mount puts the system's unit directory, as it is, into a host's names,
+// when the pass has it.
+func (w *passHosts) mount(h observed.Host) observed.Host { return withUnitDir(h, w.unitDir) }
+
+// withUnitDir is h with the system's unit directory in its names (nil:
+// h as it is).
+func withUnitDir(h observed.Host, dir *observed.FileHost) observed.Host {
+	if dir == nil {
+		return h
+	}
+	return observed.MountHost{Host: h, Dir: observed.SystemUnitDir, Mount: dir}
+}
+
 // sameDir is whether a and b name the same folder (symlinks resolved);
 // a folder that does not exist is compared by its clean path.
 func sameDir(a, b string) bool {
@@ -110,9 +173,14 @@ func sameDir(a, b string) bool {
 // limit bounds the managed files the real host reads by instance.yaml's
 // limits.managed_file_bytes (reconcile's own state keeps its bound).
 func (w *passHosts) limit(l v1.Limits) {
-	if fh, ok := w.base.(*observed.FileHost); ok {
-		lim := observed.DefaultLimits
-		lim.File = l.ManagedFile()
+	lim := observed.DefaultLimits
+	lim.File = l.ManagedFile()
+	base := w.base
+	if m, ok := base.(observed.MountHost); ok {
+		base = m.Host
+		w.unitDir.SetLimits(lim)
+	}
+	if fh, ok := base.(*observed.FileHost); ok {
 		fh.SetLimits(lim)
 	}
 }

@@ -443,6 +443,10 @@ func nodeDigest(err error) string {
 	return "answered"
 }
 
+// nodeSystemUnit marks a node's system manager's unit in a nodeunit key
+// (nodeunit:<node>:system/<unit>): a unit name holds no slash.
+const nodeSystemUnit = "system/"
+
 // RecordingRemote records what nodes answered in a ReadLog. A pass writes
 // a node's files after it has read all of them, so every Digests call is
 // the node as it was.
@@ -474,13 +478,21 @@ func (r RecordingRemote) Observe(ctx context.Context, n RemoteNode, q RemoteQuer
 	r.record(n, q.Paths, q.Globs, files, err)
 	if err == nil {
 		// The node's systemd as the pass decides on it, each unit's show
-		// (nodeunit:<node>:<unit>).
+		// (nodeunit:<node>:<unit>; nodeunit:<node>:system/<unit> of the
+		// system manager).
 		for _, u := range q.Units {
 			var info *UnitInfo
 			if o.UnitsErr == nil {
 				info = o.Units[u]
 			}
 			r.Log.add("nodeunit:"+n.Name+":"+u, showDigest(info, o.UnitsErr))
+		}
+		for _, u := range q.SystemUnits {
+			var info *UnitInfo
+			if o.SystemUnitsErr == nil {
+				info = o.SystemUnits[u]
+			}
+			r.Log.add("nodeunit:"+n.Name+":"+nodeSystemUnit+u, showDigest(info, o.SystemUnitsErr))
 		}
 	}
 	return o, err
@@ -528,6 +540,7 @@ func Reread(ctx context.Context, reads []Read, h Host, l Launchd, r Remote, node
 	// unit of its systemd.
 	paths := make(map[string][]string)
 	units := make(map[string][]string)
+	sysUnits := make(map[string][]string)
 	for _, rd := range reads {
 		if rest, ok := strings.CutPrefix(rd.Key, "remote:"); ok {
 			if node, p, ok := strings.Cut(rest, ":"); ok {
@@ -538,7 +551,11 @@ func Reread(ctx context.Context, reads []Read, h Host, l Launchd, r Remote, node
 		}
 		if rest, ok := strings.CutPrefix(rd.Key, "nodeunit:"); ok {
 			node, u, _ := strings.Cut(rest, ":")
-			units[node] = append(units[node], u)
+			if su, ok := strings.CutPrefix(u, nodeSystemUnit); ok {
+				sysUnits[node] = append(sysUnits[node], su)
+			} else {
+				units[node] = append(units[node], u)
+			}
 			if _, seen := paths[node]; !seen {
 				paths[node] = nil
 			}
@@ -554,12 +571,12 @@ func Reread(ctx context.Context, reads []Read, h Host, l Launchd, r Remote, node
 			continue
 		}
 		// The connection stays up for the pass that follows, which ends it.
-		if len(units[name]) == 0 {
+		if len(units[name])+len(sysUnits[name]) == 0 {
 			res, err := r.Digests(ctx, n, ps)
 			nodeNow[name], answers[name] = nodeDigest(err), res
 			continue
 		}
-		o, err := r.Observe(ctx, n, RemoteQuery{Paths: ps, Units: units[name]})
+		o, err := r.Observe(ctx, n, RemoteQuery{Paths: ps, Units: units[name], SystemUnits: sysUnits[name]})
 		nodeNow[name] = nodeDigest(err)
 		if err != nil {
 			continue
@@ -571,6 +588,13 @@ func Reread(ctx context.Context, reads []Read, h Host, l Launchd, r Remote, node
 				info = o.Units[u]
 			}
 			unitsNow[name+":"+u] = showDigest(info, o.UnitsErr)
+		}
+		for _, u := range sysUnits[name] {
+			var info *UnitInfo
+			if o.SystemUnitsErr == nil {
+				info = o.SystemUnits[u]
+			}
+			unitsNow[name+":"+nodeSystemUnit+u] = showDigest(info, o.SystemUnitsErr)
 		}
 	}
 	var moved []Moved
@@ -650,6 +674,9 @@ func Describe(key string) string {
 		}
 	case "remote":
 		if node, p, ok := strings.Cut(rest, ":"); ok {
+			if strings.HasPrefix(p, "/") { // a system unit's file
+				return "node " + node + ": " + p
+			}
 			return "node " + node + ": ~/" + p
 		}
 		return "node " + rest
@@ -665,6 +692,9 @@ func Describe(key string) string {
 		return "systemctl (system manager)"
 	case "nodeunit":
 		node, u, _ := strings.Cut(rest, ":")
+		if su, ok := strings.CutPrefix(u, nodeSystemUnit); ok {
+			return "node " + node + ": system unit " + su
+		}
 		return "node " + node + ": systemd unit " + u
 	}
 	return key

@@ -25,6 +25,19 @@ type RemoteNode struct {
 	// DefaultCommandTimeout).
 	CommandTimeout time.Duration
 	Home           string // remote home; "" for the remote user's $HOME
+	// sysDir is the system's unit directory as the node's scripts name it
+	// ("": SystemUnitDir); only tests, which never touch the real one,
+	// set it.
+	sysDir string
+}
+
+// systemDir is the one directory outside the home the node's scripts may
+// name: the files directly in it are system units' files.
+func (n RemoteNode) systemDir() string {
+	if n.sysDir != "" {
+		return n.sysDir
+	}
+	return SystemUnitDir
 }
 
 // DefaultCommandTimeout bounds a command on a node whose RemoteNode does
@@ -80,14 +93,20 @@ const (
 	// replaces is backed up as a put's is.
 	RemoteRestore RemoteOp = "restore"
 	// RemoteSystemctl runs `systemctl --user Args...` on the node (its
-	// user's manager), in its place among the other writes.
+	// user's manager), or `systemctl Args...` (the system manager, through
+	// sudo -n when the node user is not root) when System, in its place
+	// among the other writes.
 	RemoteSystemctl RemoteOp = "systemctl"
 )
 
 // RemoteWrite is one change to a node.
 type RemoteWrite struct {
-	Op      RemoteOp
-	Path    string // relative to the remote home
+	Op RemoteOp
+	// Path is relative to the remote home, or absolute for a file directly
+	// in the system's unit directory (/etc/systemd/system/<unit>): the one
+	// place outside the home a node's script writes, as root or through
+	// sudo -n.
+	Path    string
 	Content []byte
 	Mode    os.FileMode
 	MkDir   bool   // create the directory if missing (else skip the file)
@@ -99,13 +118,18 @@ type RemoteWrite struct {
 	// when each was carried out (answered ok); else it fails, not run.
 	Needs []int
 	// Gate: a systemctl call whose failure leaves every later systemctl
-	// call not run (a daemon-reload that failed).
+	// call of its manager not run (a daemon-reload that failed).
 	Gate bool
+	// System: a systemctl call of the system manager (no --user).
+	System bool
 }
 
 // What a RemoteSystemctl write is named in results and plans.
 func (w RemoteWrite) label() string {
-	if w.Op == RemoteSystemctl {
+	switch {
+	case w.Op == RemoteSystemctl && w.System:
+		return "systemctl " + strings.Join(w.Args, " ")
+	case w.Op == RemoteSystemctl:
 		return "systemctl --user " + strings.Join(w.Args, " ")
 	}
 	return w.Path
@@ -163,7 +187,8 @@ type Remote interface {
 	// Disconnect ends the node's shared connection.
 	Disconnect(n RemoteNode)
 	// Observe is Digests that also asks the node's systemd, in the same
-	// round trip: one `systemctl --user show` for q.Units (none: not
+	// round trip: one `systemctl --user show` for q.Units and one
+	// `systemctl show` of the system manager for q.SystemUnits (none: not
 	// asked).
 	Observe(ctx context.Context, n RemoteNode, q RemoteQuery) (*RemoteObservation, error)
 }
@@ -174,6 +199,9 @@ type RemoteQuery struct {
 	Globs []RemoteGlob
 	// Units are asked of the node user's systemd (systemctl --user show).
 	Units []string
+	// SystemUnits are asked of the node's system manager (systemctl show,
+	// which needs no privilege).
+	SystemUnits []string
 }
 
 // RemoteObservation is a node's answer to a RemoteQuery.
@@ -183,6 +211,10 @@ type RemoteObservation struct {
 	// nil; UnitsErr wraps ErrNoSystemd when the node has no systemctl.
 	Units    map[string]*UnitInfo
 	UnitsErr error
+	// SystemUnits and SystemUnitsErr are the system manager's answer for
+	// the query's SystemUnits, as Units and UnitsErr are the user's.
+	SystemUnits    map[string]*UnitInfo
+	SystemUnitsErr error
 	// Home is the node's home as its systemd names files under it (the
 	// physical path): a unit's FragmentPath is compared with it.
 	Home string

@@ -27,7 +27,11 @@ func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + 
 
 // preamble enters the remote home and defines what every script uses: H,
 // the sha256 of files in the "hash  path" lines of both GNU sha256sum and
-// macOS shasum; walk, which enters a directory under the home.
+// macOS shasum; walk, which enters a directory under the home, or the
+// system's unit directory itself (SD, named absolute: the one directory
+// outside the home a script may name, entered only when it is physically
+// itself: a symlink anywhere on its way is an escape; ws says walk is
+// there). Any other absolute directory is an escape.
 func preamble(n RemoteNode) string {
 	var b strings.Builder
 	// CDPATH would make a relative cd look elsewhere (and print); noclobber
@@ -39,12 +43,20 @@ func preamble(n RemoteNode) string {
 	} else {
 		b.WriteString("cd -P || exit 90\n")
 	}
+	fmt.Fprintf(&b, "SD=%s\n", Quote(n.systemDir()))
 	b.WriteString(`HP=$PWD; HR=${HP%/}
 if command -v sha256sum >/dev/null 2>&1; then H() { sha256sum "$@"; }
 elif command -v shasum >/dev/null 2>&1; then H() { shasum -a 256 "$@"; }
 else echo 'neither sha256sum nor shasum on the node' >&2; exit 91; fi
 walk() {
-  mk=$2
+  mk=$2; ws=
+  case $1 in /*)
+    w=escape; [ "$1" = "$SD" ] || return
+    [ -d "$SD" ] || { w=no-dir; return; }
+    cd -P -- "$SD" 2>/dev/null || { w=denied; return; }
+    [ "$PWD" = "$SD" ] || return
+    w=ok; ws=1; return;;
+  esac
   cd -P -- "$HP" || { w=gone; return; }
   w=ok
   set -f; IFS=/; set -- $1; IFS=$oIFS; set +f
@@ -64,6 +76,33 @@ walk() {
 }
 
 const epilogue = "echo END\n}\nmain\n"
+
+// sysHelpers are what a script that names a file in the system's unit
+// directory uses there, decided once in the script: SU, empty when the
+// node user is root, else sudo -n, through which every read of a file
+// the user may not read and every change there goes (never a prompt);
+// suok, whether SU works (sudo -n true, asked once; sux says why not);
+// HC, the sha256 program (sudo runs programs, not H). Content goes to a
+// root-owned file through stdin only (cs, and the s* ops of writeScript),
+// never as an argument.
+const sysHelpers = `if [ "$(id -u)" = 0 ]; then SU=; else SU='sudo -n'; fi
+if command -v sha256sum >/dev/null 2>&1; then HC=sha256sum; else HC='shasum -a 256'; fi
+sux=
+suok() {
+  [ -z "$SU" ] && return 0
+  if [ -z "$sux" ]; then
+    if e=$(sudo -n true 2>&1 </dev/null); then sux=ok
+    else sux="sudo -n: $(printf '%s' "$e" | head -n 1 | tr '\t' ' ')"; fi
+  fi
+  [ "$sux" = ok ]
+}
+`
+
+// namesSystem says whether any of paths is absolute: a file in the
+// system's unit directory, for which a script needs sysHelpers.
+func namesSystem(paths ...string) bool {
+	return slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, "/") })
+}
 
 // splitRel splits a path relative to the home into its directory ("." for
 // none) and its name.
@@ -91,6 +130,10 @@ type RemoteGlob struct {
 func digestScript(n RemoteNode, paths []string, globs []RemoteGlob) string {
 	var b strings.Builder
 	b.WriteString(preamble(n))
+	sys := namesSystem(paths...)
+	if sys {
+		b.WriteString(sysHelpers)
+	}
 	b.WriteString(`if stat -c %a . >/dev/null 2>&1; then S() { stat -c '%a %n' -- "$@"; }
 elif stat -f %Lp . >/dev/null 2>&1; then S() { stat -f '%Lp %N' -- "$@"; }
 else echo 'no stat on the node' >&2; exit 92; fi
@@ -163,7 +206,17 @@ fi
 	b.WriteString("cd -P -- \"$HP\" || exit 90\n")
 	// A file that vanished or cannot be read makes them complain on
 	// stderr; only the lines of the others are read.
-	b.WriteString("echo HASHES\n[ $# -gt 0 ] && H -- \"$@\" 2>/dev/null\necho MODES\n[ $# -gt 0 ] && S \"$@\" 2>/dev/null\n")
+	b.WriteString("echo HASHES\n[ $# -gt 0 ] && H -- \"$@\" 2>/dev/null\n")
+	if sys {
+		// A system unit's file the node user may not read (0600, root's)
+		// is hashed through sudo -n; one that cannot be stays unreadable.
+		for i, p := range paths {
+			if strings.HasPrefix(p, "/") && !strings.ContainsRune(p, '\n') {
+				fmt.Fprintf(&b, "[ -n \"${r%d-}\" ] && [ ! -r %s ] && suok && $SU $HC -- %s 2>/dev/null </dev/null\n", i, quoted[i], quoted[i])
+			}
+		}
+	}
+	b.WriteString("echo MODES\n[ $# -gt 0 ] && S \"$@\" 2>/dev/null\n")
 	b.WriteString(epilogue)
 	return b.String()
 }
@@ -289,35 +342,56 @@ func (s *SSH) Digests(ctx context.Context, n RemoteNode, paths []string, globs .
 // script itself, read by sh -s).
 const systemctlUser = "systemctl --user --no-pager --no-ask-password"
 
+// systemctlSystem is how the node's scripts call its system manager, as
+// systemctlUser calls the user's; a change goes through $SU (sudo -n when
+// the node user is not root), a show needs no privilege.
+const systemctlSystem = "systemctl --no-pager --no-ask-password"
+
 // unitsScript asks the node user's systemd about units in one `systemctl
 // show`, after the digests: its answer between UNITS and a UNITSEXIT line
 // with systemctl's exit status ("none": no systemctl on the node) and the
-// first line of what it said on stderr, then the physical home.
+// first line of what it said on stderr, then the physical home. With no
+// units, only the home is answered (an empty show, status 0).
 func unitsScript(units []string) string {
+	if len(units) == 0 {
+		return "echo UNITS\nprintf '\\nUNITSEXIT\\t0\\t\\n'\nprintf 'HOME\\t%s\\n' \"$HP\"\n"
+	}
+	return showScript("UNITS", systemctlUser, units) + "printf 'HOME\\t%s\\n' \"$HP\"\n"
+}
+
+// sysUnitsScript asks the node's system manager about units in one
+// `systemctl show`, before the user's (unitsScript): its answer between
+// SYSUNITS and a SYSUNITSEXIT line, as the user's.
+func sysUnitsScript(units []string) string {
 	if len(units) == 0 {
 		return ""
 	}
+	return showScript("SYSUNITS", systemctlSystem, units)
+}
+
+// showScript runs one show of a manager (cmd) for units between a marker
+// line and marker+EXIT.
+func showScript(marker, cmd string, units []string) string {
 	q := make([]string, len(units))
 	for i, u := range units {
 		q[i] = Quote(u)
 	}
-	return fmt.Sprintf(`echo UNITS
+	return fmt.Sprintf(`echo %[1]s
 if command -v systemctl >/dev/null 2>&1; then
   exec 3>&1
-  ue=$(%s show --property=%s -- %s 2>&1 1>&3 3>&- </dev/null); ur=$?
+  ue=$(%[2]s show --property=%[3]s -- %[4]s 2>&1 1>&3 3>&- </dev/null); ur=$?
   exec 3>&-
-  printf '\nUNITSEXIT\t%%s\t%%s\n' "$ur" "$(printf '%%s' "$ue" | head -n 1 | tr '\t' ' ')"
-else printf '\nUNITSEXIT\tnone\t\n'; fi
-printf 'HOME\t%%s\n' "$HP"
-`, systemctlUser, strings.Join(ShowProperties, ","), strings.Join(q, " "))
+  printf '\n%[1]sEXIT\t%%s\t%%s\n' "$ur" "$(printf '%%s' "$ue" | head -n 1 | tr '\t' ' ')"
+else printf '\n%[1]sEXIT\tnone\t\n'; fi
+`, marker, cmd, strings.Join(ShowProperties, ","), strings.Join(q, " "))
 }
 
-// Observe implements Remote: the digest script, with the units' show
+// Observe implements Remote: the digest script, with the managers' shows
 // after it in the same script.
 func (s *SSH) Observe(ctx context.Context, n RemoteNode, q RemoteQuery) (*RemoteObservation, error) {
 	script := digestScript(n, q.Paths, q.Globs)
-	if len(q.Units) > 0 {
-		script = strings.TrimSuffix(script, epilogue) + unitsScript(q.Units) + epilogue
+	if len(q.Units)+len(q.SystemUnits) > 0 {
+		script = strings.TrimSuffix(script, epilogue) + sysUnitsScript(q.SystemUnits) + unitsScript(q.Units) + epilogue
 	}
 	out, err := s.run(ctx, n, []byte(script))
 	if err != nil {
@@ -333,11 +407,38 @@ func (errNoSystemctlOnNode) Error() string        { return "systemctl not found 
 func (errNoSystemctlOnNode) Is(target error) bool { return target == ErrNoSystemd }
 
 // ParseObservation reads the answer of a digest script that may carry the
-// units' show (see unitsScript) before its END.
+// managers' shows (see sysUnitsScript and unitsScript) before its END.
 func ParseObservation(out []byte, q RemoteQuery) (*RemoteObservation, error) {
 	o := &RemoteObservation{}
+	if len(q.SystemUnits) > 0 {
+		// The system manager's answer rides between the digests and the
+		// user's: taken out, what is left is the answer without it.
+		i := bytes.Index(out, []byte("\nSYSUNITS\n"))
+		if i < 0 {
+			if !bytes.HasPrefix(out, []byte("SYSUNITS\n")) {
+				return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+			}
+			i = -1
+		}
+		rest := out[i+len("\nSYSUNITS\n"):]
+		j := bytes.Index(rest, []byte("\nSYSUNITSEXIT\t"))
+		if j < 0 {
+			return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+		}
+		line, after, ok := bytes.Cut(rest[j+1:], []byte("\n"))
+		if !ok {
+			return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+		}
+		f := strings.SplitN(strings.TrimPrefix(string(line), "SYS"), "\t", 3)
+		infos, err := parseShowAnswer(rest[:j], f, q.SystemUnits, true)
+		if err != nil {
+			return nil, err
+		}
+		o.SystemUnits, o.SystemUnitsErr = infos.infos, infos.err
+		out = append(append([]byte(nil), out[:i+1]...), after...)
+	}
 	files := out
-	if len(q.Units) > 0 {
+	if len(q.Units)+len(q.SystemUnits) > 0 {
 		// The digests' lines never are a bare UNITS: states and indices,
 		// "hash  path", "mode path".
 		i := bytes.Index(out, []byte("\nUNITS\n"))
@@ -353,34 +454,18 @@ func ParseObservation(out []byte, q RemoteQuery) (*RemoteObservation, error) {
 		if j < 0 {
 			return nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
 		}
-		show := rest[:j]
 		tail := strings.Split(string(rest[j+1:]), "\n")
 		f := strings.SplitN(tail[0], "\t", 3)
 		if len(f) != 3 || len(tail) < 2 || !strings.HasPrefix(tail[1], "HOME\t") {
 			return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", tail[0])}
 		}
 		o.Home = strings.TrimPrefix(tail[1], "HOME\t")
-		switch code, cerr := strconv.Atoi(f[1]); {
-		case f[1] == "none":
-			o.UnitsErr = errNoSystemctlOnNode{}
-		case cerr != nil:
-			return nil, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", tail[0])}
-		case code != 0:
-			o.UnitsErr = &SystemctlError{Args: append([]string{"show", "--"}, q.Units...), Code: code, Stderr: f[2]}
-		default:
-			infos, err := ParseShow(string(show))
+		if len(q.Units) > 0 {
+			a, err := parseShowAnswer(rest[:j], f, q.Units, false)
 			if err != nil {
-				o.UnitsErr = fmt.Errorf("systemctl show on the node: %w", err)
-				break
+				return nil, err
 			}
-			for _, u := range q.Units {
-				if infos[u] == nil {
-					o.UnitsErr = fmt.Errorf("systemctl show on the node: no answer for %s", u)
-				}
-			}
-			if o.UnitsErr == nil {
-				o.Units = infos
-			}
+			o.Units, o.UnitsErr = a.infos, a.err
 		}
 	}
 	res, err := ParseDigests(files, q.Paths, q.Globs...)
@@ -391,13 +476,61 @@ func ParseObservation(out []byte, q RemoteQuery) (*RemoteObservation, error) {
 	return o, nil
 }
 
+// showAnswer is a manager's answer to the observation's show: every unit
+// asked, or why not.
+type showAnswer struct {
+	infos map[string]*UnitInfo
+	err   error
+}
+
+// parseShowAnswer reads one manager's show: its output and its EXIT
+// line's fields (marker, status, first line of stderr). An EXIT line that
+// is not one is the answer's own error; a show that failed is the
+// manager's (showAnswer.err).
+func parseShowAnswer(show []byte, f []string, units []string, system bool) (showAnswer, error) {
+	if len(f) != 3 {
+		return showAnswer{}, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", strings.Join(f, "\t"))}
+	}
+	what := "systemctl show on the node"
+	if system {
+		what = "systemctl show of the node's system manager"
+	}
+	switch code, cerr := strconv.Atoi(f[1]); {
+	case f[1] == "none":
+		return showAnswer{err: errNoSystemctlOnNode{}}, nil
+	case cerr != nil:
+		return showAnswer{}, &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", strings.Join(f, "\t"))}
+	case code != 0:
+		return showAnswer{err: &SystemctlError{Args: append([]string{"show", "--"}, units...), Code: code, Stderr: f[2], System: system}}, nil
+	}
+	infos, err := ParseShow(string(show))
+	if err != nil {
+		return showAnswer{err: fmt.Errorf("%s: %w", what, err)}, nil
+	}
+	for _, u := range units {
+		if infos[u] == nil {
+			return showAnswer{err: fmt.Errorf("%s: no answer for %s", what, u)}, nil
+		}
+	}
+	return showAnswer{infos: infos}, nil
+}
+
 // fetchScript sends the bytes of each regular file, after its index and
 // size; anything else is answered N.
 func fetchScript(n RemoteNode, paths []string) string {
 	var b strings.Builder
 	b.WriteString(preamble(n))
+	if namesSystem(paths...) {
+		// A system unit's file the node user may not read: through sudo -n.
+		b.WriteString(sysHelpers + `cs() {
+  if suok; then printf 'C\t%s\t%s\n' "$1" "$($SU cat -- "./$2" | wc -c | tr -d ' ')"; $SU cat -- "./$2"; printf '\n'
+  else printf 'N\t%s\n' "$1"; fi
+}
+`)
+	}
 	b.WriteString(`c() {
   walk "$2" 0
+  if [ "$w" = ok ] && [ -n "$ws" ] && [ ! -L "$3" ] && [ -f "$3" ] && [ ! -r "$3" ]; then cs "$1" "$3"; return; fi
   if [ "$w" = ok ] && [ ! -L "$3" ] && [ -f "$3" ]; then
     printf 'C\t%s\t%s\n' "$1" "$(wc -c < "./$3" | tr -d ' ')"; cat -- "./$3"; printf '\n'
   else printf 'N\t%s\n' "$1"; fi
@@ -492,7 +625,7 @@ func umaskFor(mode os.FileMode) string {
 func writeScript(n RemoteNode, backupDir string, ops []RemoteWrite) string {
 	var b strings.Builder
 	b.WriteString(preamble(n))
-	fmt.Fprintf(&b, "B=%s\ntp=\ntrap '[ -n \"$tp\" ] && rm -f -- \"$tp\"; exit 1' HUP INT TERM PIPE\n", Quote(backupDir))
+	fmt.Fprintf(&b, "B=%s\ntp=\ntS=\ntrap '[ -n \"$tp\" ] && $tS rm -f -- \"$tp\"; exit 1' HUP INT TERM PIPE\n", Quote(backupDir))
 	b.WriteString(`ok() { [ "$w" = ok ] || { printf 'FAIL\t%s\t%s\n' "$1" "$w"; return 1; }; }
 bk() {
   umask 077; walk "$B/$2" 1; umask 022
@@ -576,8 +709,18 @@ sc() {
   printf 'FAIL\t%s\tsystemctl --user %s: exit %s: %s\n' "$i" "$1" "$r" "$(printf '%s' "$e" | head -n 1 | tr '\t' ' ')"
 }
 `)
+	sys := slices.ContainsFunc(ops, func(w RemoteWrite) bool { return w.System || strings.HasPrefix(w.Path, "/") })
+	if sys {
+		b.WriteString(sysHelpers + sysWriteOps)
+	}
 	for i, w := range ops {
 		dir, base := splitRel(w.Path)
+		// A file in the system's unit directory: its own ops (walk
+		// refuses any other absolute directory).
+		s := ""
+		if strings.HasPrefix(w.Path, "/") || (w.Op == RemoteSystemctl && w.System) {
+			s = "s"
+		}
 		if len(w.Needs) > 0 {
 			// Run only after every write it needs was carried out.
 			b.WriteString("if")
@@ -599,15 +742,15 @@ sc() {
 			if w.Gate {
 				g = "1"
 			}
-			fmt.Fprintf(&b, "sc %d %s %s", i, g, strings.Join(args, " "))
+			fmt.Fprintf(&b, "%ssc %d %s %s", s, i, g, strings.Join(args, " "))
 		case RemoteChmod:
-			fmt.Fprintf(&b, "chm %d %s %s %04o", i, Quote(dir), Quote(base), w.Mode.Perm())
+			fmt.Fprintf(&b, "%schm %d %s %s %04o", s, i, Quote(dir), Quote(base), w.Mode.Perm())
 		case RemoteRemove:
-			fmt.Fprintf(&b, "rmv %d %s %s %s", i, Quote(dir), Quote(base), Quote(w.SHA256))
+			fmt.Fprintf(&b, "%srmv %d %s %s %s", s, i, Quote(dir), Quote(base), Quote(w.SHA256))
 		case RemoteRestore:
 			um, chmod := modeArgs(w.Mode)
 			fdir, fbase := splitRel(w.From)
-			fmt.Fprintf(&b, "rst %d %s %s %s %s %s %s %s", i, Quote(dir), Quote(base), Quote(w.SHA256), Quote(um), chmod,
+			fmt.Fprintf(&b, "%srst %d %s %s %s %s %s %s %s", s, i, Quote(dir), Quote(base), Quote(w.SHA256), Quote(um), chmod,
 				Quote(fdir), Quote(fbase))
 		default:
 			um, chmod := modeArgs(w.Mode)
@@ -615,7 +758,7 @@ sc() {
 			if w.MkDir {
 				mk = "1"
 			}
-			fmt.Fprintf(&b, "put %d %s %s %s %s %s '%s'", i, Quote(dir), Quote(base), Quote(um), chmod, mk,
+			fmt.Fprintf(&b, "%sput %d %s %s %s %s %s '%s'", s, i, Quote(dir), Quote(base), Quote(um), chmod, mk,
 				strings.ReplaceAll(PrintfFormat(w.Content), "'", `'\''`))
 		}
 		if len(w.Needs) > 0 {
@@ -626,6 +769,99 @@ sc() {
 	b.WriteString(epilogue)
 	return b.String()
 }
+
+// sysWriteOps are writeScript's ops for a file in the system's unit
+// directory and its manager's calls, each as its counterpart in the home
+// (put, swap, rst, chm, rmv, sc) answers: every change there, and every
+// read of a file the node user may not read, goes through $SU (sudo -n
+// when the node user is not root, whose refusal fails the op with sudo's
+// reason); the new content reaches the root-owned temporary file through
+// stdin, never as an argument; a backup is the node user's own file (0600)
+// in the home's backups, written by the user's shell from root's cat; a
+// removal is a backup copy, then the file removed (a rename cannot leave
+// the root-owned directory for the home). A daemon-reload that failed
+// stops the system manager's later calls only (sscx).
+const sysWriteOps = `sclean() { [ -n "$tp" ] && $SU rm -f -- "$tp" 2>/dev/null; tp=; tS=; }
+stmp() {
+  td=$PWD; t=".$1.reconcile-tmp"
+  $SU rm -f -- "$t" 2>/dev/null
+  tp=$td/$t; tS=$SU
+}
+sput() {
+  walk "$2" 0; ok "$1" || return
+  suok || { printf 'FAIL\t%s\t%s\n' "$1" "$sux"; return; }
+  if [ -L "$3" ]; then printf 'FAIL\t%s\tsymlink\n' "$1"; return; fi
+  if [ -e "$3" ] && [ ! -f "$3" ]; then printf 'FAIL\t%s\tnot-file\n' "$1"; return; fi
+  stmp "$3"
+  printf -- "$7" | $SU sh -c 'umask "$1"; set -C; exec cat > "$2"' sh "${4:-077}" "$t" 2>/dev/null; r=$?
+  if [ $r = 0 ] && [ "$5" != - ]; then $SU chmod -- "$5" "$t" 2>/dev/null; r=$?; fi
+  if [ $r != 0 ]; then sclean; printf 'FAIL\t%s\twrite\n' "$1"; return; fi
+  sswap "$1" "$2" "$3"
+}
+sbk() {
+  bk "$1" "$2" || return 1
+  { rm -f -- "./$3" && ( umask 077; $SU cat -- "$td/$3" > "./$3" ); } 2>/dev/null || { printf 'FAIL\t%s\t%s\n' "$1" "$4"; return 1; }
+}
+sswap() {
+  k=
+  if [ -f "$3" ]; then
+    sbk "$1" "$2" "$3" backup || { sclean; return; }
+    k=B
+    walk "$2" 0; [ "$w" = ok ] || { sclean; printf 'FAIL\t%s\tgone\n' "$1"; return; }
+  fi
+  $SU mv -f -- "$t" "./$3" 2>/dev/null || { sclean; printf 'FAIL\t%s\twrite\n' "$1"; return; }
+  tp=; tS=
+  printf 'OK\t%s\t%s\n' "$1" "$k"; eval "o$1=1"
+}
+srst() {
+  walk "$7" 0
+  case $w in ok) ;; no-dir) printf 'FAIL\t%s\tno-backup\n' "$1"; return;; *) printf 'FAIL\t%s\tbackup-%s\n' "$1" "$w"; return;; esac
+  if [ -L "$8" ] || [ ! -f "$8" ]; then printf 'FAIL\t%s\tno-backup\n' "$1"; return; fi
+  sd=$PWD
+  walk "$2" 0; ok "$1" || return
+  suok || { printf 'FAIL\t%s\t%s\n' "$1" "$sux"; return; }
+  if [ -L "$3" ]; then printf 'FAIL\t%s\tsymlink\n' "$1"; return; fi
+  if [ -e "$3" ] && [ ! -f "$3" ]; then printf 'FAIL\t%s\tnot-file\n' "$1"; return; fi
+  stmp "$3"
+  $SU sh -c 'umask "$1"; set -C; exec cat > "$2"' sh "${5:-077}" "$t" < "$sd/$8" 2>/dev/null; r=$?
+  if [ $r = 0 ]; then h=$($SU $HC -- "./$t" 2>/dev/null </dev/null); h=${h#\\}; h=${h%% *}
+    if [ "$h" != "$4" ]; then sclean; printf 'CHANGED\t%s\n' "$1"; return; fi
+  fi
+  if [ $r = 0 ] && [ "$6" != - ]; then $SU chmod -- "$6" "$t" 2>/dev/null; r=$?; fi
+  if [ $r != 0 ]; then sclean; printf 'FAIL\t%s\twrite\n' "$1"; return; fi
+  sswap "$1" "$2" "$3"
+}
+schm() {
+  walk "$2" 0; ok "$1" || return
+  suok || { printf 'FAIL\t%s\t%s\n' "$1" "$sux"; return; }
+  if [ -L "$3" ] || [ ! -f "$3" ]; then printf 'FAIL\t%s\tnot-file\n' "$1"; return; fi
+  $SU chmod -- "$4" "./$3" 2>/dev/null || { printf 'FAIL\t%s\tchmod\n' "$1"; return; }
+  printf 'OK\t%s\t\n' "$1"; eval "o$1=1"
+}
+srmv() {
+  walk "$2" 0
+  case $w in ok) ;; no-dir) printf 'GONE\t%s\n' "$1"; return;; *) ok "$1"; return;; esac
+  if [ ! -e "$3" ] && [ ! -L "$3" ]; then printf 'GONE\t%s\n' "$1"; return; fi
+  if [ -L "$3" ] || [ ! -f "$3" ]; then printf 'CHANGED\t%s\n' "$1"; return; fi
+  suok || { printf 'FAIL\t%s\t%s\n' "$1" "$sux"; return; }
+  h=$($SU $HC -- "./$3" 2>/dev/null </dev/null); h=${h#\\}; h=${h%% *}
+  if [ "$h" != "$4" ]; then printf 'CHANGED\t%s\n' "$1"; return; fi
+  td=$PWD
+  sbk "$1" "$2" "$3" remove || return
+  $SU rm -f -- "$td/$3" 2>/dev/null || { printf 'FAIL\t%s\tremove\n' "$1"; return; }
+  printf 'OK\t%s\tB\n' "$1"; eval "o$1=1"
+}
+sscx=
+ssc() {
+  i=$1; g=$2; shift 2
+  if [ -n "$sscx" ]; then printf 'FAIL\t%s\tnot run: systemctl %s failed before it\n' "$i" "$sscx"; return; fi
+  if ! suok; then [ "$g" = 1 ] && sscx=$1; printf 'FAIL\t%s\t%s\n' "$i" "$sux"; return; fi
+  e=$($SU ` + systemctlSystem + ` "$@" 2>&1 </dev/null); r=$?
+  if [ $r = 0 ]; then printf 'OK\t%s\t\n' "$i"; eval "o$i=1"; return; fi
+  [ "$g" = 1 ] && sscx=$1
+  printf 'FAIL\t%s\t%ssystemctl %s: exit %s: %s\n' "$i" "${SU:+sudo -n }" "$1" "$r" "$(printf '%s' "$e" | head -n 1 | tr '\t' ' ')"
+}
+`
 
 // modeArgs are the umask and chmod arguments of a file made with mode (0:
 // 0644): the umask that makes it, or "" and the mode to chmod.
@@ -670,6 +906,9 @@ var writeFailures = map[string]string{
 	"no-backup":      "the run's backup of it is not on the node (pruned there, or not a regular file); nothing was changed",
 }
 
+// sudoRefused says what a node user refused by sudo -n needs.
+const sudoRefused = " (the node user is not root: the system's units are changed through sudo -n, which needs sudo without a password for this user)"
+
 func parseWrites(out []byte, backupDir string, ops []RemoteWrite) ([]RemoteResult, error) {
 	var res []RemoteResult
 	for _, line := range strings.Split(string(out), "\n") {
@@ -701,7 +940,11 @@ func parseWrites(out []byte, backupDir string, ops []RemoteWrite) ([]RemoteResul
 			r.Status = "failed"
 			if len(f) > 2 {
 				r.Reason = writeFailures[f[2]]
-				if r.Reason == "" {
+				switch {
+				case r.Reason != "":
+				case strings.HasPrefix(f[2], "sudo -n: "):
+					r.Reason = f[2] + sudoRefused
+				default:
 					r.Reason = f[2]
 				}
 			}

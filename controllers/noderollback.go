@@ -160,7 +160,11 @@ func checkNodeIndex(idx *BackupIndex) error {
 			why := ""
 			_, _, modeErr := BackupEntry{Mode: e.Mode}.kept()
 			switch {
-			case e.Path == "" || path.IsAbs(e.Path) || path.Clean(e.Path) != e.Path || e.Path == ".." || strings.HasPrefix(e.Path, "../"):
+			case isNodeSystemUnitPath(e.Path) && !strings.HasPrefix(e.Object, v1.KindSystemdUnit+"/"):
+				// The one file outside the home a run writes on a node: a
+				// system unit's, directly in /etc/systemd/system.
+				why = "only a SystemdUnit's file is kept from " + observed.SystemUnitDir
+			case !isNodeSystemUnitPath(e.Path) && (e.Path == "" || path.IsAbs(e.Path) || path.Clean(e.Path) != e.Path || e.Path == ".." || strings.HasPrefix(e.Path, "../")):
 				why = "its path is not a clean path under the node's home"
 			case e.Path == StateDir || strings.HasPrefix(e.Path, StateDir+"/"):
 				why = "reconcile writes no file of its state on a node"
@@ -354,20 +358,28 @@ func (p *Pass) rollbackNode(ctx context.Context, runID string, node observed.Rem
 	// daemon-reload in the same session) and each unit that runs is
 	// restarted (try-restart: one that does not run is left stopped), as
 	// local rollback does.
+	// Each manager has its own daemon-reload (the system's for the unit
+	// files restored in /etc/systemd/system).
 	var units []nodeUnitRestore
-	for k, w := range writes {
-		if w.Op == observed.RemoteRestore && isUserUnitPath(w.Path) {
-			units = append(units, nodeUnitRestore{file: k, object: sentE[k].Object, unit: path.Base(w.Path)})
+	reloadAt := map[bool]int{}
+	for _, system := range []bool{false, true} {
+		var mine []nodeUnitRestore
+		for k, w := range writes {
+			if w.Op == observed.RemoteRestore && ((!system && isUserUnitPath(w.Path)) || (system && isNodeSystemUnitPath(w.Path))) {
+				mine = append(mine, nodeUnitRestore{file: k, object: sentE[k].Object, unit: path.Base(w.Path), system: system})
+			}
 		}
-	}
-	reloadAt := len(writes)
-	if len(units) > 0 {
-		writes = append(writes, observed.RemoteWrite{Op: observed.RemoteSystemctl, Args: []string{"daemon-reload"}, Gate: true})
-		for i := range units {
-			units[i].call = len(writes)
-			writes = append(writes, observed.RemoteWrite{Op: observed.RemoteSystemctl, Args: []string{"try-restart", "--", units[i].unit},
-				Needs: []int{units[i].file}})
+		if len(mine) == 0 {
+			continue
 		}
+		reloadAt[system] = len(writes)
+		writes = append(writes, observed.RemoteWrite{Op: observed.RemoteSystemctl, Args: []string{"daemon-reload"}, Gate: true, System: system})
+		for i := range mine {
+			mine[i].call = len(writes)
+			writes = append(writes, observed.RemoteWrite{Op: observed.RemoteSystemctl, Args: []string{"try-restart", "--", mine[i].unit},
+				Needs: []int{mine[i].file}, System: system})
+		}
+		units = append(units, mine...)
 	}
 	var unitChanges []drift.Change
 	if len(writes) > 0 {
@@ -381,7 +393,7 @@ func (p *Pass) rollbackNode(ctx context.Context, runID string, node observed.Rem
 			byIndex[r.Index] = r
 		}
 		for _, u := range units {
-			unitChanges = append(unitChanges, p.nodeUnitRestored(nb.Node, runID, u, byIndex, reloadAt, err))
+			unitChanges = append(unitChanges, p.nodeUnitRestored(nb.Node, runID, u, byIndex, reloadAt[u.system], err))
 		}
 		for k, at := range sent {
 			c := &changes[at]
@@ -443,18 +455,29 @@ func (p *Pass) rollbackNode(ctx context.Context, runID string, node observed.Rem
 type nodeUnitRestore struct {
 	file, call   int
 	object, unit string
+	system       bool // of the system manager
+}
+
+// isNodeSystemUnitPath is whether a node path is a file directly in
+// /etc/systemd/system.
+func isNodeSystemUnitPath(p string) bool {
+	return path.Dir(p) == observed.SystemUnitDir && path.Clean(p) == p && path.Base(p) != ".." && strings.HasSuffix(p, ".service")
 }
 
 // nodeUnitRestored is what became of a restored unit on the node: loaded
 // again and restarted if it ran, or why not.
 func (p *Pass) nodeUnitRestored(node, runID string, u nodeUnitRestore, byIndex map[int]observed.RemoteResult, reloadAt int, transferErr error) drift.Change {
 	kind, name, _ := strings.Cut(u.object, "/")
-	c := drift.Change{Kind: kind, Name: name, Node: node, Target: "systemd:user/" + u.unit, Action: drift.Configured,
+	scope, cmd := v1.SystemdScopeUser, "systemctl --user "
+	if u.system {
+		scope, cmd = v1.SystemdScopeSystem, "systemctl "
+	}
+	c := drift.Change{Kind: kind, Name: name, Node: node, Target: "systemd:" + scope + "/" + u.unit, Action: drift.Configured,
 		Reason: "unit restored from run " + runID + ": daemon-reload; try-restart (restarted if it ran, else left stopped)"}
 	for _, step := range []struct {
 		at   int
 		what string
-	}{{u.file, "the restore of its unit file"}, {reloadAt, "systemctl --user daemon-reload"}, {u.call, "systemctl --user try-restart -- " + u.unit}} {
+	}{{u.file, "the restore of its unit file"}, {reloadAt, cmd + "daemon-reload"}, {u.call, cmd + "try-restart -- " + u.unit}} {
 		r, ok := byIndex[step.at]
 		switch {
 		case ok && r.Status == "ok":

@@ -237,14 +237,22 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	// The units placed on the node (it is their catalog host): their
 	// files are the node's files, systemd's side is asked in the same
 	// round trip and changed in the same apply session.
-	nu := p.nodeUnitsOf(cat, n)
-	unitAt := make(map[string]*v1.SystemdUnit) // unit file -> its unit
-	if nu != nil {
+	calls := &nodeCalls{}
+	nus := p.nodeUnitsOf(cat, n, calls)
+	// unitAt is the unit of a unit file, and its manager.
+	type unitOn struct {
+		u  *v1.SystemdUnit
+		nu *nodeUnits
+	}
+	unitAt := make(map[string]unitOn)
+	for _, nu := range nus {
 		targets = append(targets, p.unitTargets(ctx, nu, cat)...)
-		sort.Slice(targets, func(i, j int) bool { return targets[i].path < targets[j].path })
 		for _, u := range nu.active {
-			unitAt[UnitPath(u)] = u
+			unitAt[UnitPath(u)] = unitOn{u, nu}
 		}
+	}
+	if len(nus) > 0 {
+		sort.Slice(targets, func(i, j int) bool { return targets[i].path < targets[j].path })
 	}
 	paths := make([]string, len(targets))
 	wanted := make(map[string]bool, len(targets))
@@ -252,7 +260,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		paths[i] = t.path
 		wanted[t.path] = true
 	}
-	if nu != nil {
+	for _, nu := range nus {
 		// A retired unit's file goes whatever it holds (backed up), never
 		// through the prune; the restartOn inputs are read as any file.
 		for _, u := range nu.retired {
@@ -283,19 +291,24 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	}
 	q := observed.RemoteQuery{Paths: paths, Globs: rg}
 	for _, e := range candidates {
-		if _, ok := isUnitFile(e); ok && nu == nil {
+		if _, system, ok := isUnitFile(e); ok {
 			// Unit files reconcile wrote and no longer wants: their units
-			// are stopped and disabled before the files go.
-			nu = &nodeUnits{node: n.Name, sd: &nodeSystemd{written: map[string]int{}}}
+			// are stopped and disabled before the files go, by their
+			// manager.
+			managerOf(&nus, n.Name, system, calls)
 		}
 	}
-	if nu != nil {
+	for _, nu := range nus {
+		asked := &q.Units
+		if nu.system {
+			asked = &q.SystemUnits
+		}
 		for _, u := range append(slices.Clone(nu.active), nu.retired...) {
-			q.Units = append(q.Units, u.UnitName())
+			*asked = append(*asked, u.UnitName())
 		}
 		for _, e := range candidates {
-			if unit, ok := isUnitFile(e); ok && !slices.Contains(q.Units, unit) {
-				q.Units = append(q.Units, unit)
+			if unit, system, ok := isUnitFile(e); ok && system == nu.system && !slices.Contains(*asked, unit) {
+				*asked = append(*asked, unit)
 			}
 		}
 	}
@@ -305,8 +318,11 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	obs, err := p.Remote.Observe(ctx, node, q)
 	if err == nil {
 		digests = obs.Files
-		if nu != nil {
+		for _, nu := range nus {
 			nu.sd.infos, nu.sd.err = obs.Units, obs.UnitsErr
+			if nu.system {
+				nu.sd.infos, nu.sd.err = obs.SystemUnits, obs.SystemUnitsErr
+			}
 		}
 	}
 	if err == nil && len(globs) > 0 {
@@ -340,7 +356,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			summary = p.fail(summary, err)
 		}
 		out, r := finish(nil)
-		if nu != nil {
+		for _, nu := range nus {
 			out = append(out, p.unitsUnreached(nu, r)...)
 		}
 		return out, r
@@ -369,10 +385,9 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	var sent []pending
 	var fetch []string
 	fileAt := make(map[string]int) // a target's entry in changes
-	// The units' entries in changes, by unit: what a systemctl call the
-	// node did not carry out fails.
+	// The units' entries in changes, by entryKey: what a systemctl call
+	// the node did not carry out fails.
 	unitEntries := make(map[string][]int)
-	unitRemoved := false // a unit file goes: systemd reloads
 	for ti := range targets {
 		t := &targets[ti]
 		c := drift.Change{Kind: v1.KindRemoteNode, Name: n.Name, Node: n.Name, Path: t.path, Reason: t.object}
@@ -410,7 +425,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		case d.State == observed.RemoteNoDir && t.mkdir:
 			c.Action, fr.Status = drift.Created, PersonaMissing
 		case d.State == observed.RemoteNoDir:
-			c = p.fail(c, fmt.Errorf("%s: ~/%s does not exist on the node and is not optional", t.object, path.Dir(t.path)))
+			c = p.fail(c, fmt.Errorf("%s: %s does not exist on the node and is not optional", t.object, drift.ShowPath(path.Dir(t.path))))
 			fr.Status, fr.Reason = PersonaFailed, c.Error
 		default:
 			c = p.fail(c, errors.New(refusal(d.State, t.path)))
@@ -424,8 +439,8 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		case drift.Created, drift.Configured:
 			writes = append(writes, observed.RemoteWrite{Op: op, Path: t.path, Content: t.content, Mode: mode, MkDir: t.mkdir})
 			sent = append(sent, pending{at: len(changes), target: t})
-			if u, ok := unitAt[t.path]; ok {
-				nu.sd.written[u.UnitName()] = len(writes) - 1
+			if on, ok := unitAt[t.path]; ok {
+				on.nu.sd.written[on.u.UnitName()] = len(writes) - 1
 			}
 		case drift.Unchanged:
 		default:
@@ -466,18 +481,22 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		case d.State == observed.RemoteRegular && d.SHA256 == e.SHA256:
 			c.Action, c.Reason = drift.Deleted, e.Object+": no longer in the catalog"
 			w := observed.RemoteWrite{Op: observed.RemoteRemove, Path: e.Path, SHA256: e.SHA256}
-			if unit, ok := isUnitFile(*e); ok && nu != nil {
+			if unit, system, ok := isUnitFile(*e); ok {
 				// As the local prune: the unit stopped and disabled first,
 				// the file removed only once they were.
+				nu := managerOf(&nus, n.Name, system, calls)
 				c.Target = "systemd:" + v1.SystemdScopeUser + "/" + unit
+				if system {
+					c.Target = "systemd:" + v1.SystemdScopeSystem + "/" + unit
+				}
 				info := nu.sd.infos[unit]
 				switch {
 				case nu.sd.err == nil && info != nil:
 					steps, _ := stopUnit(ctx, nu.sd, unit, info, "")
 					c.Reason = strings.Join(append([]string{c.Reason}, steps...), "; ")
 					w.Needs = nu.sd.preNeeds(unit)
-					unitEntries[unit] = append(unitEntries[unit], len(changes))
-					unitRemoved = true
+					unitEntries[entryKey(system, unit)] = append(unitEntries[entryKey(system, unit)], len(changes))
+					nu.removed = true
 				case nu.sd.err != nil && !errors.Is(nu.sd.err, observed.ErrNoSystemd):
 					changes = append(changes, p.fail(c, nu.sd.err))
 					keep(e.Path)
@@ -502,8 +521,8 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	// decided as on this host (unitsRuntime).
 	var removals []observed.RemoteWrite
 	var retired []retiringUnit
-	var activeUnits []string
-	if nu != nil {
+	activeUnits := make(map[bool][]string) // by manager (system)
+	for _, nu := range nus {
 		for _, u := range nu.retired {
 			rel := UnitPath(u)
 			c := drift.Change{Kind: v1.KindSystemdUnit, Name: u.Name, Node: n.Name, Path: rel, Target: unitTarget(u), Action: drift.Unchanged, Reason: "retired"}
@@ -523,7 +542,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 				removals = append(removals, w)
 				steps = append(steps, why("retired", "unit file moved to backups"))
 				fetch = append(fetch, rel)
-				unitRemoved = true
+				nu.removed = true
 			case observed.RemoteMissing, observed.RemoteNoDir:
 			default:
 				c = p.fail(c, errors.New(refusal(d.State, rel)))
@@ -532,9 +551,15 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			if len(steps) > 0 && c.Action != drift.Failed {
 				c.Action, c.Reason = drift.Deleted, strings.Join(steps, "; ")
 			}
-			unitEntries[u.UnitName()] = append(unitEntries[u.UnitName()], len(changes))
+			key := entryKey(nu.system, u.UnitName())
+			unitEntries[key] = append(unitEntries[key], len(changes))
 			changes = append(changes, c)
 		}
+	}
+	// Then each manager's active units, once every retired unit's removal
+	// is queued (the removals follow the file writes in the script, in
+	// the order of retired).
+	for _, nu := range nus {
 		ftargets := make([]FileTarget, len(nu.active))
 		files := make([]drift.Change, len(nu.active))
 		writing := make(map[string][]byte)
@@ -550,14 +575,14 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 			files[i] = changes[fileAt[rel]]
 			// As on this host: the digest of the unit the catalog wants.
 			ftargets[i] = FileTarget{Kind: v1.KindSystemdUnit, Name: u.Name, Path: rel, SHA256: digest(content[rel])}
-			activeUnits = append(activeUnits, u.UnitName())
+			activeUnits[nu.system] = append(activeUnits[nu.system], u.UnitName())
 		}
 		nu.host = nodeUnitHost(nu, obs.Home, digests, writing)
-		uc := p.unitsRuntime(ctx, nu.host, nu.active, ftargets, files, nu.sd.infos, nu.sd.err, unitRemoved)
+		uc := p.unitsRuntime(ctx, nu.host, nu.active, ftargets, files, nu.sd.infos, nu.sd.err, nu.removed)
 		for i, c := range uc {
 			if i < len(nu.active) {
-				unit := nu.active[i].UnitName()
-				unitEntries[unit] = append(unitEntries[unit], len(changes))
+				key := entryKey(nu.system, nu.active[i].UnitName())
+				unitEntries[key] = append(unitEntries[key], len(changes))
 			}
 			changes = append(changes, c)
 		}
@@ -593,8 +618,8 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		}
 	}
 	all, postAt := writes, len(writes)
-	if nu != nil {
-		all, postAt = nu.sd.assemble(writes, removals)
+	if len(nus) > 0 {
+		all, postAt = calls.assemble(writes, removals)
 	}
 	if len(all) > 0 {
 		progress(fmt.Sprintf("sending %d change(s)", len(all)))
@@ -651,9 +676,9 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 				}
 			}
 		}
-		if nu != nil {
-			p.settleRetired(node, changes, retired, res, len(nu.sd.pre)+len(writes), digests, fetched, err, keep)
-			p.settleUnits(nu, changes, unitEntries, activeUnits, res, postAt, len(all), err)
+		if len(nus) > 0 {
+			p.settleRetired(node, changes, retired, res, len(calls.pre)+len(writes), digests, fetched, err, keep)
+			p.settleUnits(n.Name, calls, changes, unitEntries, activeUnits, res, postAt, len(all), err)
 		}
 		// What the node confirmed is listed in the run's journal now, so
 		// that a run killed before its index can still roll it back; a
@@ -772,21 +797,24 @@ var globRefusal = map[observed.RemoteState]string{
 func refusal(st observed.RemoteState, p string) string {
 	switch st {
 	case observed.RemoteEscape:
-		return "a directory on the way to ~/" + p + " is a symlink leading out of the node's home; refused before any write"
+		if path.IsAbs(p) {
+			return drift.ShowPath(path.Dir(p)) + " on the node is not itself (a symlink on its way) or not the system's unit directory; refused before any write"
+		}
+		return "a directory on the way to " + drift.ShowPath(p) + " is a symlink leading out of the node's home; refused before any write"
 	case observed.RemoteSymlink:
-		return "~/" + p + " is a symlink on the node; refusing to write through it"
+		return drift.ShowPath(p) + " is a symlink on the node; refusing to write through it"
 	case observed.RemoteOther:
-		return "~/" + p + " is not a regular file on the node (a directory, FIFO or device); refused, not opened"
+		return drift.ShowPath(p) + " is not a regular file on the node (a directory, FIFO or device); refused, not opened"
 	case observed.RemoteNotDir:
 		return "a component of ~/" + path.Dir(p) + " is not a directory on the node"
 	case observed.RemoteDenied:
-		return "~/" + path.Dir(p) + " cannot be entered on the node"
+		return drift.ShowPath(path.Dir(p)) + " cannot be entered on the node"
 	case observed.RemoteDirSymlink:
-		return "~/" + path.Dir(p) + " is a symlink on the node; refusing to write persona files through it"
+		return drift.ShowPath(path.Dir(p)) + " is a symlink on the node; refusing to write persona files through it"
 	case observed.RemoteUnknown:
-		return "the node did not answer for ~/" + p
+		return "the node did not answer for " + drift.ShowPath(p)
 	}
-	return "~/" + p + " is " + string(st) + " on the node, not a file"
+	return drift.ShowPath(p) + " is " + string(st) + " on the node, not a file"
 }
 
 // Nodes returns every node's record of this pass, sorted by name.

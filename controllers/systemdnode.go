@@ -33,30 +33,46 @@ func (p *Pass) nodeServesUnits(cat *desired.Catalog, host string) *v1.RemoteNode
 	return cat.NodeFor(host)
 }
 
-// nodeUnits is what a node's pass does with the units placed on it.
+// nodeUnits is what a node's pass does with the units placed on it, of
+// one of its managers (the user's, or the system's when system).
 type nodeUnits struct {
 	node    string
+	system  bool
 	active  []*v1.SystemdUnit // enabled, in dependsOn order
 	retired []*v1.SystemdUnit
 	skipped []drift.Change // disabled units
 	sd      *nodeSystemd
 	host    *unitHost
+	// removed: a unit file of this manager goes in this pass, so it
+	// reloads.
+	removed bool
 }
 
-// nodeUnitsOf lists the units a node runs in this pass; nil when it is no
-// catalog host or this host is the one it is.
-func (p *Pass) nodeUnitsOf(cat *desired.Catalog, n *v1.RemoteNode) *nodeUnits {
+// newNodeUnits is a node's manager with no unit yet, its calls queued in
+// calls (one queue for both managers: the apply script's order).
+func newNodeUnits(node string, system bool, calls *nodeCalls) *nodeUnits {
+	return &nodeUnits{node: node, system: system, sd: &nodeSystemd{system: system, calls: calls, written: map[string]int{}}}
+}
+
+// nodeUnitsOf lists the units a node runs in this pass, by manager: the
+// user's first, then the system's, each only when it has units; nil when
+// the node is no catalog host or this host is the one it is.
+func (p *Pass) nodeUnitsOf(cat *desired.Catalog, n *v1.RemoteNode, calls *nodeCalls) []*nodeUnits {
 	h := n.Spec.CatalogHost
 	if h == "" || p.nodeServesUnits(cat, h) != n || len(cat.Units) == 0 {
 		return nil
 	}
-	nu := &nodeUnits{node: n.Name, sd: &nodeSystemd{written: map[string]int{}}}
+	byManager := [2]*nodeUnits{newNodeUnits(n.Name, false, calls), newNodeUnits(n.Name, true, calls)}
 	byName := make(map[string]*v1.SystemdUnit, len(cat.Units))
 	for _, u := range cat.Units {
 		byName[u.Name] = u
 	}
 	for _, name := range cat.UnitGraph().Order() {
 		u := byName[name]
+		nu := byManager[0]
+		if u.IsSystem() {
+			nu = byManager[1]
+		}
 		switch {
 		case u.HostName() != h:
 		case u.Spec.Retired:
@@ -68,7 +84,35 @@ func (p *Pass) nodeUnitsOf(cat *desired.Catalog, n *v1.RemoteNode) *nodeUnits {
 			nu.active = append(nu.active, u)
 		}
 	}
+	var out []*nodeUnits
+	for _, nu := range byManager {
+		if len(nu.active)+len(nu.retired)+len(nu.skipped) > 0 {
+			out = append(out, nu)
+		}
+	}
+	return out
+}
+
+// managerOf is the node's manager in nus (system or not), made and added
+// when it has none yet: a unit file the prune removes needs its manager.
+func managerOf(nus *[]*nodeUnits, node string, system bool, calls *nodeCalls) *nodeUnits {
+	for _, nu := range *nus {
+		if nu.system == system {
+			return nu
+		}
+	}
+	nu := newNodeUnits(node, system, calls)
+	*nus = append(*nus, nu)
 	return nu
+}
+
+// entryKey names a unit in the node's entries by manager: a user and a
+// system unit may share a unit name.
+func entryKey(system bool, unit string) string {
+	if system {
+		return "system/" + unit
+	}
+	return unit
 }
 
 // targets are the unit files the node should hold, as node files.
@@ -97,12 +141,14 @@ func (nu *nodeUnits) inputPaths() []string {
 }
 
 // isUnitFile says whether a node inventory entry is a unit file reconcile
-// wrote: its unit is stopped and disabled before the prune removes it.
-func isUnitFile(e NodeOwned) (string, bool) {
-	if !strings.HasPrefix(e.Object, v1.KindSystemdUnit+"/") || path.Dir(e.Path) != SystemdUserDir || !strings.HasSuffix(e.Path, ".service") {
-		return "", false
+// wrote, and of which manager (system: in /etc/systemd/system): its unit
+// is stopped and disabled before the prune removes it.
+func isUnitFile(e NodeOwned) (unit string, system, ok bool) {
+	dir := path.Dir(e.Path)
+	if !strings.HasPrefix(e.Object, v1.KindSystemdUnit+"/") || (dir != SystemdUserDir && dir != observed.SystemUnitDir) || !strings.HasSuffix(e.Path, ".service") {
+		return "", false, false
 	}
-	return path.Base(e.Path), true
+	return path.Base(e.Path), dir == observed.SystemUnitDir, true
 }
 
 // unreachable is every unit of the node skipped with the node's reason;
@@ -120,25 +166,31 @@ func (p *Pass) unitsUnreached(nu *nodeUnits, rec NodeRecord) []drift.Change {
 // nodeCall is one systemctl call the node's apply script makes.
 type nodeCall struct {
 	w     observed.RemoteWrite
-	units []string // whose entries it decides; nil: every active unit's
-	// start and restart run only once the unit's file was written (when
-	// this pass writes it) and the unit enabled (when this pass enables
-	// it).
-	needsFile, needsEnable string
+	units []string // whose entries it decides; nil: every active unit's of its manager
+	// start and restart run only once the unit's file was written (its
+	// index among the file writes, when this pass writes it: else -1) and
+	// the unit enabled (when this pass enables it).
+	needsFile   int
+	needsEnable bool
 }
 
-// nodeSystemd is a node's systemd as the units' logic sees it: show is
-// answered from the node's observation; every change is queued as a call
-// of the node's apply script, stop and disable before the files (a
-// retired or pruned unit is stopped before its file goes), daemon-reload,
-// enable, start and restart after them. Each answers nil here: the
+// nodeCalls are the systemctl calls of a node's apply script, of both its
+// managers, in their order: stop and disable before the files (a retired
+// or pruned unit is stopped before its file goes), daemon-reload, enable,
+// start and restart after them.
+type nodeCalls struct{ pre, post []nodeCall }
+
+// nodeSystemd is one of a node's managers as the units' logic sees it:
+// show is answered from the node's observation; every change is queued as
+// a call of the node's apply script (calls). Each answers nil here: the
 // script's answer decides afterwards (settle).
 type nodeSystemd struct {
-	infos     map[string]*observed.UnitInfo
-	err       error
-	pre, post []nodeCall
-	written   map[string]int // unit -> index of its file's put among the file writes
-	enabled   []string       // the units of the enable call
+	system  bool // the system manager (systemctl without --user, sudo -n)
+	calls   *nodeCalls
+	infos   map[string]*observed.UnitInfo
+	err     error
+	written map[string]int // unit -> index of its file's put among the file writes
+	enabled []string       // the units of the enable call
 }
 
 var _ observed.Systemd = (*nodeSystemd)(nil)
@@ -156,35 +208,44 @@ func (s *nodeSystemd) Show(context.Context, []string) (map[string]*observed.Unit
 	return s.infos, s.err
 }
 
-func call(args ...string) observed.RemoteWrite {
-	return observed.RemoteWrite{Op: observed.RemoteSystemctl, Args: args}
+// call is a systemctl call of this manager.
+func (s *nodeSystemd) call(args ...string) observed.RemoteWrite {
+	return observed.RemoteWrite{Op: observed.RemoteSystemctl, Args: args, System: s.system}
 }
 
-// DaemonReload implements observed.Systemd: a gate, every later call
-// waits for it.
+func (s *nodeSystemd) queue(pre bool, c nodeCall) {
+	if pre {
+		s.calls.pre = append(s.calls.pre, c)
+	} else {
+		s.calls.post = append(s.calls.post, c)
+	}
+}
+
+// DaemonReload implements observed.Systemd: a gate, every later call of
+// the manager waits for it.
 func (s *nodeSystemd) DaemonReload(context.Context) error {
-	w := call("daemon-reload")
+	w := s.call("daemon-reload")
 	w.Gate = true
-	s.post = append(s.post, nodeCall{w: w})
+	s.queue(false, nodeCall{w: w, needsFile: -1})
 	return nil
 }
 
 // Enable implements observed.Systemd.
 func (s *nodeSystemd) Enable(_ context.Context, units ...string) error {
-	s.post = append(s.post, nodeCall{w: call(append([]string{"enable", "--"}, units...)...), units: units})
+	s.queue(false, nodeCall{w: s.call(append([]string{"enable", "--"}, units...)...), units: units, needsFile: -1})
 	s.enabled = units
 	return nil
 }
 
 // Disable implements observed.Systemd.
 func (s *nodeSystemd) Disable(_ context.Context, unit string) error {
-	s.pre = append(s.pre, nodeCall{w: call("disable", "--", unit), units: []string{unit}})
+	s.queue(true, nodeCall{w: s.call("disable", "--", unit), units: []string{unit}, needsFile: -1})
 	return nil
 }
 
 // Stop implements observed.Systemd.
 func (s *nodeSystemd) Stop(_ context.Context, unit string) error {
-	s.pre = append(s.pre, nodeCall{w: call("stop", "--", unit), units: []string{unit}})
+	s.queue(true, nodeCall{w: s.call("stop", "--", unit), units: []string{unit}, needsFile: -1})
 	return nil
 }
 
@@ -195,23 +256,22 @@ func (s *nodeSystemd) Start(_ context.Context, unit string) error { return s.run
 func (s *nodeSystemd) Restart(_ context.Context, unit string) error { return s.run("restart", unit) }
 
 func (s *nodeSystemd) run(verb, unit string) error {
-	c := nodeCall{w: call(verb, "--", unit), units: []string{unit}}
-	if _, ok := s.written[unit]; ok {
-		c.needsFile = unit
+	c := nodeCall{w: s.call(verb, "--", unit), units: []string{unit}, needsFile: -1}
+	if at, ok := s.written[unit]; ok {
+		c.needsFile = at
 	}
-	if slices.Contains(s.enabled, unit) {
-		c.needsEnable = unit
-	}
-	s.post = append(s.post, c)
+	c.needsEnable = slices.Contains(s.enabled, unit)
+	s.queue(false, c)
 	return nil
 }
 
-// preNeeds are the indices of the stop and disable calls of a unit (pre
-// calls come first in the script, so their index is their place).
+// preNeeds are the indices of this manager's stop and disable calls of a
+// unit (pre calls come first in the script, so their index is their
+// place).
 func (s *nodeSystemd) preNeeds(unit string) []int {
 	var out []int
-	for i, c := range s.pre {
-		if slices.Contains(c.units, unit) {
+	for i, c := range s.calls.pre {
+		if c.w.System == s.system && slices.Contains(c.units, unit) {
 			out = append(out, i)
 		}
 	}
@@ -221,25 +281,25 @@ func (s *nodeSystemd) preNeeds(unit string) []int {
 // assemble is the node's apply script's writes: the stop and disable
 // calls, the file writes, the retired units' removals, then the other
 // calls; postAt is the index of the first of those.
-func (s *nodeSystemd) assemble(files, removals []observed.RemoteWrite) (all []observed.RemoteWrite, postAt int) {
-	for _, c := range s.pre {
+func (q *nodeCalls) assemble(files, removals []observed.RemoteWrite) (all []observed.RemoteWrite, postAt int) {
+	for _, c := range q.pre {
 		all = append(all, c.w)
 	}
 	fileAt := len(all)
 	all = append(all, files...)
 	all = append(all, removals...)
 	postAt = len(all)
-	enableAt := -1
-	for i, c := range s.post {
+	enableAt := map[bool]int{} // by manager (System)
+	for i, c := range q.post {
 		w := c.w
-		if c.needsFile != "" {
-			w.Needs = append(w.Needs, fileAt+s.written[c.needsFile])
+		if c.needsFile >= 0 {
+			w.Needs = append(w.Needs, fileAt+c.needsFile)
 		}
-		if c.needsEnable != "" && enableAt >= 0 {
-			w.Needs = append(w.Needs, enableAt)
+		if at, ok := enableAt[w.System]; ok && c.needsEnable {
+			w.Needs = append(w.Needs, at)
 		}
 		if len(w.Args) > 0 && w.Args[0] == "enable" {
-			enableAt = postAt + i
+			enableAt[w.System] = postAt + i
 		}
 		all = append(all, w)
 	}
@@ -248,24 +308,24 @@ func (s *nodeSystemd) assemble(files, removals []observed.RemoteWrite) (all []ob
 
 // settle reads the script's answers to the systemctl calls and fails the
 // entry of each unit a call did not carry out (its record reverted: the
-// reason to act is not forgotten). entries are the unit's entries in
-// changes by unit name; active names every active unit (a daemon-reload
-// that failed fails them all).
-func (p *Pass) settleUnits(nu *nodeUnits, changes []drift.Change, entries map[string][]int, active []string,
+// reason to act is not forgotten). entries are the units' entries in
+// changes by entryKey; active names every active unit of each manager (a
+// daemon-reload that failed fails them all).
+func (p *Pass) settleUnits(node string, calls *nodeCalls, changes []drift.Change, entries map[string][]int, active map[bool][]string,
 	res []observed.RemoteResult, postAt, total int, transferErr error) {
 	byIndex := make(map[int]observed.RemoteResult, len(res))
 	for _, r := range res {
 		byIndex[r.Index] = r
 	}
-	calls := make(map[int]nodeCall, len(nu.sd.pre)+len(nu.sd.post))
-	for i, c := range nu.sd.pre {
-		calls[i] = c
+	byAt := make(map[int]nodeCall, len(calls.pre)+len(calls.post))
+	for i, c := range calls.pre {
+		byAt[i] = c
 	}
-	for i, c := range nu.sd.post {
-		calls[postAt+i] = c
+	for i, c := range calls.post {
+		byAt[postAt+i] = c
 	}
 	for i := 0; i < total; i++ {
-		c, ok := calls[i]
+		c, ok := byAt[i]
 		if !ok {
 			continue
 		}
@@ -280,20 +340,24 @@ func (p *Pass) settleUnits(nu *nodeUnits, changes []drift.Change, entries map[st
 		case transferErr != nil:
 			why = transferErr
 		default:
-			why = fmt.Errorf("the node did not confirm systemctl --user %s", strings.Join(c.w.Args, " "))
+			user := "--user "
+			if c.w.System {
+				user = ""
+			}
+			why = fmt.Errorf("the node did not confirm systemctl %s%s", user, strings.Join(c.w.Args, " "))
 		}
 		units := c.units
 		if units == nil {
-			units = active
+			units = active[c.w.System]
 		}
 		for _, u := range units {
-			for _, at := range entries[u] {
+			for _, at := range entries[entryKey(c.w.System, u)] {
 				if changes[at].Action == drift.Failed {
 					continue
 				}
 				changes[at] = p.fail(changes[at], why)
 				if changes[at].Kind == v1.KindSystemdUnit {
-					p.unitSection().revert(nu.node, changes[at].Name)
+					p.unitSection().revert(node, changes[at].Name)
 				}
 			}
 		}
@@ -301,11 +365,21 @@ func (p *Pass) settleUnits(nu *nodeUnits, changes []drift.Change, entries map[st
 }
 
 // nodeUnitHost is a node's systemd for the units' logic: the unit files
-// under the node's physical home, the restartOn inputs as the node
-// answered for them (or as this pass writes them there).
+// under the node's physical home (a system unit's named absolute), the
+// restartOn inputs as the node answered for them (or as this pass writes
+// them there).
 func nodeUnitHost(nu *nodeUnits, home string, files map[string]observed.RemoteFile, writing map[string][]byte) *unitHost {
-	return &unitHost{sd: nu.sd, node: nu.node,
-		abs:  func(rel string) string { return path.Join(home, rel) },
+	dir := SystemdUserDir
+	if nu.system {
+		dir = observed.SystemUnitDir
+	}
+	return &unitHost{sd: nu.sd, node: nu.node, system: nu.system, dir: dir,
+		abs: func(rel string) string {
+			if path.IsAbs(rel) {
+				return rel
+			}
+			return path.Join(home, rel)
+		},
 		same: func(fragment, abs string) bool { return fragment == abs },
 		inputs: func(restartOn []string) (map[string]string, error) {
 			if len(restartOn) == 0 {

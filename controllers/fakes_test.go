@@ -165,6 +165,14 @@ func (f *fakeRemote) Observe(ctx context.Context, n observed.RemoteNode, q obser
 		return nil, err
 	}
 	o := &observed.RemoteObservation{Files: files, Home: "/home/node"}
+	if len(q.SystemUnits) > 0 {
+		// The system manager: every unit not-found, recorded as a sysshow.
+		f.record("sysshow", append([]string{n.Name}, q.SystemUnits...)...)
+		o.SystemUnits = make(map[string]*observed.UnitInfo, len(q.SystemUnits))
+		for _, u := range q.SystemUnits {
+			o.SystemUnits[u] = &observed.UnitInfo{Unit: u, LoadState: "not-found", ActiveState: "inactive"}
+		}
+	}
 	if len(q.Units) == 0 {
 		return o, nil
 	}

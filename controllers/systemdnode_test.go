@@ -29,6 +29,9 @@ func writeLines(ws []observed.RemoteWrite) []string {
 		s := w.Path
 		if w.Op == observed.RemoteSystemctl {
 			s = "systemctl " + strings.Join(w.Args, " ")
+			if w.System {
+				s = "system " + s
+			}
 		} else if w.Op != observed.RemotePut {
 			s = string(w.Op) + " " + s
 		}
@@ -113,5 +116,83 @@ func TestSystemdOnANode(t *testing.T) {
 		if c.Kind == v1.KindSystemdUnit && c.Action == drift.Failed && c.Name != "neo4j" {
 			t.Errorf("unexpected failure: %+v", c)
 		}
+	}
+}
+
+// TestSystemUnitsOnANode: a node's system units beside its user units,
+// from the Mac: each manager asked in the one observation (the system's
+// apart), the system unit's file at /etc/systemd/system on the node, each
+// manager's calls in the one apply session with a daemon-reload of its
+// own, a start needing its own manager's enable. A system daemon-reload
+// the node did not carry out (sudo -n refused) fails the system unit
+// only.
+func TestSystemUnitsOnANode(t *testing.T) {
+	h := newTestHome(t)
+	const units = `apiVersion: sanctum.haus/v1
+kind: SystemdUnit
+metadata: {name: web}
+spec:
+  unit: web.service
+  host: vm
+  execStart: [/bin/sleep, "100"]
+---
+apiVersion: sanctum.haus/v1
+kind: SystemdUnit
+metadata: {name: db}
+spec:
+  unit: db.service
+  host: vm
+  scope: system
+  execStart: [/bin/sleep, "200"]
+`
+	cat := loadCatalog(t, h.dir, map[string]string{"units.yaml": units, "nodes.yaml": unitNode})
+	var sent []observed.RemoteWrite
+	const refused = "sudo -n: sudo: a password is required"
+	r := &fakeRemote{WriteFn: func(_ context.Context, _ observed.RemoteNode, _ string, ws []observed.RemoteWrite) ([]observed.RemoteResult, error) {
+		sent = ws
+		res := make([]observed.RemoteResult, len(ws))
+		for i, w := range ws {
+			res[i] = observed.RemoteResult{Index: i, Path: w.Path, Status: "ok"}
+			if w.System {
+				res[i] = observed.RemoteResult{Index: i, Status: "failed", Reason: refused}
+			}
+		}
+		return res, nil
+	}}
+	p := unitPass(h, &fakeSystemd{}, "mac", "r1", cat)
+	p.Remote = r
+	cs, _ := runApply(p, cat, SystemdController{}, RemoteNodeController{})
+	if diff := cmp.Diff([]string{"show vm web.service"}, callNames(r.CallsTo("show"))); diff != "" {
+		t.Errorf("user show (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"sysshow vm db.service"}, callNames(r.CallsTo("sysshow"))); diff != "" {
+		t.Errorf("system show (-want +got):\n%s", diff)
+	}
+	wantWrites := []string{
+		".config/systemd/user/web.service",
+		"/etc/systemd/system/db.service",
+		"systemctl daemon-reload gate",
+		"systemctl enable -- web.service",
+		"systemctl start -- web.service needs[0 3]",
+		"system systemctl daemon-reload gate",
+		"system systemctl enable -- db.service",
+		"system systemctl start -- db.service needs[1 6]",
+	}
+	if diff := cmp.Diff(wantWrites, writeLines(sent)); diff != "" {
+		t.Errorf("the node's apply session (-want +got):\n%s", diff)
+	}
+	var lines []string
+	for _, c := range cs.Changes {
+		lines = append(lines, strings.Join([]string{c.ID(), string(c.Action), c.Node, c.Path, c.Target, c.Error}, " "))
+	}
+	wantLines := []string{
+		"SystemdUnit/db failed vm  systemd:system/db.service " + refused,
+		"SystemdUnit/web created vm  systemd:user/web.service ",
+		"RemoteNode/vm created vm .config/systemd/user/web.service  ",
+		"RemoteNode/vm created vm /etc/systemd/system/db.service  ",
+		"RemoteNode/vm failed vm   1 of 4 entries failed",
+	}
+	if diff := cmp.Diff(wantLines, lines); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
 	}
 }

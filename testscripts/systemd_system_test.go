@@ -467,11 +467,22 @@ func systemctlSystem(pid string, args ...string) (string, error) {
 // users) /etc/passwd and /home, and its systemctl talks to the private
 // manager; the testscript programs (reconcile) are on its PATH as outside.
 // It must end within 60 s (killed, with what it started, at the bound).
+// With -exit N it must exit with exactly N, as exitcode checks outside
+// (reconcile's 1, 2 and 3 mean different things).
 //
-//	insys program [args...]
+//	insys [-exit N] program [args...]
 func cmdInsys(ts *testscript.TestScript, neg bool, args []string) {
+	want := -1
+	if len(args) > 2 && args[0] == "-exit" {
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		if neg {
+			ts.Fatalf("usage: ! insys program [args...] (no -exit)")
+		}
+		want, args = n, args[2:]
+	}
 	if len(args) < 1 {
-		ts.Fatalf("usage: insys program [args...]")
+		ts.Fatalf("usage: insys [-exit N] program [args...]")
 	}
 	pid := ts.Getenv("SYSTEMD_NS")
 	if pid == "" {
@@ -488,6 +499,14 @@ func cmdInsys(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("insys %s did not end within %s (killed)", args[0], insysBound)
 	case err != nil && !errors.As(err, &ee):
 		ts.Fatalf("insys %s: %v", args[0], err)
+	case want >= 0:
+		got := 0
+		if err != nil {
+			got = ee.ExitCode()
+		}
+		if got != want {
+			ts.Fatalf("insys %s exited %d; want %d", args[0], got, want)
+		}
 	case err != nil && !neg:
 		ts.Fatalf("insys %s: %v", args[0], err)
 	case err == nil && neg:

@@ -170,9 +170,23 @@ func cmdSystemdSystem(ts *testscript.TestScript, neg bool, args []string) {
 		// test's timeout), the namespace dies with it rather than run on.
 		Pdeathsig: syscall.SIGKILL,
 	}
-	ts.Check(cmd.Start())
+	// The kernel sends Pdeathsig when the thread that forked ends, not
+	// the process: that thread stays locked to this goroutine (and so
+	// alive) until the manager has ended.
+	started := make(chan error)
 	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	ts.Check(<-started)
 	ts.Defer(func() {
 		// SIGKILL to a PID namespace's init ends every process in it;
 		// Wait returns once they are all gone.

@@ -105,6 +105,7 @@ func cmdSystemdSystem(ts *testscript.TestScript, neg bool, args []string) {
 	logPath := filepath.Join(work, "systemd-system.log")
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	ts.Check(err)
+	ts.Defer(func() { log.Close() })
 
 	suffix := ts.Getenv("UNIT_SUFFIX")
 	if suffix == "" {
@@ -118,8 +119,10 @@ func cmdSystemdSystem(ts *testscript.TestScript, neg bool, args []string) {
 	// <root>/init.scope, moves every other process of that cgroup there
 	// too, and its units under <root>/system.slice; started in the test's
 	// own cgroup, two managers (or the machine's processes) would share
-	// those.
-	cgroups := harnessCgroups("sanctum-sysns-" + suffix)
+	// those. Its name is random, whatever UNIT_SUFFIX a script chose.
+	cgName := make([]byte, 6)
+	_, _ = rand.Read(cgName)
+	cgroups := harnessCgroups("sanctum-sysns-" + hex.EncodeToString(cgName))
 	ts.Defer(func() { removeCgroups(cgroups) })
 
 	var sh strings.Builder
@@ -170,9 +173,23 @@ func cmdSystemdSystem(ts *testscript.TestScript, neg bool, args []string) {
 		// test's timeout), the namespace dies with it rather than run on.
 		Pdeathsig: syscall.SIGKILL,
 	}
-	ts.Check(cmd.Start())
+	// The kernel sends Pdeathsig when the thread that forked ends, not
+	// the process: that thread stays locked to this goroutine (and so
+	// alive) until the manager has ended.
+	started := make(chan error)
 	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	ts.Check(<-started)
 	ts.Defer(func() {
 		// SIGKILL to a PID namespace's init ends every process in it;
 		// Wait returns once they are all gone.
@@ -182,7 +199,6 @@ func cmdSystemdSystem(ts *testscript.TestScript, neg bool, args []string) {
 		case <-time.After(10 * time.Second):
 			ts.Logf("systemd-system: pid %d did not end within 10s of SIGKILL", cmd.Process.Pid)
 		}
-		log.Close()
 	})
 	pid := strconv.Itoa(cmd.Process.Pid)
 	ts.Setenv("SYSTEMD_NS", pid)
@@ -194,7 +210,7 @@ func cmdSystemdSystem(ts *testscript.TestScript, neg bool, args []string) {
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
-			ts.Fatalf("systemd --system exited before it answered; see %s", logPath)
+			ts.Fatalf("systemd --system exited before it answered; see %s:\n%s", logPath, fileTail(logPath))
 		default:
 		}
 		out, err := systemctlSystem(pid, "is-system-running")
@@ -203,7 +219,17 @@ func cmdSystemdSystem(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	ts.Fatalf("systemd --system did not answer within %s (last state %q, %v); see %s", systemdSystemBound, state, last, logPath)
+	ts.Fatalf("systemd --system did not answer within %s (last state %q, %v); see %s:\n%s",
+		systemdSystemBound, state, last, logPath, fileTail(logPath))
+}
+
+// fileTail is the end of a log, for a failure's message.
+func fileTail(path string) string {
+	data, _ := os.ReadFile(path)
+	if len(data) > 2048 {
+		data = data[len(data)-2048:]
+	}
+	return string(data)
 }
 
 // nodeUser is a user systemd-system adds inside its namespace.

@@ -77,22 +77,26 @@ func (a *app) adoptSystemd(ctx context.Context, arg, unit string, reveal bool) e
 		return &exitError{ExitError, fmt.Errorf("systemd/%s: %w: adopt reads a unit on the host that runs it (vm), or from another host on the node that is vm (catalogHost: vm; not with --local)", unit, err)}
 	}
 	props, err := sd.ShowProperties(ctx, adoptUnitProperties, []string{unit})
-	if err != nil {
-		return &exitError{ExitError, fmt.Errorf("systemd/%s: %w", unit, err)}
+	var p map[string]string
+	if err == nil {
+		p = props[unit]
 	}
-	p := props[unit]
 	system := false
-	if p["LoadState"] == "not-found" && onNode == nil && localHost == v1.SystemdHostVM {
-		// Not the user's: perhaps the system manager's (scope: system).
+	if (err != nil || p["LoadState"] == "not-found") && onNode == nil && localHost == v1.SystemdHostVM {
+		// Not the user's (or no user manager answers, as for root):
+		// perhaps the system manager's (scope: system).
 		if sys := observed.NewSystemctlSystem(); sys.Available() == nil {
-			if sp, err := sys.ShowProperties(ctx, adoptUnitProperties, []string{unit}); err == nil && sp[unit]["LoadState"] != "not-found" {
-				sd, p, system = sys, sp[unit], true
+			if sp, serr := sys.ShowProperties(ctx, adoptUnitProperties, []string{unit}); serr == nil && sp[unit] != nil && sp[unit]["LoadState"] != "not-found" {
+				sd, p, system, err = sys, sp[unit], true, nil
 			}
 		}
 	}
+	if err != nil {
+		return &exitError{ExitError, fmt.Errorf("systemd/%s: %w", unit, err)}
+	}
 	switch {
 	case p["LoadState"] == "not-found" && onNode == nil:
-		return &exitError{ExitError, fmt.Errorf("systemd/%s: neither the user's systemd nor the system manager knows such a unit (LoadState=not-found): see systemctl --user list-unit-files and systemctl list-unit-files", unit)}
+		return &exitError{ExitError, fmt.Errorf("systemd/%s: the user's systemd knows no such unit (LoadState=not-found), nor does the system manager: see systemctl --user list-unit-files and systemctl list-unit-files", unit)}
 	case p["LoadState"] == "not-found":
 		return &exitError{ExitError, fmt.Errorf("systemd/%s: the user's systemd knows no such unit (LoadState=not-found): see systemctl --user list-unit-files", unit)}
 	case p["FragmentPath"] == "":

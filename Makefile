@@ -22,12 +22,15 @@ build:
 # real sshd on 127.0.0.1), Graphviz (graph -o dot must render with dot),
 # procps (pgrep, process probes), python3 (an independent plist parser),
 # coreutils' readlink, rsync (make bench times it as a peer), and on
-# Linux systemd (suites run a real systemd --user). The one list: .ci/run
-# calls make deps too.
+# Linux systemd (suites run a real systemd --user, and a real systemd
+# --system as PID 1 of namespaces of their own, which mount and
+# util-linux's nsenter set up and enter, coreutils' timeout bounds), and
+# sudo (a node user's sudo -n inside such a namespace). The one list:
+# .ci/run calls make deps too.
 DEPS := /usr/sbin/sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client \
 	dot:graphviz pgrep:procps python3:python3 readlink:coreutils rsync:rsync
 ifeq ($(shell uname -s),Linux)
-DEPS += /lib/systemd/systemd:systemd unshare:util-linux nsenter:util-linux sudo:sudo
+DEPS += /lib/systemd/systemd:systemd mount:mount nsenter:util-linux timeout:coreutils sudo:sudo
 endif
 
 # Installs what is missing from DEPS with apt-get (through sudo when not

@@ -209,10 +209,16 @@ func checkIndex(idx *BackupIndex) error {
 		_, _, keptErr := e.kept()
 		why := ""
 		switch {
+		case isSystemUnitFile(e.Path) && !systemUnitEntry(e):
+			why = "a system unit's file is kept only as one: a SystemdUnit's or Service's x.service directly in " + observed.SystemUnitDir
+		case isSystemUnitFile(e.Path):
 		case e.Path == "" || path.IsAbs(e.Path) || path.Clean(e.Path) != e.Path || e.Path == ".." || strings.HasPrefix(e.Path, "../"):
 			why = "its path is not a clean path under HOME"
 		case e.Path == StateDir || strings.HasPrefix(e.Path, StateDir+"/") || strings.HasPrefix(e.Path, ".sanctum/secrets/"):
 			why = "reconcile backs up no file of its state or of the secrets"
+		}
+		switch {
+		case why != "":
 		case e.Backup != path.Join(BackupsDir, idx.RunID, e.Path):
 			why = fmt.Sprintf("its backup %q is not where run %s keeps %s", e.Backup, idx.RunID, e.Path)
 		case keptErr != nil:
@@ -228,6 +234,13 @@ func checkIndex(idx *BackupIndex) error {
 }
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// systemUnitEntry says whether an entry under /etc/systemd/system is one
+// a run makes: the unit file of a unit or a service, directly in it.
+func systemUnitEntry(e BackupEntry) bool {
+	return (e.Kind == v1.KindSystemdUnit || e.Kind == v1.KindService) && path.Clean(e.Path) == e.Path &&
+		path.Dir(e.Path) == observed.SystemUnitDir && strings.HasSuffix(e.Path, ".service") && !strings.HasPrefix(path.Base(e.Path), ".")
+}
 
 // keptLink is the mode an index entry of a kept symlink has.
 const keptLink = "symlink"

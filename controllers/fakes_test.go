@@ -137,6 +137,9 @@ type fakeRemote struct {
 	WriteFn      func(ctx context.Context, n observed.RemoteNode, backupDir string, writes []observed.RemoteWrite) ([]observed.RemoteResult, error)
 	DisconnectFn func(n observed.RemoteNode)
 	UnitsFn      func(units []string) (map[string]*observed.UnitInfo, error)
+	// ContentsFn answers the bytes an observation asks for (nil: none
+	// sent); each ask is recorded as a contents call.
+	ContentsFn func(asked []observed.RemoteContent) map[string][]byte
 
 	callLog
 }
@@ -172,6 +175,12 @@ func (f *fakeRemote) Observe(ctx context.Context, n observed.RemoteNode, q obser
 		for _, u := range q.SystemUnits {
 			o.SystemUnits[u] = &observed.UnitInfo{Unit: u, LoadState: "not-found", ActiveState: "inactive"}
 		}
+	}
+	for _, c := range q.Contents {
+		f.record("contents", append([]string{n.Name, c.Path}, c.Unless...)...)
+	}
+	if f.ContentsFn != nil && len(q.Contents) > 0 {
+		o.Contents = f.ContentsFn(q.Contents)
 	}
 	if len(q.Units) == 0 {
 		return o, nil

@@ -173,7 +173,7 @@ func CheckHealthWith(ctx context.Context, cat *desired.Catalog, src HealthSource
 		maxDepth = max(maxDepth, depth[n])
 	}
 	results := make(map[string]*ServiceHealth, len(byName))
-	units, unitErr := unitsOfServices(ctx, byName, src)
+	units, unitErrs := unitsOfServices(ctx, byName, src)
 	var mu sync.Mutex
 	vmHost := cat.Instance.Network.VMIP
 	for lv := 0; lv <= maxDepth; lv++ {
@@ -190,7 +190,7 @@ func CheckHealthWith(ctx context.Context, cat *desired.Catalog, src HealthSource
 				h.State = HealthUnprobed
 			} else if p.Type == v1.ProbeSystemd {
 				h.Probe = kind
-				h.State, h.Detail, h.Since = judgeByUnit(s, p, units, unitErr)
+				h.State, h.Detail, h.Since = judgeByUnit(s, p, units, unitErrs)
 			} else {
 				host := "127.0.0.1"
 				if s.Spec.Host == "vm" && vmHost != "" {

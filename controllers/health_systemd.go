@@ -36,41 +36,71 @@ type HealthSources struct {
 	// UnitsNode, when set, is the node that is host vm: Units reads the
 	// units there (over SSH), from a host that is not vm.
 	UnitsNode string
+	// SystemUnits answers for the units of the system manager (services
+	// whose unit is scope: system); nil: their state is unknown.
+	SystemUnits observed.UnitStatusReader
 }
 
 // statusTimeFormat is how status writes a moment in a detail.
 const statusTimeFormat = "2006-01-02 15:04:05Z"
 
-// unitsOfServices asks systemd once about the units the enabled services
-// run under or whose state their probe judges, on the host that runs
-// them. The error says why their state is unknown (another host, no
-// systemctl, a manager that does not answer); no unit asked, none.
-func unitsOfServices(ctx context.Context, services map[string]*v1.Service, src HealthSources) (map[string]*observed.UnitStatus, error) {
-	var names []string
+// unitsOfServices asks each systemd manager once about the units the
+// enabled services run under or whose state their probe judges, on the
+// host that runs them: the user's manager for user units, the system
+// manager for the units of services whose unit is scope: system (a
+// systemd probe reads its unit from the manager of its service's unit).
+// errs says, per unit not answered, why its state is unknown (another
+// host, no systemctl, a manager that does not answer).
+func unitsOfServices(ctx context.Context, services map[string]*v1.Service, src HealthSources) (map[string]*observed.UnitStatus, map[string]error) {
+	var user, system []string
 	for _, s := range services {
+		names := &user
+		if s.Spec.Systemd != nil && s.Spec.Systemd.Scope == v1.SystemdScopeSystem {
+			names = &system
+		}
 		if u := s.UnitName(); u != "" {
-			names = append(names, u)
+			*names = append(*names, u)
 		}
 		if _, p := probeOf(s); p != nil && p.Type == v1.ProbeSystemd {
-			names = append(names, s.ProbeUnit(p))
+			*names = append(*names, s.ProbeUnit(p))
 		}
 	}
-	if len(names) == 0 {
-		return nil, nil
+	infos := make(map[string]*observed.UnitStatus)
+	errs := make(map[string]error)
+	for _, m := range []struct {
+		names  []string
+		reader observed.UnitStatusReader
+	}{{user, src.Units}, {system, src.SystemUnits}} {
+		if len(m.names) == 0 {
+			continue
+		}
+		slices.Sort(m.names)
+		names := slices.Compact(m.names)
+		got, err := unitStatus(ctx, names, m.reader, src)
+		for _, n := range names {
+			if err != nil {
+				errs[n] = err
+			} else if st := got[n]; st != nil {
+				infos[n] = st
+			}
+		}
 	}
-	slices.Sort(names)
-	names = slices.Compact(names)
+	return infos, errs
+}
+
+// unitStatus asks one manager about units.
+func unitStatus(ctx context.Context, names []string, r observed.UnitStatusReader, src HealthSources) (map[string]*observed.UnitStatus, error) {
 	switch {
 	case src.LocalHost != v1.SystemdHostVM && src.UnitsNode == "":
 		return nil, fmt.Errorf("a unit's state is read on host %s, this host is %s (no node is catalog host %s, or --local)",
 			v1.SystemdHostVM, src.LocalHost, v1.SystemdHostVM)
-	case src.Units == nil:
+	case r == nil:
 		return nil, fmt.Errorf("systemd state unknown: %w", observed.ErrNoSystemd)
 	}
-	if err := src.Units.Available(); err != nil {
+	if err := r.Available(); err != nil {
 		return nil, fmt.Errorf("systemd state unknown: %w", err)
 	}
-	infos, err := src.Units.UnitStatus(ctx, names)
+	infos, err := r.UnitStatus(ctx, names)
 	if err != nil {
 		return nil, fmt.Errorf("systemd state unknown: %w", err)
 	}
@@ -118,9 +148,9 @@ func judgeUnit(st *observed.UnitStatus) (state, detail string) {
 
 // judgeByUnit applies a systemd probe: unprobed, with the reason, when
 // the unit's state could not be read here.
-func judgeByUnit(s *v1.Service, p *v1.Probe, units map[string]*observed.UnitStatus, unitErr error) (state, detail string, since *time.Time) {
+func judgeByUnit(s *v1.Service, p *v1.Probe, units map[string]*observed.UnitStatus, unitErrs map[string]error) (state, detail string, since *time.Time) {
 	unit := s.ProbeUnit(p)
-	if unitErr != nil {
+	if unitErr := unitErrs[unit]; unitErr != nil {
 		return HealthUnprobed, "systemd unit " + unit + ": " + unitErr.Error(), nil
 	}
 	st := units[unit]

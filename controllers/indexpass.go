@@ -224,7 +224,7 @@ func (x *Index) Check(ctx context.Context, h observed.Host) (*drift.ChangeSet, F
 	gone := func(name string) bool { _, ok := x.byPath[name]; return ok }
 	for _, s := range x.Seen {
 		if !s.Holds(h, seenTrust, gone) {
-			return nil, st, "~/" + s.Name + " changed"
+			return nil, st, drift.ShowPath(s.Name) + " changed"
 		}
 	}
 	changes := make([]drift.Change, len(x.Entries))

@@ -1,11 +1,13 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -239,12 +241,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	// round trip and changed in the same apply session.
 	calls := &nodeCalls{}
 	nus := p.nodeUnitsOf(cat, n, calls)
-	// unitAt is the unit of a unit file, and its manager.
-	type unitOn struct {
-		u  *v1.SystemdUnit
-		nu *nodeUnits
-	}
-	unitAt := make(map[string]unitOn)
+	unitAt := make(map[string]unitOn) // the unit of a unit file, and its manager
 	for _, nu := range nus {
 		targets = append(targets, p.unitTargets(ctx, nu, cat)...)
 		for _, u := range nu.active {
@@ -289,7 +286,11 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	for i, g := range globs {
 		rg[i] = g.glob
 	}
-	q := observed.RemoteQuery{Paths: paths, Globs: rg}
+	prevAt := make(map[string]NodeOwned, len(prev))
+	for _, e := range prev {
+		prevAt[e.Path] = e
+	}
+	q := observed.RemoteQuery{Paths: paths, Globs: rg, Contents: unitContents(targets, unitAt, prevAt)}
 	for _, e := range candidates {
 		if _, system, ok := isUnitFile(e); ok {
 			// Unit files reconcile wrote and no longer wants: their units
@@ -361,10 +362,6 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		}
 		return out, r
 	}
-	prevAt := make(map[string]NodeOwned, len(prev))
-	for _, e := range prev {
-		prevAt[e.Path] = e
-	}
 	owned := make(map[string]NodeOwned)
 	// keep carries what the last pass owned at a path into this pass's
 	// inventory: a failure never forgets a file.
@@ -380,6 +377,11 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		at     int
 		target *remoteTarget
 		gone   *NodeOwned
+		// holds is the digest of the bytes the target's file holds once
+		// the write is done, and canon what they say to systemd when
+		// they are not the render's (a mode fixed on a unit file left as
+		// it is).
+		holds, canon string
 	}
 	var writes []observed.RemoteWrite
 	var sent []pending
@@ -399,10 +401,27 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		want := digest(t.content)
 		mode, why := nodeMode(d, p.holdsSecret(t.content))
 		op := observed.RemotePut
+		holds, canon := want, ""
+		if _, unit := unitAt[t.path]; unit && t.err == nil && d.State == observed.RemoteRegular && d.SHA256 != want {
+			body, brought := obs.Contents[t.path]
+			canon = nodeUnitCanon(t.content, d.SHA256, body, brought, prevAt[t.path])
+		}
 		switch {
 		case t.err != nil:
 			c = p.fail(c, t.err)
 			fr.Status, fr.Reason = PersonaFailed, t.err.Error()
+		case canon != "" && why != "":
+			// A unit file that says what the render says, in its own
+			// bytes, with the wrong mode: as on this host, the mode is
+			// fixed and the bytes are left.
+			c.Action, fr.Status, fr.SHA256, fr.Mode = drift.Configured, PersonaDrifted, d.SHA256, modeString(d.Mode)
+			c.Reason = fmt.Sprintf("%s: mode %#o, %s: want %#o", t.object, d.Mode, why, mode)
+			op, holds = observed.RemoteChmod, d.SHA256
+		case canon != "":
+			// A unit file that says what the render says, in its own
+			// bytes (one adopted): left as it is, as on this host.
+			c.Action, fr.Status, fr.SHA256, fr.Mode = drift.Unchanged, PersonaInSync, d.SHA256, modeString(d.Mode)
+			owned[t.path] = NodeOwned{Path: t.path, Object: t.object, SHA256: d.SHA256, Mode: modeString(d.Mode), Canon: canon}
 		case d.State == observed.RemoteRegular && d.SHA256 == want && why != "":
 			// The right bytes with the wrong mode: the mode is fixed, the
 			// content is not sent again.
@@ -438,7 +457,7 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		switch c.Action {
 		case drift.Created, drift.Configured:
 			writes = append(writes, observed.RemoteWrite{Op: op, Path: t.path, Content: t.content, Mode: mode, MkDir: t.mkdir})
-			sent = append(sent, pending{at: len(changes), target: t})
+			sent = append(sent, pending{at: len(changes), target: t, holds: holds, canon: canon})
 			if on, ok := unitAt[t.path]; ok {
 				on.nu.sd.written[on.u.UnitName()] = len(writes) - 1
 			}
@@ -564,16 +583,21 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		files := make([]drift.Change, len(nu.active))
 		writing := make(map[string][]byte)
 		content := make(map[string][]byte)
+		for k, s := range sent {
+			if s.target != nil && writes[k].Op == observed.RemotePut {
+				writing[s.target.path] = s.target.content
+			}
+		}
 		for _, t := range targets {
 			content[t.path] = t.content
-			if at, ok := fileAt[t.path]; ok && (changes[at].Action == drift.Created || changes[at].Action == drift.Configured) {
-				writing[t.path] = t.content
-			}
 		}
 		for i, u := range nu.active {
 			rel := UnitPath(u)
 			files[i] = changes[fileAt[rel]]
-			// As on this host: the digest of the unit the catalog wants.
+			// As on this host: the digest of the unit the catalog wants,
+			// also for a file left as it is because it says the same
+			// (there FileTarget.Says): the unit's record keeps what the
+			// file says, so a later pass restarts only when that changes.
 			ftargets[i] = FileTarget{Kind: v1.KindSystemdUnit, Name: u.Name, Path: rel, SHA256: digest(content[rel])}
 			activeUnits[nu.system] = append(activeUnits[nu.system], u.UnitName())
 		}
@@ -588,32 +612,45 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 		}
 		changes = append(changes, nu.skipped...)
 	}
-	var fetched map[string][]byte // what changed files held, for diffs
-	if len(fetch) > 0 && p.Diffs {
-		if old, err := p.Remote.Fetch(ctx, node, fetch); err == nil {
-			fetched = old
-			for _, s := range sent {
-				c := &changes[s.at]
-				b, ok := old[c.Path]
-				switch {
-				case !ok:
-				case s.gone != nil && (p.holdsSecret(b)):
-					c.Diff = drift.SecretDiff(n.Name+":"+c.Path, b, []byte{}, nil)
-				case s.gone != nil:
-					c.Diff = drift.DeletedDiff(n.Name+":"+c.Path, b)
-				default:
-					c.Diff = p.nodeDiff(n.Name+":"+c.Path, b, s.target.content, true, s.target.twin)
-				}
+	// What changed files held, for diffs: the bytes the observation
+	// brought (a unit file it could not judge by its digest) are the
+	// file's as long as they still hold its digest; the rest is fetched.
+	fetched := make(map[string][]byte)
+	var need []string
+	for _, path := range fetch {
+		if b, ok := obs.Contents[path]; ok && digest(b) == digests[path].SHA256 {
+			fetched[path] = b
+		} else {
+			need = append(need, path)
+		}
+	}
+	if len(need) > 0 && p.Diffs {
+		if old, err := p.Remote.Fetch(ctx, node, need); err == nil {
+			maps.Copy(fetched, old)
+		}
+	}
+	if p.Diffs {
+		for _, s := range sent {
+			c := &changes[s.at]
+			b, ok := fetched[c.Path]
+			switch {
+			case !ok:
+			case s.gone != nil && (p.holdsSecret(b)):
+				c.Diff = drift.SecretDiff(n.Name+":"+c.Path, b, []byte{}, nil)
+			case s.gone != nil:
+				c.Diff = drift.DeletedDiff(n.Name+":"+c.Path, b)
+			default:
+				c.Diff = p.nodeDiff(n.Name+":"+c.Path, b, s.target.content, true, s.target.twin)
 			}
-			for _, r := range retired {
-				c := &changes[r.at]
-				switch b, ok := old[c.Path]; {
-				case !ok:
-				case p.holdsSecret(b):
-					c.Diff = drift.SecretDiff(n.Name+":"+c.Path, b, []byte{}, nil)
-				default:
-					c.Diff = drift.DeletedDiff(n.Name+":"+c.Path, b)
-				}
+		}
+		for _, r := range retired {
+			c := &changes[r.at]
+			switch b, ok := fetched[c.Path]; {
+			case !ok:
+			case p.holdsSecret(b):
+				c.Diff = drift.SecretDiff(n.Name+":"+c.Path, b, []byte{}, nil)
+			default:
+				c.Diff = drift.DeletedDiff(n.Name+":"+c.Path, b)
 			}
 		}
 	}
@@ -649,8 +686,8 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 				p.recordNodeChange(node, writes[k], s.target.object, digests[c.Path], r.Backup, fetched[c.Path])
 				t := s.target
 				m := modeString(writes[k].Mode)
-				rec.Files[c.Path] = NodeFileRec{Object: t.object, SHA256: digest(t.content), Mode: m, Status: PersonaInSync}
-				owned[c.Path] = NodeOwned{Path: c.Path, Object: t.object, SHA256: digest(t.content), Mode: m}
+				rec.Files[c.Path] = NodeFileRec{Object: t.object, SHA256: s.holds, Mode: m, Status: PersonaInSync}
+				owned[c.Path] = NodeOwned{Path: c.Path, Object: t.object, SHA256: s.holds, Mode: m, Canon: s.canon}
 			case ok && r.Status == "gone":
 				c.Action, c.Reason = drift.Unchanged, c.Reason+": gone before the removal"
 			case ok && r.Status == "changed":
@@ -763,6 +800,12 @@ type NodeOwned struct {
 	Object string `json:"object"`
 	SHA256 string `json:"sha256"`
 	Mode   string `json:"mode,omitempty"`
+	// Canon is what a unit file left as it is says to systemd (its
+	// UnitCanon digest), when the pass left its bytes (SHA256) because
+	// they say what the render says (nodeUnitCanon): the next pass judges
+	// the same bytes the same way from the digest alone, without asking
+	// for them again.
+	Canon string `json:"canon,omitempty"`
 }
 
 func sortedOwned(m map[string]NodeOwned) []NodeOwned {
@@ -950,4 +993,48 @@ func (p *Pass) nodeDiff(name string, old, content []byte, replaces bool, twin fu
 		return drift.SecretDiff(name, old, content, nil)
 	}
 	return drift.SecretCreatedDiff(name, content, nil)
+}
+
+// unitContents asks the node for the bytes of each unit file whose digest
+// alone does not decide it: any but the render's, and the bytes the last
+// pass left because they say what this render says (NodeOwned.Canon).
+// The observation carries them, so that a unit file in its own layout is
+// judged by what it says to systemd (nodeUnitCanon) in the one round
+// trip; a file already judged costs one sha256sum on the node, no bytes.
+func unitContents(targets []remoteTarget, unitAt map[string]unitOn, prevAt map[string]NodeOwned) []observed.RemoteContent {
+	var out []observed.RemoteContent
+	for _, t := range targets {
+		if _, ok := unitAt[t.path]; !ok || t.err != nil {
+			continue
+		}
+		c := observed.RemoteContent{Path: t.path, Unless: []string{digest(t.content)}}
+		if e, ok := prevAt[t.path]; ok && e.Canon != "" && e.Canon == UnitCanon(t.content) {
+			c.Unless = append(c.Unless, e.SHA256)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// nodeUnitCanon is what a node's unit file says to systemd (UnitCanon)
+// when its bytes (digest sha) are not the render's but say what the
+// render says: the file is left as it is, as on this host
+// (FileEngine.file); "" when it is to be written. As there, a file that
+// begins with the generated-by header (one reconcile wrote) is held to
+// its bytes, and a file UnitCanon cannot read says nothing. The node sent
+// the bytes (body, sent) unless they are the ones the last pass judged so
+// (prev): the same bytes say the same, so prev's Canon decides for them.
+// Bytes whose digest is not sha changed between the node's two reads:
+// not judged, written.
+func nodeUnitCanon(render []byte, sha string, body []byte, sent bool, prev NodeOwned) string {
+	want := UnitCanon(render)
+	switch {
+	case want == "":
+		return ""
+	case prev.Canon == want && prev.SHA256 == sha:
+		return want
+	case sent && digest(body) == sha && !bytes.HasPrefix(body, []byte(unitHeaderPrefix)) && UnitCanon(body) == want:
+		return want
+	}
+	return ""
 }

@@ -48,6 +48,12 @@ type nodeUnits struct {
 	removed bool
 }
 
+// unitOn is the unit a node's unit file is of, and its manager.
+type unitOn struct {
+	u  *v1.SystemdUnit
+	nu *nodeUnits
+}
+
 // newNodeUnits is a node's manager with no unit yet, its calls queued in
 // calls (one queue for both managers: the apply script's order).
 func newNodeUnits(node string, system bool, calls *nodeCalls) *nodeUnits {

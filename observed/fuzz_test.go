@@ -49,3 +49,26 @@ func FuzzParseObservation(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseContents: the contents section that opens a node's answer,
+// however mangled, is parsed or refused, and never names a file not asked.
+func FuzzParseContents(f *testing.F) {
+	f.Add([]byte("CONTENTS\nC\t0\n 5b 55 6e 69 74 5d 0a\nE\t0\nC\t1\nE\t1\nCONTENTSEND\nfile\t0\nEND\n"))
+	f.Add([]byte("CONTENTS\nC\t0\n 41"))
+	f.Add([]byte("CONTENTSEND\n"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		asked := []RemoteContent{{Path: "a"}, {Path: "b"}}
+		res, rest, err := parseContents(out, asked)
+		if err != nil {
+			return
+		}
+		if res == nil || len(rest) > len(out) {
+			t.Fatal("a nil result or a longer rest without an error")
+		}
+		for p := range res {
+			if p != "a" && p != "b" {
+				t.Fatalf("content for %q, never asked", p)
+			}
+		}
+	})
+}

@@ -661,6 +661,9 @@ func Describe(key string) string {
 	kind, rest, _ := strings.Cut(key, ":")
 	switch kind {
 	case "file", "stat", "lstat", "link", "dir":
+		if strings.HasPrefix(rest, "/") { // a system unit's file
+			return rest
+		}
 		return "~/" + rest
 	case "launchd":
 		what, arg, _ := strings.Cut(rest, ":")

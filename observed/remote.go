@@ -202,6 +202,20 @@ type RemoteQuery struct {
 	// SystemUnits are asked of the node's system manager (systemctl show,
 	// which needs no privilege).
 	SystemUnits []string
+	// Contents are files whose bytes ride in the same answer, each only
+	// when its digest is none the asker could judge it by.
+	Contents []RemoteContent
+}
+
+// RemoteContent asks for the bytes of one file in the observation round
+// trip: a regular file whose sha256 is one of Unless is not sent (its
+// digest says all the asker needs), any other is. A unit file in another
+// layout than the render is judged by what it says to systemd, and only
+// its bytes say that; asking in the observation keeps it one round trip,
+// and Unless keeps a file already judged off the wire.
+type RemoteContent struct {
+	Path   string // relative to the home (a system unit's file: absolute)
+	Unless []string
 }
 
 // RemoteObservation is a node's answer to a RemoteQuery.
@@ -218,6 +232,12 @@ type RemoteObservation struct {
 	// Home is the node's home as its systemd names files under it (the
 	// physical path): a unit's FragmentPath is compared with it.
 	Home string
+	// Contents are the bytes of the files of RemoteQuery.Contents the
+	// node sent, by path: a regular file that held none of its Unless
+	// digests when the node read it. They were read apart from the
+	// digests: bytes whose digest is not the file's in Files changed in
+	// between.
+	Contents map[string][]byte
 }
 
 // SSH is Remote over the system OpenSSH client, so that the user's

@@ -3,6 +3,8 @@ package observed
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -730,5 +732,82 @@ func TestWriteScriptSystemctl(t *testing.T) {
 	calls, _ = os.ReadFile(log)
 	if string(calls) != "--user --no-pager --no-ask-password daemon-reload\n" {
 		t.Errorf("calls after a failed daemon-reload: %q", calls)
+	}
+}
+
+// TestObserveContents runs a node's observation script in /bin/sh, as the
+// node does, with contents asked: the bytes of a file whose digest is not
+// one of its Unless come back exactly (every byte value, no trailing
+// newline), one that holds such a digest, a missing file and a symlink do
+// not; the digests and the units' show after them read as before.
+func TestObserveContents(t *testing.T) {
+	home := t.TempDir()
+	var all []byte
+	for i := 255; i >= 0; i-- {
+		all = append(all, byte(i))
+	}
+	files := map[string][]byte{"u/a.service": all, "u/b.service": []byte("[Unit]\n"), "u/e.service": {}}
+	for name, data := range files {
+		if err := os.MkdirAll(filepath.Join(home, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(home, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("a.service", filepath.Join(home, "u/l.service")); err != nil {
+		t.Fatal(err)
+	}
+	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	q := RemoteQuery{Paths: []string{"u/a.service", "u/b.service"}, Contents: []RemoteContent{
+		{Path: "u/a.service", Unless: []string{sum([]byte("other"))}},
+		{Path: "u/b.service", Unless: []string{sum([]byte("other")), sum(files["u/b.service"])}},
+		{Path: "u/missing.service"},
+		{Path: "u/l.service"},
+		{Path: "u/e.service"},
+	}}
+	cmd := exec.Command("/bin/sh", "-s")
+	cmd.Stdin = strings.NewReader(observeScript(RemoteNode{Home: home}, q))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("script: %v", err)
+	}
+	o, err := ParseObservation(out, q)
+	if err != nil {
+		t.Fatalf("parse %q: %v", out, err)
+	}
+	if diff := cmp.Diff(map[string][]byte{"u/a.service": all, "u/e.service": {}}, o.Contents); diff != "" {
+		t.Errorf("contents (-want +got):\n%s", diff)
+	}
+	want := map[string]RemoteFile{
+		"u/a.service": {State: RemoteRegular, SHA256: sum(all), Mode: 0o644},
+		"u/b.service": {State: RemoteRegular, SHA256: sum(files["u/b.service"]), Mode: 0o644},
+	}
+	if diff := cmp.Diff(want, o.Files); diff != "" {
+		t.Errorf("digests (-want +got):\n%s", diff)
+	}
+}
+
+// TestParseContents refuses a contents section that is cut short or that
+// says what the script never does.
+func TestParseContents(t *testing.T) {
+	c := []RemoteContent{{Path: "a"}}
+	for _, tt := range []struct{ name, out, err string }{
+		{name: "cut short", out: "CONTENTS\nC\t0\n 41 42\n", err: "remote command failed: the answer was cut short"},
+		{name: "no section", out: "file\t0\n", err: "remote command failed: the answer was cut short"},
+		{name: "index out of range", out: "CONTENTS\nC\t1\nE\t0\nCONTENTSEND\n", err: `remote command failed: unexpected answer "C\t1"`},
+		{name: "not hex", out: "CONTENTS\nC\t0\n 4g\nE\t0\nCONTENTSEND\n", err: `remote command failed: unexpected answer " 4g"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := parseContents([]byte(tt.out), c)
+			if err == nil || err.Error() != tt.err {
+				t.Fatalf("err = %v, want %s", err, tt.err)
+			}
+		})
+	}
+	// od failed (unreadable): nothing is taken from what it printed.
+	got, rest, err := parseContents([]byte("CONTENTS\nC\t0\n 41\nE\t1\nCONTENTSEND\nEND\n"), c)
+	if err != nil || len(got) != 0 || string(rest) != "END\n" {
+		t.Errorf("od failed: %q, rest %q, %v", got, rest, err)
 	}
 }

@@ -98,6 +98,15 @@ suok() {
 }
 `
 
+// scriptHead is the preamble, with sysHelpers when the script names a
+// file in the system's unit directory (sys).
+func scriptHead(n RemoteNode, sys bool) string {
+	if sys {
+		return preamble(n) + sysHelpers
+	}
+	return preamble(n)
+}
+
 // namesSystem says whether any of paths is absolute: a file in the
 // system's unit directory, for which a script needs sysHelpers.
 func namesSystem(paths ...string) bool {
@@ -129,11 +138,8 @@ type RemoteGlob struct {
 // is never opened.
 func digestScript(n RemoteNode, paths []string, globs []RemoteGlob) string {
 	var b strings.Builder
-	b.WriteString(preamble(n))
 	sys := namesSystem(paths...)
-	if sys {
-		b.WriteString(sysHelpers)
-	}
+	b.WriteString(scriptHead(n, sys))
 	b.WriteString(`if stat -c %a . >/dev/null 2>&1; then S() { stat -c '%a %n' -- "$@"; }
 elif stat -f %Lp . >/dev/null 2>&1; then S() { stat -f '%Lp %N' -- "$@"; }
 else echo 'no stat on the node' >&2; exit 92; fi
@@ -386,14 +392,120 @@ else printf '\n%[1]sEXIT\tnone\t\n'; fi
 `, marker, cmd, strings.Join(ShowProperties, ","), strings.Join(q, " "))
 }
 
-// Observe implements Remote: the digest script, with the managers' shows
-// after it in the same script.
-func (s *SSH) Observe(ctx context.Context, n RemoteNode, q RemoteQuery) (*RemoteObservation, error) {
-	script := digestScript(n, q.Paths, q.Globs)
-	if len(q.Units)+len(q.SystemUnits) > 0 {
-		script = strings.TrimSuffix(script, epilogue) + sysUnitsScript(q.SystemUnits) + unitsScript(q.Units) + epilogue
+// contentsScript sends, before the digests, the bytes of each file asked
+// whose sha256 is none of its Unless digests: a C line with its index,
+// its bytes as od prints them in hex (no framing by size, so a file that
+// grows while it is read cannot shift the answer), and an E line with
+// od's exit status; a file that is no regular file, or holds a digest
+// asked not to be sent, is not answered. One sha256sum per file asked
+// (a node holds a handful of unit files), one od per file sent.
+func contentsScript(contents []RemoteContent) string {
+	if len(contents) == 0 {
+		return ""
 	}
-	out, err := s.run(ctx, n, []byte(script))
+	var b strings.Builder
+	b.WriteString(`echo CONTENTS
+cf() {
+  walk "$2" 0
+  [ "$w" = ok ] && [ ! -L "$3" ] && [ -f "$3" ] || return 0
+  i=$1; f=$3; shift 3
+  R=
+  if [ -n "$ws" ] && [ ! -r "$f" ]; then suok || return 0; R=$SU; fi
+  if [ -n "$R" ]; then h=$($R $HC -- "./$f" 2>/dev/null </dev/null); else h=$(H "./$f" 2>/dev/null); fi
+  h=${h#\\}; h=${h%% *}
+  for k do [ "$h" = "$k" ] && return 0; done
+  printf 'C\t%s\n' "$i"
+  $R od -A n -v -t x1 "./$f" 2>/dev/null </dev/null; printf 'E\t%s\n' "$?"
+}
+`)
+	for i, c := range contents {
+		dir, base := splitRel(c.Path)
+		fmt.Fprintf(&b, "cf %d %s %s", i, Quote(dir), Quote(base))
+		for _, d := range c.Unless {
+			fmt.Fprintf(&b, " %s", Quote(d))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("echo CONTENTSEND\n")
+	return b.String()
+}
+
+// observeScript is the digest script with the contents asked before the
+// digests and the managers' shows after them (the system's, then the
+// user's): one script, one round trip.
+func observeScript(n RemoteNode, q RemoteQuery) string {
+	head := scriptHead(n, namesSystem(q.Paths...))
+	body := strings.TrimSuffix(strings.TrimPrefix(digestScript(n, q.Paths, q.Globs), head), epilogue)
+	units := ""
+	if len(q.Units)+len(q.SystemUnits) > 0 {
+		units = sysUnitsScript(q.SystemUnits) + unitsScript(q.Units)
+	}
+	return head + contentsScript(q.Contents) + body + units + epilogue
+}
+
+// parseContents reads the contents section that opens an answer (see
+// contentsScript): the bytes of each file sent, by path, and the answer
+// after the section.
+func parseContents(out []byte, contents []RemoteContent) (map[string][]byte, []byte, error) {
+	bad := func(what string) error {
+		return &RemoteError{Kind: ErrRemote, Detail: fmt.Sprintf("unexpected answer %q", what)}
+	}
+	rest, ok := bytes.CutPrefix(out, []byte("CONTENTS\n"))
+	if !ok {
+		return nil, nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+	}
+	res := make(map[string][]byte)
+	line := func() (string, bool) {
+		l, r, found := bytes.Cut(rest, []byte("\n"))
+		if !found {
+			return "", false
+		}
+		rest = r
+		return string(l), true
+	}
+	for {
+		l, ok := line()
+		if !ok {
+			return nil, nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+		}
+		if l == "CONTENTSEND" {
+			return res, rest, nil
+		}
+		idx, found := strings.CutPrefix(l, "C\t")
+		i, err := strconv.Atoi(idx)
+		if !found || err != nil || i < 0 || i >= len(contents) {
+			return nil, nil, bad(l)
+		}
+		data := []byte{}
+		for {
+			l, ok := line()
+			if !ok {
+				return nil, nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
+			}
+			if code, end := strings.CutPrefix(l, "E\t"); end {
+				if code == "0" {
+					res[contents[i].Path] = data
+				}
+				break
+			}
+			if !strings.HasPrefix(l, " ") {
+				return nil, nil, bad(l)
+			}
+			for _, h := range strings.Fields(l) {
+				v, err := strconv.ParseUint(h, 16, 8)
+				if err != nil || len(h) != 2 {
+					return nil, nil, bad(l)
+				}
+				data = append(data, byte(v))
+			}
+		}
+	}
+}
+
+// Observe implements Remote: the digest script, with the contents asked
+// before it and the units' show after it in the same script.
+func (s *SSH) Observe(ctx context.Context, n RemoteNode, q RemoteQuery) (*RemoteObservation, error) {
+	out, err := s.run(ctx, n, []byte(observeScript(n, q)))
 	if err != nil {
 		return nil, err
 	}
@@ -410,6 +522,13 @@ func (errNoSystemctlOnNode) Is(target error) bool { return target == ErrNoSystem
 // managers' shows (see sysUnitsScript and unitsScript) before its END.
 func ParseObservation(out []byte, q RemoteQuery) (*RemoteObservation, error) {
 	o := &RemoteObservation{}
+	if len(q.Contents) > 0 {
+		contents, rest, err := parseContents(out, q.Contents)
+		if err != nil {
+			return nil, err
+		}
+		o.Contents, out = contents, rest
+	}
 	if len(q.SystemUnits) > 0 {
 		// The system manager's answer rides between the digests and the
 		// user's: taken out, what is left is the answer without it.

@@ -300,8 +300,7 @@ func TestParseObservationSystemUnits(t *testing.T) {
 func TestObserveScriptSystemShow(t *testing.T) {
 	x := newSysNode(t)
 	q := RemoteQuery{Paths: []string{"a"}, SystemUnits: []string{"s.service"}}
-	script := strings.TrimSuffix(digestScript(x.n, q.Paths, nil), epilogue) + sysUnitsScript(q.SystemUnits) + unitsScript(nil) + epilogue
-	if _, err := ParseObservation(x.run(t, script, false), q); err != nil {
+	if _, err := ParseObservation(x.run(t, observeScript(x.n, q), false), q); err != nil {
 		t.Fatal(err)
 	}
 	calls, _ := os.ReadFile(x.log + ".calls")

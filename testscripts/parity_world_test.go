@@ -36,7 +36,7 @@ type paritySSHD struct {
 // the test ends.
 func startParitySSHD(t *testing.T, dir string) paritySSHD {
 	t.Helper()
-	d, err := startSSHD(dir, nil, 100, "ERROR")
+	d, err := startSSHD(dir, nil, 100, "ERROR", "")
 	t.Cleanup(d.stop)
 	if err != nil {
 		t.Fatal(err)

@@ -86,7 +86,7 @@ func params(t *testing.T, dir string) testscript.Params {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		UpdateScripts:       os.Getenv("UPDATE_GOLDEN") != "",
-		Condition:           systemdCondition,
+		Condition:           condition,
 		Setup: func(env *testscript.Env) error {
 			home := filepath.Join(env.WorkDir, "home")
 			if err := os.MkdirAll(home, 0o755); err != nil {
@@ -111,29 +111,49 @@ func params(t *testing.T, dir string) testscript.Params {
 			return copyMissing(catalog, filepath.Join(env.WorkDir, "sanctum"))
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"snapshot":      cmdSnapshot,
-			"lock":          cmdLock,
-			"unlock":        cmdUnlock,
-			"backupof":      cmdBackupOf,
-			"perm":          cmdPerm,
-			"exitcode":      cmdExitCode,
-			"bounded":       cmdBounded, // hostile_test.go
-			"dropobj":       cmdDropObject,
-			"mocklaunchctl": cmdMockLaunchctl,
-			"plistcheck":    cmdPlistCheck,
-			"sshd":          cmdSSHD,
-			"sshalias":      cmdSSHAlias,
-			"sshd-resetlog": cmdSSHDResetLog,
-			"sshd-fleet":    cmdSSHDFleet,
-			"listen":        cmdListen,
-			"systemd-user":  cmdSystemdUser, // systemd_test.go
-			"unitprop":      cmdUnitProp,
-			"httpget":       cmdHTTPGet,
-			"mermaidcheck":  cmdMermaidCheck,
-			"benchremote":   cmdBenchRemote,
-			"benchfleet":    cmdBenchFleet,
+			"snapshot":       cmdSnapshot,
+			"lock":           cmdLock,
+			"unlock":         cmdUnlock,
+			"backupof":       cmdBackupOf,
+			"perm":           cmdPerm,
+			"exitcode":       cmdExitCode,
+			"bounded":        cmdBounded, // hostile_test.go
+			"dropobj":        cmdDropObject,
+			"mocklaunchctl":  cmdMockLaunchctl,
+			"plistcheck":     cmdPlistCheck,
+			"sshd":           cmdSSHD,
+			"sshalias":       cmdSSHAlias,
+			"sshd-resetlog":  cmdSSHDResetLog,
+			"sshd-fleet":     cmdSSHDFleet,
+			"listen":         cmdListen,
+			"systemd-user":   cmdSystemdUser, // systemd_test.go
+			"unitprop":       cmdUnitProp,
+			"systemd-system": cmdSystemdSystem, // systemd_system_test.go
+			"insys":          cmdInsys,
+			"sysunitprop":    cmdSysUnitProp,
+			"httpget":        cmdHTTPGet,
+			"mermaidcheck":   cmdMermaidCheck,
+			"benchremote":    cmdBenchRemote,
+			"benchfleet":     cmdBenchFleet,
 		},
 	}
+}
+
+// conditions are the scripts' own conditions ([systemd], [!systemd-system]),
+// each a func saying why it does not hold here ("" when it does).
+var conditions = map[string]func() string{
+	"systemd":        systemdMissing,       // a private systemd --user can start
+	"systemd-system": systemdSystemMissing, // a private systemd --system can start
+}
+
+// condition answers the scripts' own conditions (testscript answers its
+// built-in ones, such as [linux] and [exec:prog], itself).
+func condition(cond string) (bool, error) {
+	missing, ok := conditions[cond]
+	if !ok {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	return missing() == "", nil
 }
 
 func copyMissing(src, dst string) error {

@@ -1,6 +1,7 @@
 package testscripts
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -27,20 +29,37 @@ import (
 // set in the environment of its sessions (sshd_config SetEnv), such as
 // the XDG_RUNTIME_DIR of a node user's systemd (systemd-user HOME).
 //
-//	sshd [NAME=VALUE ...]
+// With -ns, the server runs inside the namespace of systemd-system
+// (SYSTEMD_NS): a node reached over it sees the private
+// /etc/systemd/system, and its systemctl talks to the private system
+// manager. Its node users (systemd-system -user/-nosudo) may log in too,
+// with the same test key (sshalias NAME ok USER), which this writes into
+// their ~/.ssh/authorized_keys.
+//
+//	sshd [-ns] [NAME=VALUE ...]
 func cmdSSHD(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
-		ts.Fatalf("usage: sshd [NAME=VALUE ...]")
+		ts.Fatalf("usage: sshd [-ns] [NAME=VALUE ...]")
+	}
+	ns := ""
+	if len(args) > 0 && args[0] == "-ns" {
+		if ns = ts.Getenv("SYSTEMD_NS"); ns == "" {
+			ts.Fatalf("sshd -ns: no SYSTEMD_NS (run systemd-system first)")
+		}
+		args = args[1:]
 	}
 	for _, a := range args {
 		if k, v, ok := strings.Cut(a, "="); !ok || k == "" || strings.ContainsAny(v, " \t\n\"") {
-			ts.Fatalf("usage: sshd [NAME=VALUE ...] (no blank or quote in a value): %q", a)
+			ts.Fatalf("usage: sshd [-ns] [NAME=VALUE ...] (no blank or quote in a value): %q", a)
 		}
 	}
 	dir := filepath.Join(ts.Getenv("WORK"), "sshd")
-	d, err := startSSHD(dir, []string{"other_ed25519", "other_host_ed25519", "stall_ed25519"}, 50, "VERBOSE", args...)
+	d, err := startSSHD(dir, []string{"other_ed25519", "other_host_ed25519", "stall_ed25519"}, 50, "VERBOSE", ns, args...)
 	ts.Defer(func() { d.stop() })
 	ts.Check(err)
+	if ns != "" {
+		ts.Check(authorizeNodeUsers(ts, filepath.Join(dir, "id_ed25519.pub")))
+	}
 	// The stall key logs in, and its forced command never answers (a node
 	// that let us in, then hangs); it ends on its own within 20 s.
 	stallPub, err := os.ReadFile(filepath.Join(dir, "stall_ed25519.pub"))
@@ -57,27 +76,60 @@ func cmdSSHD(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("SSHD_LOG", d.log)
 }
 
+// authorizeNodeUsers writes the test key into the authorized_keys of each
+// node user of systemd-system (SYSTEMD_NS_USERS; home $WORK/users/NAME,
+// owned by the user), owned by that user: sshd reads a user's keys as
+// that user, who cannot read the shared file under $WORK/sshd.
+func authorizeNodeUsers(ts *testscript.TestScript, pubPath string) error {
+	pub, err := os.ReadFile(pubPath)
+	if err != nil {
+		return err
+	}
+	for _, name := range strings.Fields(ts.Getenv("SYSTEMD_NS_USERS")) {
+		home := filepath.Join(ts.Getenv("WORK"), "users", name)
+		info, err := os.Stat(home)
+		if err != nil {
+			return err
+		}
+		st := info.Sys().(*syscall.Stat_t)
+		p := filepath.Join(home, ".ssh", "authorized_keys")
+		if err := os.WriteFile(p, pub, 0o600); err != nil {
+			return err
+		}
+		if err := os.Chown(p, int(st.Uid), int(st.Gid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // testSSHD is OpenSSH's sshd on a free port of 127.0.0.1, with keys of its
 // own in dir: host_ed25519, and id_ed25519, the one authorized client key;
 // dir/known_hosts trusts its host key.
 type testSSHD struct {
-	port int
-	log  string
-	cmd  *exec.Cmd
+	port  int
+	log   string
+	cmd   *exec.Cmd
+	group bool // cmd leads a process group (nsenter and the server): stop kills it whole
 }
 
 // stop kills the server (nothing when it did not start).
 func (d *testSSHD) stop() {
 	if d != nil && d.cmd != nil {
+		if d.group {
+			_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		}
 		_ = d.cmd.Process.Kill()
 		_ = d.cmd.Wait()
 	}
 }
 
 // startSSHD starts a test sshd in dir, making the extra keys too, and
-// waits (at most 5 s) until it listens. The caller stops it, also after an
-// error.
-func startSSHD(dir string, extraKeys []string, maxSessions int, logLevel string, env ...string) (*testSSHD, error) {
+// waits (at most 5 s) until it listens. With ns, the host pid of
+// systemd-system's PID 1, the server runs in that namespace, and also
+// takes a user's keys from /home/USER/.ssh/authorized_keys (the node
+// users' homes there). The caller stops it, also after an error.
+func startSSHD(dir string, extraKeys []string, maxSessions int, logLevel, ns string, env ...string) (*testSSHD, error) {
 	sshd, err := exec.LookPath("sshd")
 	if err != nil {
 		if _, err = os.Stat("/usr/sbin/sshd"); err != nil {
@@ -101,8 +153,11 @@ func startSSHD(dir string, extraKeys []string, maxSessions int, logLevel string,
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600); err != nil {
 		return nil, err
 	}
-	// sshd insists on its privilege separation directory.
-	_ = os.MkdirAll("/run/sshd", 0o755)
+	// sshd insists on its privilege separation directory (a namespace's
+	// private /run has its own, made by systemd-system).
+	if ns == "" {
+		_ = os.MkdirAll("/run/sshd", 0o755)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -113,6 +168,10 @@ func startSSHD(dir string, extraKeys []string, maxSessions int, logLevel string,
 	// command sshd runs unless SHLVL says it is nested; this machine's
 	// /root/.bashrc (pyenv init) costs 0.6 s a session, which every suite
 	// would pay for a shell reconcile does not use (it runs /bin/sh -s).
+	keyFiles := filepath.Join(dir, "authorized_keys")
+	if ns != "" {
+		keyFiles += " /home/%u/.ssh/authorized_keys"
+	}
 	cfg := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
@@ -129,12 +188,17 @@ MaxSessions %d
 MaxStartups %d
 LogLevel %s
 SetEnv %s
-`, port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"),
+`, port, filepath.Join(dir, "host_ed25519"), keyFiles, filepath.Join(dir, "sshd.pid"),
 		maxSessions, maxSessions, logLevel, strings.Join(append([]string{"SHLVL=1"}, env...), " "))), 0o600); err != nil {
 		return nil, err
 	}
 	d := &testSSHD{port: port, log: filepath.Join(dir, "sshd.log")}
 	d.cmd = exec.Command(sshd, "-D", "-f", cfg, "-E", d.log)
+	if ns != "" {
+		// stop kills nsenter's process group, with the server in it.
+		d.cmd = nsenterCommand(context.Background(), ns, "/", sshd, "-D", "-f", cfg, "-E", d.log)
+		d.group = true
+	}
 	if err := d.cmd.Start(); err != nil {
 		d.cmd = nil
 		return nil, err
@@ -172,7 +236,9 @@ func freePort(ts *testscript.TestScript) int {
 // cmdSSHAlias writes a Host block into $HOME/.ssh/config, replacing one of
 // the same name:
 //
-//	ok          the test sshd, with the authorized key
+//	ok [USER]   the test sshd, with the authorized key, as this process's
+//	            user or as USER (a node user of systemd-system, whose
+//	            sshd -ns authorized the key)
 //	refused     a port nobody listens on
 //	hang        a listener that accepts and never speaks
 //	wrongkey    the test sshd, with a key it does not know
@@ -188,18 +254,24 @@ func freePort(ts *testscript.TestScript) int {
 //	sshalias name kind [N]
 func cmdSSHAlias(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
-		ts.Fatalf("usage: sshalias name ok|refused|hang|banner|stall|wrongkey|badhostkey|cut N|slow MS")
+		ts.Fatalf("usage: sshalias name ok [USER]|refused|hang|banner|stall|wrongkey|badhostkey|cut N|slow MS")
 	}
 	name, kind := args[0], args[1]
 	dir := filepath.Join(ts.Getenv("WORK"), "sshd")
 	u, err := user.Current()
 	ts.Check(err)
+	login := u.Username
 	port := ts.Getenv("SSHD_PORT")
 	identity := filepath.Join(dir, "id_ed25519")
 	known := filepath.Join(dir, "known_hosts")
 	var extra string
 	switch kind {
 	case "ok":
+		if len(args) == 3 {
+			login = args[2]
+		} else if len(args) > 3 {
+			ts.Fatalf("usage: sshalias name ok [USER]")
+		}
 	case "refused":
 		port = strconv.Itoa(freePort(ts))
 	case "hang", "banner":
@@ -250,7 +322,7 @@ func cmdSSHAlias(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("unknown alias kind %q", kind)
 	}
 	writeSSHHost(ts, name, fmt.Sprintf("Host %s\n  HostName 127.0.0.1\n  Port %s\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n"+
-		"  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n%s", name, port, u.Username, identity, known, extra))
+		"  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n%s", name, port, login, identity, known, extra))
 }
 
 // writeSSHHost puts a Host block into $HOME/.ssh/config, in place of one of
@@ -295,7 +367,7 @@ func cmdSSHDFleet(ts *testscript.TestScript, neg bool, args []string) {
 		for _, d := range args[1:] {
 			ts.Check(os.MkdirAll(filepath.Join(dir, "home", d), 0o755))
 		}
-		d, err := startSSHD(filepath.Join(dir, "sshd"), nil, 10, "VERBOSE")
+		d, err := startSSHD(filepath.Join(dir, "sshd"), nil, 10, "VERBOSE", "")
 		ts.Defer(func() { d.stop() })
 		ts.Check(err)
 		writeSSHHost(ts, name, fmt.Sprintf("Host %s\n  HostName 127.0.0.1\n  Port %d\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n"+

@@ -29,7 +29,7 @@ const systemdBinary = "/lib/systemd/systemd"
 // and the script's) reaches it, and UNIT_SUFFIX, a suffix unique to this
 // run for unit names: private managers share cgroup paths
 // (/app.slice/<unit>), so two runs must never name the same unit. A
-// script guards it with [systemd] (see systemdCondition).
+// script guards it with [systemd] (see conditions).
 //
 // With HOME, the manager is a node user's: that home (a remote node's,
 // reached over the test sshd, whose sessions then need the exported
@@ -98,7 +98,7 @@ func cmdSystemdUser(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // systemdMissing says why systemd cannot run as a user manager here, ""
-// when it can: on Linux, with Debian's systemd package (make deps
+// when it can (the scripts' [systemd] condition): on Linux, with Debian's systemd package (make deps
 // installs it) and /run/systemd/system, which systemd --user takes as the
 // sign that systemd manages the machine (make deps makes it, as root).
 func systemdMissing() string {
@@ -112,15 +112,6 @@ func systemdMissing() string {
 		return "no systemctl on PATH"
 	}
 	return ""
-}
-
-// systemdCondition is the scripts' [systemd] condition: a private
-// systemd --user can be started (a script skips with [!systemd] skip).
-func systemdCondition(cond string) (bool, error) {
-	if cond != "systemd" {
-		return false, fmt.Errorf("unknown condition %q", cond)
-	}
-	return systemdMissing() == "", nil
 }
 
 // systemctlUser runs systemctl --user against the script's manager.

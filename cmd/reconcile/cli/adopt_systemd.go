@@ -77,11 +77,26 @@ func (a *app) adoptSystemd(ctx context.Context, arg, unit string, reveal bool) e
 		return &exitError{ExitError, fmt.Errorf("systemd/%s: %w: adopt reads a unit on the host that runs it (vm), or from another host on the node that is vm (catalogHost: vm; not with --local)", unit, err)}
 	}
 	props, err := sd.ShowProperties(ctx, adoptUnitProperties, []string{unit})
+	var p map[string]string
+	if err == nil {
+		p = props[unit]
+	}
+	system := false
+	if (err != nil || p["LoadState"] == "not-found") && onNode == nil && localHost == v1.SystemdHostVM {
+		// Not the user's (or no user manager answers, as for root):
+		// perhaps the system manager's (scope: system).
+		if sys := observed.NewSystemctlSystem(); sys.Available() == nil {
+			if sp, serr := sys.ShowProperties(ctx, adoptUnitProperties, []string{unit}); serr == nil && sp[unit] != nil && sp[unit]["LoadState"] != "not-found" {
+				sd, p, system, err = sys, sp[unit], true, nil
+			}
+		}
+	}
 	if err != nil {
 		return &exitError{ExitError, fmt.Errorf("systemd/%s: %w", unit, err)}
 	}
-	p := props[unit]
 	switch {
+	case p["LoadState"] == "not-found" && onNode == nil:
+		return &exitError{ExitError, fmt.Errorf("systemd/%s: the user's systemd knows no such unit (LoadState=not-found), nor does the system manager: see systemctl --user list-unit-files and systemctl list-unit-files", unit)}
 	case p["LoadState"] == "not-found":
 		return &exitError{ExitError, fmt.Errorf("systemd/%s: the user's systemd knows no such unit (LoadState=not-found): see systemctl --user list-unit-files", unit)}
 	case p["FragmentPath"] == "":
@@ -116,7 +131,7 @@ func (a *app) adoptSystemd(ctx context.Context, arg, unit string, reveal bool) e
 	}
 	entry, err := adoptUnitEntry(unitFound{
 		unit: unit, fragmentPath: p["FragmentPath"], fragment: fragment, unitFileState: p["UnitFileState"],
-		dropIns: dropIns, homeAs: homeAs, where: where,
+		dropIns: dropIns, homeAs: homeAs, where: where, system: system,
 	}, adoptMask{secrets: secrets, reveal: reveal}, unitHome, taken)
 	if errors.Is(err, errNoExecStart) {
 		_, _ = a.cfg.Stdout.Write(entry)
@@ -193,6 +208,8 @@ type unitFound struct {
 	homeAs string
 	// where says where systemd runs the unit, in notes ("" here).
 	where string
+	// system: the system manager's unit (scope: system).
+	system bool
 }
 
 // specifier is a systemd specifier (%h, %u, ...) in a value.
@@ -403,7 +420,12 @@ func adoptUnitEntry(f unitFound, m adoptMask, home string, taken map[string]bool
 	if obj.UnitName() != f.unit {
 		obj.Spec.Unit = f.unit
 	}
-	if want := path.Join(home, controllers.UnitPath(&obj)); home != "" && f.fragmentPath != want {
+	if f.system {
+		obj.Spec.Scope = v1.SystemdScopeSystem
+		if want := controllers.UnitPath(&obj); f.fragmentPath != want {
+			notes = append(notes, fmt.Sprintf("systemd loads the unit from %s; the catalog writes %s, which the system manager reads first", f.fragmentPath, want))
+		}
+	} else if want := path.Join(home, controllers.UnitPath(&obj)); home != "" && f.fragmentPath != want {
 		notes = append(notes, fmt.Sprintf("systemd loads the unit from %s; the catalog writes ~/%s, which the user's systemd reads first", f.fragmentPath, controllers.UnitPath(&obj)))
 	}
 	var buf bytes.Buffer

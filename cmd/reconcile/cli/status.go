@@ -173,7 +173,7 @@ func (a *app) healthSources(cat *desired.Catalog) (controllers.HealthSources, fu
 	done := func() {}
 	switch n := cat.NodeFor(v1.SystemdHostVM); {
 	case src.LocalHost == v1.SystemdHostVM:
-		src.Units = observed.NewSystemctl()
+		src.Units, src.SystemUnits = observed.NewSystemctl(), observed.NewSystemctlSystem()
 	case n != nil && !a.local:
 		// The units of host vm run on its node: one SSH session asks its
 		// systemd for all of them.

@@ -367,7 +367,11 @@ func unitsScript(units []string) string {
 
 // sysUnitsScript asks the node's system manager about units in one
 // `systemctl show`, before the user's (unitsScript): its answer between
-// SYSUNITS and a SYSUNITSEXIT line, as the user's.
+// SYSUNITS and a SYSUNITSEXIT line, as the user's. show needs no
+// privilege, but a user who is not root reaches the manager over the
+// system bus only: a node without one (a minimal container) answers
+// "Failed to connect to bus", and then, when sudo -n works, the same show
+// is asked through it (root reaches the manager's private socket).
 func sysUnitsScript(units []string) string {
 	if len(units) == 0 {
 		return ""
@@ -376,16 +380,25 @@ func sysUnitsScript(units []string) string {
 }
 
 // showScript runs one show of a manager (cmd) for units between a marker
-// line and marker+EXIT.
+// line and marker+EXIT; the system manager's (cmd systemctlSystem) through
+// sudo -n when the system bus is not there for a user who is not root.
 func showScript(marker, cmd string, units []string) string {
 	q := make([]string, len(units))
 	for i, u := range units {
 		q[i] = Quote(u)
 	}
+	retry := ""
+	if cmd == systemctlSystem {
+		retry = `
+  if [ $ur != 0 ] && [ "$(id -u)" != 0 ] && case $ue in *"Failed to connect to bus"*) true;; *) false;; esac &&
+     sudo -n true >/dev/null 2>&1 </dev/null; then
+    ue=$(sudo -n ` + cmd + ` show --property=%[3]s -- %[4]s 2>&1 1>&3 3>&- </dev/null); ur=$?
+  fi`
+	}
 	return fmt.Sprintf(`echo %[1]s
 if command -v systemctl >/dev/null 2>&1; then
   exec 3>&1
-  ue=$(%[2]s show --property=%[3]s -- %[4]s 2>&1 1>&3 3>&- </dev/null); ur=$?
+  ue=$(%[2]s show --property=%[3]s -- %[4]s 2>&1 1>&3 3>&- </dev/null); ur=$?`+retry+`
   exec 3>&-
   printf '\n%[1]sEXIT\t%%s\t%%s\n' "$ur" "$(printf '%%s' "$ue" | head -n 1 | tr '\t' ' ')"
 else printf '\n%[1]sEXIT\tnone\t\n'; fi

@@ -255,3 +255,67 @@ func TestRecordingRemote(t *testing.T) {
 		t.Errorf("Describe = %q", got)
 	}
 }
+
+// unitsRemote is fakeRemote that also answers the node's two managers.
+type unitsRemote struct {
+	*fakeRemote
+	user, system map[string]*UnitInfo
+	asked        []RemoteQuery
+}
+
+func (f *unitsRemote) Observe(ctx context.Context, n RemoteNode, q RemoteQuery) (*RemoteObservation, error) {
+	f.asked = append(f.asked, q)
+	files, err := f.Digests(ctx, n, q.Paths)
+	if err != nil {
+		return nil, err
+	}
+	return &RemoteObservation{Files: files, Units: f.user, SystemUnits: f.system}, nil
+}
+
+// TestRecordingRemoteSystemUnits: a node's system manager's answers are
+// keys of their own (nodeunit:<node>:system/<unit>), asked again of the
+// system manager by Reread: a system unit that moved moves only its key,
+// not the user unit of the same name.
+func TestRecordingRemoteSystemUnits(t *testing.T) {
+	ctx := context.Background()
+	unit := "/etc/systemd/system/x.service"
+	f := &unitsRemote{fakeRemote: &fakeRemote{files: map[string]RemoteFile{unit: {State: RemoteRegular, SHA256: "aa", Mode: 0o600}}},
+		user:   map[string]*UnitInfo{"x.service": {Unit: "x.service", LoadState: "loaded", ActiveState: "active"}},
+		system: map[string]*UnitInfo{"x.service": {Unit: "x.service", LoadState: "loaded", ActiveState: "inactive"}}}
+	log := NewReadLog()
+	node := RemoteNode{Name: "vm", Destination: "vm"}
+	q := RemoteQuery{Paths: []string{unit}, Units: []string{"x.service"}, SystemUnits: []string{"x.service"}}
+	if _, err := (RecordingRemote{Remote: f, Log: log}).Observe(ctx, node, q); err != nil {
+		t.Fatal(err)
+	}
+	reads := log.Reads()
+	var keys []string
+	for _, r := range reads {
+		keys = append(keys, r.Key)
+	}
+	want := []string{"nodeunit:vm:system/x.service", "nodeunit:vm:x.service", "remote:vm", "remote:vm:" + unit} // sorted
+	if diff := cmp.Diff(want, keys); diff != "" {
+		t.Fatalf("keys (-want +got):\n%s", diff)
+	}
+	f.asked = nil
+	if moved := Reread(ctx, reads, nil, nil, f, log.Nodes()); len(moved) != 0 {
+		t.Fatalf("moved %v", moved)
+	}
+	if diff := cmp.Diff([]RemoteQuery{{Paths: []string{unit}, Units: []string{"x.service"}, SystemUnits: []string{"x.service"}}}, f.asked); diff != "" {
+		t.Errorf("reread asked (-want +got):\n%s", diff)
+	}
+	f.system = map[string]*UnitInfo{"x.service": {Unit: "x.service", LoadState: "loaded", ActiveState: "active"}}
+	moved := Reread(ctx, reads, nil, nil, f, log.Nodes())
+	if len(moved) != 1 || moved[0].Key != "nodeunit:vm:system/x.service" {
+		t.Fatalf("moved %v, want the system unit's key only", moved)
+	}
+	for key, want := range map[string]string{
+		"nodeunit:vm:system/x.service": "node vm: system unit x.service",
+		"nodeunit:vm:x.service":        "node vm: systemd unit x.service",
+		"remote:vm:" + unit:            "node vm: " + unit,
+	} {
+		if got := Describe(key); got != want {
+			t.Errorf("Describe(%s) = %q, want %q", key, got, want)
+		}
+	}
+}

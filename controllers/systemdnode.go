@@ -219,6 +219,8 @@ func (s *nodeSystemd) call(args ...string) observed.RemoteWrite {
 	return observed.RemoteWrite{Op: observed.RemoteSystemctl, Args: args, System: s.system}
 }
 
+// queue puts a call among the calls before the file writes (pre: stop and
+// disable) or after them.
 func (s *nodeSystemd) queue(pre bool, c nodeCall) {
 	if pre {
 		s.calls.pre = append(s.calls.pre, c)

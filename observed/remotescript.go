@@ -387,22 +387,31 @@ func showScript(marker, cmd string, units []string) string {
 	for i, u := range units {
 		q[i] = Quote(u)
 	}
+	args := "show --property=" + strings.Join(ShowProperties, ",") + " -- " + strings.Join(q, " ")
 	retry := ""
 	if cmd == systemctlSystem {
-		retry = `
-  if [ $ur != 0 ] && [ "$(id -u)" != 0 ] && case $ue in *"Failed to connect to bus"*) true;; *) false;; esac &&
-     sudo -n true >/dev/null 2>&1 </dev/null; then
-    ue=$(sudo -n ` + cmd + ` show --property=%[3]s -- %[4]s 2>&1 1>&3 3>&- </dev/null); ur=$?
-  fi`
+		retry = systemBusRetry(args)
 	}
 	return fmt.Sprintf(`echo %[1]s
 if command -v systemctl >/dev/null 2>&1; then
   exec 3>&1
-  ue=$(%[2]s show --property=%[3]s -- %[4]s 2>&1 1>&3 3>&- </dev/null); ur=$?`+retry+`
+  ue=$(%[2]s %[3]s 2>&1 1>&3 3>&- </dev/null); ur=$?%[4]s
   exec 3>&-
   printf '\n%[1]sEXIT\t%%s\t%%s\n' "$ur" "$(printf '%%s' "$ue" | head -n 1 | tr '\t' ' ')"
 else printf '\n%[1]sEXIT\tnone\t\n'; fi
-`, marker, cmd, strings.Join(ShowProperties, ","), strings.Join(q, " "))
+`, marker, cmd, args, retry)
+}
+
+// systemBusRetry asks the system manager again, through sudo -n, when the
+// first ask (ue, ur) of a user who is not root found no system bus and
+// sudo -n works: args are systemctl's arguments of a read (show, cat),
+// quoted. Its stdout goes to fd 3, as the first ask's.
+func systemBusRetry(args string) string {
+	return `
+  if [ $ur != 0 ] && [ "$(id -u)" != 0 ] && case $ue in *"Failed to connect to bus"*) true;; *) false;; esac &&
+     sudo -n true >/dev/null 2>&1 </dev/null; then
+    ue=$(sudo -n ` + systemctlSystem + ` ` + args + ` 2>&1 1>&3 3>&- </dev/null); ur=$?
+  fi`
 }
 
 // contentsScript sends, before the digests, the bytes of each file asked

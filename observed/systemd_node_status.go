@@ -3,6 +3,7 @@ package observed
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,10 +11,12 @@ import (
 
 // NodeUnits answers status's question about units of a node (the one the
 // catalog maps host vm to), over the node's SSH connection: one
-// `systemctl --user show --timestamp=unix` for every unit, in one session.
+// `systemctl --user show --timestamp=unix` for every unit, in one session
+// (of the system manager, without --user, when System).
 type NodeUnits struct {
-	SSH  *SSH
-	Node RemoteNode
+	SSH    *SSH
+	Node   RemoteNode
+	System bool
 }
 
 var _ UnitStatusReader = NodeUnits{}
@@ -22,38 +25,49 @@ var _ UnitStatusReader = NodeUnits{}
 // it; UnitStatus says what went wrong.
 func (NodeUnits) Available() error { return nil }
 
-// nodeSystemctlScript runs one `systemctl --user` command on the node;
-// its answer is the command's output, then a UNITSEXIT line with its exit
-// code ("none": no systemctl on the node) and its first line of error,
-// then a HOME line: the node user's home, as systemd names paths in it.
-func nodeSystemctlScript(args []string) string {
+// nodeSystemctlScript runs one `systemctl --user` command on the node
+// (of the system manager when system: a read, asked through sudo -n only
+// when the node user has no system bus, see systemBusRetry); its answer
+// is the command's output, then a UNITSEXIT line with its exit code
+// ("none": no systemctl on the node) and its first line of error, then a
+// HOME line: the node user's home, as systemd names paths in it.
+func nodeSystemctlScript(args []string, system bool) string {
 	q := make([]string, len(args))
 	for i, a := range args {
 		q[i] = Quote(a)
+	}
+	cmd, retry := systemctlUser, ""
+	if system {
+		cmd, retry = systemctlSystem, systemBusRetry(strings.Join(q, " "))
 	}
 	return fmt.Sprintf(`unset CDPATH
 LC_ALL=C; export LC_ALL
 main() {
 if command -v systemctl >/dev/null 2>&1; then
   exec 3>&1
-  ue=$(%s %s 2>&1 1>&3 3>&- </dev/null); ur=$?
+  ue=$(%s %s 2>&1 1>&3 3>&- </dev/null); ur=$?%s
   exec 3>&-
   printf '\nUNITSEXIT\t%%s\t%%s\n' "$ur" "$(printf '%%s' "$ue" | head -n 1 | tr '\t' ' ')"
 else printf '\nUNITSEXIT\tnone\t\n'; fi
 printf 'HOME\t%%s\n' "$(cd -P -- "$HOME" 2>/dev/null && pwd)"
 }
 main
-`, systemctlUser, strings.Join(q, " "))
+`, cmd, strings.Join(q, " "), retry)
 }
 
 // systemctl runs one `systemctl --user` command on the node: its output,
 // and the node user's home (physical).
 func (n NodeUnits) systemctl(ctx context.Context, args ...string) (string, string, error) {
-	out, err := n.SSH.run(ctx, n.Node, []byte(nodeSystemctlScript(args)))
+	out, err := n.SSH.run(ctx, n.Node, []byte(nodeSystemctlScript(args, n.System)))
 	if err != nil {
 		return "", "", fmt.Errorf("node %s: %w", n.Node.Name, err)
 	}
-	return parseNodeSystemctl(out, args)
+	out2, home, err := parseNodeSystemctl(out, args)
+	var se *SystemctlError
+	if errors.As(err, &se) {
+		se.System = n.System
+	}
+	return out2, home, err
 }
 
 // parseNodeSystemctl reads nodeSystemctlScript's answer.

@@ -176,9 +176,12 @@ func (a *app) healthSources(cat *desired.Catalog) (controllers.HealthSources, fu
 		src.Units, src.SystemUnits = observed.NewSystemctl(), observed.NewSystemctlSystem()
 	case n != nil && !a.local:
 		// The units of host vm run on its node: one SSH session asks its
-		// systemd for all of them.
+		// systemd for all of them (one more its system manager, when
+		// services have system units), over one connection.
 		ssh := observed.NewSSH(home)
-		src.Units, src.UnitsNode, done = observed.NodeUnits{SSH: ssh, Node: controllers.ObservedNode(n)}, n.Name, func() { ssh.Close() }
+		node := controllers.ObservedNode(n)
+		src.Units, src.UnitsNode, done = observed.NodeUnits{SSH: ssh, Node: node}, n.Name, func() { ssh.Close() }
+		src.SystemUnits = observed.NodeUnits{SSH: ssh, Node: node, System: true}
 	}
 	return src, done, nil
 }

@@ -403,12 +403,13 @@ else printf '\n%[1]sEXIT\tnone\t\n'; fi
 }
 
 // systemBusRetry asks the system manager again, through sudo -n, when the
-// first ask (ue, ur) of a user who is not root found no system bus and
-// sudo -n works: args are systemctl's arguments of a read (show, cat),
-// quoted. Its stdout goes to fd 3, as the first ask's.
+// first ask (ue, ur) of a user who is not root found no system bus (or,
+// for cat, a unit file only root may read) and sudo -n works: args are
+// systemctl's arguments of a read (show, cat), quoted. Its stdout goes to
+// fd 3, as the first ask's.
 func systemBusRetry(args string) string {
 	return `
-  if [ $ur != 0 ] && [ "$(id -u)" != 0 ] && case $ue in *"Failed to connect to bus"*) true;; *) false;; esac &&
+  if [ $ur != 0 ] && [ "$(id -u)" != 0 ] && case $ue in *"Failed to connect to bus"*|*"Permission denied"*) true;; *) false;; esac &&
      sudo -n true >/dev/null 2>&1 </dev/null; then
     ue=$(sudo -n ` + systemctlSystem + ` ` + args + ` 2>&1 1>&3 3>&- </dev/null); ur=$?
   fi`

@@ -91,6 +91,18 @@ func (a *app) adoptSystemd(ctx context.Context, arg, unit string, reveal bool) e
 			}
 		}
 	}
+	if (err != nil || p["LoadState"] == "not-found") && onNode != nil {
+		// Not the node user's: perhaps the node's system manager's, asked
+		// over the same connection.
+		sys := &nodeUnitReader{n: observed.NodeUnits{SSH: onNode.n.SSH, Node: onNode.n.Node, System: true}}
+		sp, serr := sys.ShowProperties(ctx, adoptUnitProperties, []string{unit})
+		switch {
+		case serr == nil && sp[unit] != nil && sp[unit]["LoadState"] != "not-found":
+			sd, onNode, p, system, err = sys, sys, sp[unit], true, nil
+		case serr == nil && err != nil:
+			return &exitError{ExitError, fmt.Errorf("systemd/%s: %sthe system manager knows no such unit (LoadState=not-found), and the user's systemd did not answer: %w", unit, where, err)}
+		}
+	}
 	if err != nil {
 		return &exitError{ExitError, fmt.Errorf("systemd/%s: %w", unit, err)}
 	}
@@ -98,7 +110,7 @@ func (a *app) adoptSystemd(ctx context.Context, arg, unit string, reveal bool) e
 	case p["LoadState"] == "not-found" && onNode == nil:
 		return &exitError{ExitError, fmt.Errorf("systemd/%s: the user's systemd knows no such unit (LoadState=not-found), nor does the system manager: see systemctl --user list-unit-files and systemctl list-unit-files", unit)}
 	case p["LoadState"] == "not-found":
-		return &exitError{ExitError, fmt.Errorf("systemd/%s: the user's systemd knows no such unit (LoadState=not-found): see systemctl --user list-unit-files", unit)}
+		return &exitError{ExitError, fmt.Errorf("systemd/%s: %sthe user's systemd knows no such unit (LoadState=not-found), nor does the system manager: see systemctl --user list-unit-files and systemctl list-unit-files", unit, where)}
 	case p["FragmentPath"] == "":
 		return &exitError{ExitError, fmt.Errorf("systemd/%s: no unit file to adopt (LoadState=%s: a transient or generated unit)", unit, p["LoadState"])}
 	}

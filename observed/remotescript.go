@@ -1046,6 +1046,7 @@ var writeFailures = map[string]string{
 	"chmod":          "the node could not change its mode",
 	"remove":         "the node could not move it into the backups",
 	"no-backup":      "the run's backup of it is not on the node (pruned there, or not a regular file); nothing was changed",
+	"no-dir":         "its directory is not on the node (a system unit's: no /etc/systemd/system there); nothing was changed",
 }
 
 // sudoRefused says what a node user refused by sudo -n needs.

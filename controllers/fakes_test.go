@@ -137,6 +137,9 @@ type fakeRemote struct {
 	WriteFn      func(ctx context.Context, n observed.RemoteNode, backupDir string, writes []observed.RemoteWrite) ([]observed.RemoteResult, error)
 	DisconnectFn func(n observed.RemoteNode)
 	UnitsFn      func(units []string) (map[string]*observed.UnitInfo, error)
+	// SystemUnitsFn answers for the system manager (nil: every unit
+	// not-found).
+	SystemUnitsFn func(units []string) (map[string]*observed.UnitInfo, error)
 	// ContentsFn answers the bytes an observation asks for (nil: none
 	// sent); each ask is recorded as a contents call.
 	ContentsFn func(asked []observed.RemoteContent) map[string][]byte
@@ -171,9 +174,13 @@ func (f *fakeRemote) Observe(ctx context.Context, n observed.RemoteNode, q obser
 	if len(q.SystemUnits) > 0 {
 		// The system manager: every unit not-found, recorded as a sysshow.
 		f.record("sysshow", append([]string{n.Name}, q.SystemUnits...)...)
-		o.SystemUnits = make(map[string]*observed.UnitInfo, len(q.SystemUnits))
-		for _, u := range q.SystemUnits {
-			o.SystemUnits[u] = &observed.UnitInfo{Unit: u, LoadState: "not-found", ActiveState: "inactive"}
+		if f.SystemUnitsFn != nil {
+			o.SystemUnits, o.SystemUnitsErr = f.SystemUnitsFn(q.SystemUnits)
+		} else {
+			o.SystemUnits = make(map[string]*observed.UnitInfo, len(q.SystemUnits))
+			for _, u := range q.SystemUnits {
+				o.SystemUnits[u] = &observed.UnitInfo{Unit: u, LoadState: "not-found", ActiveState: "inactive"}
+			}
 		}
 	}
 	for _, c := range q.Contents {

@@ -196,3 +196,88 @@ spec:
 		t.Errorf("entries (-want +got):\n%s", diff)
 	}
 }
+
+// TestNodeManagersStopBeforeFilesGo: a pass that retires a user unit and
+// prunes a system unit's file (dropped from the catalog) on the node
+// queues each manager's stop and disable before the files, each removal
+// needing its own manager's calls (the pre calls of both managers share
+// one list, so the indices are the script's), then a daemon-reload per
+// manager.
+func TestNodeManagersStopBeforeFilesGo(t *testing.T) {
+	h := newTestHome(t)
+	const both = `apiVersion: sanctum.haus/v1
+kind: SystemdUnit
+metadata: {name: web}
+spec:
+  unit: web.service
+  host: vm
+  retired: false
+  execStart: [/bin/sleep, "100"]
+---
+apiVersion: sanctum.haus/v1
+kind: SystemdUnit
+metadata: {name: db}
+spec:
+  unit: db.service
+  host: vm
+  scope: system
+  execStart: [/bin/sleep, "200"]
+`
+	node := &adoptedNode{files: map[string][]byte{}}
+	r := node.remote()
+	r.SystemUnitsFn = func(units []string) (map[string]*observed.UnitInfo, error) {
+		out := map[string]*observed.UnitInfo{}
+		for _, u := range units {
+			out[u] = &observed.UnitInfo{Unit: u, LoadState: "loaded", ActiveState: "active", SubState: "running", MainPID: 7,
+				UnitFileState: "enabled", FragmentPath: observed.SystemUnitDir + "/" + u}
+		}
+		return out, nil
+	}
+	cat := loadCatalog(t, h.dir, map[string]string{"units.yaml": both, "nodes.yaml": unitNode})
+	p := unitPass(h, &fakeSystemd{}, "mac", "r1", cat)
+	p.Remote = r
+	if _, err := runApply(p, cat, SystemdController{}, RemoteNodeController{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := node.files["/etc/systemd/system/db.service"]; !ok {
+		t.Fatalf("the first pass wrote %v", node.files)
+	}
+	retired := strings.Replace(both[:strings.Index(both, "---")], "retired: false", "retired: true", 1)
+	cat2 := loadCatalog(t, h.dir, map[string]string{"units.yaml": retired, "nodes.yaml": unitNode})
+	p = unitPass(h, &fakeSystemd{}, "mac", "r2", cat2)
+	p.Remote = r
+	node.sessions = nil
+	cs, err := runApply(p, cat2, SystemdController{}, RemoteNodeController{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(node.sessions) != 1 {
+		t.Fatalf("sessions: %d", len(node.sessions))
+	}
+	want := []string{
+		"system systemctl stop -- db.service",
+		"system systemctl disable -- db.service",
+		"systemctl stop -- web.service",
+		"systemctl disable -- web.service",
+		"remove /etc/systemd/system/db.service needs[0 1]",
+		"remove .config/systemd/user/web.service needs[2 3]",
+		"systemctl daemon-reload gate",
+		"system systemctl daemon-reload gate",
+	}
+	if diff := cmp.Diff(want, writeLines(node.sessions[0])); diff != "" {
+		t.Errorf("the node's apply session (-want +got):\n%s", diff)
+	}
+	var lines []string
+	for _, c := range cs.Changes {
+		if c.Action == drift.Deleted {
+			lines = append(lines, strings.Join([]string{c.ID(), c.Path, c.Target}, " "))
+		}
+	}
+	wantLines := []string{
+		"SystemdUnit/web .config/systemd/user/web.service systemd:user/web.service",
+		"RemoteNode/vm /etc/systemd/system/db.service systemd:system/db.service",
+	}
+	if diff := cmp.Diff(wantLines, lines); diff != "" {
+		t.Errorf("deleted (-want +got):\n%s", diff)
+	}
+}

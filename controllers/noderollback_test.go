@@ -39,10 +39,29 @@ func TestCheckNodeIndex(t *testing.T) {
 	if err := checkNodeIndex(created); err != nil {
 		t.Fatalf("a created entry refused: %v", err)
 	}
+	// A system unit's file, the one path outside the node's home a run
+	// writes, backed up under the run's folder.
+	unit := func(_ *NodeBackups, e *NodeBackupEntry) {
+		e.Object, e.Path = "SystemdUnit/web", "/etc/systemd/system/web.service"
+		e.Backup = ".sanctum/state/backups/" + runID + "/etc/systemd/system/web.service"
+	}
+	if err := checkNodeIndex(index(unit)); err != nil {
+		t.Fatalf("a system unit's entry refused: %v", err)
+	}
+	then := func(more func(*NodeBackups, *NodeBackupEntry)) func(*NodeBackups, *NodeBackupEntry) {
+		return func(nb *NodeBackups, e *NodeBackupEntry) { unit(nb, e); more(nb, e) }
+	}
 	for name, tc := range map[string]struct {
 		mutate func(*NodeBackups, *NodeBackupEntry)
 		why    string
 	}{
+		"system dir, not a unit":   {then(func(_ *NodeBackups, e *NodeBackupEntry) { e.Object = "PersonaFile/windu/SOUL.md" }), "only a SystemdUnit's file"},
+		"system dir, subdirectory": {then(func(_ *NodeBackups, e *NodeBackupEntry) { e.Path = "/etc/systemd/system/x/web.service" }), "not a clean path"},
+		"system dir, not .service": {then(func(_ *NodeBackups, e *NodeBackupEntry) { e.Path = "/etc/systemd/system/sudoers" }), "not a clean path"},
+		"system dir, backup elsewhere": {then(func(_ *NodeBackups, e *NodeBackupEntry) {
+			e.Backup = ".sanctum/state/backups/" + runID + "/web.service"
+		}),
+			"is not where run"},
 		"absolute path":       {func(_ *NodeBackups, e *NodeBackupEntry) { e.Path = "/etc/passwd" }, "not a clean path"},
 		"parent path":         {func(_ *NodeBackups, e *NodeBackupEntry) { e.Path = "../x" }, "not a clean path"},
 		"unclean path":        {func(_ *NodeBackups, e *NodeBackupEntry) { e.Path = "a//b" }, "not a clean path"},

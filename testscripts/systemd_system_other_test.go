@@ -1,0 +1,30 @@
+//go:build !linux
+
+package testscripts
+
+import (
+	"context"
+	"os/exec"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// The systemd --system harness needs Linux namespaces
+// (systemd_system_test.go); elsewhere [systemd-system] is false and its
+// commands stop the script saying so.
+
+const notLinux = "systemd-system needs Linux (namespaces and systemd)"
+
+func systemdSystemMissing() string { return notLinux }
+
+func cmdSystemdSystem(ts *testscript.TestScript, _ bool, _ []string) { ts.Fatalf("%s", notLinux) }
+
+func cmdInsys(ts *testscript.TestScript, _ bool, _ []string) { ts.Fatalf("%s", notLinux) }
+
+func cmdSysUnitProp(ts *testscript.TestScript, _ bool, _ []string) { ts.Fatalf("%s", notLinux) }
+
+// nsenterCommand is never reached without systemd-system: a command that
+// fails.
+func nsenterCommand(ctx context.Context, _, _ string, _ ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "false")
+}

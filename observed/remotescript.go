@@ -769,6 +769,10 @@ func writeScript(n RemoteNode, backupDir string, ops []RemoteWrite) string {
 	b.WriteString(preamble(n))
 	fmt.Fprintf(&b, "B=%s\ntp=\ntS=\ntrap '[ -n \"$tp\" ] && $tS rm -f -- \"$tp\"; exit 1' HUP INT TERM PIPE\n", Quote(backupDir))
 	b.WriteString(`ok() { [ "$w" = ok ] || { printf 'FAIL\t%s\t%s\n' "$1" "$w"; return 1; }; }
+tgt() {
+  if [ -L "$2" ]; then printf 'FAIL\t%s\tsymlink\n' "$1"; return 1; fi
+  if [ -e "$2" ] && [ ! -f "$2" ]; then printf 'FAIL\t%s\tnot-file\n' "$1"; return 1; fi
+}
 bk() {
   umask 077; walk "$B/$2" 1; umask 022
   [ "$w" = ok ] || { printf 'FAIL\t%s\tbackup-%s\n' "$1" "$w"; return 1; }
@@ -777,8 +781,7 @@ put() {
   walk "$2" "$6"
   if [ "$w" = no-dir ]; then printf 'SKIP\t%s\n' "$1"; return; fi
   ok "$1" || return
-  if [ -L "$3" ]; then printf 'FAIL\t%s\tsymlink\n' "$1"; return; fi
-  if [ -e "$3" ] && [ ! -f "$3" ]; then printf 'FAIL\t%s\tnot-file\n' "$1"; return; fi
+  tgt "$1" "$3" || return
   td=$PWD; t=".$3.reconcile-tmp"
   rm -f -- "$t" 2>/dev/null
   tp=$td/$t
@@ -807,8 +810,7 @@ rst() {
   if [ -L "$8" ] || [ ! -f "$8" ]; then printf 'FAIL\t%s\tno-backup\n' "$1"; return; fi
   sd=$PWD
   walk "$2" 1; ok "$1" || return
-  if [ -L "$3" ]; then printf 'FAIL\t%s\tsymlink\n' "$1"; return; fi
-  if [ -e "$3" ] && [ ! -f "$3" ]; then printf 'FAIL\t%s\tnot-file\n' "$1"; return; fi
+  tgt "$1" "$3" || return
   td=$PWD; t=".$3.reconcile-tmp"
   rm -f -- "$t" 2>/dev/null
   tp=$td/$t
@@ -932,8 +934,7 @@ stmp() {
 sput() {
   walk "$2" 0; ok "$1" || return
   suok || { printf 'FAIL\t%s\t%s\n' "$1" "$sux"; return; }
-  if [ -L "$3" ]; then printf 'FAIL\t%s\tsymlink\n' "$1"; return; fi
-  if [ -e "$3" ] && [ ! -f "$3" ]; then printf 'FAIL\t%s\tnot-file\n' "$1"; return; fi
+  tgt "$1" "$3" || return
   stmp "$3"
   printf -- "$7" | $SU sh -c 'umask "$1"; set -C; exec cat > "$2"' sh "${4:-077}" "$t" 2>/dev/null; r=$?
   if [ $r = 0 ] && [ "$5" != - ]; then $SU chmod -- "$5" "$t" 2>/dev/null; r=$?; fi
@@ -962,8 +963,7 @@ srst() {
   sd=$PWD
   walk "$2" 0; ok "$1" || return
   suok || { printf 'FAIL\t%s\t%s\n' "$1" "$sux"; return; }
-  if [ -L "$3" ]; then printf 'FAIL\t%s\tsymlink\n' "$1"; return; fi
-  if [ -e "$3" ] && [ ! -f "$3" ]; then printf 'FAIL\t%s\tnot-file\n' "$1"; return; fi
+  tgt "$1" "$3" || return
   stmp "$3"
   $SU sh -c 'umask "$1"; set -C; exec cat > "$2"' sh "${5:-077}" "$t" < "$sd/$8" 2>/dev/null; r=$?
   if [ $r = 0 ]; then h=$($SU $HC -- "./$t" 2>/dev/null </dev/null); h=${h#\\}; h=${h%% *}

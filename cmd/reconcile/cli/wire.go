@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"syscall"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/controllers"
@@ -116,11 +118,20 @@ func localSystemd(localHost, home string) observed.Systemd {
 
 // localSystem is the system manager of a host whose catalog host is vm,
 // and the directory it reads its administrator's units from, opened: both
-// only when localSystemd's rule lets the user's manager be asked (--home
-// is $HOME), since a pass for a disposable home (make demo, the suites)
-// must never write /etc/systemd/system nor change the machine's units.
+// only when
+//   - localSystemd's rule lets the user's manager be asked (--home is
+//     $HOME), since a pass for a disposable home (make demo, the suites)
+//     must never write /etc/systemd/system nor change the machine's units;
+//   - reconcile runs as root, the one user who writes that directory: a
+//     pass of another user would stop and disable a unit (through sudo)
+//     and then fail to write or remove its file, every pass;
+//   - the home and its state are root's own: a HOME of another user
+//     (sudo --preserve-env=HOME) would let that user's inventory, backups
+//     and catalog drive root's writes there.
+//
 // Otherwise NoSystemd says why, and the system units are skipped, their
-// files unwritten.
+// files unwritten. (A node's system units are reconciled from another
+// host, through sudo -n when the node user is not root.)
 func localSystem(localHost, home string) (observed.Systemd, *observed.FileHost, error) {
 	if user := localSystemd(localHost, home); user.Available() != nil {
 		if n, ok := user.(observed.NoSystemd); ok && n.Reason != "" {
@@ -128,6 +139,13 @@ func localSystem(localHost, home string) (observed.Systemd, *observed.FileHost, 
 				"never for another --home: " + n.Reason}, nil, nil
 		}
 		return observed.NoSystemd{}, nil, nil
+	}
+	if euid := os.Geteuid(); euid != 0 {
+		return observed.NoSystemd{Reason: "system units on this host are reconciled by root (reconcile runs as uid " + strconv.Itoa(euid) +
+			"); run it as root for root's own home, or reconcile them from another host over SSH"}, nil, nil
+	}
+	if who := notOwnedBy(0, home, filepath.Join(home, controllers.StateDir)); who != "" {
+		return observed.NoSystemd{Reason: "system units are reconciled by root only for a home of root's own: " + who}, nil, nil
 	}
 	system := observed.NewSystemctlSystem()
 	if system.Available() != nil {
@@ -141,6 +159,21 @@ func localSystem(localHost, home string) (observed.Systemd, *observed.FileHost, 
 		return nil, nil, fmt.Errorf("%s: %w", observed.SystemUnitDir, err)
 	}
 	return system, dir, nil
+}
+
+// notOwnedBy names the first of paths (those that exist) whose owner is
+// not uid, "" when none.
+func notOwnedBy(uid int, paths ...string) string {
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != uid {
+			return fmt.Sprintf("%s belongs to uid %d", p, st.Uid)
+		}
+	}
+	return ""
 }
 
 // mount puts the system's unit directory, as it is, into a host's names,

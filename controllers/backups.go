@@ -237,9 +237,21 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // systemUnitEntry says whether an entry under /etc/systemd/system is one
 // a run makes: the unit file of a unit or a service, directly in it.
-func systemUnitEntry(e BackupEntry) bool {
-	return (e.Kind == v1.KindSystemdUnit || e.Kind == v1.KindService) && path.Clean(e.Path) == e.Path &&
-		path.Dir(e.Path) == observed.SystemUnitDir && strings.HasSuffix(e.Path, ".service") && !strings.HasPrefix(path.Base(e.Path), ".")
+func systemUnitEntry(e BackupEntry) bool { return isSystemUnitShape(e.Kind, e.Path) }
+
+// isSystemUnitShape says whether kind and p are those of a system unit's
+// file as a pass writes it: a SystemdUnit's or a Service's x.service
+// directly in /etc/systemd/system, its name no dotfile.
+func isSystemUnitShape(kind, p string) bool {
+	return (kind == v1.KindSystemdUnit || kind == v1.KindService) && path.Clean(p) == p &&
+		path.Dir(p) == observed.SystemUnitDir && strings.HasSuffix(p, ".service") && !strings.HasPrefix(path.Base(p), ".")
+}
+
+// systemUnitOwned says whether an inventory entry outside HOME is one a
+// pass makes: a system unit's file, and the unit it stops before a prune
+// is that file's own.
+func systemUnitOwned(e InventoryEntry) bool {
+	return isSystemUnitShape(e.Kind, e.Path) && e.Systemd == path.Base(e.Path) && e.Launchd == ""
 }
 
 // keptLink is the mode an index entry of a kept symlink has.

@@ -176,6 +176,14 @@ func (p *Pass) prune(ctx context.Context) []drift.Change {
 	for _, e := range p.inv.Unwanted() {
 		path := e.Path
 		c := drift.Change{Kind: e.Kind, Name: e.Name, Path: path}
+		if (isSystemUnitFile(path) || strings.HasPrefix(path, "/")) && !systemUnitOwned(e) {
+			// No pass writes such an entry: the state was edited. It is
+			// dropped, and nothing there is touched.
+			c.Action, c.Reason = drift.Unmanaged, "the inventory names it, but reconcile writes nothing there but a unit's own x.service file "+
+				"directly in "+observed.SystemUnitDir+"; left alone, forgotten"
+			out = append(out, c)
+			continue
+		}
 		if system := isSystemUnitFile(path); system && p.SystemSystemd.Available() != nil {
 			// A system unit's file, and this pass may not touch the
 			// system's units: it stays, and stays owned, for a pass that may.

@@ -180,7 +180,7 @@ func checkNodeIndex(idx *BackupIndex) error {
 				why = "its sha256 is not one"
 			}
 			if why != "" {
-				return fmt.Errorf("backups of %s: %w: node %s entry %d (%s ~/%s): %s", idx.RunID, ErrTamperedIndex, nb.Node, i+1, e.Object, e.Path, why)
+				return fmt.Errorf("backups of %s: %w: node %s entry %d (%s %s): %s", idx.RunID, ErrTamperedIndex, nb.Node, i+1, e.Object, drift.ShowPath(e.Path), why)
 			}
 		}
 	}
@@ -461,7 +461,14 @@ type nodeUnitRestore struct {
 // isNodeSystemUnitPath is whether a node path is a file directly in
 // /etc/systemd/system.
 func isNodeSystemUnitPath(p string) bool {
-	return path.Dir(p) == observed.SystemUnitDir && path.Clean(p) == p && path.Base(p) != ".." && strings.HasSuffix(p, ".service")
+	return path.Dir(p) == observed.SystemUnitDir && path.Clean(p) == p && !strings.HasPrefix(path.Base(p), ".") && strings.HasSuffix(p, ".service")
+}
+
+// isNodeSystemUnitOwned says whether a node inventory entry outside the
+// node's home is one a pass makes: a SystemdUnit's x.service directly in
+// /etc/systemd/system.
+func isNodeSystemUnitOwned(e NodeOwned) bool {
+	return strings.HasPrefix(e.Object, v1.KindSystemdUnit+"/") && isNodeSystemUnitPath(e.Path)
 }
 
 // nodeUnitRestored is what became of a restored unit on the node: loaded

@@ -277,6 +277,11 @@ func (p *Pass) reconcileNode(ctx context.Context, cat *desired.Catalog, n *v1.Re
 	// dropped below when a glob's match on the node wants them).
 	var candidates []NodeOwned
 	for _, e := range prev {
+		if strings.HasPrefix(e.Path, "/") && !isNodeSystemUnitOwned(e) {
+			// No pass writes such an entry outside the node's home: the
+			// state was edited. It is forgotten, nothing there touched.
+			continue
+		}
 		if !wanted[e.Path] {
 			candidates = append(candidates, e)
 			paths = append(paths, e.Path)

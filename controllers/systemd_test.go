@@ -3,6 +3,9 @@ package controllers
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -331,6 +334,93 @@ func TestSystemdLoadedElsewhere(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{"show sanctum-gateway.service neo4j-sanctum.service", "daemon-reload"}, callNames(sd.Calls())); diff != "" {
 			t.Errorf("%s calls (-want +got):\n%s", run, diff)
+		}
+	}
+}
+
+// TestPruneSystemInventoryShape: an inventory entry outside HOME is pruned
+// only when it is what a pass writes there (a unit's own x.service file
+// directly in /etc/systemd/system, stopped as that unit): an edited state
+// naming another file, another unit or a link is forgotten, and nothing in
+// the directory is touched or asked of systemd.
+func TestPruneSystemInventoryShape(t *testing.T) {
+	home, _ := newTestFileHost(t)
+	unitDir := t.TempDir()
+	ud, err := observed.OpenFileHost(unitDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ud.Close() })
+	files := map[string]string{"ssh.service": "[Service]\n", "other.conf": "x\n", "mine.service": "[Service]\nExecStart=/bin/true\n", ".hidden.service": "h\n"}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(unitDir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/dev/null", filepath.Join(unitDir, "default.target")); err != nil {
+		t.Fatal(err)
+	}
+	dir := observed.SystemUnitDir
+	prev := []InventoryEntry{
+		{Kind: v1.KindSystemdUnit, Name: "ssh", Path: dir + "/ssh.service", SHA256: digest([]byte(files["ssh.service"])), Systemd: "dbus.service"},
+		{Kind: "File", Name: "other", Path: dir + "/other.conf", SHA256: digest([]byte(files["other.conf"]))},
+		{Kind: v1.KindSystemdUnit, Name: "hidden", Path: dir + "/.hidden.service", SHA256: digest([]byte(files[".hidden.service"])), Systemd: ".hidden.service"},
+		{Kind: v1.KindSystemdUnit, Name: "target", Path: dir + "/default.target", Systemd: "default.target"},
+		{Kind: v1.KindSystemdUnit, Name: "etc", Path: "/etc/passwd", Systemd: "passwd"},
+		{Kind: v1.KindSystemdUnit, Name: "mine", Path: dir + "/mine.service", SHA256: digest([]byte(files["mine.service"])), Systemd: "mine.service"},
+	}
+	p := newTestPass(observed.MountHost{Host: home, Dir: dir, Mount: ud}, ModeApply, "run-1", nil, prev)
+	sd := &fakeSystemd{Units: map[string]observed.UnitInfo{"mine.service": {LoadState: "loaded", ActiveState: "active", UnitFileState: "enabled"}}}
+	p.SystemSystemd = sd
+	got := map[string]drift.Change{}
+	for _, c := range p.prune(context.Background()) {
+		got[c.Path] = c
+	}
+	for _, e := range prev[:5] {
+		if c := got[e.Path]; c.Action != drift.Unmanaged || !strings.Contains(c.Reason, "reconcile writes nothing there but a unit's own x.service file") {
+			t.Errorf("%s: %+v", e.Path, c)
+		}
+	}
+	if c := got[dir+"/mine.service"]; c.Action != drift.Deleted {
+		t.Errorf("mine.service: %+v", c)
+	}
+	for name := range files {
+		_, err := os.Stat(filepath.Join(unitDir, name))
+		if gone := errors.Is(err, fs.ErrNotExist); gone != (name == "mine.service") {
+			t.Errorf("%s: gone %v", name, gone)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(unitDir, "default.target")); err != nil {
+		t.Errorf("the link was touched: %v", err)
+	}
+	var calls []string
+	for _, c := range sd.Calls() {
+		calls = append(calls, c.Method+" "+strings.Join(c.Args, " "))
+	}
+	if got := strings.Join(calls, "|"); got != "show mine.service|stop mine.service|disable mine.service" {
+		t.Errorf("systemd calls: %s", got)
+	}
+}
+
+// TestNodeSystemUnitOwned: the only node inventory entries outside the
+// node's home a prune considers are a SystemdUnit's x.service directly in
+// /etc/systemd/system.
+func TestNodeSystemUnitOwned(t *testing.T) {
+	dir := observed.SystemUnitDir
+	for _, c := range []struct {
+		e    NodeOwned
+		want bool
+	}{
+		{NodeOwned{Object: "SystemdUnit/x", Path: dir + "/x.service"}, true},
+		{NodeOwned{Object: "PersonaFile/windu/SOUL.md", Path: dir + "/x.service"}, false},
+		{NodeOwned{Object: "SystemdUnit/x", Path: dir + "/.x.service"}, false},
+		{NodeOwned{Object: "SystemdUnit/x", Path: dir + "/default.target"}, false},
+		{NodeOwned{Object: "SystemdUnit/x", Path: dir + "/a/x.service"}, false},
+		{NodeOwned{Object: "SystemdUnit/x", Path: dir + "/../x.service"}, false},
+		{NodeOwned{Object: "SystemdUnit/x", Path: "/etc/x.service"}, false},
+	} {
+		if got := isNodeSystemUnitOwned(c.e); got != c.want {
+			t.Errorf("%+v: %v", c.e, got)
 		}
 	}
 }

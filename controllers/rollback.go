@@ -25,6 +25,12 @@ func (p *Pass) Rollback(ctx context.Context, idx *BackupIndex) []drift.Change {
 	var units, systemUnits []BackupEntry
 	for _, e := range idx.Entries {
 		c := drift.Change{Kind: e.Kind, Name: e.Name, Path: e.Path, Reason: "restored from run " + idx.RunID}
+		if isSystemUnitFile(e.Path) && p.SystemSystemd.Available() != nil {
+			// As a pass: what this run may not touch there is left.
+			c.Action, c.Reason = drift.Skipped, "not restored, since the system manager is not asked: "+p.SystemSystemd.Available().Error()
+			out = append(out, c)
+			continue
+		}
 		perm, link, _ := e.kept() // the index was checked when it was read
 		if err := p.keptInRun(idx.RunID, e, link); err != nil {
 			out = append(out, p.fail(c, err))

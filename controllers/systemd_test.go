@@ -424,3 +424,19 @@ func TestNodeSystemUnitOwned(t *testing.T) {
 		}
 	}
 }
+
+// TestRollbackSystemUnitNotAsked: a run's backup of a system unit's file is
+// not restored by a rollback whose pass may not touch the system's units
+// (another home, not root): skipped with the reason, nothing written.
+func TestRollbackSystemUnitNotAsked(t *testing.T) {
+	home, _ := newTestFileHost(t)
+	p := newTestPass(home, ModeApply, "run-2", nil, nil)
+	p.SystemSystemd = observed.NoSystemd{Reason: "system units on this host are reconciled by root"}
+	path := observed.SystemUnitDir + "/x.service"
+	idx := &BackupIndex{RunID: "run-1", Entries: []BackupEntry{{Kind: v1.KindSystemdUnit, Name: "x", Path: path,
+		Backup: BackupsDir + "/run-1" + path, SHA256: digest([]byte("x")), Mode: "0644"}}}
+	out := p.Rollback(context.Background(), idx)
+	if len(out) != 1 || out[0].Action != drift.Skipped || !strings.Contains(out[0].Reason, "not restored, since the system manager is not asked: system units on this host are reconciled by root") {
+		t.Fatalf("%+v", out)
+	}
+}

@@ -1028,6 +1028,13 @@ func (s *SSH) Write(ctx context.Context, n RemoteNode, backupDir string, ops []R
 	return res, perr
 }
 
+// systemWriteFailures are writeFailures of a file in the node's
+// /etc/systemd/system, whose walk starts there, not at the home.
+var systemWriteFailures = map[string]string{
+	"no-dir": "no " + SystemUnitDir + " on the node; nothing was changed",
+	"escape": "outside the node's home only the files directly in " + SystemUnitDir + " are written, and only while it is itself (no symlink on its way); refused before any write",
+}
+
 // writeFailures say why the node did not carry out an op.
 var writeFailures = map[string]string{
 	"write":          "the node could not write it (disk full, read-only, or in the way); what was there is untouched",
@@ -1046,7 +1053,7 @@ var writeFailures = map[string]string{
 	"chmod":          "the node could not change its mode",
 	"remove":         "the node could not move it into the backups",
 	"no-backup":      "the run's backup of it is not on the node (pruned there, or not a regular file); nothing was changed",
-	"no-dir":         "its directory is not on the node (a system unit's: no /etc/systemd/system there); nothing was changed",
+	"no-dir":         "its directory is not on the node; nothing was changed",
 }
 
 // sudoRefused says what a node user refused by sudo -n needs.
@@ -1083,6 +1090,9 @@ func parseWrites(out []byte, backupDir string, ops []RemoteWrite) ([]RemoteResul
 			r.Status = "failed"
 			if len(f) > 2 {
 				r.Reason = writeFailures[f[2]]
+				if why, ok := systemWriteFailures[f[2]]; ok && path.IsAbs(ops[i].Path) {
+					r.Reason = why
+				}
 				switch {
 				case r.Reason != "":
 				case strings.HasPrefix(f[2], "sudo -n: "):

@@ -248,7 +248,7 @@ func TestSystemDirConfined(t *testing.T) {
 	x.n = linked
 	res2 = append(res2, x.write(t, false, RemoteWrite{Path: filepath.Join(link, "w.service"), Content: v, Mode: 0o644, MkDir: true})...)
 	for _, r := range res2 {
-		if r.Status != "failed" || r.Reason != writeFailures["escape"] {
+		if r.Status != "failed" || r.Reason != systemWriteFailures["escape"] {
 			t.Errorf("%s: %+v, want refused as an escape", r.Path, r)
 		}
 	}

@@ -46,6 +46,9 @@ func cmdSSHD(ts *testscript.TestScript, neg bool, args []string) {
 		if ns = ts.Getenv("SYSTEMD_NS"); ns == "" {
 			ts.Fatalf("sshd -ns: no SYSTEMD_NS (run systemd-system first)")
 		}
+		if err := harnessAlive(ns); err != nil {
+			ts.Fatalf("sshd -ns: %v", err)
+		}
 		args = args[1:]
 	}
 	for _, a := range args {

@@ -4,6 +4,7 @@ package testscripts
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -22,6 +23,8 @@ func cmdSystemdSystem(ts *testscript.TestScript, _ bool, _ []string) { ts.Fatalf
 func cmdInsys(ts *testscript.TestScript, _ bool, _ []string) { ts.Fatalf("%s", notLinux) }
 
 func cmdSysUnitProp(ts *testscript.TestScript, _ bool, _ []string) { ts.Fatalf("%s", notLinux) }
+
+func harnessAlive(string) error { return errors.New(notLinux) }
 
 // nsenterCommand is never reached without systemd-system: a command that
 // fails.

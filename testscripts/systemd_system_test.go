@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -458,6 +459,23 @@ func shellQuote(s string) string {
 // nsenter forks the program (a PID namespace is entered by a child), and
 // killing nsenter leaves it running: whoever bounds one kills its process
 // group (Debian 12's nsenter has no --kill-child).
+// harnessAlive checks that pid is still systemd-system's manager before
+// anything enters its namespaces: a manager that died leaves its pid to
+// be reused, and entering another process's (the machine's own) mount
+// namespace would let a command write the real /etc/systemd/system.
+func harnessAlive(pid string) error {
+	env, err := os.ReadFile("/proc/" + pid + "/environ")
+	if err != nil || !slices.Contains(strings.Split(string(env), "\x00"), "container=sanctum-harness") {
+		return fmt.Errorf("the private manager (pid %s) is gone; see $WORK/systemd-system.log", pid)
+	}
+	theirs, err1 := os.Readlink("/proc/" + pid + "/ns/mnt")
+	ours, err2 := os.Readlink("/proc/self/ns/mnt")
+	if err1 != nil || err2 != nil || theirs == ours {
+		return fmt.Errorf("pid %s does not run in a mount namespace of its own; refusing to enter it", pid)
+	}
+	return nil
+}
+
 func nsenterArgs(pid, wd string) []string {
 	return []string{"-t", pid, "-m", "-p", "-u", "--wd=" + wd, "--"}
 }
@@ -516,6 +534,9 @@ func cmdInsys(ts *testscript.TestScript, neg bool, args []string) {
 	if pid == "" {
 		ts.Fatalf("insys: no SYSTEMD_NS (run systemd-system first)")
 	}
+	if err := harnessAlive(pid); err != nil {
+		ts.Fatalf("insys: %v", err)
+	}
 	// coreutils timeout kills nsenter and its process group (the program
 	// and what it started) at the bound.
 	start := time.Now()
@@ -553,6 +574,9 @@ func cmdSysUnitProp(ts *testscript.TestScript, neg bool, args []string) {
 	pid := ts.Getenv("SYSTEMD_NS")
 	if pid == "" {
 		ts.Fatalf("sysunitprop: no SYSTEMD_NS (run systemd-system first)")
+	}
+	if err := harnessAlive(pid); err != nil {
+		ts.Fatalf("sysunitprop: %v", err)
 	}
 	out, err := systemctlSystem(pid, "show", "-p", args[1], "--value", "--", args[0])
 	ts.Check(err)

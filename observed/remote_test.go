@@ -746,7 +746,9 @@ func TestObserveContents(t *testing.T) {
 	for i := 255; i >= 0; i-- {
 		all = append(all, byte(i))
 	}
-	files := map[string][]byte{"u/a.service": all, "u/b.service": []byte("[Unit]\n"), "u/e.service": {}}
+	// big is a byte longer than a node sends: not answered.
+	files := map[string][]byte{"u/a.service": all, "u/b.service": []byte("[Unit]\n"), "u/e.service": {},
+		"u/big.service": bytes.Repeat([]byte("#"), MaxContent+1), "u/max.service": bytes.Repeat([]byte("#"), MaxContent)}
 	for name, data := range files {
 		if err := os.MkdirAll(filepath.Join(home, filepath.Dir(name)), 0o755); err != nil {
 			t.Fatal(err)
@@ -765,6 +767,8 @@ func TestObserveContents(t *testing.T) {
 		{Path: "u/missing.service"},
 		{Path: "u/l.service"},
 		{Path: "u/e.service"},
+		{Path: "u/big.service"},
+		{Path: "u/max.service"},
 	}}
 	cmd := exec.Command("/bin/sh", "-s")
 	cmd.Stdin = strings.NewReader(observeScript(RemoteNode{Home: home}, q))
@@ -776,7 +780,7 @@ func TestObserveContents(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parse %q: %v", out, err)
 	}
-	if diff := cmp.Diff(map[string][]byte{"u/a.service": all, "u/e.service": {}}, o.Contents); diff != "" {
+	if diff := cmp.Diff(map[string][]byte{"u/a.service": all, "u/e.service": {}, "u/max.service": files["u/max.service"]}, o.Contents); diff != "" {
 		t.Errorf("contents (-want +got):\n%s", diff)
 	}
 	want := map[string]RemoteFile{

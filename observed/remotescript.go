@@ -415,6 +415,12 @@ func systemBusRetry(args string) string {
   fi`
 }
 
+// MaxContent bounds the bytes of one file a node sends in its
+// observation (a unit file is a few hundred): od reads at most one more,
+// and a file longer than this is not answered (it is judged by its
+// digest alone, as a file whose bytes were not sent).
+const MaxContent = 1 << 20
+
 // contentsScript sends, before the digests, the bytes of each file asked
 // whose sha256 is none of its Unless digests: a C line with its index,
 // its bytes as od prints them in hex (no framing by size, so a file that
@@ -438,7 +444,7 @@ cf() {
   h=${h#\\}; h=${h%% *}
   for k do [ "$h" = "$k" ] && return 0; done
   printf 'C\t%s\n' "$i"
-  $R od -A n -v -t x1 "./$f" 2>/dev/null </dev/null; printf 'E\t%s\n' "$?"
+  $R od -A n -v -N ` + strconv.Itoa(MaxContent+1) + ` -t x1 "./$f" 2>/dev/null </dev/null; printf 'E\t%s\n' "$?"
 }
 `)
 	for i, c := range contents {
@@ -506,10 +512,13 @@ func parseContents(out []byte, contents []RemoteContent) (map[string][]byte, []b
 				return nil, nil, &RemoteError{Kind: ErrRemote, Detail: "the answer was cut short"}
 			}
 			if code, end := strings.CutPrefix(l, "E\t"); end {
-				if code == "0" {
+				if code == "0" && len(data) <= MaxContent {
 					res[contents[i].Path] = data
 				}
 				break
+			}
+			if len(data) > MaxContent+1 { // od -N reads no more: a node that sends more is not answering
+				return nil, nil, bad("more than " + strconv.Itoa(MaxContent+1) + " bytes of " + contents[i].Path)
 			}
 			if !strings.HasPrefix(l, " ") {
 				return nil, nil, bad(l)

@@ -210,16 +210,17 @@ func CheckHealthWith(ctx context.Context, cat *desired.Catalog, src HealthSource
 			// The unit's state beside what the probe says: the service's
 			// own unit, else the one its systemd probe judges.
 			switch u := s.UnitName(); {
-			case u != "" && units[u] != nil && (p == nil || p.Type != v1.ProbeSystemd || s.ProbeUnit(p) == u):
-				h.Unit = unitStateOf(units[u])
+			case u != "" && units[managedUnit(s, u)] != nil && (p == nil || p.Type != v1.ProbeSystemd || s.ProbeUnit(p) == u):
+				st := units[managedUnit(s, u)]
+				h.Unit = unitStateOf(st)
 				switch {
 				case h.State == HealthUnprobed && h.Detail == "":
-					h.Detail = describeUnit(units[u])
+					h.Detail = describeUnit(st)
 				case p != nil && p.Type != v1.ProbeSystemd && periodicAgent(s) == nil:
-					h.Detail += "; " + describeUnit(units[u])
+					h.Detail += "; " + describeUnit(st)
 				}
-			case p != nil && p.Type == v1.ProbeSystemd && units[s.ProbeUnit(p)] != nil:
-				h.Unit = unitStateOf(units[s.ProbeUnit(p)])
+			case p != nil && p.Type == v1.ProbeSystemd && units[managedUnit(s, s.ProbeUnit(p))] != nil:
+				h.Unit = unitStateOf(units[managedUnit(s, s.ProbeUnit(p))])
 			}
 			mu.Lock()
 			results[s.Name] = h

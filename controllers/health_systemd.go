@@ -55,7 +55,7 @@ func unitsOfServices(ctx context.Context, services map[string]*v1.Service, src H
 	var user, system []string
 	for _, s := range services {
 		names := &user
-		if s.Spec.Systemd != nil && s.Spec.Systemd.Scope == v1.SystemdScopeSystem {
+		if systemScoped(s) {
 			names = &system
 		}
 		if u := s.UnitName(); u != "" {
@@ -70,7 +70,8 @@ func unitsOfServices(ctx context.Context, services map[string]*v1.Service, src H
 	for _, m := range []struct {
 		names  []string
 		reader observed.UnitStatusReader
-	}{{user, src.Units}, {system, src.SystemUnits}} {
+		prefix string
+	}{{user, src.Units, ""}, {system, src.SystemUnits, systemPrefix}} {
 		if len(m.names) == 0 {
 			continue
 		}
@@ -79,13 +80,32 @@ func unitsOfServices(ctx context.Context, services map[string]*v1.Service, src H
 		got, err := unitStatus(ctx, names, m.reader, src)
 		for _, n := range names {
 			if err != nil {
-				errs[n] = err
+				errs[m.prefix+n] = err
 			} else if st := got[n]; st != nil {
-				infos[n] = st
+				infos[m.prefix+n] = st
 			}
 		}
 	}
 	return infos, errs
+}
+
+// systemPrefix keys the system manager's units in unitsOfServices'
+// answers: a user unit and a system unit may share a name.
+const systemPrefix = "system/"
+
+// systemScoped says whether a service's units are the system manager's
+// (its spec.systemd says scope: system; a systemd probe's unit is read
+// from the manager of its service's unit).
+func systemScoped(s *v1.Service) bool {
+	return s.Spec.Systemd != nil && s.Spec.Systemd.Scope == v1.SystemdScopeSystem
+}
+
+// managedUnit is the key of a service's unit in unitsOfServices' answers.
+func managedUnit(s *v1.Service, unit string) string {
+	if systemScoped(s) {
+		return systemPrefix + unit
+	}
+	return unit
 }
 
 // unitStatus asks one manager about units.
@@ -150,10 +170,10 @@ func judgeUnit(st *observed.UnitStatus) (state, detail string) {
 // the unit's state could not be read here.
 func judgeByUnit(s *v1.Service, p *v1.Probe, units map[string]*observed.UnitStatus, unitErrs map[string]error) (state, detail string, since *time.Time) {
 	unit := s.ProbeUnit(p)
-	if unitErr := unitErrs[unit]; unitErr != nil {
+	if unitErr := unitErrs[managedUnit(s, unit)]; unitErr != nil {
 		return HealthUnprobed, "systemd unit " + unit + ": " + unitErr.Error(), nil
 	}
-	st := units[unit]
+	st := units[managedUnit(s, unit)]
 	if st == nil {
 		return HealthUnprobed, "systemd unit " + unit + ": no answer from systemctl show", nil
 	}

@@ -185,3 +185,33 @@ func TestHealthRecordDurations(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckHealthTwoManagers: a service whose unit is scope: system is
+// judged from the system manager, a user one from the user's, also when
+// their probes name a unit of the same name in each.
+func TestCheckHealthTwoManagers(t *testing.T) {
+	cat := loadHealthCatalog(t,
+		healthService("mine", "vm", nil, "systemd: {execStart: [/bin/sleep, '9']}", "health: {liveness: {type: systemd, unit: shared.service}}"),
+		healthService("root", "vm", nil, "systemd: {scope: system, execStart: [/bin/sleep, '9']}", "health: {liveness: {type: systemd, unit: shared.service}}"),
+	)
+	user := &stubUnits{units: map[string]*observed.UnitStatus{
+		"shared.service":       {Unit: "shared.service", LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"},
+		"sanctum-mine.service": {Unit: "sanctum-mine.service", LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"},
+	}}
+	system := &stubUnits{units: map[string]*observed.UnitStatus{
+		"shared.service":       {Unit: "shared.service", LoadState: "loaded", ActiveState: "failed", SubState: "failed", Result: "exit-code"},
+		"sanctum-root.service": {Unit: "sanctum-root.service", LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"},
+	}}
+	rep := CheckHealthWith(context.Background(), cat, HealthSources{Units: user, SystemUnits: system, LocalHost: "vm"}, testNow)
+	got := map[string]string{}
+	for _, h := range rep.Services {
+		got[h.Name] = h.State + ": " + h.Detail
+	}
+	want := map[string]string{
+		"mine": HealthHealthy + ": unit shared.service active (running)",
+		"root": HealthDown + ": unit shared.service failed (failed), Result=exit-code",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

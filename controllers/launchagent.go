@@ -3,7 +3,6 @@ package controllers
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -12,9 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 
 	"howett.net/plist"
 
@@ -459,51 +456,16 @@ func (LaunchAgentController) SectionKey() string { return agentsSection }
 
 // NewSection implements Stateful.
 func (LaunchAgentController) NewSection() Section {
-	return &agentSection{prev: map[string]AgentRecord{}, cur: map[string]AgentRecord{}}
+	return &agentSection{newRecords(func(a AgentRecord) string { return a.Name },
+		func(a, b AgentRecord) bool { return a.Name < b.Name })}
 }
 
 // agentSection is what the launch agents remember between passes: each
-// agent's plist and restartOn digests as reconcile last loaded it.
-type agentSection struct {
-	prev map[string]AgentRecord // read-only during the pass
-	mu   sync.Mutex
-	cur  map[string]AgentRecord
-}
+// agent's plist and restartOn digests as reconcile last loaded it, by
+// name.
+type agentSection struct{ *records[AgentRecord] }
 
 func (p *Pass) agentSection() *agentSection { return sectionOf[*agentSection](p, agentsSection) }
-
-// Load implements Section.
-func (s *agentSection) Load(raw json.RawMessage) error {
-	if raw == nil {
-		return nil
-	}
-	var list []AgentRecord
-	if err := strictUnmarshal(raw, &list); err != nil {
-		return err
-	}
-	for _, a := range list {
-		s.prev[a.Name] = a
-	}
-	return nil
-}
-
-func (s *agentSection) record(r AgentRecord) {
-	s.mu.Lock()
-	s.cur[r.Name] = r
-	s.mu.Unlock()
-}
-
-// Save implements Section: the agents by name.
-func (s *agentSection) Save() any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]AgentRecord, 0, len(s.cur))
-	for _, a := range s.cur {
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
 
 // retire makes a retired agent gone: booted out if loaded, its plist moved
 // into the run's backups.

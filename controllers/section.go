@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"sync"
 )
 
 // Section is a kind's own part of reconcile.json: what its controller
@@ -36,6 +37,56 @@ func sectionKeys() map[string]Stateful {
 			out[s.SectionKey()] = s
 		}
 	}
+	return out
+}
+
+// records is a Section of one record per object, as the launch agents and
+// the systemd units keep them: the last pass's (prev, read-only during the
+// pass) and this pass's (cur, which workers record into), each by key;
+// saved as a list in order (less).
+type records[R any] struct {
+	key  func(R) string
+	less func(a, b R) bool
+	prev map[string]R
+	mu   sync.Mutex
+	cur  map[string]R
+}
+
+func newRecords[R any](key func(R) string, less func(a, b R) bool) *records[R] {
+	return &records[R]{key: key, less: less, prev: map[string]R{}, cur: map[string]R{}}
+}
+
+// Load implements Section: the last pass's list, strictly.
+func (s *records[R]) Load(raw json.RawMessage) error {
+	if raw == nil {
+		return nil
+	}
+	var list []R
+	if err := strictUnmarshal(raw, &list); err != nil {
+		return err
+	}
+	for _, r := range list {
+		s.prev[s.key(r)] = r
+	}
+	return nil
+}
+
+// record keeps this pass's record of an object.
+func (s *records[R]) record(r R) {
+	s.mu.Lock()
+	s.cur[s.key(r)] = r
+	s.mu.Unlock()
+}
+
+// Save implements Section: this pass's records in order.
+func (s *records[R]) Save() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]R, 0, len(s.cur))
+	for _, r := range s.cur {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return s.less(out[i], out[j]) })
 	return out
 }
 

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,9 +9,7 @@ import (
 	"path"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 
 	v1 "github.com/sanctum-haus/reconcile/api/v1"
 	"github.com/sanctum-haus/reconcile/desired"
@@ -654,42 +651,24 @@ func (SystemdController) SectionKey() string { return unitsSection }
 
 // NewSection implements Stateful.
 func (SystemdController) NewSection() Section {
-	return &unitSection{prev: map[string]UnitRecord{}, cur: map[string]UnitRecord{}}
+	return &unitSection{newRecords(func(u UnitRecord) string { return unitKey(u.Node, u.Name) },
+		func(a, b UnitRecord) bool {
+			if a.Node != b.Node {
+				return a.Node < b.Node
+			}
+			return a.Name < b.Name
+		})}
 }
 
 // unitSection is what the units remember between passes: each unit's
-// file and restartOn digests as reconcile last started it.
-type unitSection struct {
-	prev map[string]UnitRecord // read-only during the pass
-	mu   sync.Mutex
-	cur  map[string]UnitRecord
-}
+// file and restartOn digests as reconcile last started it, by node and
+// name.
+type unitSection struct{ *records[UnitRecord] }
 
 func (p *Pass) unitSection() *unitSection { return sectionOf[*unitSection](p, unitsSection) }
 
-// Load implements Section.
-func (s *unitSection) Load(raw json.RawMessage) error {
-	if raw == nil {
-		return nil
-	}
-	var list []UnitRecord
-	if err := strictUnmarshal(raw, &list); err != nil {
-		return err
-	}
-	for _, u := range list {
-		s.prev[unitKey(u.Node, u.Name)] = u
-	}
-	return nil
-}
-
 // unitKey names a unit in the section: by its node ("" this host) and name.
 func unitKey(node, name string) string { return node + "\x00" + name }
-
-func (s *unitSection) record(r UnitRecord) {
-	s.mu.Lock()
-	s.cur[unitKey(r.Node, r.Name)] = r
-	s.mu.Unlock()
-}
 
 // revert undoes this pass's record of a unit (a call the node's script
 // then did not carry out): the last pass's record stands.
@@ -714,21 +693,4 @@ func (s *unitSection) keepNode(node string) {
 			s.cur[k] = r
 		}
 	}
-}
-
-// Save implements Section: the units by name.
-func (s *unitSection) Save() any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]UnitRecord, 0, len(s.cur))
-	for _, u := range s.cur {
-		out = append(out, u)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Node != out[j].Node {
-			return out[i].Node < out[j].Node
-		}
-		return out[i].Name < out[j].Name
-	})
-	return out
 }

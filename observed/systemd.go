@@ -42,9 +42,8 @@ type SystemctlError struct {
 	Args   []string
 	Code   int
 	Stderr string
-	// System: the call was to the system manager (no --user); Sudo: it
-	// went through sudo -n.
-	System, Sudo bool
+	// System: the call was to the system manager (no --user).
+	System bool
 }
 
 func (e *SystemctlError) Error() string {
@@ -63,19 +62,14 @@ func (e *SystemctlError) Error() string {
 		what = fmt.Sprintf("show (%d units)", units)
 	}
 	cmd := "systemctl --user"
-	switch {
-	case e.System && e.Sudo:
-		cmd = "sudo -n systemctl"
-	case e.System:
+	if e.System {
 		cmd = "systemctl"
 	}
 	switch {
-	case e.System && strings.Contains(msg, "a password is required"):
-		msg += " (the system manager is changed through sudo -n: this user needs sudo without a password for systemctl)"
 	case e.System && strings.Contains(msg, "Interactive authentication required"):
 		msg += " (the system manager's units are changed by root: run reconcile as root)"
 	case strings.Contains(msg, "Failed to connect to bus") && e.System:
-		msg += " (a user who is not root reaches the system manager over the system bus; without one, only root or sudo -n can ask it)"
+		msg += " (a user who is not root reaches the system manager over the system bus; without one, only root can ask it)"
 	case strings.Contains(msg, "Failed to connect to bus") && !e.System:
 		msg += " (does the user's systemd run? systemctl --user reaches it through XDG_RUNTIME_DIR)"
 	}
@@ -106,10 +100,8 @@ type Systemd interface {
 type Systemctl struct {
 	path string
 	err  error
-	// system: the system manager (no --user); sudo: its changes go
-	// through `sudo -n` (this user is not root).
-	system, sudo bool
-	sudoPath     string
+	// system: the system manager (no --user).
+	system bool
 }
 
 var _ Systemd = (*Systemctl)(nil)
@@ -127,21 +119,17 @@ func NewSystemctl() *Systemctl {
 // machine as PID 1 (sd_booted(3)).
 const SystemdBooted = "/run/systemd/system"
 
-// NewSystemctlSystem is the system manager's systemctl: asked directly
-// (show needs no privilege; root changes units), and through `sudo -n`
-// for a change when this user is not root. ErrNoSystemd when systemd does
-// not manage this machine (no /run/systemd/system) or has no systemctl.
+// NewSystemctlSystem is the system manager's systemctl, asked directly:
+// show and cat need no privilege, and only a pass run by root changes its
+// units (cli's localSystem: a node's system units, reached from another
+// host, go through sudo -n in the node's script instead). ErrNoSystemd
+// when systemd does not manage this machine (no /run/systemd/system) or
+// has no systemctl.
 func NewSystemctlSystem() *Systemctl {
 	s := NewSystemctl()
 	s.system = true
 	if _, err := os.Stat(SystemdBooted); err != nil && s.err == nil {
 		s.err = notAsked("systemd does not manage this machine (no " + SystemdBooted + "): no system manager to ask")
-	}
-	if os.Geteuid() != 0 {
-		s.sudo = true
-		if p, err := exec.LookPath("sudo"); err == nil {
-			s.sudoPath = p
-		}
 	}
 	return s
 }
@@ -157,17 +145,8 @@ func (s *Systemctl) run(ctx context.Context, args ...string) (string, error) {
 	if s.system {
 		flags = flags[1:]
 	}
-	tool, full := s.path, append(flags, args...)
-	sudo := s.sudo && args[0] != "show" && args[0] != "cat" // reads need no root
-	if sudo {
-		if s.sudoPath == "" {
-			return "", &SystemctlError{Args: args, Code: -1, System: true, Sudo: true,
-				Stderr: "no sudo on PATH: the system manager's units are changed by root or through sudo -n"}
-		}
-		tool, full = s.sudoPath, append([]string{"-n", s.path}, full...)
-	}
-	return runTool(ctx, 90*time.Second, tool, full, func(code int, out string) error {
-		return &SystemctlError{Args: args, Code: code, Stderr: out, System: s.system, Sudo: sudo}
+	return runTool(ctx, 90*time.Second, s.path, append(flags, args...), func(code int, out string) error {
+		return &SystemctlError{Args: args, Code: code, Stderr: out, System: s.system}
 	})
 }
 

@@ -69,7 +69,7 @@ func (e *SystemctlError) Error() string {
 	case e.System && strings.Contains(msg, "Interactive authentication required"):
 		msg += " (the system manager's units are changed by root: run reconcile as root)"
 	case strings.Contains(msg, "Failed to connect to bus") && e.System:
-		msg += " (a user who is not root reaches the system manager over the system bus; without one, only root can ask it)"
+		msg += " (a user who is not root reaches the system manager over the system bus; without one, only root or sudo -n can ask it)"
 	case strings.Contains(msg, "Failed to connect to bus") && !e.System:
 		msg += " (does the user's systemd run? systemctl --user reaches it through XDG_RUNTIME_DIR)"
 	}

@@ -387,11 +387,10 @@ func (p *Pass) rollbackNode(ctx context.Context, runID string, node observed.Rem
 		defer func() { p.reclaimOnNode(nb.Node, reclaimed) }()
 		res, err := p.Remote.Write(ctx, node, observed.RemoteBackupDir(p.RunID), writes)
 		done := make(map[string]observed.RemoteResult, len(res))
-		byIndex := make(map[int]observed.RemoteResult, len(res))
 		for _, r := range res {
 			done[r.Path] = r
-			byIndex[r.Index] = r
 		}
+		byIndex := resultsByIndex(res)
 		for _, u := range units {
 			unitChanges = append(unitChanges, p.nodeUnitRestored(nb.Node, runID, u, byIndex, reloadAt[u.system], err))
 		}

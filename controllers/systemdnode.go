@@ -321,10 +321,7 @@ func (q *nodeCalls) assemble(files, removals []observed.RemoteWrite) (all []obse
 // daemon-reload that failed fails them all).
 func (p *Pass) settleUnits(node string, calls *nodeCalls, changes []drift.Change, entries map[string][]int, active map[bool][]string,
 	res []observed.RemoteResult, postAt, total int, transferErr error) {
-	byIndex := make(map[int]observed.RemoteResult, len(res))
-	for _, r := range res {
-		byIndex[r.Index] = r
-	}
+	byIndex := resultsByIndex(res)
 	byAt := make(map[int]nodeCall, len(calls.pre)+len(calls.post))
 	for i, c := range calls.pre {
 		byAt[i] = c
@@ -429,10 +426,7 @@ type retiringUnit struct {
 // one that was not fails its entry and the file stays owned.
 func (p *Pass) settleRetired(node observed.RemoteNode, changes []drift.Change, retired []retiringUnit, res []observed.RemoteResult,
 	first int, digests map[string]observed.RemoteFile, fetched map[string][]byte, transferErr error, keep func(string)) {
-	byIndex := make(map[int]observed.RemoteResult, len(res))
-	for _, r := range res {
-		byIndex[r.Index] = r
-	}
+	byIndex := resultsByIndex(res)
 	plans := observed.Plans(p.Remote)
 	for k, rt := range retired {
 		c := &changes[rt.at]
@@ -463,4 +457,13 @@ func (p *Pass) settleRetired(node observed.RemoteNode, changes []drift.Change, r
 			keep(c.Path)
 		}
 	}
+}
+
+// resultsByIndex is a node script's answers by the index of their op.
+func resultsByIndex(res []observed.RemoteResult) map[int]observed.RemoteResult {
+	out := make(map[int]observed.RemoteResult, len(res))
+	for _, r := range res {
+		out[r.Index] = r
+	}
+	return out
 }

@@ -243,8 +243,7 @@ func systemUnitEntry(e BackupEntry) bool { return isSystemUnitShape(e.Kind, e.Pa
 // file as a pass writes it: a SystemdUnit's or a Service's x.service
 // directly in /etc/systemd/system, its name no dotfile.
 func isSystemUnitShape(kind, p string) bool {
-	return (kind == v1.KindSystemdUnit || kind == v1.KindService) && path.Clean(p) == p &&
-		path.Dir(p) == observed.SystemUnitDir && strings.HasSuffix(p, ".service") && !strings.HasPrefix(path.Base(p), ".")
+	return (kind == v1.KindSystemdUnit || kind == v1.KindService) && isSystemUnitPath(p)
 }
 
 // systemUnitOwned says whether an inventory entry outside HOME is one a

@@ -176,7 +176,7 @@ func (p *Pass) prune(ctx context.Context) []drift.Change {
 	for _, e := range p.inv.Unwanted() {
 		path := e.Path
 		c := drift.Change{Kind: e.Kind, Name: e.Name, Path: path}
-		if (isSystemUnitFile(path) || strings.HasPrefix(path, "/")) && !systemUnitOwned(e) {
+		if strings.HasPrefix(path, "/") && !systemUnitOwned(e) {
 			// No pass writes such an entry: the state was edited. It is
 			// dropped, and nothing there is touched.
 			c.Action, c.Reason = drift.Unmanaged, "the inventory names it, but reconcile writes nothing there but a unit's own x.service file "+

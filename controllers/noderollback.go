@@ -160,11 +160,11 @@ func checkNodeIndex(idx *BackupIndex) error {
 			why := ""
 			_, _, modeErr := BackupEntry{Mode: e.Mode}.kept()
 			switch {
-			case isNodeSystemUnitPath(e.Path) && !strings.HasPrefix(e.Object, v1.KindSystemdUnit+"/"):
+			case isSystemUnitPath(e.Path) && !strings.HasPrefix(e.Object, v1.KindSystemdUnit+"/"):
 				// The one file outside the home a run writes on a node: a
 				// system unit's, directly in /etc/systemd/system.
 				why = "only a SystemdUnit's file is kept from " + observed.SystemUnitDir
-			case !isNodeSystemUnitPath(e.Path) && (e.Path == "" || path.IsAbs(e.Path) || path.Clean(e.Path) != e.Path || e.Path == ".." || strings.HasPrefix(e.Path, "../")):
+			case !isSystemUnitPath(e.Path) && (e.Path == "" || path.IsAbs(e.Path) || path.Clean(e.Path) != e.Path || e.Path == ".." || strings.HasPrefix(e.Path, "../")):
 				why = "its path is not a clean path under the node's home"
 			case e.Path == StateDir || strings.HasPrefix(e.Path, StateDir+"/"):
 				why = "reconcile writes no file of its state on a node"
@@ -365,7 +365,7 @@ func (p *Pass) rollbackNode(ctx context.Context, runID string, node observed.Rem
 	for _, system := range []bool{false, true} {
 		var mine []nodeUnitRestore
 		for k, w := range writes {
-			if w.Op == observed.RemoteRestore && ((!system && isUserUnitPath(w.Path)) || (system && isNodeSystemUnitPath(w.Path))) {
+			if w.Op == observed.RemoteRestore && ((!system && isUserUnitPath(w.Path)) || (system && isSystemUnitPath(w.Path))) {
 				mine = append(mine, nodeUnitRestore{file: k, object: sentE[k].Object, unit: path.Base(w.Path), system: system})
 			}
 		}
@@ -457,9 +457,10 @@ type nodeUnitRestore struct {
 	system       bool // of the system manager
 }
 
-// isNodeSystemUnitPath is whether a node path is a file directly in
-// /etc/systemd/system.
-func isNodeSystemUnitPath(p string) bool {
+// isSystemUnitPath is whether a path (here or on a node) is a unit file a
+// pass writes in /etc/systemd/system: an x.service directly in it, no
+// dotfile.
+func isSystemUnitPath(p string) bool {
 	return path.Dir(p) == observed.SystemUnitDir && path.Clean(p) == p && !strings.HasPrefix(path.Base(p), ".") && strings.HasSuffix(p, ".service")
 }
 
@@ -467,7 +468,7 @@ func isNodeSystemUnitPath(p string) bool {
 // node's home is one a pass makes: a SystemdUnit's x.service directly in
 // /etc/systemd/system.
 func isNodeSystemUnitOwned(e NodeOwned) bool {
-	return strings.HasPrefix(e.Object, v1.KindSystemdUnit+"/") && isNodeSystemUnitPath(e.Path)
+	return strings.HasPrefix(e.Object, v1.KindSystemdUnit+"/") && isSystemUnitPath(e.Path)
 }
 
 // nodeUnitRestored is what became of a restored unit on the node: loaded

@@ -122,9 +122,9 @@ func localSystemd(localHost, home string) observed.Systemd {
 //   - localSystemd's rule lets the user's manager be asked (--home is
 //     $HOME), since a pass for a disposable home (make demo, the suites)
 //     must never write /etc/systemd/system nor change the machine's units;
-//   - reconcile runs as root, the one user who writes that directory: a
-//     pass of another user would stop and disable a unit (through sudo)
-//     and then fail to write or remove its file, every pass;
+//   - reconcile runs as root, the one user who writes that directory and
+//     changes the system manager's units: another user's pass could stop
+//     a unit and then fail to write or remove its file, every pass;
 //   - the home and its state are root's own: a HOME of another user
 //     (sudo --preserve-env=HOME) would let that user's inventory, backups
 //     and catalog drive root's writes there.
